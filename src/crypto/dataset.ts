@@ -1,0 +1,238 @@
+/**
+ * Dataset encryption, byte-compatible with the iExec SDK (`IExecDatasetModule.encrypt`):
+ *
+ *   key      = 32 random bytes, exchanged as standard base64 (44 characters)
+ *   file.enc = IV (16 random bytes) ‖ AES-256-CBC(plaintext, PKCS#7 padding)   — no header, no MAC
+ *   checksum = "0x" + lowercase hex sha256(file.enc)                              — deployed on chain
+ *
+ * CBC without a MAC gives confidentiality only; integrity of the encrypted file is provided by the
+ * on-chain checksum, which the worker verifies before decrypting.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SealworkError, fsError } from '../errors.js';
+import { atomicTarget } from '../util/atomic.js';
+
+export const DATASET_KEY_BYTES = 32;
+export const DATASET_IV_BYTES = 16;
+const AES_BLOCK = 16;
+const CHUNK = 1 << 20; // 1 MiB reads: constant memory whatever the file size
+
+export type ProgressFn = (done: number, total: number) => void;
+
+/** A fresh dataset key as standard base64 (44 characters). */
+export function generateDatasetKey(): string {
+  return randomBytes(DATASET_KEY_BYTES).toString('base64');
+}
+
+/** Parse a base64 dataset key; throws DATASET_KEY_INVALID unless it is base64 of exactly 32 bytes. */
+export function parseDatasetKey(key: string): Buffer {
+  const trimmed = key.trim();
+  const bytes = Buffer.from(trimmed, 'base64');
+  if (
+    !/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) ||
+    bytes.length !== DATASET_KEY_BYTES ||
+    bytes.toString('base64') !== trimmed
+  ) {
+    throw new SealworkError(
+      'DATASET_KEY_INVALID',
+      'The dataset key is not the base64 encoding of 32 bytes.',
+      {
+        hint: 'Use the key file written by `sealwork dataset encrypt` (44 base64 characters).',
+        details: { length: trimmed.length },
+      },
+    );
+  }
+  return bytes;
+}
+
+/** Encrypt a buffer in memory (same format as the files). */
+export function encryptDatasetBuffer(plaintext: Uint8Array, key: string, iv?: Uint8Array): Buffer {
+  const k = parseDatasetKey(key);
+  const ivBytes = iv ? Buffer.from(iv) : randomBytes(DATASET_IV_BYTES);
+  if (ivBytes.length !== DATASET_IV_BYTES) throw new RangeError('IV must be 16 bytes');
+  const c = createCipheriv('aes-256-cbc', k, ivBytes);
+  return Buffer.concat([ivBytes, c.update(plaintext), c.final()]);
+}
+
+function checkEncryptedLength(length: number, what: string): void {
+  if (length < DATASET_IV_BYTES + AES_BLOCK || (length - DATASET_IV_BYTES) % AES_BLOCK !== 0) {
+    throw new SealworkError(
+      'DATASET_TRUNCATED',
+      `${what} is not an encrypted dataset: ${length} bytes, expected at least 32 and a multiple of 16.`,
+      {
+        hint: 'The file is truncated or was not produced by `dataset encrypt`; download it again.',
+        details: { length },
+      },
+    );
+  }
+}
+
+function badPadding(cause: unknown): SealworkError {
+  return new SealworkError(
+    'DATASET_DECRYPT_FAILED',
+    'Decryption failed: wrong key or corrupted file (bad padding).',
+    {
+      hint: 'Check that the key file belongs to this dataset and that the file matches its on-chain checksum.',
+      cause,
+    },
+  );
+}
+
+/** Decrypt a buffer in memory. */
+export function decryptDatasetBuffer(encrypted: Uint8Array, key: string): Buffer {
+  checkEncryptedLength(encrypted.length, 'The input');
+  const k = parseDatasetKey(key);
+  const buf = Buffer.from(encrypted.buffer, encrypted.byteOffset, encrypted.byteLength);
+  const d = createDecipheriv('aes-256-cbc', k, buf.subarray(0, DATASET_IV_BYTES));
+  try {
+    return Buffer.concat([d.update(buf.subarray(DATASET_IV_BYTES)), d.final()]);
+  } catch (e) {
+    throw badPadding(e);
+  }
+}
+
+/** `0x` + hex sha256 of a buffer. */
+export function checksumBuffer(data: Uint8Array): `0x${string}` {
+  return `0x${createHash('sha256').update(data).digest('hex')}`;
+}
+
+async function statFile(path: string): Promise<number> {
+  try {
+    const st = await fs.stat(path);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    return st.size;
+  } catch (e) {
+    throw fsError(e, path, 'read');
+  }
+}
+
+function progressCounter(total: number, onProgress?: ProgressFn): Transform {
+  let done = 0;
+  return new Transform({
+    highWaterMark: CHUNK,
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      done += chunk.length;
+      onProgress?.(done, total);
+      cb(null, chunk);
+    },
+  });
+}
+
+/** `0x` + hex sha256 of a file, streamed. */
+export async function checksumFile(path: string, onProgress?: ProgressFn): Promise<`0x${string}`> {
+  const total = await statFile(path);
+  const hash = createHash('sha256');
+  let done = 0;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) {
+      hash.update(chunk as Buffer);
+      done += (chunk as Buffer).length;
+      onProgress?.(done, total);
+    }
+  } catch (e) {
+    throw fsError(e, path, 'read');
+  }
+  return `0x${hash.digest('hex')}`;
+}
+
+export interface StreamFileOptions {
+  force?: boolean;
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+}
+
+/**
+ * Encrypt `input` into `output` (atomically: temp file + rename). Returns the checksum of the
+ * encrypted file, computed on the fly (no second pass).
+ */
+export async function encryptDatasetFile(
+  input: string,
+  output: string,
+  key: string,
+  opts: StreamFileOptions = {},
+): Promise<{ checksum: `0x${string}`; plainSize: number; encryptedSize: number }> {
+  const k = parseDatasetKey(key);
+  const total = await statFile(input);
+  const target = await atomicTarget(output, { force: opts.force });
+  const iv = randomBytes(DATASET_IV_BYTES);
+  const hash = createHash('sha256').update(iv);
+  let encryptedSize = iv.length;
+  try {
+    const out = createWriteStream(target.tmpPath, { flags: 'wx', highWaterMark: CHUNK });
+    out.write(iv);
+    const hashing = new Transform({
+      highWaterMark: CHUNK,
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        encryptedSize += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    await pipeline(
+      createReadStream(input, { highWaterMark: CHUNK }),
+      progressCounter(total, opts.onProgress),
+      createCipheriv('aes-256-cbc', k, iv),
+      hashing,
+      out,
+      { signal: opts.signal },
+    );
+    await target.commit();
+  } catch (e) {
+    await target.abort();
+    if (e instanceof SealworkError) throw e;
+    throw fsError(e, input, 'encrypt');
+  }
+  return { checksum: `0x${hash.digest('hex')}`, plainSize: total, encryptedSize };
+}
+
+/** Decrypt `input` (IV ‖ AES-256-CBC) into `output`, atomically; nothing is left on failure. */
+export async function decryptDatasetFile(
+  input: string,
+  output: string,
+  key: string,
+  opts: StreamFileOptions = {},
+): Promise<{ plainSize: number }> {
+  const k = parseDatasetKey(key);
+  const total = await statFile(input);
+  checkEncryptedLength(total, input);
+  const fh = await fs.open(input, 'r').catch((e) => {
+    throw fsError(e, input, 'read');
+  });
+  const iv = Buffer.alloc(DATASET_IV_BYTES);
+  try {
+    await fh.read(iv, 0, DATASET_IV_BYTES, 0);
+  } finally {
+    await fh.close();
+  }
+  const target = await atomicTarget(output, { force: opts.force });
+  let plainSize = 0;
+  const decipher = createDecipheriv('aes-256-cbc', k, iv);
+  try {
+    await pipeline(
+      createReadStream(input, { start: DATASET_IV_BYTES, highWaterMark: CHUNK }),
+      progressCounter(total - DATASET_IV_BYTES, opts.onProgress),
+      decipher,
+      new Transform({
+        highWaterMark: CHUNK,
+        transform(chunk: Buffer, _enc, cb) {
+          plainSize += chunk.length;
+          cb(null, chunk);
+        },
+      }),
+      createWriteStream(target.tmpPath, { flags: 'wx', highWaterMark: CHUNK }),
+      { signal: opts.signal },
+    );
+    await target.commit();
+  } catch (e) {
+    await target.abort();
+    if (e instanceof SealworkError) throw e;
+    const code = (e as { code?: string }).code ?? '';
+    if (code.startsWith('ERR_OSSL') || /bad decrypt|wrong final block/i.test(String((e as Error).message)))
+      throw badPadding(e);
+    throw fsError(e, input, 'decrypt');
+  }
+  return { plainSize };
+}

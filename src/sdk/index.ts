@@ -1,0 +1,10 @@
+/** sealwork SDK: the functions the CLI is built on, usable as a library. */
+export { SealworkError, isSealworkError } from '../errors.js';
+export * from './dataset.js';
+export {
+  generateDatasetKey,
+  parseDatasetKey,
+  encryptDatasetBuffer,
+  decryptDatasetBuffer,
+  checksumBuffer,
+} from '../crypto/dataset.js';
