@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerStorage } from './worker-storage.js';
 
-/** Commands of this domain are registered here (see src/cli/commands/dataset.ts for the pattern). */
-export function register(_program: Command): void {}
+/** Storage, worker and requester commands (issue 7). */
+export function register(program: Command): void {
+  registerStorage(program);
+}

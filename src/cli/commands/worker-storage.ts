@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { parseSize, startStorageService, storagePut } from '../../sdk/worker/storage.js';
+import { action } from '../context.js';
+import { group } from '../groups.js';
+
+/** Wait for SIGINT/SIGTERM, then run `stop` once. */
+export function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const handler = () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      void stop().finally(resolve);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}
+
+export function registerStorage(program: Command): void {
+  const storage = group(program, 'storage');
+  storage
+    .command('start')
+    .description('Run the content-addressed store (HTTPS, self-signed certificate) until interrupted')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <port>', 'port (0 = any free port)', '0')
+    .option('--max-size <size>', 'largest object accepted (e.g. 64M, 1G)', '1G')
+    .action(
+      action(async (ctx, o: { host: string; port: string; maxSize: string }) => {
+        const s = await startStorageService({
+          home: ctx.home,
+          host: o.host,
+          port: Number(o.port),
+          maxObjectBytes: parseSize(o.maxSize),
+        });
+        ctx.out({ url: s.url, port: s.port, certPath: s.certPath }, [
+          `storage listening on ${s.url}`,
+          `certificate: ${s.certPath} (clients trust it to download)`,
+        ]);
+        await untilSignal(s.close);
+      }),
+    );
+  storage
+    .command('put')
+    .description('Store a file; prints its URL (usable as a dataset URL) and its sha256 checksum')
+    .argument('<file>')
+    .option('--storage-url <url>', 'storage to use (default: the one started under this home)')
+    .action(
+      action(async (ctx, o: { storageUrl?: string }, file: string) => {
+        const r = await storagePut({ file, storageUrl: o.storageUrl, home: ctx.home });
+        ctx.out(r, [`url:      ${r.url}`, `checksum: ${r.sha256}`, `size:     ${r.size}`]);
+      }),
+    );
+}

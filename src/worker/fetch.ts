@@ -1,0 +1,142 @@
+import { promises as fs } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { SealworkError } from '../errors.js';
+
+export interface FetchOptions {
+  /** Extra trusted CA certificates (PEM), e.g. the local storage's self-signed certificate. */
+  ca?: string[];
+  /** Refuse bodies over this size (default 1 GiB). */
+  maxBytes?: number;
+  /** Gateway for `ipfs://<cid>` and `/ipfs/<cid>` URLs (default https://ipfs.io). */
+  ipfsGateway?: string;
+  timeoutMs?: number;
+}
+
+/** Turn a multiaddr-ish dataset/app location into a fetchable URL. */
+export function resolveLocation(location: string, ipfsGateway = 'https://ipfs.io'): URL {
+  const gw = ipfsGateway.replace(/\/+$/, '');
+  if (location.startsWith('ipfs://')) return new URL(`${gw}/ipfs/${location.slice('ipfs://'.length)}`);
+  if (location.startsWith('/ipfs/')) return new URL(`${gw}${location}`);
+  let u: URL;
+  try {
+    u = new URL(location);
+  } catch (e) {
+    throw new SealworkError('URL_INVALID', `Cannot use location ${location}: not a URL.`, {
+      hint: 'Use an http(s)://, file:// or IPFS (/ipfs/<cid>) location.',
+      cause: e,
+    });
+  }
+  if (!['http:', 'https:', 'file:'].includes(u.protocol))
+    throw new SealworkError(
+      'URL_SCHEME_UNSUPPORTED',
+      `Cannot fetch ${location}: unsupported scheme ${u.protocol}`,
+      {
+        hint: 'Use an http(s)://, file:// or IPFS (/ipfs/<cid>) location.',
+      },
+    );
+  return u;
+}
+
+/** The CA list to use for our HTTPS requests: the system roots plus `extra`. */
+export function caList(extra: string[] = []): string[] | undefined {
+  return extra.length ? [...rootCertificates, ...extra] : undefined;
+}
+
+function collect(res: IncomingMessage, maxBytes: number, url: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes) {
+        res.destroy();
+        reject(
+          new SealworkError('DOWNLOAD_TOO_LARGE', `The download from ${url} is over ${maxBytes} bytes.`, {
+            details: { url },
+          }),
+        );
+        return;
+      }
+      chunks.push(c);
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', reject);
+  });
+}
+
+/** Send one HTTP(S) request and read the whole answer (bounded). */
+export function httpCall(
+  url: URL,
+  o: FetchOptions & { method?: string; body?: Buffer; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+  const maxBytes = o.maxBytes ?? 1024 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = fn(
+      url,
+      {
+        method: o.method ?? 'GET',
+        headers: { ...(o.body ? { 'content-length': String(o.body.length) } : {}), ...o.headers },
+        ...(url.protocol === 'https:' && o.ca?.length ? { ca: caList(o.ca) } : {}),
+        timeout: o.timeoutMs ?? 60_000,
+      },
+      (res) => {
+        collect(res, maxBytes, url.href).then(
+          (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
+          reject,
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e) =>
+      reject(
+        new SealworkError('DOWNLOAD_FAILED', `Cannot reach ${url.href}: ${e.message}`, {
+          hint: 'Check that the server is running and the URL is right.',
+          details: { url: url.href },
+          cause: e,
+        }),
+      ),
+    );
+    req.end(o.body);
+  });
+}
+
+/** Download a location (`http(s)://`, `file://`, IPFS through a gateway) into memory. */
+export async function fetchBytes(location: string, o: FetchOptions = {}): Promise<Buffer> {
+  const url = resolveLocation(location, o.ipfsGateway);
+  const maxBytes = o.maxBytes ?? 1024 * 1024 * 1024;
+  if (url.protocol === 'file:') {
+    const path = fileURLToPath(url);
+    const st = await fs.stat(path).catch((e) => {
+      throw new SealworkError('DOWNLOAD_FAILED', `Cannot read ${path}: ${(e as Error).message}`, {
+        details: { url: url.href },
+        cause: e,
+      });
+    });
+    if (st.size > maxBytes)
+      throw new SealworkError('DOWNLOAD_TOO_LARGE', `${path} is over ${maxBytes} bytes.`, {
+        details: { url: url.href },
+      });
+    return fs.readFile(path);
+  }
+  let current = url;
+  for (let hop = 0; hop < 5; hop++) {
+    const r = await httpCall(current, o);
+    if ([301, 302, 303, 307, 308].includes(r.status) && r.headers.location) {
+      current = new URL(r.headers.location, current);
+      continue;
+    }
+    if (r.status !== 200)
+      throw new SealworkError('DOWNLOAD_FAILED', `Downloading ${current.href} answered HTTP ${r.status}.`, {
+        hint: r.status === 404 ? 'The object does not exist at that URL.' : undefined,
+        details: { url: current.href, status: r.status },
+      });
+    return r.body;
+  }
+  throw new SealworkError('DOWNLOAD_FAILED', `Too many redirects from ${url.href}.`, {
+    details: { url: url.href },
+  });
+}
