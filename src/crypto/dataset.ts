@@ -9,16 +9,15 @@
  * on-chain checksum, which the worker verifies before decrypting.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { SealworkError, fsError } from '../errors.js';
 import { atomicTarget } from '../util/atomic.js';
 
 export const DATASET_KEY_BYTES = 32;
 export const DATASET_IV_BYTES = 16;
 const AES_BLOCK = 16;
-const CHUNK = 1 << 20; // 1 MiB reads: constant memory whatever the file size
+const CHUNK = 4 << 20; // 4 MiB reads, two buffers: constant memory whatever the file size
 
 export type ProgressFn = (done: number, total: number) => void;
 
@@ -109,15 +108,50 @@ async function statFile(path: string): Promise<number> {
   }
 }
 
-function progressCounter(total: number, onProgress?: ProgressFn): Transform {
+/**
+ * Stream `input` (from `start`) through `update`, appending its output to the open `out` file.
+ * Double-buffered: the next read and the previous write run on the thread pool while the current
+ * chunk is transformed, so the pipeline keeps disk and cipher busy in constant memory.
+ */
+async function pumpFile(
+  input: string,
+  fin: FileHandle,
+  out: FileHandle,
+  update: (chunk: Buffer) => Buffer,
+  total: number,
+  opts: StreamFileOptions,
+): Promise<void> {
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  let which = 0;
   let done = 0;
-  return new Transform({
-    highWaterMark: CHUNK,
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      done += chunk.length;
-      onProgress?.(done, total);
-      cb(null, chunk);
-    },
+  let writing: Promise<unknown> = Promise.resolve();
+  try {
+    // One read in flight at a time, at the current file position (works for pipes too).
+    let reading = fin.read(bufs[0]!, 0, CHUNK, null);
+    while (true) {
+      const { bytesRead, buffer } = await reading;
+      if (bytesRead === 0) break;
+      opts.signal?.throwIfAborted();
+      which ^= 1;
+      reading = fin.read(bufs[which]!, 0, CHUNK, null);
+      const produced = update(buffer.subarray(0, bytesRead));
+      await writing;
+      writing = out.write(produced);
+      done += bytesRead;
+      opts.onProgress?.(done, total);
+    }
+    await writing;
+  } catch (e) {
+    if (e instanceof SealworkError || (e as Error).name === 'AbortError') throw e;
+    throw fsError(e, input, 'read');
+  } finally {
+    await writing.catch(() => {});
+  }
+}
+
+async function openInput(path: string): Promise<FileHandle> {
+  return fs.open(path, 'r').catch((e) => {
+    throw fsError(e, path, 'read');
   });
 }
 
@@ -159,26 +193,31 @@ export async function encryptDatasetFile(
   const target = await atomicTarget(output, { force: opts.force });
   const iv = randomBytes(DATASET_IV_BYTES);
   const hash = createHash('sha256').update(iv);
+  const cipher = createCipheriv('aes-256-cbc', k, iv);
   let encryptedSize = iv.length;
   try {
-    const out = createWriteStream(target.tmpPath, { flags: 'wx', highWaterMark: CHUNK });
-    out.write(iv);
-    const hashing = new Transform({
-      highWaterMark: CHUNK,
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        encryptedSize += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    await pipeline(
-      createReadStream(input, { highWaterMark: CHUNK }),
-      progressCounter(total, opts.onProgress),
-      createCipheriv('aes-256-cbc', k, iv),
-      hashing,
-      out,
-      { signal: opts.signal },
-    );
+    const out = await fs.open(target.tmpPath, 'wx', 0o644);
+    try {
+      await out.write(iv);
+      const encrypt = (chunk: Buffer) => {
+        const c = cipher.update(chunk);
+        hash.update(c);
+        encryptedSize += c.length;
+        return c;
+      };
+      const fin = await openInput(input);
+      try {
+        await pumpFile(input, fin, out, encrypt, total, opts);
+      } finally {
+        await fin.close();
+      }
+      const last = cipher.final();
+      hash.update(last);
+      encryptedSize += last.length;
+      await out.write(last);
+    } finally {
+      await out.close();
+    }
     await target.commit();
   } catch (e) {
     await target.abort();
@@ -198,41 +237,39 @@ export async function decryptDatasetFile(
   const k = parseDatasetKey(key);
   const total = await statFile(input);
   checkEncryptedLength(total, input);
-  const fh = await fs.open(input, 'r').catch((e) => {
-    throw fsError(e, input, 'read');
-  });
-  const iv = Buffer.alloc(DATASET_IV_BYTES);
-  try {
-    await fh.read(iv, 0, DATASET_IV_BYTES, 0);
-  } finally {
-    await fh.close();
-  }
   const target = await atomicTarget(output, { force: opts.force });
   let plainSize = 0;
-  const decipher = createDecipheriv('aes-256-cbc', k, iv);
+  const fin = await openInput(input);
   try {
-    await pipeline(
-      createReadStream(input, { start: DATASET_IV_BYTES, highWaterMark: CHUNK }),
-      progressCounter(total - DATASET_IV_BYTES, opts.onProgress),
-      decipher,
-      new Transform({
-        highWaterMark: CHUNK,
-        transform(chunk: Buffer, _enc, cb) {
-          plainSize += chunk.length;
-          cb(null, chunk);
-        },
-      }),
-      createWriteStream(target.tmpPath, { flags: 'wx', highWaterMark: CHUNK }),
-      { signal: opts.signal },
-    );
+    const iv = Buffer.alloc(DATASET_IV_BYTES);
+    await fin.read(iv, 0, DATASET_IV_BYTES, null);
+    const decipher = createDecipheriv('aes-256-cbc', k, iv);
+    const out = await fs.open(target.tmpPath, 'wx', 0o644);
+    try {
+      const decrypt = (chunk: Buffer) => {
+        const p = decipher.update(chunk);
+        plainSize += p.length;
+        return p;
+      };
+      await pumpFile(input, fin, out, decrypt, total - DATASET_IV_BYTES, opts);
+      let last: Buffer;
+      try {
+        last = decipher.final();
+      } catch (e) {
+        throw badPadding(e);
+      }
+      plainSize += last.length;
+      await out.write(last);
+    } finally {
+      await out.close();
+    }
     await target.commit();
   } catch (e) {
     await target.abort();
     if (e instanceof SealworkError) throw e;
-    const code = (e as { code?: string }).code ?? '';
-    if (code.startsWith('ERR_OSSL') || /bad decrypt|wrong final block/i.test(String((e as Error).message)))
-      throw badPadding(e);
     throw fsError(e, input, 'decrypt');
+  } finally {
+    await fin.close();
   }
   return { plainSize };
 }

@@ -28,9 +28,12 @@ describe('sealwork dataset (CLI)', () => {
     const sum = execFileSync('sha256sum', [`${p}.enc`], { encoding: 'utf8' }).split(' ')[0];
     assert.match(r.stdout, new RegExp(`checksum:  0x${sum}`));
 
-    const d = await runCli(['dataset', 'decrypt', `${p}.enc`, '--key-file', keyFile, '--out', join(tmp.dir, 'back.csv')], {
-      env,
-    });
+    const d = await runCli(
+      ['dataset', 'decrypt', `${p}.enc`, '--key-file', keyFile, '--out', join(tmp.dir, 'back.csv')],
+      {
+        env,
+      },
+    );
     assert.equal(d.code, 0, d.stderr);
     assert.equal(await fs.readFile(join(tmp.dir, 'back.csv'), 'utf8'), 'a,b\n1,2\n');
 
@@ -41,7 +44,10 @@ describe('sealwork dataset (CLI)', () => {
   it('--json gives machine-readable output, --show-key includes the key', async () => {
     const p = join(tmp.dir, 'j.txt');
     await fs.writeFile(p, 'json');
-    const r = await runCli(['--json', 'dataset', 'encrypt', p, '--key-file', join(tmp.dir, 'j.key'), '--show-key'], { env });
+    const r = await runCli(
+      ['--json', 'dataset', 'encrypt', p, '--key-file', join(tmp.dir, 'j.key'), '--show-key'],
+      { env },
+    );
     assert.equal(r.code, 0, r.stderr);
     const o = JSON.parse(r.stdout);
     assert.equal(o.encrypted, `${p}.enc`);
@@ -76,7 +82,9 @@ describe('sealwork dataset (CLI)', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /OUTPUT_EXISTS.*--force/);
     assert.equal(await fs.readFile(`${p}.enc`, 'utf8'), 'keep');
-    const f = await runCli(['dataset', 'encrypt', p, '--key-file', join(tmp.dir, 'f.key'), '--force'], { env });
+    const f = await runCli(['dataset', 'encrypt', p, '--key-file', join(tmp.dir, 'f.key'), '--force'], {
+      env,
+    });
     assert.equal(f.code, 0, f.stderr);
     assert.equal((await fs.stat(`${p}.enc`)).size, 32);
   });
@@ -95,7 +103,18 @@ describe('sealwork dataset (CLI)', () => {
     const out = join(dir, 'out.enc');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', CLI_ENTRY, 'dataset', 'encrypt', fifo, '--out', out, '--key-file', join(dir, 'k.key')],
+      [
+        '--import',
+        'tsx',
+        CLI_ENTRY,
+        'dataset',
+        'encrypt',
+        fifo,
+        '--out',
+        out,
+        '--key-file',
+        join(dir, 'k.key'),
+      ],
       { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<{ code: number | null; signal: string | null }>((res) =>
@@ -113,7 +132,10 @@ describe('sealwork dataset (CLI)', () => {
     child.kill('SIGINT');
     const { code, signal } = await exited;
     await writer.close().catch(() => {});
-    assert.ok(signal === 'SIGINT' || (code !== null && code !== 0), `interrupted: code ${code} signal ${signal}`);
+    assert.ok(
+      signal === 'SIGINT' || (code !== null && code !== 0),
+      `interrupted: code ${code} signal ${signal}`,
+    );
     const left = (await fs.readdir(dir)).filter((n) => n !== 'input.fifo');
     assert.deepEqual(left, [], 'nothing left behind');
   });
@@ -125,7 +147,9 @@ describe('sealwork dataset (CLI)', () => {
       return;
     }
     const pkg = JSON.parse(await fs.readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const v = execFileSync(process.execPath, [join(ROOT, 'bin', 'sealwork.js'), '--version'], { encoding: 'utf8' });
+    const v = execFileSync(process.execPath, [join(ROOT, 'bin', 'sealwork.js'), '--version'], {
+      encoding: 'utf8',
+    });
     assert.equal(v.trim(), pkg.version);
   });
 });

@@ -13,7 +13,12 @@ import {
   parseDatasetKey,
 } from '../../src/crypto/dataset.js';
 import { isSealworkError } from '../../src/errors.js';
-import { datasetChecksum, decryptDataset, encryptDataset, readDatasetKeyFile } from '../../src/sdk/dataset.js';
+import {
+  datasetChecksum,
+  decryptDataset,
+  encryptDataset,
+  readDatasetKeyFile,
+} from '../../src/sdk/dataset.js';
 import { tempDir } from '../helpers/cli.js';
 
 // The real iExec SDK; encrypt/checksum need no chain, the provider is never contacted.
@@ -56,7 +61,13 @@ describe('dataset key', () => {
     assert.equal(parseDatasetKey(`${a}\n`).length, 32);
   });
 
-  for (const bad of ['', 'abc', Buffer.alloc(31).toString('base64'), Buffer.alloc(33).toString('base64'), '!'.repeat(44)]) {
+  for (const bad of [
+    '',
+    'abc',
+    Buffer.alloc(31).toString('base64'),
+    Buffer.alloc(33).toString('base64'),
+    '!'.repeat(44),
+  ]) {
     it(`refuses ${JSON.stringify(bad).slice(0, 20)} with DATASET_KEY_INVALID`, () => {
       assert.throws(
         () => parseDatasetKey(bad),
@@ -101,9 +112,11 @@ describe('interop with the iExec SDK', () => {
       assert.equal(r.checksum, `0x${sha256sum(r.output)}`);
       assert.equal(r.encryptedSize, enc.length);
       const key = Buffer.from(await readDatasetKeyFile(r.keyFile), 'base64');
-      const viaOpenssl = execFileSync('openssl', [
-        'enc', '-d', '-aes-256-cbc', '-K', key.toString('hex'), '-iv', enc.subarray(0, 16).toString('hex'),
-      ], { input: enc.subarray(16), maxBuffer: 64 << 20 });
+      const viaOpenssl = execFileSync(
+        'openssl',
+        ['enc', '-d', '-aes-256-cbc', '-K', key.toString('hex'), '-iv', enc.subarray(0, 16).toString('hex')],
+        { input: enc.subarray(16), maxBuffer: 64 << 20 },
+      );
       assert.deepEqual(viaOpenssl, plain);
       const d = createDecipheriv('aes-256-cbc', key, enc.subarray(0, 16));
       assert.deepEqual(Buffer.concat([d.update(enc.subarray(16)), d.final()]), plain);
@@ -135,7 +148,10 @@ describe('bad input leaves nothing behind', () => {
     await expectCode(decryptDataset({ input: enc, key: wrongKey, output: out }), 'DATASET_DECRYPT_FAILED');
     await assert.rejects(fs.access(out));
     assert.deepEqual(await partials(), []);
-    assert.throws(() => decryptDatasetBuffer(encryptDatasetBuffer(plain, fixedKey, fixedIv), wrongKey), /wrong key/);
+    assert.throws(
+      () => decryptDatasetBuffer(encryptDatasetBuffer(plain, fixedKey, fixedIv), wrongKey),
+      /wrong key/,
+    );
   });
 
   it('corrupted last block: DATASET_DECRYPT_FAILED, no output', async () => {
@@ -164,9 +180,17 @@ describe('bad input leaves nothing behind', () => {
     await fs.writeFile(enc, encryptDatasetBuffer(plain, fixedKey));
     const keyFile = join(tmp.dir, 'bad.key');
     await fs.writeFile(keyFile, Buffer.alloc(16).toString('base64'));
-    await expectCode(decryptDataset({ input: enc, keyFile, output: join(tmp.dir, 'k.out') }), 'DATASET_KEY_INVALID');
     await expectCode(
-      encryptDataset({ input: enc, key: 'not-a-key', output: join(tmp.dir, 'k2.enc'), keyFile: join(tmp.dir, 'k2.key') }),
+      decryptDataset({ input: enc, keyFile, output: join(tmp.dir, 'k.out') }),
+      'DATASET_KEY_INVALID',
+    );
+    await expectCode(
+      encryptDataset({
+        input: enc,
+        key: 'not-a-key',
+        output: join(tmp.dir, 'k2.enc'),
+        keyFile: join(tmp.dir, 'k2.key'),
+      }),
       'DATASET_KEY_INVALID',
     );
   });
