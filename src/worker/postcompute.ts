@@ -1,0 +1,287 @@
+/**
+ * iExec's post-compute, byte for byte: computed.json, the result digest, the result zip and the
+ * result encryption (`iexec_out.zip.aes` + `aes-key.rsa`). See docs/worker.md.
+ */
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join, posix } from 'node:path';
+import forge from 'node-forge';
+import { hexToBytes, keccak256, isHex } from 'viem';
+import { SealworkError } from '../errors.js';
+import { unzipEntries, zipEntries } from './zip.js';
+
+export const COMPUTED_JSON = 'computed.json';
+export const ENC_RESULT_FILE = 'iexec_out.zip.aes';
+export const ENC_KEY_FILE = 'aes-key.rsa';
+
+/** The key-wrap of `aes-key.rsa`: RSA-OAEP-SHA256 (default) or iExec's RSA PKCS#1 v1.5. */
+export type ResultKeyFormat = 'oaep-sha256' | 'iexec';
+
+export interface ComputedJson {
+  /** Absolute path inside the enclave, under /iexec_out. */
+  deterministicOutputPath?: string;
+  /** Hex bytes for web3 (callback) tasks. */
+  callbackData?: `0x${string}`;
+}
+
+/** Read and check `<outDir>/computed.json` (`deterministic-output-path`, `callback-data`). */
+export async function readComputedJson(outDir: string): Promise<ComputedJson> {
+  let text: string;
+  try {
+    text = await fs.readFile(join(outDir, COMPUTED_JSON), 'utf8');
+  } catch {
+    throw new SealworkError('COMPUTED_JSON_MISSING', 'The app wrote no /iexec_out/computed.json.', {
+      hint: 'An iExec app must write {"deterministic-output-path": "/iexec_out/<file>"} to /iexec_out/computed.json.',
+    });
+  }
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    throw new SealworkError('COMPUTED_JSON_INVALID', '/iexec_out/computed.json is not valid JSON.', {
+      cause: e,
+    });
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j))
+    throw new SealworkError('COMPUTED_JSON_INVALID', '/iexec_out/computed.json is not a JSON object.');
+  const o = j as Record<string, unknown>;
+  const path = o['deterministic-output-path'];
+  const cb = o['callback-data'];
+  if (path !== undefined && (typeof path !== 'string' || path.length === 0))
+    throw new SealworkError(
+      'COMPUTED_JSON_INVALID',
+      '"deterministic-output-path" must be a non-empty string.',
+    );
+  if (cb !== undefined && cb !== null && (typeof cb !== 'string' || !isHex(cb)))
+    throw new SealworkError('COMPUTED_JSON_INVALID', '"callback-data" must be 0x-prefixed hex.');
+  if (path === undefined && (cb === undefined || cb === null))
+    throw new SealworkError(
+      'COMPUTED_JSON_INVALID',
+      '/iexec_out/computed.json names neither "deterministic-output-path" nor "callback-data".',
+    );
+  return {
+    ...(typeof path === 'string' ? { deterministicOutputPath: path } : {}),
+    ...(typeof cb === 'string' ? { callbackData: cb as `0x${string}` } : {}),
+  };
+}
+
+function sha256Hex(b: Buffer): `0x${string}` {
+  return `0x${createHash('sha256').update(b).digest('hex')}`;
+}
+
+/**
+ * The result digest, as iExec's post-compute computes it:
+ * - web3 (callback-data): keccak256 of the callback bytes;
+ * - file: `0x` + sha256 of its bytes;
+ * - folder: keccak256 of the concatenated sha256 of its top-level entries, sorted by path
+ *   (sub-folders and empty files contribute nothing, as in iExec).
+ */
+export async function computeResultDigest(outDir: string, computed: ComputedJson): Promise<`0x${string}`> {
+  if (computed.callbackData) return keccak256(hexToBytes(computed.callbackData));
+  const p = computed.deterministicOutputPath ?? '';
+  const norm = posix.normalize(p);
+  if (!(norm === '/iexec_out' || norm.startsWith('/iexec_out/')))
+    throw new SealworkError(
+      'DETERMINISTIC_OUTPUT_INVALID',
+      `"deterministic-output-path" ${p} is not under /iexec_out.`,
+      { hint: 'Point it to a file or folder the app wrote in /iexec_out.' },
+    );
+  const host = join(outDir, norm.slice('/iexec_out'.length));
+  const st = await fs.lstat(host).catch(() => undefined);
+  if (!st)
+    throw new SealworkError('DETERMINISTIC_OUTPUT_MISSING', `The deterministic output ${p} does not exist.`, {
+      hint: 'The app must write the file named in computed.json.',
+    });
+  if (st.isFile()) {
+    const data = await fs.readFile(host);
+    if (data.length === 0)
+      throw new SealworkError('DETERMINISTIC_OUTPUT_EMPTY', `The deterministic output ${p} is empty.`);
+    return sha256Hex(data);
+  }
+  if (!st.isDirectory())
+    throw new SealworkError(
+      'DETERMINISTIC_OUTPUT_INVALID',
+      `The deterministic output ${p} is not a file or folder.`,
+    );
+  const names = (await fs.readdir(host)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const parts: Buffer[] = [];
+  for (const name of names) {
+    const s = await fs.lstat(join(host, name));
+    if (!s.isFile()) continue;
+    const data = await fs.readFile(join(host, name));
+    if (data.length === 0) continue;
+    parts.push(createHash('sha256').update(data).digest());
+  }
+  if (parts.length === 0)
+    throw new SealworkError(
+      'DETERMINISTIC_OUTPUT_EMPTY',
+      `The deterministic output folder ${p} holds no file.`,
+    );
+  return keccak256(Buffer.concat(parts));
+}
+
+/** Parse the beneficiary's public key: PEM (SPKI or PKCS#1), or base64 of a PEM as the SMS stores it. */
+export function parseResultPublicKey(text: string): KeyObject {
+  let pem = text.trim();
+  if (!pem.startsWith('-----BEGIN')) {
+    const decoded = Buffer.from(pem, 'base64').toString('utf8').trim();
+    if (decoded.startsWith('-----BEGIN')) pem = decoded;
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (e) {
+    throw new SealworkError(
+      'RESULT_KEY_INVALID',
+      'The result-encryption public key is not an RSA public key (PEM).',
+      {
+        hint: 'Use an RSA public key in PEM (e.g. from `openssl genrsa` + `openssl rsa -pubout`).',
+        cause: e,
+      },
+    );
+  }
+  if (key.asymmetricKeyType !== 'rsa')
+    throw new SealworkError(
+      'RESULT_KEY_INVALID',
+      `The result-encryption key is ${key.asymmetricKeyType}, not RSA.`,
+      {
+        hint: 'Use an RSA key (2048 bits or more).',
+      },
+    );
+  return key;
+}
+
+/** IV (16 random bytes) ‖ AES-256-CBC(PKCS#7) — iExec's result and dataset layout. */
+export function aesCbcEncrypt(data: Buffer, key: Buffer): Buffer {
+  const iv = randomBytes(16);
+  const c = createCipheriv('aes-256-cbc', key, iv);
+  return Buffer.concat([iv, c.update(data), c.final()]);
+}
+
+export function aesCbcDecrypt(data: Buffer, key: Buffer): Buffer {
+  if (data.length < 32 || data.length % 16 !== 0)
+    throw new SealworkError('RESULT_CORRUPTED', 'The encrypted result has a wrong length.');
+  try {
+    const d = createDecipheriv('aes-256-cbc', key, data.subarray(0, 16));
+    return Buffer.concat([d.update(data.subarray(16)), d.final()]);
+  } catch (e) {
+    throw new SealworkError(
+      'RESULT_DECRYPT_FAILED',
+      'The result does not decrypt under its key (bad padding).',
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/**
+ * Encrypt a result zip for its beneficiary: a zip holding `iexec_out.zip.aes` (IV ‖ AES-256-CBC
+ * under a fresh key) and `aes-key.rsa` (that key RSA-encrypted to `publicKey`).
+ */
+export async function encryptResult(
+  zip: Buffer,
+  publicKey: string | KeyObject,
+  format: ResultKeyFormat = 'oaep-sha256',
+): Promise<Buffer> {
+  const pub = typeof publicKey === 'string' ? parseResultPublicKey(publicKey) : publicKey;
+  const aesKey = randomBytes(32);
+  try {
+    const wrapped =
+      format === 'iexec'
+        ? publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_PADDING }, aesKey)
+        : publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, aesKey);
+    return await zipEntries([
+      { name: ENC_RESULT_FILE, data: aesCbcEncrypt(zip, aesKey) },
+      { name: ENC_KEY_FILE, data: wrapped },
+    ]);
+  } finally {
+    aesKey.fill(0);
+  }
+}
+
+/** True when the zip has the encrypted-result layout. */
+export async function isEncryptedResult(zip: Buffer): Promise<boolean> {
+  const entries = await unzipEntries(zip, { maxEntries: 100_000 });
+  return entries.has(ENC_RESULT_FILE) && entries.has(ENC_KEY_FILE);
+}
+
+export const PKCS1_WARNING =
+  'warning: this result key is wrapped with RSA PKCS#1 v1.5 (iExec format), which is open to padding-oracle ' +
+  'attacks (CVE-2023-46809); it was decrypted with node-forge. Prefer the default RSA-OAEP format.';
+
+/**
+ * Decrypt an encrypted result zip with the beneficiary's RSA private key (PEM). Tries
+ * RSA-OAEP-SHA256, then iExec's PKCS#1 v1.5 through node-forge (calling `onWarning`).
+ * Returns the inner zip of /iexec_out.
+ */
+export async function decryptResult(
+  encZip: Buffer,
+  privateKeyPem: string,
+  o: { onWarning?: (message: string) => void } = {},
+): Promise<{ zip: Buffer; format: ResultKeyFormat }> {
+  const entries = await unzipEntries(encZip, { maxEntries: 16 });
+  const encResult = entries.get(ENC_RESULT_FILE);
+  const encKey = entries.get(ENC_KEY_FILE);
+  if (!encResult || !encKey)
+    throw new SealworkError(
+      'RESULT_NOT_ENCRYPTED',
+      `The result archive holds no ${ENC_RESULT_FILE} / ${ENC_KEY_FILE}.`,
+      {
+        hint: 'This result is not encrypted: use it without --decrypt.',
+      },
+    );
+  let priv: KeyObject;
+  try {
+    priv = createPrivateKey(privateKeyPem);
+  } catch (e) {
+    throw new SealworkError('RESULT_KEY_INVALID', 'The beneficiary key is not an RSA private key (PEM).', {
+      hint: 'Give the private key file made with the public key you pushed.',
+      cause: e,
+    });
+  }
+  let aesKey: Buffer | undefined;
+  let format: ResultKeyFormat = 'oaep-sha256';
+  try {
+    aesKey = privateDecrypt(
+      { key: priv, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      encKey,
+    );
+  } catch {
+    try {
+      const fk = forge.pki.privateKeyFromPem(priv.export({ type: 'pkcs1', format: 'pem' }).toString());
+      const raw = fk.decrypt(encKey.toString('binary'), 'RSAES-PKCS1-V1_5');
+      aesKey = Buffer.from(raw, 'binary');
+      format = 'iexec';
+    } catch {
+      aesKey = undefined;
+    }
+  }
+  if (!aesKey || aesKey.length !== 32)
+    throw new SealworkError('RESULT_KEY_MISMATCH', 'The beneficiary key cannot decrypt this result key.', {
+      hint: 'Use the private key whose public key was pushed to the SMS for this beneficiary.',
+    });
+  if (format === 'iexec') o.onWarning?.(PKCS1_WARNING);
+  try {
+    return { zip: aesCbcDecrypt(encResult, aesKey), format };
+  } catch (e) {
+    // A PKCS#1 v1.5 false positive under a wrong key lands here.
+    throw new SealworkError('RESULT_KEY_MISMATCH', 'The beneficiary key cannot decrypt this result.', {
+      hint: 'Use the private key whose public key was pushed to the SMS for this beneficiary.',
+      cause: e,
+    });
+  } finally {
+    aesKey.fill(0);
+  }
+}
