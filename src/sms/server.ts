@@ -1,0 +1,125 @@
+/**
+ * Wire the SMS from its parts (store, sealer, chain reader, attestation verifier) and serve it over
+ * HTTPS (or plain HTTP when no TLS material is given — tests of the HTTP layer only).
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { SealworkError } from '../errors.js';
+import { createSmsApp } from './app.js';
+import { cachedChainReader, type ChainReader, type ChainReaderStats } from './chain-reader.js';
+import type { Logger } from './log.js';
+import { createReleaseService, type ReleaseService } from './release.js';
+import { createSecretApi, type SecretApi } from './secrets.js';
+import { safeEqual, type Sealer } from './sealing.js';
+import type { SmsStore } from './store.js';
+import type { AttestationVerifier } from './verifier.js';
+
+export interface SmsDeps {
+  store: SmsStore;
+  sealer: Sealer;
+  chain: ChainReader;
+  verifier: AttestationVerifier;
+  logger: Logger;
+  nonceTtlMs?: number;
+  /** Cache immutable chain reads (default true). */
+  cacheChain?: boolean;
+  health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+export interface Sms {
+  app: Hono;
+  secrets: SecretApi;
+  release: ReleaseService;
+  chainStats?: ChainReaderStats;
+}
+
+/** Check (or record, on first use) that the store was sealed under this master key. */
+export async function checkMasterKey(store: SmsStore, sealer: Sealer): Promise<void> {
+  const recorded = await store.getMeta('master_key_check');
+  if (recorded === undefined) {
+    await store.setMeta('master_key_check', sealer.keyCheck);
+    return;
+  }
+  if (!safeEqual(recorded, sealer.keyCheck))
+    throw new SealworkError(
+      'SMS_MASTER_KEY_MISMATCH',
+      'The SMS master key is not the one this database was sealed with.',
+      {
+        hint: 'Use the original master key file or SEALWORK_SMS_MASTER_KEY; without it the stored secrets cannot be opened.',
+        details: { db: store.location },
+      },
+    );
+}
+
+export function createSms(d: SmsDeps): Sms {
+  const cached = d.cacheChain === false ? undefined : cachedChainReader(d.chain);
+  const chain = cached ?? d.chain;
+  const secrets = createSecretApi({ store: d.store, sealer: d.sealer, chain, logger: d.logger });
+  const release = createReleaseService({
+    store: d.store,
+    sealer: d.sealer,
+    chain,
+    verifier: d.verifier,
+    logger: d.logger,
+    ...(d.nonceTtlMs !== undefined ? { nonceTtlMs: d.nonceTtlMs } : {}),
+  });
+  const app = createSmsApp({ secrets, release, logger: d.logger, ...(d.health ? { health: d.health } : {}) });
+  return { app, secrets, release, ...(cached ? { chainStats: cached.stats } : {}) };
+}
+
+export interface Listening {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serve a hono app on host:port (0 = a free port), with TLS when `tls` is given. */
+export async function listen(
+  app: Hono,
+  opts: { host?: string; port?: number; tls?: { cert: string; key: string } },
+): Promise<Listening> {
+  const host = opts.host ?? '127.0.0.1';
+  const listener = getRequestListener(app.fetch);
+  const server: Server = opts.tls
+    ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener)
+    : createHttpServer(listener);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new SealworkError('PORT_IN_USE', `Port ${opts.port} on ${host} is already in use.`, {
+              hint: 'Stop the other process or choose another --port.',
+              details: { host, port: opts.port },
+            })
+          : e,
+      );
+    };
+    server.once('error', onError);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const h = host.includes(':') ? `[${host}]` : host;
+  return {
+    server,
+    port,
+    url: `${opts.tls ? 'https' : 'http'}://${h}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), 5_000);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}
