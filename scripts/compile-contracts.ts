@@ -54,7 +54,13 @@ const input = {
 };
 const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as {
   errors?: { severity: string; formattedMessage: string }[];
-  contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }>>;
+  contracts: Record<
+    string,
+    Record<
+      string,
+      { abi: unknown[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }
+    >
+  >;
 };
 const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
 for (const e of output.errors ?? []) if (e.severity !== 'error') console.warn(e.formattedMessage);
@@ -73,7 +79,12 @@ for (const [file, name, prefix, withBytecode] of TARGETS) {
   console.log(`${name}: ${size} bytes deployed${size > 24576 ? ' (OVER the 24 KiB EIP-170 limit)' : ''}`);
   let text = `${header}export const ${prefix}Abi = ${JSON.stringify(c.abi)} as const;\n`;
   if (withBytecode) text += `\nexport const ${prefix}Bytecode = '0x${c.evm.bytecode.object}' as const;\n`;
-  text = await prettier.format(text, { parser: 'typescript', printWidth: 110, singleQuote: true, trailingComma: 'all' });
+  text = await prettier.format(text, {
+    parser: 'typescript',
+    printWidth: 110,
+    singleQuote: true,
+    trailingComma: 'all',
+  });
   const path = join(OUT, `${prefix}.ts`);
   if (check) {
     if (!existsSync(path) || readFileSync(path, 'utf8') !== text) {

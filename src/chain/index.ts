@@ -1,0 +1,139 @@
+/**
+ * The Chain domain of sealwork: contracts shaped like iExec PoCo v5 (registries, EIP-712 orders,
+ * deals, tasks) and the functions other domains (SMS, worker, SDK) call.
+ *
+ * - Deployments: `deployContracts`, `saveDeployment`, `loadDeployment`, `findDeployment`.
+ * - Clients: `createChainClients({ home, chainUrl?, privateKey?, as? })` → viem clients + deployment.
+ * - Reads: `readApp`, `readDataset`, `readWorkerpool`, `readDeal`, `readTask`, `assetOwner`, `TaskStatus`.
+ * - Orders: typed structs, `hashOrder`, `signOrder`, `computeDealId`, `computeTaskId`.
+ * - iExec formulas: `resultHash`, `resultSeal`, `enclaveMessage`, `authorizationMessage`,
+ *   `signAuthorization`, `signEnclaveResult`.
+ * - Writes: `createApp`, `createDataset`, `createWorkerpool`, `publishOrder`, `cancelOrder`,
+ *   `matchOrders`, `initializeTask`, `contributeAndFinalize`, `claimTask`; `listOrders` reads the market.
+ * - Errors: `decodeChainError` turns every custom error into a SealworkError with a stable code.
+ */
+export {
+  type Deployment,
+  deployContracts,
+  saveDeployment,
+  listDeployments,
+  findDeployment,
+  chainDir,
+} from './deployment.js';
+export {
+  type ChainClients,
+  type CreateChainClientsParameters,
+  type ResolveAccountParameters,
+  type EmbeddedChainRecord,
+  DEV_CHAIN_ID,
+  createChainClients,
+  loadDeployment,
+  resolveChainUrl,
+  resolveAccount,
+  readEmbeddedRecord,
+  embeddedRecordPath,
+  chainFor,
+} from './clients.js';
+export {
+  TaskStatus,
+  type MrEnclave,
+  type AppInfo,
+  type DatasetInfo,
+  type WorkerpoolInfo,
+  type Resource,
+  type Deal,
+  type Task,
+  parseMrEnclave,
+  readApp,
+  readDataset,
+  readWorkerpool,
+  readDeal,
+  readTask,
+  readConsumed,
+  assetOwner,
+  isRegisteredApp,
+  taskStatusName,
+} from './read.js';
+export {
+  type OrderKind,
+  type AppOrder,
+  type DatasetOrder,
+  type WorkerpoolOrder,
+  type RequestOrder,
+  type OrderByKind,
+  type AnyOrder,
+  type SignedOrderFile,
+  ORDER_KINDS,
+  ORDER_TYPES,
+  PRIMARY_TYPE,
+  TAG_TEE,
+  TAG_NONE,
+  orderDomain,
+  toTag,
+  isTeeTag,
+  hashOrder,
+  signOrder,
+  computeDealId,
+  computeTaskId,
+  createAppOrder,
+  createDatasetOrder,
+  createWorkerpoolOrder,
+  createRequestOrder,
+  emptyDatasetOrder,
+  orderToJson,
+  orderFromJson,
+} from './orders.js';
+export {
+  resultHash,
+  resultSeal,
+  enclaveMessage,
+  authorizationMessage,
+  signAuthorization,
+  signEnclaveResult,
+} from './formulas.js';
+export {
+  type ChainWriter,
+  type TxResult,
+  type CreateAppParameters,
+  type CreateDatasetParameters,
+  type MatchOrdersParameters,
+  type MatchOrdersReturnType,
+  type ContributeAndFinalizeParameters,
+  createApp,
+  createDataset,
+  createWorkerpool,
+  publishOrder,
+  cancelOrder,
+  matchOrders,
+  initializeTask,
+  contributeAndFinalize,
+  claimTask,
+} from './write.js';
+export { type ListOrdersFilter, type PublishedOrder, listOrders } from './market.js';
+export { chainErrorsAbi, CHAIN_ERROR_MESSAGES, decodeChainError, decodeRevertData } from './errors.js';
+export {
+  type KeystoreV3,
+  type DevAccountName,
+  ANVIL_MNEMONIC,
+  DEV_ACCOUNT_NAMES,
+  devAccount,
+  devAccountByName,
+  encryptKeystore,
+  decryptKeystore,
+  keystorePath,
+} from './wallet.js';
+export {
+  type AnvilProcess,
+  type SpawnAnvilOptions,
+  spawnAnvil,
+  freePort,
+  waitForRpc,
+  anvilBinary,
+} from './anvil.js';
+export { hubAbi } from './generated/hub.js';
+export { appRegistryAbi } from './generated/appRegistry.js';
+export { datasetRegistryAbi } from './generated/datasetRegistry.js';
+export { workerpoolRegistryAbi } from './generated/workerpoolRegistry.js';
+export { appAbi } from './generated/app.js';
+export { datasetAbi } from './generated/dataset.js';
+export { workerpoolAbi } from './generated/workerpool.js';

@@ -1,0 +1,74 @@
+/**
+ * A real anvil for tests: started on 127.0.0.1 on a free port, contracts deployed by dev account 0.
+ * One per test file: `const chain = await startTestChain(); after(() => chain.stop());`
+ */
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { spawnAnvil } from '../../src/chain/anvil.js';
+import { chainFor } from '../../src/chain/clients.js';
+import { deployContracts, saveDeployment, type Deployment } from '../../src/chain/deployment.js';
+import { devAccount } from '../../src/chain/wallet.js';
+
+export interface TestChain {
+  url: string;
+  chainId: number;
+  /** anvil's deterministic dev accounts 0..9 (0 deployed the contracts; 1 app-dev, 2 dataset-owner, 3 workerpool, 4 requester, 5 worker, 6 enclave). */
+  accounts: { address: Address; privateKey: Hex }[];
+  deployment: Deployment;
+  /** Record the deployment in a sealwork home, so the CLI finds it with SEALWORK_CHAIN_URL=url. */
+  saveTo(home: string): Promise<void>;
+  /** Move the chain clock forward (evm_increaseTime + evm_mine). */
+  increaseTime(seconds: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestChain(opts: { home?: string } = {}): Promise<TestChain> {
+  const anvil = await spawnAnvil();
+  try {
+    const accounts = Array.from({ length: 10 }, (_, i) => devAccount(i));
+    const chainId = 31337;
+    const chain = chainFor(chainId, anvil.url);
+    const publicClient = createPublicClient({ chain, transport: http(anvil.url), pollingInterval: 50 });
+    const walletClient = createWalletClient({
+      chain,
+      transport: http(anvil.url),
+      account: privateKeyToAccount(accounts[0]!.privateKey),
+      pollingInterval: 50,
+    });
+    const deployment = {
+      ...(await deployContracts(walletClient, publicClient as PublicClient)),
+      url: anvil.url,
+    };
+    const saveTo = (home: string) => saveDeployment(home, deployment);
+    if (opts.home) await saveTo(opts.home);
+    const rpc = async (method: string, params: unknown[]) => {
+      await fetch(anvil.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      });
+    };
+    return {
+      url: anvil.url,
+      chainId,
+      accounts,
+      deployment,
+      saveTo,
+      async increaseTime(seconds) {
+        await rpc('evm_increaseTime', [seconds]);
+        await rpc('evm_mine', []);
+      },
+      stop: () => anvil.stop(),
+    };
+  } catch (e) {
+    await anvil.stop();
+    throw e;
+  }
+}
