@@ -1,0 +1,494 @@
+/** The contracts and the domain API against a real anvil: orders, restrictions, deals, tasks. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  stringToHex,
+  zeroAddress,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from 'viem';
+import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+import {
+  TAG_TEE,
+  TaskStatus,
+  assetOwner,
+  authorizationMessage,
+  cancelOrder,
+  chainFor,
+  claimTask,
+  computeDealId,
+  computeTaskId,
+  contributeAndFinalize,
+  createApp,
+  createAppOrder,
+  createDataset,
+  createDatasetOrder,
+  createRequestOrder,
+  createWorkerpool,
+  createWorkerpoolOrder,
+  enclaveMessage,
+  hashOrder,
+  hubAbi,
+  initializeTask,
+  listOrders,
+  matchOrders,
+  publishOrder,
+  readApp,
+  readConsumed,
+  readDataset,
+  readDeal,
+  readTask,
+  readWorkerpool,
+  resultHash,
+  resultSeal,
+  signAuthorization,
+  signEnclaveResult,
+  signOrder,
+  type AppOrder,
+  type ChainWriter,
+  type DatasetOrder,
+  type RequestOrder,
+  type WorkerpoolOrder,
+} from '../../src/chain/index.js';
+import { isSealworkError } from '../../src/errors.js';
+import { startTestChain, type TestChain } from '../helpers/chain.js';
+
+let chain: TestChain;
+let pc: PublicClient;
+const role: Record<string, ChainWriter & { account: PrivateKeyAccount }> = {};
+let app: Address;
+let teeApp: Address;
+let dataset: Address;
+let pool: Address;
+const MRENCLAVE = JSON.stringify({
+  framework: 'SCONE',
+  version: 'v5',
+  entrypoint: 'node /app/index.js',
+  heapSize: 1073741824,
+  fingerprint: 'a'.repeat(64),
+});
+
+async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isSealworkError(e), `expected SealworkError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (re) assert.match(e.message, re);
+    return true;
+  });
+}
+
+before(async () => {
+  chain = await startTestChain();
+  const c = chainFor(chain.chainId, chain.url);
+  pc = createPublicClient({ chain: c, transport: http(chain.url), pollingInterval: 50 }) as PublicClient;
+  const names = [
+    'deployer',
+    'appDev',
+    'datasetOwner',
+    'scheduler',
+    'requester',
+    'worker',
+    'enclave',
+    'other',
+  ];
+  names.forEach((n, i) => {
+    const account = privateKeyToAccount(chain.accounts[i]!.privateKey);
+    role[n] = {
+      account,
+      publicClient: pc,
+      walletClient: createWalletClient({
+        chain: c,
+        transport: http(chain.url),
+        account,
+        pollingInterval: 50,
+      }),
+      deployment: chain.deployment,
+    };
+  });
+  app = (
+    await createApp(role.appDev!, {
+      name: 'app',
+      multiaddr: 'docker.io/x/app:1',
+      checksum: `0x${'11'.repeat(32)}`,
+      mrenclave: '',
+    })
+  ).address;
+  teeApp = (
+    await createApp(role.appDev!, {
+      name: 'tee',
+      multiaddr: 'docker.io/x/tee:1',
+      checksum: `0x${'22'.repeat(32)}`,
+      mrenclave: MRENCLAVE,
+    })
+  ).address;
+  dataset = (
+    await createDataset(role.datasetOwner!, {
+      name: 'data',
+      multiaddr: 'https://h/data.enc',
+      checksum: `0x${'33'.repeat(32)}`,
+    })
+  ).address;
+  pool = (await createWorkerpool(role.scheduler!, { description: 'pool' })).address;
+});
+after(() => chain?.stop());
+
+const dom = () => ({ chainId: chain.chainId, hub: chain.deployment.hub });
+
+interface Set4 {
+  a: AppOrder;
+  d: DatasetOrder | undefined;
+  w: WorkerpoolOrder;
+  r: RequestOrder;
+}
+/** Orders for app/dataset/pool, customised, then signed by their owners. */
+async function orders(
+  o: {
+    app?: Partial<AppOrder>;
+    dataset?: Partial<DatasetOrder> | null;
+    pool?: Partial<WorkerpoolOrder>;
+    req?: Partial<RequestOrder>;
+    appAddr?: Address;
+  } = {},
+): Promise<Set4> {
+  const appAddr = o.appAddr ?? app;
+  const a = await signOrder(
+    role.appDev!.walletClient!,
+    dom(),
+    'app',
+    createAppOrder({ app: appAddr, volume: 10n, ...o.app }),
+  );
+  const d =
+    o.dataset === null
+      ? undefined
+      : await signOrder(
+          role.datasetOwner!.walletClient!,
+          dom(),
+          'dataset',
+          createDatasetOrder({ dataset, volume: 10n, ...o.dataset }),
+        );
+  const w = await signOrder(
+    role.scheduler!.walletClient!,
+    dom(),
+    'workerpool',
+    createWorkerpoolOrder({ workerpool: pool, volume: 10n, ...o.pool }),
+  );
+  const r = await signOrder(
+    role.requester!.walletClient!,
+    dom(),
+    'request',
+    createRequestOrder({
+      app: appAddr,
+      dataset: d ? dataset : zeroAddress,
+      requester: role.requester!.account.address,
+      ...o.req,
+    }),
+  );
+  return { a, d, w, r };
+}
+const match = (s: Set4, who = role.requester!) =>
+  matchOrders(who, { app: s.a, dataset: s.d, workerpool: s.w, request: s.r });
+
+describe('registries', () => {
+  it('creates assets at their own addresses, owned by the NFT owner, with PoCo getters', async () => {
+    const info = await readApp(pc, teeApp);
+    assert.equal(info.owner, role.appDev!.account.address);
+    assert.equal(info.multiaddr, 'docker.io/x/tee:1');
+    assert.equal(info.type, 'DOCKER');
+    assert.equal(info.mrenclave, MRENCLAVE);
+    assert.equal(info.enclave?.framework, 'SCONE');
+    assert.equal(info.enclave?.fingerprint, 'a'.repeat(64));
+    const ds = await readDataset(pc, dataset);
+    assert.equal(ds.multiaddr, 'https://h/data.enc');
+    assert.equal(ds.checksum, `0x${'33'.repeat(32)}`);
+    assert.equal((await readWorkerpool(pc, pool)).description, 'pool');
+    await rejects(readApp(pc, role.other!.account.address), 'ASSET_NOT_FOUND');
+    await rejects(
+      createApp(role.appDev!, {
+        name: 'app',
+        multiaddr: 'docker.io/x/app:1',
+        checksum: `0x${'11'.repeat(32)}`,
+        mrenclave: '',
+      }),
+      'ASSET_ALREADY_EXISTS',
+    );
+  });
+
+  it('transfers ownership with the NFT', async () => {
+    const ds2 = (
+      await createDataset(role.datasetOwner!, {
+        name: 'tmp',
+        multiaddr: 'https://h/tmp',
+        checksum: `0x${'44'.repeat(32)}`,
+      })
+    ).address;
+    const { datasetRegistryAbi } = await import('../../src/chain/index.js');
+    const hash = await role.datasetOwner!.walletClient!.writeContract({
+      address: chain.deployment.datasetRegistry,
+      abi: datasetRegistryAbi,
+      functionName: 'transferFrom',
+      args: [role.datasetOwner!.account.address, role.other!.account.address, BigInt(ds2)],
+      account: role.datasetOwner!.account,
+      chain: null,
+    });
+    await pc.waitForTransactionReceipt({ hash });
+    assert.equal(await assetOwner(pc, ds2), role.other!.account.address);
+  });
+});
+
+describe('orders and deals', () => {
+  it('matches and computes dealid/taskid like the off-chain formulas', async () => {
+    const s = await orders({ req: { volume: 3n } });
+    const reqHash = hashOrder('request', s.r, dom());
+    const onchain = await pc.readContract({
+      address: chain.deployment.hub,
+      abi: hubAbi,
+      functionName: 'hashRequestOrder',
+      args: [s.r],
+    });
+    assert.equal(onchain, reqHash);
+    const m = await match(s);
+    assert.equal(m.dealid, computeDealId(reqHash, 0n));
+    assert.equal(m.volume, 3n);
+    assert.equal(await readConsumed(pc, chain.deployment.hub, reqHash), 3n);
+    const deal = await readDeal(pc, chain.deployment.hub, m.dealid);
+    assert.equal(deal.app.pointer, app);
+    assert.equal(deal.dataset.owner, role.datasetOwner!.account.address);
+    assert.equal(deal.workerpool.owner, role.scheduler!.account.address);
+    assert.equal(deal.requester, role.requester!.account.address);
+    assert.equal(deal.botSize, 3n);
+    const t = await initializeTask(role.scheduler!, m.dealid, 2);
+    assert.equal(t.taskid, computeTaskId(m.dealid, 2n));
+    const task = await readTask(pc, chain.deployment.hub, t.taskid);
+    assert.equal(task.status, TaskStatus.ACTIVE);
+    assert.equal(task.finalDeadline, deal.startTime + 3000n);
+    await rejects(initializeTask(role.scheduler!, m.dealid, 3), 'TASK_INDEX_OUT_OF_RANGE');
+    await rejects(initializeTask(role.requester!, m.dealid, 0), 'TASK_NOT_WORKERPOOL_OWNER');
+    await rejects(initializeTask(role.scheduler!, m.dealid, 2), 'TASK_WRONG_STATUS');
+  });
+
+  it('accepts each restriction when it names the counterpart and refuses it otherwise', async () => {
+    const me = { app, dataset, pool, requester: role.requester!.account.address };
+    const wrong = role.other!.account.address;
+    const cases: [string, (x: Address) => Parameters<typeof orders>[0], RegExp][] = [
+      ['app order → dataset', (x) => ({ app: { datasetrestrict: x } }), /app order restricts datasets/],
+      [
+        'app order → workerpool',
+        (x) => ({ app: { workerpoolrestrict: x } }),
+        /app order restricts workerpools/,
+      ],
+      ['app order → requester', (x) => ({ app: { requesterrestrict: x } }), /app order restricts requesters/],
+      [
+        'dataset order → app',
+        (x) => ({ dataset: { apprestrict: x } }),
+        /dataset order restricts apps to .*; this match uses app/,
+      ],
+      [
+        'dataset order → workerpool',
+        (x) => ({ dataset: { workerpoolrestrict: x } }),
+        /dataset order restricts workerpools/,
+      ],
+      [
+        'dataset order → requester',
+        (x) => ({ dataset: { requesterrestrict: x } }),
+        /dataset order restricts requesters/,
+      ],
+      ['workerpool order → app', (x) => ({ pool: { apprestrict: x } }), /workerpool order restricts apps/],
+      [
+        'workerpool order → dataset',
+        (x) => ({ pool: { datasetrestrict: x } }),
+        /workerpool order restricts datasets/,
+      ],
+      [
+        'workerpool order → requester',
+        (x) => ({ pool: { requesterrestrict: x } }),
+        /workerpool order restricts requesters/,
+      ],
+      ['request → workerpool', (x) => ({ req: { workerpool: x } }), /request asks for workerpool/],
+    ];
+    const right = (label: string): Address =>
+      label.endsWith('dataset')
+        ? me.dataset
+        : label.endsWith('workerpool')
+          ? me.pool
+          : label.endsWith('requester')
+            ? me.requester
+            : me.app;
+    for (const [label, mk, re] of cases) {
+      await rejects(
+        match(await orders(mk(wrong))),
+        label.startsWith('request') ? 'ORDER_WORKERPOOL_MISMATCH' : 'ORDER_RESTRICTED',
+        re,
+      );
+      const ok = await match(await orders(mk(right(label))));
+      assert.equal(ok.volume, 1n, label);
+    }
+  });
+
+  it('refuses an order signed by a non-owner, and accepts a published (presigned) one', async () => {
+    const s = await orders();
+    s.a = await signOrder(role.other!.walletClient!, dom(), 'app', { ...s.a });
+    await rejects(match(s), 'ORDER_SIGNATURE_INVALID', /app order .* is neither signed by/);
+    const r2 = await signOrder(role.other!.walletClient!, dom(), 'request', { ...s.r });
+    await rejects(publishOrder(role.other!, 'request', r2), 'ORDER_SIGNATURE_INVALID');
+    // The owner publishes an unsigned order: it becomes valid without a signature.
+    const unsigned = { ...s.a, sign: '0x' as Hex };
+    await rejects(match({ ...s, a: unsigned }), 'ORDER_SIGNATURE_INVALID');
+    await publishOrder(role.appDev!, 'app', unsigned);
+    assert.equal((await match({ ...s, a: unsigned })).volume, 1n);
+  });
+
+  it('consumes volumes, refuses an exhausted order, and refuses a cancelled order', async () => {
+    const s = await orders({ app: { volume: 2n }, req: { volume: 5n } });
+    const reqHash = hashOrder('request', s.r, dom());
+    const m1 = await match(s);
+    assert.equal(m1.volume, 2n);
+    const s2 = {
+      ...s,
+      a: await signOrder(role.appDev!.walletClient!, dom(), 'app', createAppOrder({ app, volume: 1n })),
+    };
+    const m2 = await match(s2);
+    assert.equal(m2.dealid, computeDealId(reqHash, 2n), 'second deal id uses the consumed volume');
+    assert.equal(m2.botFirst, 2n);
+    await rejects(match(s), 'ORDER_CONSUMED', /app order .* has no volume left/);
+    const s3 = await orders();
+    await rejects(cancelOrder(role.other!, 'workerpool', s3.w), 'ORDER_NOT_OWNER');
+    await cancelOrder(role.scheduler!, 'workerpool', s3.w);
+    await rejects(match(s3), 'ORDER_CONSUMED', /workerpool order/);
+  });
+
+  it('enforces TEE tags, categories, trust, prices and dataset-less requests', async () => {
+    await rejects(match(await orders({ req: { tag: TAG_TEE } })), 'ORDER_TAG_NOT_SUPPORTED');
+    await rejects(
+      match(await orders({ req: { tag: TAG_TEE }, pool: { tag: TAG_TEE } })),
+      'ORDER_TEE_NOT_ALLOWED_BY_APP',
+    );
+    assert.equal(
+      (await match(await orders({ req: { tag: TAG_TEE }, pool: { tag: TAG_TEE }, app: { tag: TAG_TEE } })))
+        .volume,
+      1n,
+    );
+    await rejects(match(await orders({ req: { category: 1n } })), 'ORDER_CATEGORY_MISMATCH');
+    await rejects(match(await orders({ req: { category: 9n }, pool: { category: 9n } })), 'CATEGORY_UNKNOWN');
+    await rejects(match(await orders({ req: { trust: 3n } })), 'ORDER_TRUST_TOO_HIGH');
+    await rejects(match(await orders({ app: { appprice: 1n } })), 'ORDER_PRICE_NOT_ZERO', /prices must be 0/);
+    assert.equal((await match(await orders({ dataset: null }))).volume, 1n);
+    const s = await orders();
+    await rejects(match({ ...s, d: undefined }), 'ORDER_DATASET_MISMATCH');
+  });
+
+  it('lists published orders from the chain, and drops them once consumed', async () => {
+    const s = await orders({ app: { volume: 1n } });
+    await publishOrder(role.appDev!, 'app', s.a);
+    await publishOrder(role.requester!, 'request', s.r);
+    const h = hashOrder('app', s.a, dom());
+    const byApp = await listOrders(pc, chain.deployment, { app });
+    assert.ok(byApp.some((p) => p.orderHash === h && p.kind === 'app' && p.remaining === 1n));
+    assert.ok(byApp.some((p) => p.kind === 'request'));
+    const byReq = await listOrders(pc, chain.deployment, {
+      requester: role.requester!.account.address,
+      kind: 'request',
+    });
+    assert.ok(byReq.every((p) => p.kind === 'request') && byReq.length >= 1);
+    await match(s);
+    assert.ok(!(await listOrders(pc, chain.deployment, { app })).some((p) => p.orderHash === h));
+    assert.ok((await listOrders(pc, chain.deployment, { app, all: true })).some((p) => p.orderHash === h));
+  });
+});
+
+describe('tasks: contributeAndFinalize and claim', () => {
+  let taskid: Hex;
+  let worker: PrivateKeyAccount;
+  let enclave: PrivateKeyAccount;
+  const digest = `0x${'ab'.repeat(32)}` as Hex;
+  const results = stringToHex('https://storage/results.zip');
+
+  async function newTeeTask(): Promise<Hex> {
+    const s = await orders({
+      appAddr: teeApp,
+      req: { tag: TAG_TEE },
+      pool: { tag: TAG_TEE },
+      app: { tag: TAG_TEE },
+    });
+    const m = await match(s);
+    return (await initializeTask(role.scheduler!, m.dealid, m.botFirst)).taskid;
+  }
+  const contribute = async (p: {
+    by?: ChainWriter;
+    authSigner?: PrivateKeyAccount;
+    authWorker?: Address;
+    enclaveSigner?: PrivateKeyAccount;
+    signedDigest?: Hex;
+    noAuth?: boolean;
+    noEnclave?: boolean;
+    task?: Hex;
+  }) => {
+    const t = p.task ?? taskid;
+    const authorizationSign = p.noAuth
+      ? ('0x' as Hex)
+      : await signAuthorization(p.authSigner ?? role.scheduler!.account, {
+          worker: p.authWorker ?? worker.address,
+          taskid: t,
+          enclaveChallenge: enclave.address,
+        });
+    const enclaveSign = await signEnclaveResult(p.enclaveSigner ?? enclave, {
+      worker: worker.address,
+      taskid: t,
+      resultDigest: p.signedDigest ?? digest,
+    });
+    return contributeAndFinalize(p.by ?? role.worker!, {
+      taskid: t,
+      resultDigest: digest,
+      results,
+      enclaveChallenge: p.noEnclave ? zeroAddress : enclave.address,
+      enclaveSign,
+      authorizationSign,
+    });
+  };
+
+  before(async () => {
+    worker = role.worker!.account;
+    enclave = role.enclave!.account;
+    taskid = await newTeeTask();
+  });
+
+  it('exposes the iExec formulas off chain', () => {
+    assert.notEqual(resultHash(taskid, digest), resultSeal(worker.address, taskid, digest));
+    assert.equal(enclaveMessage(worker.address, taskid, digest).length, 66);
+    assert.equal(authorizationMessage(worker.address, taskid, enclave.address).length, 66);
+  });
+
+  it('refuses a wrong enclave key, a wrong worker, a wrong digest, a missing authorization, no enclave', async () => {
+    await rejects(contribute({ enclaveSigner: role.other!.account }), 'TASK_ENCLAVE_SIGNATURE_INVALID');
+    await rejects(contribute({ by: role.other! }), 'TASK_AUTHORIZATION_INVALID', /did not authorize worker/);
+    await rejects(contribute({ signedDigest: `0x${'cd'.repeat(32)}` }), 'TASK_ENCLAVE_SIGNATURE_INVALID');
+    await rejects(contribute({ noAuth: true }), 'TASK_AUTHORIZATION_INVALID');
+    await rejects(contribute({ authSigner: role.other!.account }), 'TASK_AUTHORIZATION_INVALID');
+    await rejects(contribute({ noEnclave: true }), 'TASK_ENCLAVE_REQUIRED');
+    assert.equal((await readTask(pc, chain.deployment.hub, taskid)).status, TaskStatus.ACTIVE);
+  });
+
+  it('accepts the correct enclave signature → COMPLETED with the result', async () => {
+    await contribute({});
+    const t = await readTask(pc, chain.deployment.hub, taskid);
+    assert.equal(t.status, TaskStatus.COMPLETED);
+    assert.equal(t.resultDigest, digest);
+    assert.equal(t.results, results);
+    assert.equal(t.consensusValue, resultHash(taskid, digest));
+    assert.deepEqual(t.contributors, [worker.address]);
+    await rejects(contribute({}), 'TASK_WRONG_STATUS', /COMPLETED/);
+    await rejects(claimTask(role.requester!, taskid), 'TASK_WRONG_STATUS');
+  });
+
+  it('claims a task after its final deadline → FAILED (not before)', async () => {
+    const t2 = await newTeeTask();
+    await rejects(claimTask(role.requester!, t2), 'TASK_FINAL_DEADLINE_NOT_REACHED');
+    await chain.increaseTime(3001);
+    await rejects(contribute({ task: t2 }), 'TASK_CONTRIBUTION_DEADLINE');
+    await claimTask(role.requester!, t2);
+    assert.equal((await readTask(pc, chain.deployment.hub, t2)).status, TaskStatus.FAILED);
+  });
+});
