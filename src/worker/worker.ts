@@ -1,0 +1,321 @@
+/**
+ * The worker: scheduler + worker of one workerpool. Watches SchedulerNotice for its workerpool,
+ * records every task of every deal in the journal, and drives each task through
+ * initialize → TEE run (attested session, pre-compute, app, post-compute, upload, enclave signature)
+ * → contributeAndFinalize, with N concurrent slots. Failed tasks are claimed after their final
+ * deadline. Every step is journaled first, so a restart resumes where it stopped.
+ */
+import type { Address, Hex, LocalAccount } from 'viem';
+import { isSealworkError, SealworkError } from '../errors.js';
+import { computeTaskId } from '../chain/orders.js';
+import { describeRevert, type DealView, type WorkerChain } from './chain.js';
+import type { ComputedResult, FailureCause, TaskJournal, TaskRecord } from './journal.js';
+
+/** Enclave runs of one task interrupted by restarts before the worker gives up on it. */
+export const MAX_ATTEMPTS = 3;
+
+export interface WorkerEvent {
+  kind:
+    | 'deal'
+    | 'task-new'
+    | 'initialized'
+    | 'computing'
+    | 'computed'
+    | 'contributing'
+    | 'completed'
+    | 'failed'
+    | 'claimed'
+    | 'error';
+  taskId?: Hex;
+  dealId?: Hex;
+  detail?: string;
+  cause?: FailureCause;
+}
+
+/** The TEE part of a task (enclave side): returns the signed, uploaded result. */
+export type RunTeeTask = (p: {
+  taskId: Hex;
+  deal: DealView;
+  index: bigint;
+  worker: Address;
+  signal: AbortSignal;
+}) => Promise<ComputedResult>;
+
+export interface WorkerOptions {
+  chain: WorkerChain;
+  journal: TaskJournal;
+  workerpool: Address;
+  /** The workerpool owner: initializes tasks, signs authorizations and challenge requests. */
+  scheduler: LocalAccount;
+  /** The worker wallet that contributes (default: the scheduler). */
+  worker?: LocalAccount;
+  runTee: RunTeeTask;
+  /** Concurrent tasks (default 2). */
+  slots?: number;
+  /** Chain polling period (default 300 ms). */
+  pollMs?: number;
+  onEvent?: (e: WorkerEvent) => void;
+}
+
+/** The failure cause of an error: its stable code and message (no secret values in either). */
+export function causeOf(e: unknown): FailureCause {
+  if (isSealworkError(e))
+    return {
+      code: e.code,
+      message: e.shortMessage,
+      ...(e.details ? { details: e.details } : {}),
+    };
+  return { code: 'WORKER_INTERNAL', message: (e as Error)?.message ?? String(e) };
+}
+
+export class Worker {
+  private o: Required<Omit<WorkerOptions, 'onEvent' | 'worker'>> &
+    Pick<WorkerOptions, 'onEvent'> & { worker: LocalAccount };
+  private running = new Map<string, Promise<void>>();
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private abort = new AbortController();
+  private lastClaimCheck = 0;
+
+  constructor(o: WorkerOptions) {
+    this.o = { slots: 2, pollMs: 300, ...o, worker: o.worker ?? o.scheduler };
+  }
+
+  get workerAddress(): Address {
+    return this.o.worker.address;
+  }
+
+  private emit(e: WorkerEvent): void {
+    try {
+      this.o.onEvent?.(e);
+    } catch {
+      /* a listener never breaks the worker */
+    }
+  }
+
+  /** Start watching the chain (resumes unfinished journal tasks first). */
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+  }
+
+  /** Stop after the running steps finish (they are journaled; a restart resumes). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.wake?.();
+    await this.loop;
+    await Promise.allSettled(this.running.values());
+  }
+
+  /** Resolve when no task is pending or running (for tests and the demo). */
+  async idle(timeoutMs = 60_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (this.running.size === 0 && this.o.journal.unfinished().length === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new SealworkError('WORKER_TIMEOUT', 'The worker did not finish its tasks in time.');
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  private async run(): Promise<void> {
+    const j = this.o.journal;
+    const cursorKey = `cursor:${this.o.workerpool.toLowerCase()}`;
+    while (!this.stopped) {
+      try {
+        // 1. New deals of our workerpool since the cursor.
+        const from = BigInt(j.getMeta(cursorKey) ?? '0');
+        const { deals, toBlock } = await this.o.chain.scanDeals(this.o.workerpool, from);
+        for (const dealId of deals) {
+          const deal = await this.o.chain.readDeal(dealId);
+          if (!deal) continue;
+          this.emit({ kind: 'deal', dealId, detail: `${deal.botSize} task(s)` });
+          for (let i = deal.botFirst; i < deal.botFirst + deal.botSize; i++) {
+            const taskId = computeTaskId(dealId, i);
+            if (j.add(taskId, dealId, Number(i))) this.emit({ kind: 'task-new', taskId, dealId });
+          }
+        }
+        // The cursor moves only after the tasks are journaled: a crash re-reads, `add` is idempotent.
+        j.setMeta(cursorKey, String(toBlock + 1n));
+        // 2. Fill the free slots with unfinished tasks.
+        for (const t of j.unfinished()) {
+          if (this.running.size >= this.o.slots) break;
+          if (this.running.has(t.taskId)) continue;
+          const p = this.drive(t.taskId).finally(() => {
+            this.running.delete(t.taskId);
+            this.wake?.();
+          });
+          this.running.set(t.taskId, p);
+        }
+        // 3. Claim failed tasks past their final deadline (every few seconds).
+        if (Date.now() - this.lastClaimCheck > 2000) {
+          this.lastClaimCheck = Date.now();
+          await this.claimExpired();
+        }
+      } catch (e) {
+        this.emit({ kind: 'error', detail: (e as Error)?.message ?? String(e) });
+      }
+      if (!this.stopped) await this.sleep(this.o.pollMs);
+    }
+  }
+
+  /** Run one task from its journaled step to a final one. */
+  private async drive(taskId: Hex): Promise<void> {
+    const j = this.o.journal;
+    const chain = this.o.chain;
+    for (let guard = 0; guard < 10 && !this.stopped; guard++) {
+      const t = j.get(taskId) as TaskRecord;
+      try {
+        switch (t.step) {
+          case 'pending': {
+            const onChain = await chain.readTask(taskId);
+            if (onChain.status === 'UNSET') {
+              const deal = await chain.readDeal(t.dealId);
+              if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
+              if ((BigInt(deal.tag) & 1n) !== 1n)
+                throw new SealworkError(
+                  'DEAL_NOT_TEE',
+                  `Deal ${t.dealId} does not ask for a TEE; this worker only runs TEE tasks.`,
+                );
+              await chain.initialize(this.o.scheduler, t.dealId, BigInt(t.index));
+            } else if (onChain.status === 'COMPLETED') {
+              j.advance(taskId, 'pending', 'completed');
+              this.emit({ kind: 'completed', taskId, detail: 'already completed on chain' });
+              return;
+            } else if (onChain.status === 'FAILED') {
+              j.advance(taskId, 'pending', 'claimed', {
+                cause: { code: 'TASK_FAILED_ON_CHAIN', message: 'The task was claimed.' },
+              });
+              return;
+            }
+            j.advance(taskId, 'pending', 'initialized');
+            this.emit({ kind: 'initialized', taskId, dealId: t.dealId });
+            break;
+          }
+          case 'initialized': {
+            const onChain = await chain.readTask(taskId);
+            if (onChain.status !== 'ACTIVE') {
+              if (onChain.status === 'COMPLETED') j.advance(taskId, 'initialized', 'completed');
+              else
+                j.fail(taskId, {
+                  code: 'TASK_NOT_ACTIVE',
+                  message: `The task is ${onChain.status} on chain, not ACTIVE.`,
+                });
+              return;
+            }
+            const deal = await chain.readDeal(t.dealId);
+            if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
+            if (t.attempts >= MAX_ATTEMPTS) {
+              j.fail(taskId, {
+                code: 'TASK_RETRIES_EXHAUSTED',
+                message: `The enclave run was interrupted ${t.attempts} times; giving up.`,
+              });
+              return;
+            }
+            this.emit({ kind: 'computing', taskId });
+            j.advance(taskId, 'initialized', 'initialized', { attempt: true });
+            const result = await this.o.runTee({
+              taskId,
+              deal,
+              index: BigInt(t.index),
+              worker: this.o.worker.address,
+              signal: this.abort.signal,
+            });
+            j.advance(taskId, 'initialized', 'computed', { result });
+            this.emit({ kind: 'computed', taskId, detail: result.location });
+            break;
+          }
+          case 'computed':
+          case 'contributing': {
+            const onChain = await chain.readTask(taskId);
+            if (onChain.status === 'COMPLETED') {
+              j.advance(taskId, ['computed', 'contributing'], 'completed');
+              this.emit({ kind: 'completed', taskId, detail: onChain.results });
+              return;
+            }
+            if (onChain.status !== 'ACTIVE') {
+              j.fail(taskId, {
+                code: 'TASK_NOT_ACTIVE',
+                message: `The task is ${onChain.status} on chain, not ACTIVE.`,
+              });
+              return;
+            }
+            if (t.step === 'contributing' && t.txHash) {
+              const st = await chain.receiptStatus(t.txHash);
+              if (st === undefined) {
+                // Sent but not mined (yet): give it a moment before sending again.
+                await new Promise((r) => setTimeout(r, 1000));
+                if ((await chain.receiptStatus(t.txHash)) === undefined)
+                  j.advance(taskId, 'contributing', 'computed');
+                break;
+              }
+              // Mined (success or revert) and yet the task is ACTIVE: send again from `computed`.
+              j.advance(taskId, 'contributing', 'computed');
+              break;
+            }
+            const r = t.result as ComputedResult;
+            this.emit({ kind: 'contributing', taskId });
+            await chain.contributeAndFinalize(
+              this.o.worker,
+              {
+                taskId,
+                resultDigest: r.digest,
+                results: r.results,
+                resultsCallback: '0x',
+                enclaveChallenge: r.enclaveChallenge,
+                enclaveSign: r.enclaveSign,
+                authorizationSign: r.authorizationSign,
+              },
+              (hash) => j.advance(taskId, 'computed', 'contributing', { txHash: hash }),
+            );
+            j.advance(taskId, ['computed', 'contributing'], 'completed');
+            this.emit({ kind: 'completed', taskId, detail: r.location });
+            return;
+          }
+          default:
+            return;
+        }
+      } catch (e) {
+        if (this.stopped) return;
+        const cause = causeOf(e);
+        if (j.fail(taskId, cause)) this.emit({ kind: 'failed', taskId, cause });
+        return;
+      }
+    }
+  }
+
+  /** Claim journaled tasks that failed (or never finished) once their final deadline is past. */
+  async claimExpired(): Promise<number> {
+    const j = this.o.journal;
+    const candidates = j.list({ steps: ['failed'] });
+    if (candidates.length === 0) return 0;
+    const now = await this.o.chain.now();
+    let n = 0;
+    for (const t of candidates) {
+      const onChain = await this.o.chain.readTask(t.taskId);
+      if (onChain.status !== 'ACTIVE' && onChain.status !== 'REVEALING') continue;
+      if (now < onChain.finalDeadline) continue;
+      try {
+        await this.o.chain.claim(this.o.scheduler, t.taskId);
+        j.advance(t.taskId, 'failed', 'claimed');
+        this.emit({ kind: 'claimed', taskId: t.taskId });
+        n++;
+      } catch (e) {
+        this.emit({ kind: 'error', taskId: t.taskId, detail: `claim: ${describeRevert(e)}` });
+      }
+    }
+    return n;
+  }
+}
