@@ -1,0 +1,436 @@
+/** `app build` and `app measure`: protected images and their identity (MrEnclave | FSPF key | tag). */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { SealworkError, fsError } from '../errors.js';
+import { assertWritableTarget, writeFileAtomic } from '../util/atomic.js';
+import { resolveHome } from '../util/home.js';
+import { formatFingerprint } from './fingerprint.js';
+import {
+  ENCLAVE_JSON_PATH,
+  FSPF_PATH,
+  SEALWORK_DIR,
+  buildFspf,
+  newFsKeys,
+  normalizeRegions,
+  openFspf,
+  parseFsKeys,
+  regionOf,
+  sealFspf,
+  storedFspfTag,
+  verifyRoot,
+  walkRoot,
+  type Fspf,
+  type FsKeys,
+  type Region,
+} from './fspf.js';
+import {
+  DEFAULT_PATH,
+  SCONE_VERSION,
+  measuredExecutable,
+  readProtectedMeta,
+  type EnclaveJson,
+} from './image.js';
+import { computeMrEnclave, type EnclaveConfig } from './mrenclave.js';
+import { openImage, packEntry, unpackImage, writeLayer, writeOciImage, type ImageConfigJson } from './oci.js';
+import { components, isHex, parseSize, splitCommand } from './util.js';
+
+export const DEFAULT_HEAP = 1024 ** 3;
+export const DEFAULT_STACK = 8 * 1024 ** 2;
+export const DEFAULT_THREADS = 8;
+
+/** The `mrenclave` object an app deploy publishes (iExec's TEE app format). */
+export interface MrenclaveJson {
+  framework: 'SCONE';
+  version: string;
+  entrypoint: string;
+  heapSize: number;
+  fingerprint: string;
+}
+
+export interface AppIdentity {
+  mrenclave: string;
+  fspfKey: string;
+  fspfTag: string;
+  /** `mrenclave|fspfKey|fspfTag` */
+  fingerprint: string;
+  mrenclaveJson: MrenclaveJson;
+  /** Always true: SGX is simulated; no confidentiality against the host. */
+  simulated: true;
+  /** The executable that was measured (the entrypoint's binary or its script's interpreter). */
+  measured: string;
+  /** Enclave configuration measured with it. */
+  config: EnclaveConfig;
+}
+
+export interface BuildAppParameters {
+  /** Source image: OCI layout folder, or OCI / `docker save` tar archive. */
+  image: string;
+  /** Protected image to write: a folder (OCI layout), or an archive when it ends in `.tar`. */
+  out: string;
+  /** Entrypoint command (a string, split like a shell without expansion, or argv). */
+  entrypoint: string | string[];
+  /** Enclave heap: bytes or a size (`1G`); default 1G. Also the memory limit at run time. */
+  heap?: string | number;
+  /** Per-thread stack (default 8M). */
+  stack?: string | number;
+  /** Enclave threads (default 8). */
+  threads?: number;
+  debug?: boolean;
+  /** `/path:protection` or {path, protection}; default `/:authenticated`. */
+  regions?: (string | Region)[];
+  force?: boolean;
+  /** Where to write the file-system key file (only with encrypted regions; default $SEALWORK_HOME/keys/apps/<out>.fskey.json). */
+  fsKeyFile?: string;
+  home?: string;
+  /** Reproducible builds: use this FSPF key (hex) instead of a random one. */
+  fspfKey?: string;
+  /** Reproducible builds: the region keys (hex) to use. */
+  fsKeys?: Record<string, string>;
+  /** Scratch folder (default the OS temp folder). */
+  workDir?: string;
+}
+
+export interface BuildAppReturnType extends AppIdentity {
+  out: string;
+  /** Written only when a region is encrypted. Never put it in the image; push it to the SMS. */
+  fsKeyFile?: string;
+  regions: Region[];
+  /** Files recorded in the FSPF, and how many of them are stored encrypted. */
+  files: number;
+  encryptedFiles: number;
+}
+
+function identity(
+  mrenclave: string,
+  fspfKey: string,
+  fspfTag: string,
+  cfg: EnclaveConfig,
+  measured: string,
+): AppIdentity {
+  const fingerprint = formatFingerprint({ mrenclave, fspfKey, fspfTag });
+  return {
+    mrenclave,
+    fspfKey,
+    fspfTag,
+    fingerprint,
+    mrenclaveJson: {
+      framework: 'SCONE',
+      version: SCONE_VERSION,
+      entrypoint: cfg.entrypoint.join(' '),
+      heapSize: cfg.heapSize,
+      fingerprint,
+    },
+    simulated: true,
+    measured,
+    config: cfg,
+  };
+}
+
+async function stageDir(workDir: string | undefined, prefix: string): Promise<string> {
+  const base = workDir ?? tmpdir();
+  await fs.mkdir(base, { recursive: true });
+  return fs.mkdtemp(join(base, prefix));
+}
+
+/** Unpack an image into `<stage>/root`. */
+async function unpackTo(image: string, stage: string): Promise<{ root: string; config: ImageConfigJson }> {
+  const root = join(stage, 'root');
+  await fs.mkdir(root, { mode: 0o755 });
+  const img = await openImage(resolve(image), { workDir: stage });
+  try {
+    await unpackImage(img, root);
+  } finally {
+    await img.cleanup();
+  }
+  return { root, config: img.config };
+}
+
+/** Build a protected image from `image`. */
+export async function buildApp(p: BuildAppParameters): Promise<BuildAppReturnType> {
+  const out = resolve(p.out);
+  const force = p.force ?? false;
+  const argv = Array.isArray(p.entrypoint) ? [...p.entrypoint] : splitCommand(p.entrypoint);
+  if (argv.length === 0)
+    throw new SealworkError('ENTRYPOINT_REQUIRED', 'No entrypoint given.', {
+      hint: 'Pass --entrypoint "<command>".',
+    });
+  const cfg: EnclaveConfig = {
+    entrypoint: argv,
+    heapSize: parseSize(p.heap ?? DEFAULT_HEAP, 'heap size'),
+    stackSize: parseSize(p.stack ?? DEFAULT_STACK, 'stack size'),
+    threads: p.threads ?? DEFAULT_THREADS,
+    debug: p.debug ?? false,
+  };
+  const regions = normalizeRegions(p.regions);
+  const hasEncrypted = regions.some((r) => r.protection === 'encrypted');
+  if (p.fspfKey !== undefined && !isHex(p.fspfKey, 32))
+    throw new SealworkError('FSPF_KEY_INVALID', 'The FSPF key must be 64 hex characters.', {
+      hint: 'Omit it to use a random key.',
+    });
+  const fsKeyFile = hasEncrypted
+    ? resolve(p.fsKeyFile ?? join(resolveHome(p.home), 'keys', 'apps', `${basename(out)}.fskey.json`))
+    : undefined;
+  if (resolve(p.image) === out)
+    throw new SealworkError('OUTPUT_IS_INPUT', 'The output image is the input image.', {
+      hint: 'Choose another --out.',
+    });
+  await assertWritableTarget(out, force);
+  if (fsKeyFile) await assertWritableTarget(fsKeyFile, force);
+
+  const stage = await stageDir(p.workDir, 'sealwork-build-');
+  try {
+    const { root, config: imgCfg } = await unpackTo(p.image, stage);
+    if (await fs.lstat(join(root, ...components(SEALWORK_DIR))).catch(() => null))
+      throw new SealworkError(
+        'IMAGE_ALREADY_PROTECTED',
+        `${p.image} is already a protected image (it has ${SEALWORK_DIR}).`,
+        {
+          hint: 'Build from the original (unprotected) image.',
+          details: { image: p.image },
+        },
+      );
+    for (const r of regions) {
+      let host = root;
+      for (const part of components(r.path)) {
+        host = join(host, part);
+        if ((await fs.lstat(host).catch(() => null))?.isSymbolicLink())
+          throw new SealworkError(
+            'REGION_INVALID',
+            `Region ${r.path} goes through a symbolic link in the image.`,
+            {
+              hint: 'Name the real folder the link points to.',
+              details: { region: r.path },
+            },
+          );
+      }
+    }
+    const env = imgCfg.config?.Env ?? [`PATH=${DEFAULT_PATH}`];
+    const workingDir = imgCfg.config?.WorkingDir || '/';
+    const measured = await measuredExecutable(root, argv, env, workingDir, (ip) =>
+      fs.readFile(join(root, ...components(ip))),
+    );
+    const mrenclave = computeMrEnclave(measured.content, cfg);
+    const fspfKey = Buffer.from(p.fspfKey ?? randomBytes(32).toString('hex'), 'hex');
+    const keys: FsKeys = newFsKeys(regions, p.fsKeys);
+
+    // Layer 2: encrypted files at their own paths, then the FSPF and the enclave metadata.
+    let fspf!: Fspf;
+    let encrypted!: Set<string>;
+    let tag!: Buffer;
+    const layer2 = await writeLayer(join(stage, 'layer2.tar'), async (pack) => {
+      const r = await buildFspf(root, regions, { env, workingDir }, keys, (path, stored, mode) =>
+        packEntry(pack, { name: path.slice(1), type: 'file', mode }, { data: stored }),
+      );
+      fspf = r.fspf;
+      encrypted = r.encrypted;
+      const sealed = sealFspf(fspf, fspfKey);
+      tag = sealed.tag;
+      const meta: EnclaveJson = {
+        format: 'sealwork-enclave',
+        version: 1,
+        simulated: true,
+        framework: 'SCONE',
+        sconeVersion: SCONE_VERSION,
+        ...cfg,
+        fspfKey: fspfKey.toString('hex'),
+        measured: measured.path,
+      };
+      await packEntry(pack, { name: `${SEALWORK_DIR.slice(1)}/`, type: 'directory', mode: 0o755 });
+      await packEntry(pack, { name: FSPF_PATH.slice(1), type: 'file', mode: 0o444 }, { data: sealed.blob });
+      await packEntry(
+        pack,
+        { name: ENCLAVE_JSON_PATH.slice(1), type: 'file', mode: 0o444 },
+        { data: Buffer.from(`${JSON.stringify(meta, null, 2)}\n`) },
+      );
+    });
+    // Layer 1: the flattened source image without the plaintext of encrypted files.
+    const layer1 = await writeLayer(join(stage, 'layer1.tar'), async (pack) => {
+      for (const e of await walkRoot(root)) {
+        const name = e.path.slice(1);
+        const st = await fs.lstat(e.host);
+        if (e.type === 'dir')
+          await packEntry(pack, { name: `${name}/`, type: 'directory', mode: st.mode & 0o1777 });
+        else if (e.type === 'symlink')
+          await packEntry(pack, { name, type: 'symlink', linkname: await fs.readlink(e.host), mode: 0o777 });
+        else if (e.type === 'file' && !encrypted.has(e.path))
+          await packEntry(pack, { name, type: 'file', mode: st.mode & 0o1777 }, { file: e.host });
+      }
+    });
+
+    const fspfTag = tag.toString('hex');
+    const id = identity(mrenclave, fspfKey.toString('hex'), fspfTag, cfg, measured.path);
+    const newConfig: ImageConfigJson = {
+      ...imgCfg,
+      config: {
+        ...(imgCfg.config ?? {}),
+        Env: env,
+        WorkingDir: workingDir,
+        Entrypoint: argv,
+        Cmd: null,
+        Labels: {
+          ...(imgCfg.config?.Labels ?? {}),
+          'io.sealwork.mrenclave': mrenclave,
+          'io.sealwork.fingerprint': id.fingerprint,
+          'io.sealwork.simulated': 'true',
+        },
+      },
+      history: [
+        { created_by: `sealwork: flattened ${basename(p.image)} (plaintext of encrypted regions removed)` },
+        { created_by: 'sealwork app build: FSPF, enclave metadata, encrypted files' },
+      ],
+    };
+    if (force) await fs.rm(out, { recursive: true, force: true });
+    const tmpOut = out.endsWith('.tar')
+      ? out
+      : join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
+    try {
+      await writeOciImage({
+        out: tmpOut,
+        config: newConfig,
+        layers: [layer1, layer2],
+        workDir: stage,
+        annotations: { 'io.sealwork.fingerprint': id.fingerprint },
+      });
+      if (tmpOut !== out) await fs.rename(tmpOut, out);
+    } catch (e) {
+      if (tmpOut !== out) await fs.rm(tmpOut, { recursive: true, force: true });
+      throw e instanceof SealworkError ? e : fsError(e, out, 'write image');
+    }
+    if (fsKeyFile)
+      await writeFileAtomic(fsKeyFile, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600, force });
+    return {
+      ...id,
+      out,
+      ...(fsKeyFile ? { fsKeyFile } : {}),
+      regions,
+      files: fspf.entries.length,
+      encryptedFiles: encrypted.size,
+    };
+  } finally {
+    await fs.rm(stage, { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------------------ loading
+
+export interface LoadedImage {
+  stage: string;
+  root: string;
+  meta: EnclaveJson;
+  fspf: Fspf;
+  identity: AppIdentity;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Unpack a protected image, authenticate its FSPF (given key and tag, or the stored ones for
+ * `measure`), verify every protected file and compute MrEnclave. With `fsKeys` and `decryptTo`,
+ * files of encrypted regions are decrypted into `decryptTo`.
+ */
+export async function loadProtectedImage(p: {
+  image: string;
+  fspfKey?: string;
+  fspfTag?: string;
+  fsKeys?: FsKeys;
+  decryptTo?: string;
+  workDir?: string;
+}): Promise<LoadedImage> {
+  const stage = await stageDir(p.workDir, 'sealwork-run-');
+  const cleanup = () => fs.rm(stage, { recursive: true, force: true });
+  try {
+    const { root } = await unpackTo(p.image, stage);
+    const { meta, fspfBlob } = await readProtectedMeta(root);
+    const key = p.fspfKey ?? meta.fspfKey;
+    const tag = p.fspfTag ?? storedFspfTag(fspfBlob).toString('hex');
+    if (!isHex(key, 32) || !isHex(tag, 16))
+      throw new SealworkError('FSPF_KEY_INVALID', 'The FSPF key must be 64 and the tag 32 hex characters.', {
+        hint: 'Copy them from the fingerprint printed by `sealwork app build`.',
+      });
+    const fspf = openFspf(fspfBlob, Buffer.from(key, 'hex'), Buffer.from(tag, 'hex'));
+    const needsKeys = fspf.regions.some((r) => r.protection === 'encrypted');
+    if (needsKeys && p.decryptTo && !p.fsKeys)
+      throw new SealworkError(
+        'FS_KEY_REQUIRED',
+        'The image has encrypted regions and no file-system key was given.',
+        {
+          hint: 'Pass --fs-key-file <file written by app build> (in production the SMS releases it after attestation).',
+        },
+      );
+    await verifyRoot(root, fspf, { keys: p.fsKeys, decryptTo: p.decryptTo });
+    const cfg: EnclaveConfig = {
+      entrypoint: meta.entrypoint,
+      heapSize: meta.heapSize,
+      stackSize: meta.stackSize,
+      threads: meta.threads,
+      debug: meta.debug,
+    };
+    const read = async (ip: string) => {
+      if (regionOf(ip, fspf.regions).protection === 'encrypted') {
+        if (!p.decryptTo)
+          throw new SealworkError(
+            'FS_KEY_REQUIRED',
+            `The measured program ${ip} lies in an encrypted region.`,
+            {
+              hint: 'Give the file-system key file to measure this image.',
+              details: { file: ip },
+            },
+          );
+        return fs.readFile(join(p.decryptTo, ...components(ip)));
+      }
+      return fs.readFile(join(root, ...components(ip)));
+    };
+    const measured = await measuredExecutable(root, meta.entrypoint, fspf.env, fspf.workingDir, read);
+    const mrenclave = computeMrEnclave(measured.content, cfg);
+    return { stage, root, meta, fspf, identity: identity(mrenclave, key, tag, cfg, measured.path), cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+export interface MeasureAppReturnType extends AppIdentity {
+  image: string;
+  /** Files of the FSPF checked against the image. */
+  files: number;
+}
+
+/** Recompute the identity of a protected image (MrEnclave from its executable and configuration; key and tag from the FSPF, which is authenticated and checked against every file). */
+export async function measureApp(
+  image: string,
+  opts: { fsKeyFile?: string; workDir?: string } = {},
+): Promise<MeasureAppReturnType> {
+  let fsKeys: FsKeys | undefined;
+  if (opts.fsKeyFile)
+    fsKeys = parseFsKeys(
+      await fs.readFile(opts.fsKeyFile, 'utf8').catch((e) => {
+        throw fsError(e, opts.fsKeyFile!, 'read');
+      }),
+      opts.fsKeyFile,
+    );
+  let shm: string | undefined;
+  if (fsKeys) shm = await fs.mkdtemp(join(await shmBase(), 'sealwork-measure-'));
+  try {
+    const img = await loadProtectedImage({ image, fsKeys, decryptTo: shm, workDir: opts.workDir });
+    await img.cleanup();
+    return { ...img.identity, image: resolve(image), files: img.fspf.entries.length };
+  } finally {
+    if (shm) await fs.rm(shm, { recursive: true, force: true });
+  }
+}
+
+/** A memory-backed folder for plaintext (/dev/shm); refuses when there is none. */
+export async function shmBase(): Promise<string> {
+  const base = process.env.SEALWORK_SHM_DIR ?? '/dev/shm';
+  const st = await fs.stat(base).catch(() => null);
+  if (!st?.isDirectory())
+    throw new SealworkError(
+      'SHM_UNAVAILABLE',
+      `${base} does not exist; plaintext of encrypted files must stay in memory.`,
+      {
+        hint: 'Mount a tmpfs on /dev/shm (or set SEALWORK_SHM_DIR to a tmpfs folder).',
+      },
+    );
+  return base;
+}

@@ -1,0 +1,46 @@
+/**
+ * The enclave runtime (simulated SCONE): OCI app images, MrEnclave, the file-system shield (FSPF),
+ * fingerprints, and sandboxed execution with bubblewrap. SIMULATION: no confidentiality against the host.
+ */
+export {
+  buildApp,
+  measureApp,
+  loadProtectedImage,
+  DEFAULT_HEAP,
+  DEFAULT_STACK,
+  DEFAULT_THREADS,
+  type AppIdentity,
+  type BuildAppParameters,
+  type BuildAppReturnType,
+  type LoadedImage,
+  type MeasureAppReturnType,
+  type MrenclaveJson,
+} from './build.js';
+export {
+  runEnclave,
+  iexecEnv,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_MAX_OUTPUT,
+  MEMORY_LIMIT_MECHANISM,
+  type RunEnclaveParameters,
+  type RunEnclaveReturnType,
+} from './run.js';
+export { parseFingerprint, formatFingerprint, type Fingerprint } from './fingerprint.js';
+export { computeMrEnclave, configPage, enclaveSize, type EnclaveConfig } from './mrenclave.js';
+export {
+  parseRegion,
+  normalizeRegions,
+  regionOf,
+  parseFsKeys,
+  FSPF_PATH,
+  ENCLAVE_JSON_PATH,
+  type Region,
+  type Protection,
+  type Fspf,
+  type FspfEntry,
+  type FsKeys,
+} from './fspf.js';
+export { SCONE_VERSION, type EnclaveJson } from './image.js';
+export { openImage, unpackImage, type OpenedImage, type ImageConfigJson } from './oci.js';
+export { unpackLayer, unpackLayerBuffer } from './unpack.js';
+export { parseSize, splitCommand } from './util.js';

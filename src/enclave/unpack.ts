@@ -1,0 +1,247 @@
+/**
+ * Unpacking OCI layers into a root file system, safely.
+ *
+ * - Entry names are normalised; a `..` component is refused (LAYER_PATH_TRAVERSAL).
+ * - Nothing is ever written through a symbolic link: every parent of an entry must be a real
+ *   directory (LAYER_PATH_THROUGH_SYMLINK), and the host never follows links in the root.
+ * - A relative link whose target climbs above the root is refused (LAYER_SYMLINK_ESCAPE).
+ *   Absolute targets are kept: they are resolved against the image root (as in a container).
+ * - Device files, FIFOs and sockets are refused (LAYER_SPECIAL_FILE).
+ * - Whiteouts (`.wh.<name>`, `.wh..wh..opq`) remove entries of lower layers.
+ */
+import { createReadStream, promises as fs, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { SealworkError } from '../errors.js';
+import { components, imagePath } from './util.js';
+
+const WH = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+function layerError(code: string, msg: string, path: string, layer: string): SealworkError {
+  return new SealworkError(code, msg, {
+    hint: 'The image is malformed or malicious; it was not unpacked. Rebuild it from a trusted source.',
+    details: { path, layer },
+  });
+}
+
+async function lstatOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await fs.lstat(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return null;
+    throw e;
+  }
+}
+
+/**
+ * Make sure every ancestor of `path` (an image path) is a real directory under `root`,
+ * creating missing ones; refuse symbolic links on the way. Returns the host path of the parent.
+ */
+async function ensureParents(root: string, path: string, layer: string): Promise<string> {
+  const parts = components(path);
+  let host = root;
+  for (const part of parts.slice(0, -1)) {
+    host = join(host, part);
+    const st = await lstatOrNull(host);
+    if (st === null) await fs.mkdir(host, { mode: 0o755 });
+    else if (st.isSymbolicLink())
+      throw layerError(
+        'LAYER_PATH_THROUGH_SYMLINK',
+        `Layer entry "${path}" would be written through the symbolic link "${host.slice(root.length)}".`,
+        path,
+        layer,
+      );
+    else if (!st.isDirectory()) {
+      await fs.rm(host, { force: true });
+      await fs.mkdir(host, { mode: 0o755 });
+    }
+  }
+  return host;
+}
+
+/** Where a link target points, as an image path; null when a relative target climbs above `/`. */
+export function linkTargetInRoot(linkPath: string, target: string): string | null {
+  const base = target.startsWith('/') ? [] : components(linkPath).slice(0, -1);
+  for (const p of target.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') {
+      if (base.length === 0) return null;
+      base.pop();
+    } else base.push(p);
+  }
+  return `/${base.join('/')}`;
+}
+
+/** The remove-before-write step: drop whatever is at `host` (a dir only if `dirToo`). */
+async function clearPath(host: string, keepDir: boolean): Promise<Stats | null> {
+  const st = await lstatOrNull(host);
+  if (st === null) return null;
+  if (st.isDirectory() && keepDir) return st;
+  await fs.rm(host, { recursive: true, force: true });
+  return null;
+}
+
+/** Unpack one layer (a tar, gzip-compressed or not) onto `root`. */
+export async function unpackLayer(
+  source: Readable,
+  root: string,
+  opts: { layer?: string } = {},
+): Promise<{ entries: number }> {
+  const layer = opts.layer ?? 'layer';
+  const extract = tar.extract();
+  const created = new Set<string>();
+  let entries = 0;
+
+  source.on('error', (e) => extract.destroy(e));
+  source.pipe(extract);
+
+  const work = async () => {
+    for await (const entry of extract) {
+      const h = entry.header;
+      try {
+        const path = imagePath(h.name, 'LAYER_PATH_TRAVERSAL');
+        if (path === '/') continue;
+        entries++;
+        const parts = components(path);
+        const base = parts[parts.length - 1]!;
+        const parentPath = `/${parts.slice(0, -1).join('/')}`;
+
+        if (base === OPAQUE) {
+          const parentHost = await ensureParents(root, path, layer);
+          for (const name of await fs.readdir(parentHost)) {
+            const child = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
+            if (!created.has(child)) await fs.rm(join(parentHost, name), { recursive: true, force: true });
+          }
+          continue;
+        }
+        if (base.startsWith(WH)) {
+          const victim = base.slice(WH.length);
+          if (victim === '' || victim === '.' || victim === '..')
+            throw layerError('LAYER_PATH_TRAVERSAL', `Invalid whiteout "${path}".`, path, layer);
+          const parentHost = await ensureParents(root, path, layer);
+          await fs.rm(join(parentHost, victim), { recursive: true, force: true });
+          continue;
+        }
+
+        const parentHost = await ensureParents(root, path, layer);
+        const host = join(parentHost, base);
+        const mode = (h.mode ?? 0o644) & 0o1777; // no setuid/setgid bits in the sandbox
+        switch (h.type) {
+          case 'directory': {
+            const st = await clearPath(host, true);
+            if (st === null) await fs.mkdir(host, { mode: 0o755 });
+            await fs.chmod(host, mode | 0o700);
+            break;
+          }
+          case 'file':
+          case 'contiguous-file':
+          case undefined: {
+            await clearPath(host, false);
+            const fh = await fs.open(host, 'wx', 0o600);
+            try {
+              for await (const chunk of entry) await fh.write(chunk as Buffer);
+            } finally {
+              await fh.close();
+            }
+            await fs.chmod(host, mode);
+            break;
+          }
+          case 'symlink': {
+            const target = h.linkname ?? '';
+            if (target === '' || linkTargetInRoot(path, target) === null)
+              throw layerError(
+                'LAYER_SYMLINK_ESCAPE',
+                `Symbolic link "${path}" -> "${target}" points outside the image root.`,
+                path,
+                layer,
+              );
+            await clearPath(host, false);
+            await fs.symlink(target, host);
+            break;
+          }
+          case 'link': {
+            const targetPath = imagePath(h.linkname ?? '', 'LAYER_PATH_TRAVERSAL');
+            const targetParent = await ensureParents(root, targetPath, layer);
+            const targetHost = join(targetParent, components(targetPath).pop() ?? '');
+            const st = await lstatOrNull(targetHost);
+            if (!st || !st.isFile())
+              throw layerError(
+                'LAYER_HARDLINK_INVALID',
+                `Hard link "${path}" -> "${targetPath}" does not point to a regular file of the image.`,
+                path,
+                layer,
+              );
+            if (targetHost !== host) {
+              await clearPath(host, false);
+              await fs.copyFile(targetHost, host);
+              await fs.chmod(host, st.mode & 0o1777);
+            }
+            break;
+          }
+          case 'character-device':
+          case 'block-device':
+          case 'fifo':
+            throw layerError(
+              'LAYER_SPECIAL_FILE',
+              `Layer entry "${path}" is a ${h.type}; images may not carry device files or FIFOs.`,
+              path,
+              layer,
+            );
+          default:
+            throw layerError(
+              'LAYER_ENTRY_UNSUPPORTED',
+              `Layer entry "${path}" has the unsupported type ${String(h.type)}.`,
+              path,
+              layer,
+            );
+        }
+        created.add(path);
+      } finally {
+        entry.resume();
+      }
+    }
+  };
+
+  try {
+    await work();
+  } catch (e) {
+    extract.destroy();
+    source.destroy();
+    if (e instanceof SealworkError) throw e;
+    throw new SealworkError('LAYER_INVALID', `Cannot unpack ${layer}: ${(e as Error).message}`, {
+      hint: 'The layer is not a valid (gzip) tar archive.',
+      details: { layer },
+      cause: e,
+    });
+  }
+  return { entries };
+}
+
+/** Open a layer blob as an uncompressed tar stream (gzip detected by its magic bytes). */
+export async function openLayerFile(path: string): Promise<Readable> {
+  const fh = await fs.open(path, 'r');
+  const magic = Buffer.alloc(4);
+  await fh.read(magic, 0, 4, 0);
+  await fh.close();
+  const raw = createReadStream(path);
+  if (magic[0] === 0x1f && magic[1] === 0x8b) return raw.pipe(createGunzip());
+  if (magic.readUInt32LE(0) === 0xfd2fb528)
+    throw new SealworkError(
+      'IMAGE_UNSUPPORTED',
+      `Layer ${path} is zstd-compressed, which is not supported.`,
+      {
+        hint: 'Export the image with gzip or uncompressed layers (e.g. `docker save`).',
+        details: { path },
+      },
+    );
+  return raw;
+}
+
+/** Unpack a tar buffer (tests and small layers). */
+export function unpackLayerBuffer(buf: Buffer, root: string, layer?: string): Promise<{ entries: number }> {
+  return unpackLayer(Readable.from([buf]), root, { layer });
+}
