@@ -1,4 +1,177 @@
 import type { Command } from 'commander';
+import { buildApp, execApp, measureApp, parseSize } from '../../sdk/enclave/index.js';
+import { action } from '../context.js';
+import { group } from '../groups.js';
 
-/** Commands of this domain are registered here (see src/cli/commands/dataset.ts for the pattern). */
-export function register(_program: Command): void {}
+const SIM_WARNING =
+  'simulated enclave (no SGX): integrity is checked, but the host can read everything — no confidentiality against the host';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function identityLines(r: {
+  mrenclave: string;
+  fspfKey: string;
+  fspfTag: string;
+  fingerprint: string;
+  mrenclaveJson: unknown;
+  measured: string;
+}): string[] {
+  return [
+    `MrEnclave:   ${r.mrenclave}`,
+    `FSPF key:    ${r.fspfKey}`,
+    `FSPF tag:    ${r.fspfTag}`,
+    `fingerprint: ${r.fingerprint}`,
+    `measured:    ${r.measured}`,
+    `mrenclave:   ${JSON.stringify(r.mrenclaveJson)}`,
+    'simulated:   true',
+  ];
+}
+
+export function register(program: Command): void {
+  const app = group(program, 'app');
+
+  app
+    .command('build')
+    .description('Build a protected enclave image (FSPF layer, encrypted regions) and print its fingerprint')
+    .argument('<image>', 'OCI image layout folder, or OCI / `docker save` tar archive')
+    .requiredOption(
+      '--entrypoint <cmd>',
+      "command the enclave runs (its program, or a script's interpreter, is measured)",
+    )
+    .requiredOption('--out <image>', 'protected image to write (folder; a .tar name writes an archive)')
+    .option('--heap <size>', 'enclave heap, also the memory limit at run time (e.g. 1G)', '1G')
+    .option('--stack <size>', 'stack per thread (e.g. 8M)', '8M')
+    .option('--threads <n>', 'enclave threads', '8')
+    .option('--debug', 'debug enclave (changes MrEnclave)')
+    .option(
+      '--region <path:protection>',
+      'file-system region, repeatable: /app:authenticated, /data:encrypted, /:not-protected (default /:authenticated)',
+      collect,
+    )
+    .option(
+      '--fs-key-file <path>',
+      'where to write the keys of encrypted regions (0600; default $SEALWORK_HOME/keys/apps/<out>.fskey.json)',
+    )
+    .option('--force', 'overwrite existing outputs')
+    .action(
+      action(
+        async (
+          ctx,
+          o: {
+            entrypoint: string;
+            out: string;
+            heap: string;
+            stack: string;
+            threads: string;
+            debug?: boolean;
+            region?: string[];
+            fsKeyFile?: string;
+            force?: boolean;
+          },
+          image: string,
+        ) => {
+          const threads = Number(o.threads);
+          ctx.info(`note: ${SIM_WARNING}`);
+          const r = await buildApp({
+            image,
+            out: o.out,
+            entrypoint: o.entrypoint,
+            heap: o.heap,
+            stack: o.stack,
+            threads: Number.isInteger(threads) ? threads : NaN,
+            debug: o.debug,
+            regions: o.region,
+            fsKeyFile: o.fsKeyFile,
+            force: o.force,
+            home: ctx.home,
+          });
+          ctx.out(r, [
+            `protected image: ${r.out}`,
+            ...identityLines(r),
+            `files:       ${r.files} protected (${r.encryptedFiles} encrypted)`,
+            ...(r.fsKeyFile
+              ? [`fs key file: ${r.fsKeyFile} (0600; push it to the SMS, never ship it with the image)`]
+              : []),
+          ]);
+        },
+      ),
+    );
+
+  app
+    .command('measure')
+    .description('Recompute MrEnclave, FSPF key and tag of a protected image (checking every protected file)')
+    .argument('<image>', 'protected image')
+    .option('--fs-key-file <path>', 'needed only if the measured program lies in an encrypted region')
+    .action(
+      action(async (ctx, o: { fsKeyFile?: string }, image: string) => {
+        const r = await measureApp({ image, fsKeyFile: o.fsKeyFile });
+        ctx.out(r, [`image:       ${r.image}`, ...identityLines(r), `files:       ${r.files} verified`]);
+      }),
+    );
+
+  app
+    .command('exec')
+    .description('Run a protected image in the sandboxed (simulated) enclave; refuses on any FSPF mismatch')
+    .argument('<image>', 'protected image')
+    .option('--fspf-key <hex>', 'FSPF key (from the fingerprint)')
+    .option('--fspf-tag <hex>', 'FSPF tag (from the fingerprint)')
+    .option(
+      '--fingerprint <fp>',
+      'MrEnclave|FSPF_KEY|FSPF_TAG instead of key and tag (MrEnclave checked too)',
+    )
+    .option('--fs-key-file <path>', 'file-system key file, for images with encrypted regions')
+    .option('--in <dir>', 'folder mounted read-only at /iexec_in')
+    .option('--out <dir>', 'folder mounted writable at /iexec_out', 'iexec_out')
+    .option('--args <args>', 'arguments appended to the entrypoint')
+    .option('--env <K=V>', 'environment variable, repeatable', collect)
+    .option('--timeout <duration>', 'wall-clock limit (e.g. 60s, 2m)', '60s')
+    .option('--memory <size>', 'address-space limit (default: heap + threads × stack)')
+    .action(
+      action(
+        async (
+          ctx,
+          o: {
+            fspfKey?: string;
+            fspfTag?: string;
+            fingerprint?: string;
+            fsKeyFile?: string;
+            in?: string;
+            out: string;
+            args?: string;
+            env?: string[];
+            timeout: string;
+            memory?: string;
+          },
+          image: string,
+        ) => {
+          ctx.info(`note: ${SIM_WARNING}`);
+          const r = await execApp({
+            image,
+            fspfKey: o.fspfKey,
+            fspfTag: o.fspfTag,
+            fingerprint: o.fingerprint,
+            fsKeyFile: o.fsKeyFile,
+            inDir: o.in,
+            outDir: o.out,
+            args: o.args,
+            env: o.env,
+            timeout: o.timeout,
+            memoryBytes: o.memory ? parseSize(o.memory, 'memory limit') : undefined,
+          });
+          if (ctx.json) ctx.out({ ...r, outDir: o.out }, '');
+          else {
+            process.stdout.write(r.stdout);
+            process.stderr.write(r.stderr);
+            if (r.stdoutTruncated || r.stderrTruncated) ctx.info('(output truncated)');
+            ctx.info(
+              r.timedOut
+                ? `timed out after ${r.durationMs} ms: the sandbox was killed`
+                : `exit ${r.exitCode ?? r.signal} in ${r.durationMs} ms; outputs in ${o.out}; MrEnclave ${r.mrenclave}`,
+            );
+          }
+          if (r.timedOut) process.exitCode = 124;
+          else if (r.exitCode !== 0) process.exitCode = r.exitCode ?? 1;
+        },
+      ),
+    );
+}

@@ -1,0 +1,119 @@
+/**
+ * SDK of the enclave domain: build, measure and run protected app images (simulated SCONE).
+ * Thin typed wrappers over src/enclave; the CLI calls only these.
+ */
+import { promises as fs } from 'node:fs';
+import { SealworkError, fsError } from '../../errors.js';
+import {
+  buildApp as buildAppImage,
+  measureApp as measureAppImage,
+  parseFingerprint,
+  runEnclave,
+  type BuildAppParameters,
+  type BuildAppReturnType,
+  type MeasureAppReturnType,
+  type RunEnclaveParameters,
+  type RunEnclaveReturnType,
+} from '../../enclave/index.js';
+
+export type {
+  BuildAppParameters,
+  BuildAppReturnType,
+  MeasureAppReturnType,
+  RunEnclaveParameters,
+  RunEnclaveReturnType,
+};
+export { parseFingerprint, formatFingerprint, iexecEnv, runEnclave, parseSize } from '../../enclave/index.js';
+
+/** Build a protected image (`sealwork app build`). */
+export function buildApp(p: BuildAppParameters): Promise<BuildAppReturnType> {
+  return buildAppImage(p);
+}
+
+export interface MeasureAppParameters {
+  image: string;
+  /** Needed only when the measured program lies in an encrypted region. */
+  fsKeyFile?: string;
+  workDir?: string;
+}
+
+/** Recompute the identity of a protected image (`sealwork app measure`). */
+export function measureApp(p: MeasureAppParameters): Promise<MeasureAppReturnType> {
+  return measureAppImage(p.image, { fsKeyFile: p.fsKeyFile, workDir: p.workDir });
+}
+
+export interface ExecAppParameters extends Omit<
+  RunEnclaveParameters,
+  'fspfKey' | 'fspfTag' | 'env' | 'timeoutMs'
+> {
+  fspfKey?: string;
+  fspfTag?: string;
+  /** `MrEnclave|FSPF_KEY|FSPF_TAG`: gives key and tag, and MrEnclave is checked too. */
+  fingerprint?: string;
+  /** `K=V` strings or a record. */
+  env?: string[] | Record<string, string>;
+  /** Milliseconds, or a duration such as `60s`, `2m`, `500ms` (a bare number is seconds). */
+  timeout?: string | number;
+}
+
+/** Parse `500ms`, `60s`, `2m`, `1h`, or seconds. */
+export function parseDuration(v: string | number): number {
+  if (typeof v === 'number') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v);
+  if (!m)
+    throw new SealworkError('DURATION_INVALID', `Invalid duration "${v}".`, {
+      hint: 'Use e.g. 500ms, 60s, 2m or 1h.',
+    });
+  const n =
+    Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  if (!(n > 0))
+    throw new SealworkError('DURATION_INVALID', `Invalid duration "${v}".`, {
+      hint: 'Give a positive duration.',
+    });
+  return Math.round(n);
+}
+
+function parseEnv(env: ExecAppParameters['env']): Record<string, string> {
+  if (!env) return {};
+  if (!Array.isArray(env)) return env;
+  const out: Record<string, string> = {};
+  for (const kv of env) {
+    const i = kv.indexOf('=');
+    if (i <= 0)
+      throw new SealworkError('ENV_INVALID', `Invalid --env "${kv.split('=')[0]}": expected K=V.`, {
+        hint: 'Write --env NAME=value.',
+      });
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+/** Run a protected image in the sandbox (`sealwork app exec`); development path without the SMS. */
+export async function execApp(p: ExecAppParameters): Promise<RunEnclaveReturnType> {
+  const fp = p.fingerprint ? parseFingerprint(p.fingerprint) : undefined;
+  const fspfKey = p.fspfKey ?? fp?.fspfKey;
+  const fspfTag = p.fspfTag ?? fp?.fspfTag;
+  if (!fspfKey || !fspfTag)
+    throw new SealworkError(
+      'FSPF_KEY_REQUIRED',
+      'The FSPF key and tag are required to run a protected image.',
+      {
+        hint: 'Pass --fspf-key and --fspf-tag (or --fingerprint), as printed by `sealwork app build`.',
+      },
+    );
+  let fsKey = p.fsKey;
+  if (fsKey === undefined && p.fsKeyFile)
+    fsKey = await fs.readFile(p.fsKeyFile, 'utf8').catch((e) => {
+      throw fsError(e, p.fsKeyFile!, 'read file-system key file');
+    });
+  return runEnclave({
+    ...p,
+    fspfKey,
+    fspfTag,
+    ...(fp && !p.mrenclave ? { mrenclave: fp.mrenclave } : {}),
+    fsKey,
+    fsKeyFile: undefined,
+    env: parseEnv(p.env),
+    timeoutMs: p.timeout === undefined ? undefined : parseDuration(p.timeout),
+  });
+}
