@@ -100,8 +100,10 @@ export interface Quote {
   qeReportSignature: Uint8Array;
   qeAuthData: Uint8Array;
   certification: CertificationData;
-  /** Length of the quote proper; bytes after it (zero padding) are ignored. */
+  /** Length of the quote proper; bytes after it (padding) are not part of the quote. */
   length: number;
+  /** How many bytes followed the quote in the input (ignored; usually zero padding). */
+  trailingBytes: number;
   /** The quote bytes (without padding). */
   raw: Uint8Array;
 }
@@ -250,7 +252,7 @@ function readQeSection(r: Reader): QeSection {
 }
 
 /**
- * Parse a DCAP quote. Accepts trailing zero padding (lengths come from the quote itself).
+ * Parse a DCAP quote. Bytes after the quote (padding) are ignored: lengths come from the quote itself.
  * Throws SealworkError QUOTE_MALFORMED / QUOTE_TRUNCATED / QUOTE_UNSUPPORTED.
  */
 export function parseQuote(bytes: Uint8Array): Quote {
@@ -318,8 +320,6 @@ export function parseQuote(bytes: Uint8Array): Quote {
   }
   if (sr.offset !== sigLen) throw malformed('signature data length does not match its contents');
   const length = r.offset;
-  for (let i = length; i < bytes.length; i++)
-    if (bytes[i] !== 0) throw malformed('non-zero bytes after the end of the quote', { length, offset: i });
   return {
     header,
     tee: header.teeType === TEE_TYPE_TDX ? 'tdx' : 'sgx',
@@ -330,6 +330,7 @@ export function parseQuote(bytes: Uint8Array): Quote {
     attestationKey,
     ...qe,
     length,
+    trailingBytes: bytes.length - length,
     raw: bytes.subarray(0, length),
   };
 }

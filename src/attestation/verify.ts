@@ -72,6 +72,9 @@ export interface TdxIdentity {
   tdAttributes: string;
   xfam: string;
   teeTcbSvn: string;
+  /** TD report 1.5 only (v5 body type 3). */
+  teeTcbSvn2?: string;
+  mrServiceTd?: string;
   debug: boolean;
   reportData: string;
 }
@@ -144,6 +147,8 @@ export function identityOf(q: Quote): QuoteIdentity {
     tdAttributes: hex(t.tdAttributes),
     xfam: hex(t.xfam),
     teeTcbSvn: hex(t.teeTcbSvn),
+    ...(t.teeTcbSvn2 ? { teeTcbSvn2: hex(t.teeTcbSvn2) } : {}),
+    ...(t.mrServiceTd ? { mrServiceTd: hex(t.mrServiceTd) } : {}),
     debug: t.debug,
     reportData: hex(t.reportData),
   };
