@@ -248,3 +248,48 @@ export async function nodeImage(
   if (files.length > 0) layers.push(await layerTar(files));
   return writeImage(out, layers, { config: { Env: ['PATH=/usr/bin:/bin'] }, format: opts.format });
 }
+
+/**
+ * Tamper with an OCI layout folder the way an attacker with the image would: append a layer
+ * (new files, changed files, whiteouts) and rewrite manifest, config and index to include it.
+ */
+export async function appendLayer(imageDir: string, entries: LayerEntry[]): Promise<void> {
+  const blob = (d: string) => join(imageDir, 'blobs', 'sha256', d.slice('sha256:'.length));
+  const put = async (b: Buffer) => {
+    await fs.writeFile(join(imageDir, 'blobs', 'sha256', sha(b)), b);
+    return { digest: `sha256:${sha(b)}`, size: b.length };
+  };
+  const index = JSON.parse(await fs.readFile(join(imageDir, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(await fs.readFile(blob(index.manifests[0].digest), 'utf8'));
+  const config = JSON.parse(await fs.readFile(blob(manifest.config.digest), 'utf8'));
+  const layer = await layerTar(entries);
+  const l = await put(layer);
+  config.rootfs.diff_ids.push(l.digest);
+  manifest.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l });
+  manifest.config = { ...manifest.config, ...(await put(Buffer.from(JSON.stringify(config)))) };
+  index.manifests[0] = { ...index.manifests[0], ...(await put(Buffer.from(JSON.stringify(manifest)))) };
+  await fs.writeFile(join(imageDir, 'index.json'), JSON.stringify(index));
+}
+
+/** Every file under `dir` (recursively, links not followed) whose bytes contain `needle`. */
+export async function filesContaining(dir: string, needle: Buffer): Promise<string[]> {
+  const hits: string[] = [];
+  const visit = async (d: string) => {
+    let items;
+    try {
+      items = await fs.readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const it of items) {
+      const p = join(d, it.name);
+      if (it.isDirectory()) await visit(p);
+      else if (it.isFile()) {
+        const b = await fs.readFile(p).catch(() => null);
+        if (b && b.includes(needle)) hits.push(p);
+      }
+    }
+  };
+  await visit(dir);
+  return hits;
+}

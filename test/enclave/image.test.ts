@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { existsSync, promises as fs, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildApp, measureApp, openImage, unpackImage } from '../../src/enclave/index.js';
+import { isSealworkError } from '../../src/errors.js';
+import { tempDir } from '../helpers/cli.js';
+import {
+  busyboxImage,
+  filesContaining,
+  hasBusybox,
+  layerTar,
+  writeImage,
+  type LayerEntry,
+} from '../helpers/images.js';
+
+const skip = hasBusybox() ? false : 'busybox-static (/bin/busybox) is not installed';
+const SCRIPT = (msg: string): LayerEntry[] => [
+  { name: 'app/', type: 'directory' },
+  { name: 'app/run.sh', data: `#!/bin/sh\necho ${msg}\n`, mode: 0o755 },
+];
+
+describe('protected images', { skip }, () => {
+  let t: ReturnType<typeof tempDir>;
+  let base: string;
+  const key = '11'.repeat(32);
+  before(async () => {
+    t = tempDir('sealwork-enclave-img-');
+    base = await busyboxImage(join(t.dir, 'base'), SCRIPT('hello'));
+  });
+  after(() => t.cleanup());
+  const out = (n: string) => join(t.dir, n);
+  const build = (image: string, o: string, extra: Partial<Parameters<typeof buildApp>[0]> = {}) =>
+    buildApp({ image, out: out(o), entrypoint: '/app/run.sh', home: t.dir, workDir: t.dir, ...extra });
+
+  it('builds from OCI folders and archives, and measure agrees with build', async () => {
+    const formats = [
+      base,
+      await busyboxImage(out('gz'), SCRIPT('hello'), { gzip: true }),
+      await busyboxImage(out('oci.tar'), SCRIPT('hello'), { format: 'oci-tar' }),
+      await busyboxImage(out('docker.tar'), SCRIPT('hello'), { format: 'docker-tar' }),
+    ];
+    const results = [];
+    for (const [i, img] of formats.entries())
+      results.push(await build(img, i === 1 ? 'p-fmt1.tar' : `p-fmt${i}`, { fspfKey: key }));
+    // Same binary, configuration, files and key: same identity whatever the container format.
+    assert.equal(new Set(results.map((r) => r.fingerprint)).size, 1);
+    const r = results[0]!;
+    assert.match(r.fingerprint, /^[0-9a-f]{64}\|[0-9a-f]{64}\|[0-9a-f]{32}$/);
+    assert.equal(r.measured, '/bin/busybox'); // a script: its interpreter is measured
+    assert.equal(r.simulated, true);
+    assert.deepEqual(r.mrenclaveJson, {
+      framework: 'SCONE',
+      version: 'v5',
+      entrypoint: '/app/run.sh',
+      heapSize: 1024 ** 3,
+      fingerprint: r.fingerprint,
+    });
+    for (const p of [out('p-fmt0'), out('p-fmt1.tar')]) {
+      const m = await measureApp(p);
+      assert.equal(m.fingerprint, r.fingerprint);
+      assert.ok(m.files > 20);
+    }
+    assert.deepEqual(
+      (await fs.readdir(t.dir)).filter((n) => n.startsWith('sealwork-')),
+      [],
+      'no scratch folder left behind',
+    );
+  });
+
+  it('heap change ⇒ new MrEnclave; script change ⇒ same MrEnclave, new tag', async () => {
+    const a = await build(base, 'p-a', { fspfKey: key });
+    const again = await build(base, 'p-a2', { fspfKey: key });
+    const heap = await build(base, 'p-heap', { fspfKey: key, heap: '2G' });
+    const debug = await build(base, 'p-debug', { fspfKey: key, debug: true });
+    const changed = await build(await busyboxImage(out('base2'), SCRIPT('HELLO')), 'p-script', {
+      fspfKey: key,
+    });
+    assert.equal(again.fingerprint, a.fingerprint, 'reproducible for a given key');
+    assert.notEqual(heap.mrenclave, a.mrenclave);
+    assert.notEqual(debug.mrenclave, a.mrenclave);
+    assert.equal(heap.fspfTag, a.fspfTag); // the file system did not change
+    assert.equal(changed.mrenclave, a.mrenclave);
+    assert.notEqual(changed.fspfTag, a.fspfTag);
+    const random = await build(base, 'p-rand');
+    assert.equal(random.mrenclave, a.mrenclave);
+    assert.notEqual(random.fspfKey, key);
+  });
+
+  it('keeps region keys out of the image and the plaintext of encrypted files out of it', async () => {
+    const secret = `SECRET-${Date.now()}-do-not-leak`;
+    const img = await busyboxImage(out('enc-src'), [
+      ...SCRIPT('x'),
+      { name: 'data/', type: 'directory' },
+      { name: 'data/secret.txt', data: secret },
+    ]);
+    const r = await build(img, 'p-enc', { regions: ['/:authenticated', '/data:encrypted'] });
+    assert.ok(r.fsKeyFile);
+    assert.equal(statSync(r.fsKeyFile).mode & 0o777, 0o600);
+    assert.equal(r.encryptedFiles, 1);
+    const keys = JSON.parse(await fs.readFile(r.fsKeyFile, 'utf8'));
+    const regionKey = keys.regions['/data'] as string;
+    assert.match(regionKey, /^[0-9a-f]{64}$/);
+    assert.ok(!r.fingerprint.includes(regionKey) && regionKey !== r.fspfKey);
+    assert.deepEqual(await filesContaining(r.out, Buffer.from(secret)), []);
+    assert.deepEqual(await filesContaining(r.out, Buffer.from(regionKey)), []);
+    assert.deepEqual(await filesContaining(r.out, Buffer.from(regionKey, 'hex')), []);
+    assert.ok(!r.fsKeyFile.startsWith(r.out));
+    // The source image does hold it (so the scan above can find it).
+    assert.ok((await filesContaining(img, Buffer.from(secret))).length > 0);
+    assert.equal((await measureApp(r.out)).fingerprint, r.fingerprint);
+  });
+
+  it('honours whiteouts and opaque folders', async () => {
+    const img = await writeImage(out('wh'), [
+      await layerTar([
+        { name: 'app/', type: 'directory' },
+        { name: 'app/old.txt', data: 'old' },
+        { name: 'app/keep.txt', data: 'keep' },
+        { name: 'opt/dir/', type: 'directory' },
+        { name: 'opt/dir/a', data: 'a' },
+      ]),
+      await layerTar([
+        { name: 'app/.wh.old.txt' },
+        { name: 'opt/dir/.wh..wh..opq' },
+        { name: 'opt/dir/b', data: 'b' },
+      ]),
+    ]);
+    const root = out('wh-root');
+    await fs.mkdir(root);
+    const o = await openImage(img, { workDir: t.dir });
+    await unpackImage(o, root);
+    assert.deepEqual((await fs.readdir(join(root, 'app'))).sort(), ['keep.txt']);
+    assert.deepEqual(await fs.readdir(join(root, 'opt', 'dir')), ['b']);
+  });
+
+  it('rejects malicious layers at unpack and writes nothing outside the root', async () => {
+    const victim = out('victim');
+    await fs.mkdir(victim);
+    const cases: [string, LayerEntry[], string][] = [
+      ['traversal', [{ name: '../../../escape.txt', data: 'x' }], 'LAYER_PATH_TRAVERSAL'],
+      [
+        'link-out',
+        [{ name: 'evil', type: 'symlink', linkname: '../../../../../etc' }],
+        'LAYER_SYMLINK_ESCAPE',
+      ],
+      [
+        'through-link',
+        [
+          { name: 'evil', type: 'symlink', linkname: victim },
+          { name: 'evil/pwned', data: 'x' },
+        ],
+        'LAYER_PATH_THROUGH_SYMLINK',
+      ],
+      ['hardlink-out', [{ name: 'h', type: 'link', linkname: '../../etc/passwd' }], 'LAYER_PATH_TRAVERSAL'],
+      [
+        'device',
+        [
+          { name: 'dev/', type: 'directory' },
+          { name: 'dev/mem2', type: 'character-device' },
+        ],
+        'LAYER_SPECIAL_FILE',
+      ],
+      ['fifo', [{ name: 'fifo', type: 'fifo' }], 'LAYER_SPECIAL_FILE'],
+    ];
+    for (const [name, entries, code] of cases) {
+      const img = await busyboxImage(out(`mal-${name}`), entries);
+      await assert.rejects(
+        build(img, `p-mal-${name}`),
+        (e) => isSealworkError(e, code) && typeof e.details?.path === 'string',
+        name,
+      );
+      assert.equal(existsSync(out(`p-mal-${name}`)), false);
+    }
+    assert.deepEqual(await fs.readdir(victim), []);
+    assert.equal(existsSync(join(t.dir, 'escape.txt')), false);
+    assert.deepEqual(
+      (await fs.readdir(t.dir)).filter((n) => n.startsWith('sealwork-')),
+      [],
+      'scratch folders removed after a failure',
+    );
+  });
+
+  it('refuses a corrupted blob, a missing entrypoint, an existing output and a protected input', async () => {
+    const img = await busyboxImage(out('corrupt'), SCRIPT('x'));
+    const idx = JSON.parse(await fs.readFile(join(img, 'index.json'), 'utf8'));
+    const man = JSON.parse(
+      await fs.readFile(join(img, 'blobs', 'sha256', idx.manifests[0].digest.slice(7)), 'utf8'),
+    );
+    const layer = join(img, 'blobs', 'sha256', man.layers[1].digest.slice(7));
+    const bytes = await fs.readFile(layer);
+    bytes[600] ^= 0xff;
+    await fs.writeFile(layer, bytes);
+    await assert.rejects(build(img, 'p-corrupt'), (e) => isSealworkError(e, 'IMAGE_DIGEST_MISMATCH'));
+    await assert.rejects(build(base, 'p-noent', { entrypoint: '/app/missing.sh' }), (e) =>
+      isSealworkError(e, 'ENTRYPOINT_NOT_FOUND'),
+    );
+    await assert.rejects(build(base, 'p-a'), (e) => isSealworkError(e, 'OUTPUT_EXISTS'));
+    await assert.rejects(build(out('p-a'), 'p-twice'), (e) => isSealworkError(e, 'IMAGE_ALREADY_PROTECTED'));
+    await assert.rejects(build(t.dir, 'p-notimage'), (e) => isSealworkError(e, 'IMAGE_INVALID'));
+    await assert.rejects(measureApp(base), (e) => isSealworkError(e, 'IMAGE_NOT_PROTECTED'));
+  });
+});

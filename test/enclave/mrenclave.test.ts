@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  computeMrEnclave,
+  configPage,
+  enclaveSize,
+  formatFingerprint,
+  normalizeRegions,
+  parseFingerprint,
+  parseSize,
+  regionOf,
+  splitCommand,
+  type EnclaveConfig,
+} from '../../src/enclave/index.js';
+import { isSealworkError } from '../../src/errors.js';
+
+// Known answers, cross-checked with the independent Python reference in docs/enclave.md.
+const BIN = Buffer.from(Array.from({ length: 5000 }, (_, i) => i & 0xff));
+const CFG: EnclaveConfig = {
+  entrypoint: ['/bin/app', '--flag'],
+  heapSize: 64 * 1024 * 1024,
+  stackSize: 256 * 1024,
+  threads: 2,
+  debug: false,
+};
+const KA1 = '6736550ae99f5cccd6111f0f2175e19d76aee51eef916f3cf9a517c98c5bae8c';
+const KA2 = '32f1cf9bb1041723f4c8f65cd597efe7306d3733a51e758b1673ee76edc2bc6b';
+
+describe('MrEnclave', () => {
+  it('matches the known answers', () => {
+    assert.equal(computeMrEnclave(BIN, CFG), KA1);
+    assert.equal(enclaveSize(BIN.length, CFG), 134217728n);
+    assert.equal(
+      computeMrEnclave(Buffer.from('#!'), {
+        entrypoint: ['x'],
+        heapSize: 4096,
+        stackSize: 4096,
+        threads: 1,
+        debug: true,
+      }),
+      KA2,
+    );
+  });
+
+  it('changes with the binary and with every configuration value', () => {
+    const flipped = Buffer.from(BIN);
+    flipped[4999] ^= 1;
+    const variants = [
+      computeMrEnclave(flipped, CFG),
+      computeMrEnclave(Buffer.concat([BIN, Buffer.alloc(1)]), CFG),
+      computeMrEnclave(BIN, { ...CFG, heapSize: CFG.heapSize * 2 }),
+      computeMrEnclave(BIN, { ...CFG, heapSize: CFG.heapSize + 4096 }),
+      computeMrEnclave(BIN, { ...CFG, stackSize: CFG.stackSize * 2 }),
+      computeMrEnclave(BIN, { ...CFG, threads: 3 }),
+      computeMrEnclave(BIN, { ...CFG, debug: true }),
+      computeMrEnclave(BIN, { ...CFG, entrypoint: ['/bin/app', '--other'] }),
+    ];
+    // Padding the last page with a zero byte is indistinguishable in SGX too (same page content).
+    assert.equal(variants[1], KA1);
+    for (const [i, v] of variants.entries()) if (i !== 1) assert.notEqual(v, KA1, `variant ${i}`);
+    assert.equal(new Set(variants.filter((_, i) => i !== 1)).size, variants.length - 1);
+  });
+
+  it('lays out the configuration page as documented', () => {
+    const p = configPage(CFG);
+    assert.equal(p.length, 4096);
+    assert.equal(p.subarray(0, 8).toString('latin1'), 'SCONECFG');
+    assert.equal(p.readUInt32LE(8), 1);
+    assert.equal(p.readBigUInt64LE(16), 64n * 1024n * 1024n);
+    assert.equal(p.readUInt32LE(32), 2);
+    assert.equal(p.subarray(40, 40 + p.readUInt32LE(36)).toString(), '/bin/app\0--flag');
+  });
+
+  it('refuses invalid configurations', () => {
+    assert.throws(
+      () => computeMrEnclave(BIN, { ...CFG, threads: 0 }),
+      (e) => isSealworkError(e, 'ENCLAVE_CONFIG_INVALID'),
+    );
+    assert.throws(
+      () => computeMrEnclave(BIN, { ...CFG, entrypoint: [] }),
+      (e) => isSealworkError(e, 'ENCLAVE_CONFIG_INVALID'),
+    );
+    assert.throws(
+      () => computeMrEnclave(BIN, { ...CFG, entrypoint: ['x'.repeat(5000)] }),
+      (e) => isSealworkError(e, 'ENTRYPOINT_TOO_LONG'),
+    );
+  });
+});
+
+describe('fingerprint', () => {
+  const fp = { mrenclave: 'a'.repeat(64), fspfKey: 'b'.repeat(64), fspfTag: 'c'.repeat(32) };
+  it('round-trips and accepts 0x and upper case', () => {
+    assert.deepEqual(parseFingerprint(formatFingerprint(fp)), fp);
+    assert.deepEqual(parseFingerprint(`0x${'A'.repeat(64)}|${'b'.repeat(64)}|0x${'C'.repeat(32)}`), fp);
+  });
+  it('says which part is wrong', () => {
+    for (const [s, part] of [
+      [`${'a'.repeat(64)}|${'b'.repeat(64)}`, '3 parts'],
+      [`${'a'.repeat(63)}|${'b'.repeat(64)}|${'c'.repeat(32)}`, 'MrEnclave'],
+      [`${'a'.repeat(64)}|${'g'.repeat(64)}|${'c'.repeat(32)}`, 'FSPF_KEY'],
+      [`${'a'.repeat(64)}|${'b'.repeat(64)}|${'c'.repeat(64)}`, 'FSPF_TAG'],
+    ] as const)
+      assert.throws(
+        () => parseFingerprint(s),
+        (e) => isSealworkError(e, 'FINGERPRINT_INVALID') && e.message.includes(part),
+      );
+  });
+});
+
+describe('parsers', () => {
+  it('parses sizes and command lines', () => {
+    assert.equal(parseSize('1G'), 1024 ** 3);
+    assert.equal(parseSize('8m'), 8 * 1024 ** 2);
+    assert.equal(parseSize('4096'), 4096);
+    assert.throws(
+      () => parseSize('1X'),
+      (e) => isSealworkError(e, 'SIZE_INVALID'),
+    );
+    assert.throws(
+      () => parseSize('0'),
+      (e) => isSealworkError(e, 'SIZE_INVALID'),
+    );
+    assert.deepEqual(splitCommand(`python3 /app/x.py --name "a b" 'c d' e\\ f`), [
+      'python3',
+      '/app/x.py',
+      '--name',
+      'a b',
+      'c d',
+      'e f',
+    ]);
+    assert.throws(
+      () => splitCommand('sh "x'),
+      (e) => isSealworkError(e, 'COMMAND_INVALID'),
+    );
+  });
+
+  it('validates regions and picks the longest prefix', () => {
+    assert.deepEqual(normalizeRegions(), [{ path: '/', protection: 'authenticated' }]);
+    assert.throws(
+      () => normalizeRegions(['/app:authenticated', '/data:encrypted']),
+      (e) => isSealworkError(e, 'REGION_ROOT_REQUIRED'),
+    );
+    assert.throws(
+      () => normalizeRegions(['/app:secret']),
+      (e) => isSealworkError(e, 'REGION_INVALID'),
+    );
+    assert.throws(
+      () => normalizeRegions(['/.sealwork:encrypted']),
+      (e) => isSealworkError(e, 'REGION_INVALID'),
+    );
+    const rs = normalizeRegions(['/:not-protected', '/data:encrypted', '/data/public:authenticated']);
+    assert.equal(regionOf('/data/x', rs).protection, 'encrypted');
+    assert.equal(regionOf('/data/public/y', rs).protection, 'authenticated');
+    assert.equal(regionOf('/database', rs).protection, 'not-protected');
+    assert.equal(regionOf('/data', rs).protection, 'encrypted');
+  });
+});
