@@ -114,9 +114,9 @@ export interface SessionSecrets {
 /** Stable refusal codes of `POST /tee/sessions`, in the order the checks run. */
 export const SESSION_REFUSALS = [
   'SESSION_REQUEST_INVALID',
-  'TASK_NOT_FOUND',
-  'TASK_MISMATCH',
   'TASK_NOT_ACTIVE',
+  'TASK_MISMATCH',
+  'DEAL_NOT_FOUND',
   'DEAL_NOT_TEE',
   'AUTHORIZATION_INVALID',
   'ENCLAVE_CHALLENGE_UNKNOWN',
@@ -297,18 +297,13 @@ export function createReleaseService(d: ReleaseDeps) {
         };
       const taskId = taskIdRaw.toLowerCase() as Hex;
       const task = await chain.task(taskId);
-      if (!task)
-        return {
-          status: 404,
-          body: { error: { code: 'TASK_NOT_FOUND', message: `No task ${taskId} on chain.` } },
-        };
-      if (task.status !== 'ACTIVE')
+      if (!task || task.status !== 'ACTIVE')
         return {
           status: 401,
           body: {
             error: {
               code: 'TASK_NOT_ACTIVE',
-              message: `Task ${taskId} is ${task.status}, not ACTIVE; initialize it first.`,
+              message: `Task ${taskId} is ${task?.status ?? 'UNSET'}, not ACTIVE; initialize it first.`,
             },
           },
         };
@@ -406,19 +401,23 @@ export function createReleaseService(d: ReleaseDeps) {
 
         // 1. The task is ACTIVE on chain (read fresh), and is the deal's task at that index.
         const task = await timed('chain', () => chain.task(taskId));
-        if (!task) throw new Refusal('TASK_NOT_FOUND', `No task ${taskId} on chain.`);
+        if (!task || task.status === 'UNSET')
+          throw new Refusal(
+            'TASK_NOT_ACTIVE',
+            `Task ${taskId} is not initialized on chain (status UNSET), not ACTIVE.`,
+          );
+        if (task.status !== 'ACTIVE')
+          throw new Refusal('TASK_NOT_ACTIVE', `Task ${taskId} is ${task.status}, not ACTIVE.`);
         if (
           task.dealId.toLowerCase() !== dealId ||
           Number(task.index) !== taskIndex ||
           keccak256(encodePacked(['bytes32', 'uint256'], [dealId, BigInt(taskIndex)])) !== taskId
         )
           throw new Refusal('TASK_MISMATCH', 'The task id does not match the deal id and task index given.');
-        if (task.status !== 'ACTIVE')
-          throw new Refusal('TASK_NOT_ACTIVE', `Task ${taskId} is ${task.status}, not ACTIVE.`);
 
         // 2. The deal has the TEE tag.
         const deal = await timed('chain', () => chain.deal(dealId));
-        if (!deal) throw new Refusal('TASK_NOT_FOUND', `No deal ${dealId} on chain.`);
+        if (!deal) throw new Refusal('DEAL_NOT_FOUND', `No deal ${dealId} on chain.`);
         ctx.app = deal.app.toLowerCase();
         if (!isTeeTag(deal.tag))
           throw new Refusal('DEAL_NOT_TEE', `Deal ${dealId} does not have the TEE tag (bit 0).`);

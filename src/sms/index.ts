@@ -1,0 +1,102 @@
+/**
+ * The Secret Management Service of sealwork: iExec's SMS secret API (exact endpoints, challenge
+ * formulas and status codes), sealed storage (AES-256-GCM under a master key; SQLite or
+ * PostgreSQL), and attested, chain-authorized release (nonce, key bound in REPORTDATA, JWE to the
+ * enclave key, audit log).
+ *
+ * What the worker calls:
+ *   const sms = smsClient(url, { ca });
+ *   const challenge = await sms.getEnclaveChallenge(workerpoolOwner, taskId);
+ *   const { nonce } = await sms.getNonce();
+ *   const key = generateSessionKeyPair();
+ *   // quote with REPORTDATA = sessionReportData(key.publicJwk, nonce)
+ *   const { jwe } = await sms.openSession({ authorization, quote, collateral, publicKey: key.publicJwk, nonce });
+ *   const secrets = await decryptSessionJwe<SessionSecrets>(jwe, key.privateKey);
+ */
+export {
+  SMS_DOMAIN,
+  SMS_DOMAIN_STRING,
+  RESULT_ENCRYPTION_KEY_NAME,
+  APP_DEVELOPER_SECRET_KEY,
+  APP_FS_KEY_NAME,
+  REQUESTER_SECRET_NAME,
+  MAX_SECRET_BYTES,
+  web3SecretChallenge,
+  web2SecretChallenge,
+  appSecretChallenge,
+  requesterSecretChallenge,
+  workerpoolAuthorizationHash,
+  teeChallengeRequestHash,
+  recoverChallengeSigner,
+  sessionBinding,
+} from './formulas.js';
+export {
+  type SessionPublicJwk,
+  type SessionKeyPair,
+  generateSessionKeyPair,
+  sessionPublicKeyBytes,
+  sessionReportData,
+  encryptToEnclave,
+  decryptSessionJwe,
+} from './session-crypto.js';
+export {
+  type WorkerpoolAuthorization,
+  type SessionRequest,
+  type SessionResponse,
+  type SessionSecrets,
+  type SessionRefusalCode,
+  type ReleaseTimings,
+  SESSION_REFUSALS,
+  createReleaseService,
+} from './release.js';
+export { type SmsClient, type SmsClientOptions, type Signer, smsClient } from './client.js';
+export {
+  type ChainReader,
+  type ChainTaskInfo,
+  type ChainDealInfo,
+  type ChainAppInfo,
+  type ChainDatasetInfo,
+  type TaskStatusName,
+  cachedChainReader,
+  isTeeTag,
+} from './chain-reader.js';
+export { chainReaderFromClient, batchedClient } from './chain-adapter.js';
+export {
+  type AttestationVerifier,
+  type VerifiedEnclave,
+  type QuoteVerdict,
+  type QuoteRefusalCode,
+} from './verifier.js';
+export { createAttestationVerifier, parseSmsPolicy, DEFAULT_SMS_POLICY } from './attestation-adapter.js';
+export { type AppFingerprint, parseAppMrEnclave } from './fingerprint.js';
+export { type Sealer, createSealer, loadMasterKey, MASTER_KEY_ENV } from './sealing.js';
+export {
+  type SmsStore,
+  type SecretId,
+  type SecretKind,
+  type AuditEntry,
+  openStore,
+  openSqliteStore,
+  openPostgresStore,
+} from './store.js';
+export { type Logger, type LogLevel, createLogger, silentLogger } from './log.js';
+export { type Sms, type SmsDeps, type Listening, createSms, listen, checkMasterKey } from './server.js';
+export {
+  type SecretApi,
+  type ApiResult,
+  createSecretApi,
+  isDatasetKey,
+  isResultEncryptionKey,
+} from './secrets.js';
+export { createSmsApp } from './app.js';
+export { generateSelfSignedCert, loadOrCreateTls, type TlsMaterial } from './tls.js';
+export {
+  type StartSmsOptions,
+  type RunningSms,
+  type SmsRecord,
+  DEFAULT_SMS_PORT,
+  startSms,
+  readSmsRecord,
+  smsDir,
+  smsRecordPath,
+} from './start.js';

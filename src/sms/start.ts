@@ -1,0 +1,220 @@
+/**
+ * `sealwork sms start`: master key, sealed store, chain reader, attestation verifier, TLS, HTTP —
+ * from configuration. Writes `$SEALWORK_HOME/sms/sms.json` (URL, certificate path) so local
+ * clients find it, and removes it on close.
+ */
+import { promises as fs } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Address } from 'viem';
+import { openSimPlatform, type PolicyInput } from '../attestation/index.js';
+import { createChainClients } from '../chain/index.js';
+import { SealworkError, fsError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { createAttestationVerifier, DEFAULT_SMS_POLICY, parseSmsPolicy } from './attestation-adapter.js';
+import { batchedClient, chainReaderFromClient } from './chain-adapter.js';
+import { createLogger, type Logger, type LogLevel } from './log.js';
+import { createSealer, loadMasterKey } from './sealing.js';
+import { checkMasterKey, createSms, listen, type Sms } from './server.js';
+import { openStore, redactDbUrl, type SmsStore } from './store.js';
+import { loadOrCreateTls } from './tls.js';
+
+export interface StartSmsOptions {
+  home: string;
+  host?: string;
+  /** 0 = a free port (default 13300). */
+  port?: number;
+  /** SQLite file path or postgres:// URL (default `$SEALWORK_HOME/sms/sms.db`). */
+  db?: string;
+  chainUrl?: string;
+  /** Policy JSON file (mrenclave may be omitted: the app's on-chain fingerprint pins it). */
+  policyFile?: string;
+  /** Or the policy itself. */
+  policy?: Omit<PolicyInput, 'mrenclave'> & { mrenclave?: string | string[] };
+  /** Accept quotes of the simulated platform (SIM mode); sets the policy's allowSimulation. */
+  allowSimulation?: boolean;
+  /** Where the simulated platform lives (default `home`). */
+  simPlatformHome?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Serve plain HTTP (only for local tests behind another TLS terminator). */
+  insecureHttp?: boolean;
+  logger?: Logger;
+  logLevel?: LogLevel;
+  /** How often expired enclave challenges are deleted (default 60 s). */
+  cleanupIntervalMs?: number;
+  nonceTtlMs?: number;
+}
+
+export interface RunningSms {
+  url: string;
+  port: number;
+  /** The TLS certificate clients should trust (PEM), when TLS is on. */
+  cert?: string;
+  certPath?: string;
+  fingerprint256?: string;
+  db: string;
+  chainUrl: string;
+  hub: Address;
+  policy: Record<string, unknown>;
+  sms: Sms;
+  store: SmsStore;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_SMS_PORT = 13300;
+
+export interface SmsRecord {
+  url: string;
+  pid: number;
+  certPath?: string;
+  fingerprint256?: string;
+  startedAt: string;
+}
+
+export const smsDir = (home: string) => join(home, 'sms');
+export const smsRecordPath = (home: string) => join(smsDir(home), 'sms.json');
+
+export async function readSmsRecord(home: string): Promise<SmsRecord | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(smsRecordPath(home), 'utf8')) as SmsRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readPolicyFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (e) {
+    throw fsError(e, path, 'read the policy');
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new SealworkError('POLICY_INVALID', `The policy ${path} is not valid JSON.`, {
+      hint: 'Fix the JSON syntax.',
+      cause: e,
+    });
+  }
+}
+
+export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
+  const logger = o.logger ?? createLogger({ level: o.logLevel ?? 'info' });
+  const dir = smsDir(o.home);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+
+  // Policy first: a bad policy must fail before anything starts.
+  const policy: Record<string, unknown> = {
+    ...DEFAULT_SMS_POLICY,
+    ...(o.policyFile ? await readPolicyFile(resolve(o.policyFile)) : {}),
+    ...(o.policy ?? {}),
+    ...(o.allowSimulation ? { allowSimulation: true } : {}),
+  };
+  parseSmsPolicy(policy);
+
+  const master = await loadMasterKey(dir);
+  if (master.created) logger.info('master key generated', { path: master.path });
+  const sealer = createSealer(master.key);
+  master.key.fill(0);
+  const dbLocation = o.db ?? join(dir, 'sms.db');
+  const store = await openStore(dbLocation);
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+  };
+  try {
+    await checkMasterKey(store, sealer);
+    const clients = await createChainClients({
+      home: o.home,
+      ...(o.chainUrl ? { chainUrl: o.chainUrl } : {}),
+    });
+    const chain = chainReaderFromClient(batchedClient(clients.url, clients.chain.id), clients.deployment.hub);
+    const simulationRoot = policy.allowSimulation
+      ? (await openSimPlatform(o.simPlatformHome ?? o.home)).trustedRoot
+      : undefined;
+    const verifier = createAttestationVerifier({
+      policy: policy as never,
+      ...(simulationRoot ? { simulationRoot } : {}),
+    });
+    const sms = createSms({
+      store,
+      sealer,
+      chain,
+      verifier,
+      logger,
+      ...(o.nonceTtlMs !== undefined ? { nonceTtlMs: o.nonceTtlMs } : {}),
+      health: () => ({
+        db: store.kind,
+        chainId: clients.chain.id,
+        hub: clients.deployment.hub,
+        simulation: Boolean(policy.allowSimulation),
+      }),
+    });
+    const tls = o.insecureHttp
+      ? undefined
+      : await loadOrCreateTls({
+          dir: join(dir, 'tls'),
+          ...(o.tlsCert ? { certPath: o.tlsCert } : {}),
+          ...(o.tlsKey ? { keyPath: o.tlsKey } : {}),
+        });
+    const listening = await listen(sms.app, {
+      host: o.host ?? '127.0.0.1',
+      port: o.port ?? DEFAULT_SMS_PORT,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+    });
+    closers.push(() => listening.close());
+    const timer = setInterval(() => {
+      sms.release
+        .cleanup()
+        .catch((e) => logger.error('challenge cleanup failed', { error: (e as Error).message }));
+    }, o.cleanupIntervalMs ?? 60_000);
+    timer.unref();
+    closers.push(async () => clearInterval(timer));
+    await sms.release.cleanup();
+    const record: SmsRecord = {
+      url: listening.url,
+      pid: process.pid,
+      ...(tls?.certPath ? { certPath: tls.certPath } : {}),
+      ...(tls ? { fingerprint256: tls.fingerprint256 } : {}),
+      startedAt: new Date().toISOString(),
+    };
+    await writeFileAtomic(smsRecordPath(o.home), `${JSON.stringify(record, null, 2)}\n`, {
+      force: true,
+      mode: 0o644,
+    });
+    closers.push(async () => {
+      const cur = await readSmsRecord(o.home);
+      if (cur?.pid === process.pid && cur.url === listening.url)
+        await fs.rm(smsRecordPath(o.home), { force: true });
+    });
+    logger.info('sms started', {
+      url: listening.url,
+      db: store.kind === 'postgres' ? redactDbUrl(dbLocation) : dbLocation,
+      chainUrl: clients.url,
+      hub: clients.deployment.hub,
+      tls: Boolean(tls),
+      certPath: tls?.certPath,
+      simulation: Boolean(policy.allowSimulation),
+    });
+    let closed: Promise<void> | undefined;
+    return {
+      url: listening.url,
+      port: listening.port,
+      ...(tls ? { cert: tls.cert, certPath: tls.certPath, fingerprint256: tls.fingerprint256 } : {}),
+      db: store.kind === 'postgres' ? redactDbUrl(dbLocation) : dbLocation,
+      chainUrl: clients.url,
+      hub: clients.deployment.hub,
+      policy,
+      sms,
+      store,
+      close() {
+        closed ??= closeAll().then(() => logger.info('sms stopped', { url: listening.url }));
+        return closed;
+      },
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * A small on-chain world for SMS tests and the benchmark: an app with a SCONE fingerprint, a
+ * dataset, a workerpool, TEE deals and initialized tasks, on a real anvil.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  zeroAddress,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from 'viem';
+import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+import {
+  TAG_TEE,
+  chainFor,
+  createApp,
+  createAppOrder,
+  createDataset,
+  createDatasetOrder,
+  createRequestOrder,
+  createWorkerpool,
+  createWorkerpoolOrder,
+  initializeTask,
+  matchOrders,
+  signAuthorization,
+  signOrder,
+  type ChainWriter,
+} from '../../src/chain/index.js';
+import type { TestChain } from '../helpers/chain.js';
+
+export type Role = ChainWriter & { account: PrivateKeyAccount };
+
+export interface World {
+  roles: { appDev: Role; datasetOwner: Role; scheduler: Role; requester: Role; worker: Role; other: Role };
+  app: Address;
+  /** A second app whose fingerprint is not a SCONE one (no fingerprint). */
+  dataset: Address;
+  workerpool: Address;
+  fingerprint: { mrenclave: string; fspfKey: string; fspfTag: string };
+  mrenclaveJson: string;
+  /** A TEE deal (volume n) with/without dataset; returns its dealid. */
+  deal(o?: {
+    withDataset?: boolean;
+    tee?: boolean;
+    volume?: number;
+    params?: Record<string, unknown>;
+    app?: Address;
+  }): Promise<Hex>;
+  /** Initialize task `index` of a deal (by the workerpool owner); returns the taskid. */
+  initialize(dealid: Hex, index: number): Promise<Hex>;
+  /** The scheduler's authorization for (worker, task, enclave challenge). */
+  authorize(taskid: Hex, enclaveChallenge: Address, worker?: Address): Promise<Hex>;
+  newApp(mrenclaveJson: string): Promise<Address>;
+}
+
+const hex = (n: number) => randomBytes(n).toString('hex');
+
+export async function setupWorld(chain: TestChain): Promise<World> {
+  const c = chainFor(chain.chainId, chain.url);
+  const pc = createPublicClient({
+    chain: c,
+    transport: http(chain.url),
+    pollingInterval: 50,
+  }) as PublicClient;
+  const role = (i: number): Role => {
+    const account = privateKeyToAccount(chain.accounts[i]!.privateKey);
+    return {
+      account,
+      publicClient: pc,
+      walletClient: createWalletClient({
+        chain: c,
+        transport: http(chain.url),
+        account,
+        pollingInterval: 50,
+      }),
+      deployment: chain.deployment,
+    };
+  };
+  const roles = {
+    appDev: role(1),
+    datasetOwner: role(2),
+    scheduler: role(3),
+    requester: role(4),
+    worker: role(5),
+    other: role(7),
+  };
+  const fingerprint = { mrenclave: hex(32), fspfKey: hex(32), fspfTag: hex(16) };
+  const mrenclaveJson = JSON.stringify({
+    framework: 'SCONE',
+    version: 'v5',
+    entrypoint: '/bin/sh /app/run.sh',
+    heapSize: 1073741824,
+    fingerprint: `${fingerprint.mrenclave}|${fingerprint.fspfKey}|${fingerprint.fspfTag}`,
+  });
+  const newApp = async (json: string) =>
+    (
+      await createApp(roles.appDev, {
+        name: `app-${hex(4)}`,
+        multiaddr: 'file:///images/app.tar',
+        checksum: `0x${hex(32)}`,
+        mrenclave: json,
+      })
+    ).address;
+  const app = await newApp(mrenclaveJson);
+  const dataset = (
+    await createDataset(roles.datasetOwner, {
+      name: 'data',
+      multiaddr: 'https://storage.local/data.enc',
+      checksum: `0x${hex(32)}`,
+    })
+  ).address;
+  const workerpool = (await createWorkerpool(roles.scheduler, { description: 'pool' })).address;
+  const dom = { chainId: chain.chainId, hub: chain.deployment.hub };
+
+  return {
+    roles,
+    app,
+    dataset,
+    workerpool,
+    fingerprint,
+    mrenclaveJson,
+    newApp,
+    async deal(o = {}) {
+      const tag = o.tee === false ? (`0x${'0'.repeat(64)}` as Hex) : TAG_TEE;
+      const volume = BigInt(o.volume ?? 1);
+      const appAddr = o.app ?? app;
+      const a = await signOrder(
+        roles.appDev.walletClient!,
+        dom,
+        'app',
+        createAppOrder({ app: appAddr, volume, tag }),
+      );
+      const d = o.withDataset
+        ? await signOrder(
+            roles.datasetOwner.walletClient!,
+            dom,
+            'dataset',
+            createDatasetOrder({ dataset, volume }),
+          )
+        : undefined;
+      const w = await signOrder(
+        roles.scheduler.walletClient!,
+        dom,
+        'workerpool',
+        createWorkerpoolOrder({ workerpool, volume, tag }),
+      );
+      const r = await signOrder(
+        roles.requester.walletClient!,
+        dom,
+        'request',
+        createRequestOrder({
+          app: appAddr,
+          dataset: d ? dataset : zeroAddress,
+          workerpool,
+          requester: roles.requester.account.address,
+          volume,
+          tag,
+          params: JSON.stringify(o.params ?? { iexec_args: 'hello world' }),
+        }),
+      );
+      return (await matchOrders(roles.requester, { app: a, dataset: d, workerpool: w, request: r })).dealid;
+    },
+    async initialize(dealid, index) {
+      return (await initializeTask(roles.scheduler, dealid, index)).taskid;
+    },
+    authorize(taskid, enclaveChallenge, worker = roles.worker.account.address) {
+      return signAuthorization(roles.scheduler.account, { worker, taskid, enclaveChallenge });
+    },
+  };
+}

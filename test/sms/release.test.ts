@@ -1,0 +1,302 @@
+/**
+ * Attested, chain-authorized release against a real anvil, a real SMS over HTTPS (SQLite) and
+ * quotes of the simulated platform: every refusal (stable code, nothing released, audited) and a
+ * release that decrypts only with the enclave's private key.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Address, Hex } from 'viem';
+import { collateralToJson, openSimPlatform, type SimPlatform } from '../../src/attestation/index.js';
+import { isSealworkError } from '../../src/errors.js';
+import {
+  decryptSessionJwe,
+  generateSessionKeyPair,
+  sessionReportData,
+  type SessionRequest,
+  type SessionSecrets,
+} from '../../src/sms/index.js';
+import { startTestChain, type TestChain } from '../helpers/chain.js';
+import { tempDir } from '../helpers/cli.js';
+import { startTestSms, type TestSms } from '../helpers/sms.js';
+import { setupWorld, type World } from './fixtures.js';
+
+let chain: TestChain;
+let sms: TestSms;
+let world: World;
+let platform: SimPlatform;
+const logLines: string[] = [];
+const DATASET_KEY = randomBytes(32).toString('base64');
+const REQUESTER_SECRET = `requester-secret-${randomBytes(8).toString('hex')}`;
+const DEV_SECRET = `dev-secret-${randomBytes(8).toString('hex')}`;
+const FS_KEY = `fs-key-${randomBytes(16).toString('hex')}`;
+let dealWithDataset: Hex;
+let task0: Hex;
+let challenge0: Address;
+
+before(async () => {
+  chain = await startTestChain();
+  world = await setupWorld(chain);
+  sms = await startTestSms({
+    chain,
+    logger: {
+      debug: () => {},
+      info: (m, f) => logLines.push(JSON.stringify({ m, ...f })),
+      warn: (m, f) => logLines.push(JSON.stringify({ m, ...f })),
+      error: (m, f) => logLines.push(JSON.stringify({ m, ...f })),
+    },
+  });
+  platform = await openSimPlatform(sms.home);
+  dealWithDataset = await world.deal({
+    withDataset: true,
+    volume: 3,
+    params: {
+      iexec_args: 'a b c',
+      iexec_input_files: ['https://example.org/in.txt'],
+      iexec_secrets: { '1': 'token' },
+    },
+  });
+  task0 = await world.initialize(dealWithDataset, 0);
+  await world.initialize(dealWithDataset, 2);
+  challenge0 = await sms.client.getEnclaveChallenge(world.roles.scheduler.account, task0);
+});
+after(async () => {
+  await sms?.stop();
+  await chain?.stop();
+});
+
+interface Build {
+  taskId?: Hex;
+  dealId?: Hex;
+  taskIndex?: number;
+  challenge?: Address;
+  signer?: 'scheduler' | 'other';
+  mrenclave?: string;
+  attributes?: string;
+  platform?: SimPlatform;
+  bindOtherKey?: boolean;
+  tamper?: boolean;
+  nonce?: Hex;
+}
+
+async function build(o: Build = {}) {
+  const key = generateSessionKeyPair();
+  const nonce = o.nonce ?? (await sms.client.getNonce()).nonce;
+  const taskId = o.taskId ?? task0;
+  const enclaveChallenge = o.challenge ?? challenge0;
+  const worker = world.roles.worker.account.address;
+  const signer = o.signer === 'other' ? world.roles.other.account : world.roles.scheduler.account;
+  const { signAuthorization } = await import('../../src/chain/index.js');
+  const signature = await signAuthorization(signer, { worker, taskid: taskId, enclaveChallenge });
+  const bound = o.bindOtherKey ? generateSessionKeyPair().publicJwk : key.publicJwk;
+  const q = await (o.platform ?? platform).quote({
+    mrenclave: o.mrenclave ?? world.fingerprint.mrenclave,
+    ...(o.attributes ? { attributes: o.attributes } : {}),
+    reportData: sessionReportData(bound, nonce),
+  });
+  const quote = Buffer.from(q.quote);
+  if (o.tamper) quote[48 + 100] ^= 0x01; // inside the signed ISV report body
+  const req: SessionRequest = {
+    authorization: {
+      chainTaskId: taskId,
+      dealId: o.dealId ?? dealWithDataset,
+      taskIndex: o.taskIndex ?? 0,
+      workerWallet: worker,
+      enclaveChallenge,
+      signature,
+    },
+    quote: `0x${quote.toString('hex')}`,
+    collateral: collateralToJson(q.collateral),
+    publicKey: key.publicJwk,
+    nonce,
+  };
+  return { req, key };
+}
+
+async function refused(req: SessionRequest, code: string): Promise<void> {
+  const before = (await sms.store.listAudit({ limit: 1000 })).length;
+  await assert.rejects(sms.client.openSession(req), (e: unknown) => {
+    assert.ok(isSealworkError(e), String(e));
+    assert.equal(e.code, code, e.message);
+    assert.equal('jwe' in (e.details ?? {}), false);
+    return true;
+  });
+  const audit = await sms.store.listAudit({ limit: 1 });
+  assert.equal((await sms.store.listAudit({ limit: 1000 })).length, before + 1, 'every refusal is audited');
+  assert.equal(audit[0]!.verdict, 'refused');
+  assert.equal(audit[0]!.code, code);
+  assert.deepEqual(audit[0]!.secrets, []);
+}
+
+describe('enclave challenge', () => {
+  it('is given to the workerpool owner only, once per task (same address again)', async () => {
+    assert.match(challenge0, /^0x[0-9a-fA-F]{40}$/);
+    assert.equal(await sms.client.getEnclaveChallenge(world.roles.scheduler.account, task0), challenge0);
+    await assert.rejects(sms.client.getEnclaveChallenge(world.roles.other.account, task0), (e: unknown) => {
+      assert.ok(isSealworkError(e));
+      assert.equal(e.code, 'SMS_UNAUTHORIZED');
+      assert.equal(
+        String(e.details?.expectedSigner).toLowerCase(),
+        world.roles.scheduler.account.address.toLowerCase(),
+      );
+      return true;
+    });
+  });
+  it('is refused for a task that is not ACTIVE', async () => {
+    const { computeTaskId } = await import('../../src/chain/index.js');
+    const task1 = computeTaskId(dealWithDataset, 1);
+    const r = await sms.client.request('POST', `/tee/challenges/${task1}`, '', {
+      Authorization: '0x' + '11'.repeat(65),
+    });
+    assert.equal(r.status, 401);
+    assert.equal(r.json?.error?.code, 'TASK_NOT_ACTIVE');
+  });
+  it('stores the challenge key sealed, never in clear', async () => {
+    const row = await sms.store.getChallenge(task0);
+    assert.ok(row);
+    assert.equal(row.address, challenge0);
+    assert.ok(!row.sealedKey.toString('latin1').includes('0x'), 'sealed bytes, not a hex key');
+  });
+});
+
+describe('session refusals (in check order)', () => {
+  it('DATASET_KEY_MISSING before the dataset key is pushed', async () => {
+    const { req } = await build();
+    await refused(req, 'DATASET_KEY_MISSING');
+  });
+  it('pushes the secrets the deal needs', async () => {
+    await sms.client.pushDatasetSecret(world.roles.datasetOwner.account, world.dataset, DATASET_KEY);
+    await sms.client.pushAppSecret(world.roles.appDev.account, world.app, DEV_SECRET);
+    await sms.client.pushAppFsKey(world.roles.appDev.account, world.app, FS_KEY);
+  });
+  it('REQUESTER_SECRET_MISSING when a secret named in iexec_secrets is absent', async () => {
+    const { req } = await build();
+    await refused(req, 'REQUESTER_SECRET_MISSING');
+    await sms.client.pushRequesterSecret(world.roles.requester.account, 'token', REQUESTER_SECRET);
+  });
+  it('TASK_NOT_ACTIVE for a task not initialized', async () => {
+    const { computeTaskId } = await import('../../src/chain/index.js');
+    const { req } = await build({ taskId: computeTaskId(dealWithDataset, 1), taskIndex: 1 });
+    await refused(req, 'TASK_NOT_ACTIVE');
+  });
+  it('TASK_MISMATCH when the task id is not the deal id + index given', async () => {
+    const { req } = await build({ taskIndex: 1 });
+    await refused(req, 'TASK_MISMATCH');
+  });
+  it('DEAL_NOT_TEE for a deal without the TEE tag', async () => {
+    const deal = await world.deal({ tee: false });
+    const task = await world.initialize(deal, 0);
+    const { req } = await build({ taskId: task, dealId: deal });
+    await refused(req, 'DEAL_NOT_TEE');
+  });
+  it('AUTHORIZATION_INVALID when the authorization is not signed by the workerpool owner', async () => {
+    const { req } = await build({ signer: 'other' });
+    await refused(req, 'AUTHORIZATION_INVALID');
+  });
+  it('ENCLAVE_CHALLENGE_UNKNOWN for an enclave challenge the SMS did not issue', async () => {
+    const { req } = await build({ challenge: world.roles.other.account.address });
+    await refused(req, 'ENCLAVE_CHALLENGE_UNKNOWN');
+  });
+  it('NONCE_INVALID for an unknown nonce', async () => {
+    const { req } = await build({ nonce: `0x${randomBytes(32).toString('hex')}` });
+    await refused(req, 'NONCE_INVALID');
+  });
+  it('QUOTE_INVALID for a tampered quote', async () => {
+    const { req } = await build({ tamper: true });
+    await refused(req, 'QUOTE_INVALID');
+  });
+  it('QUOTE_ROOT_UNTRUSTED for a quote under an unknown root', async () => {
+    const t = tempDir();
+    try {
+      const stranger = await openSimPlatform(t.dir);
+      const { req } = await build({ platform: stranger });
+      await refused(req, 'QUOTE_ROOT_UNTRUSTED');
+    } finally {
+      t.cleanup();
+    }
+  });
+  it('ENCLAVE_DEBUG for a debug enclave', async () => {
+    const { req } = await build({ attributes: '0700000000000000e700000000000000' });
+    await refused(req, 'ENCLAVE_DEBUG');
+  });
+  it('REPORTDATA_MISMATCH when REPORTDATA does not bind the session key', async () => {
+    const { req } = await build({ bindOtherKey: true });
+    await refused(req, 'REPORTDATA_MISMATCH');
+  });
+  it('MRENCLAVE_MISMATCH for another enclave than the app fingerprint', async () => {
+    const { req } = await build({ mrenclave: randomBytes(32).toString('hex') });
+    await refused(req, 'MRENCLAVE_MISMATCH');
+  });
+  it('SESSION_REQUEST_INVALID (400) for a malformed body', async () => {
+    const r = await sms.client.request('POST', '/tee/sessions', '{"authorization":{}}', {
+      'content-type': 'application/json',
+    });
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error?.code, 'SESSION_REQUEST_INVALID');
+  });
+});
+
+describe('release', () => {
+  let lastNonce: Hex;
+  it('releases a JWE that decrypts with the enclave key only, with every secret the task needs', async () => {
+    const { req, key } = await build();
+    lastNonce = req.nonce;
+    const res = await sms.client.openSession(req);
+    assert.equal(res.taskId, task0);
+    assert.equal(res.jwe.split('.').length, 5, 'compact JWE');
+    const header = JSON.parse(Buffer.from(res.jwe.split('.')[0]!, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(header.alg, 'ECDH-ES');
+    assert.equal(header.enc, 'A256GCM');
+    const s = await decryptSessionJwe<SessionSecrets>(res.jwe, key.privateKey);
+    assert.equal(s.task.id, task0);
+    assert.equal(s.task.args, 'a b c');
+    assert.deepEqual(s.task.inputFiles, ['https://example.org/in.txt']);
+    assert.equal(s.app.mrenclave, world.fingerprint.mrenclave);
+    assert.equal(s.app.fspfKey, world.fingerprint.fspfKey);
+    assert.equal(s.app.fspfTag, world.fingerprint.fspfTag);
+    assert.equal(s.app.fsKey, FS_KEY);
+    assert.equal(s.app.developerSecret, DEV_SECRET);
+    assert.equal(s.dataset?.key, DATASET_KEY);
+    assert.equal(s.dataset?.url, 'https://storage.local/data.enc');
+    assert.equal(s.dataset?.address.toLowerCase(), world.dataset.toLowerCase());
+    assert.deepEqual(s.requesterSecrets, { '1': REQUESTER_SECRET });
+    assert.equal(s.enclaveChallenge.address, challenge0);
+    const { privateKeyToAddress } = await import('viem/accounts');
+    assert.equal(privateKeyToAddress(s.enclaveChallenge.privateKey), challenge0);
+    // Any other key fails.
+    await assert.rejects(decryptSessionJwe(res.jwe, generateSessionKeyPair().privateKey), (e: unknown) => {
+      assert.ok(isSealworkError(e, 'SESSION_DECRYPT_FAILED'));
+      return true;
+    });
+    const [a] = await sms.store.listAudit({ taskId: task0, limit: 1 });
+    assert.equal(a!.verdict, 'released');
+    assert.equal(a!.mrenclave, world.fingerprint.mrenclave);
+    assert.ok(a!.secrets.includes('dataset:' + world.dataset.toLowerCase()));
+    assert.ok(a!.secrets.includes('requester:token'));
+  });
+  it('NONCE_INVALID when a nonce is replayed', async () => {
+    const { req } = await build({ nonce: lastNonce });
+    await refused(req, 'NONCE_INVALID');
+  });
+  it('never logs a secret value (audit lines carry names only)', () => {
+    const all = logLines.join('\n');
+    assert.ok(all.includes('"verdict":"released"'));
+    for (const s of [DATASET_KEY, REQUESTER_SECRET, DEV_SECRET, FS_KEY])
+      assert.ok(!all.includes(s), 'secret value in the logs');
+  });
+  it('deletes the challenge key after the final deadline', async () => {
+    const task2 = (await import('../../src/chain/index.js')).computeTaskId(dealWithDataset, 2);
+    const c2 = await sms.client.getEnclaveChallenge(world.roles.scheduler.account, task2);
+    const row = await sms.store.getChallenge(task2);
+    assert.ok(row && row.address === c2);
+    assert.equal(await sms.sms.release.cleanup(row.finalDeadline - 1), 0);
+    assert.ok(await sms.store.getChallenge(task2));
+    assert.ok((await sms.sms.release.cleanup(row.finalDeadline + 1)) >= 1);
+    assert.equal(await sms.store.getChallenge(task2), undefined);
+    const { req } = await build({ taskId: task2, taskIndex: 2, challenge: c2 });
+    await refused(req, 'ENCLAVE_CHALLENGE_UNKNOWN');
+  });
+});
