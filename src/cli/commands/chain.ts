@@ -1,4 +1,84 @@
 import type { Command } from 'commander';
+import { chainStatus, deployChain, startChain, stopChain } from '../../sdk/chain/embedded.js';
+import { action } from '../context.js';
+import { group } from '../groups.js';
+import { registerAssets } from './chain-assets.js';
+import { chainOptions, chainParams, type ChainOpts } from './chain-common.js';
+import { registerMarket } from './chain-market.js';
+import { registerWallet } from './chain-wallet.js';
 
-/** Commands of this domain are registered here (see src/cli/commands/dataset.ts for the pattern). */
-export function register(_program: Command): void {}
+/** The Chain domain: embedded chain, wallets, assets, orders, deals, tasks. */
+export function register(program: Command): void {
+  const chain = group(program, 'chain');
+
+  chain
+    .command('start')
+    .description(
+      'Start the embedded chain (anvil on 127.0.0.1, state in $SEALWORK_HOME/chain); deploys the contracts on first start',
+    )
+    .option('--port <port>', 'port on 127.0.0.1', (v) => Number.parseInt(v, 10), 8545)
+    .action(
+      action(async (ctx, o: { port: number }) => {
+        const r = await startChain({ home: ctx.home, port: o.port });
+        ctx.out(r, [
+          `${r.alreadyRunning ? 'already running' : 'started'}: ${r.url} (pid ${r.pid}, chain id ${r.chainId})`,
+          `${r.deployed ? 'deployed' : 'hub'}: ${r.deployment.hub}`,
+          `state: ${r.statePath}`,
+        ]);
+      }),
+    );
+
+  chain
+    .command('stop')
+    .description('Stop the embedded chain (its state is kept for the next start)')
+    .action(
+      action(async (ctx) => {
+        const r = await stopChain({ home: ctx.home });
+        ctx.out(r, r.stopped ? `stopped (pid ${r.pid})` : 'the embedded chain is not running');
+      }),
+    );
+
+  chainOptions(
+    chain
+      .command('status')
+      .description('Show the configured chain: URL, whether it answers, block, deployment'),
+  ).action(
+    action(async (ctx, o: ChainOpts) => {
+      const r = await chainStatus({ home: ctx.home, chainUrl: o.chainUrl });
+      ctx.out(r, [
+        `chain:   ${r.url}${r.embedded ? ' (embedded)' : ''}${r.pid ? ` pid ${r.pid}` : ''}`,
+        `status:  ${r.reachable ? `running, chain id ${r.chainId}, block ${r.blockNumber}` : 'not reachable'}`,
+        ...(r.deployment
+          ? [
+              `hub:     ${r.deployment.hub}`,
+              `apps:    ${r.deployment.appRegistry}`,
+              `datasets: ${r.deployment.datasetRegistry}`,
+              `workerpools: ${r.deployment.workerpoolRegistry}`,
+            ]
+          : r.reachable
+            ? ['contracts: not deployed (run `sealwork chain deploy`)']
+            : []),
+      ]);
+    }),
+  );
+
+  chainOptions(
+    chain
+      .command('deploy')
+      .description('Deploy the contracts on the configured chain and record the deployment'),
+  ).action(
+    action(async (ctx, o: ChainOpts) => {
+      const d = await deployChain(chainParams(ctx, o));
+      ctx.out(d, [
+        `hub:         ${d.hub}`,
+        `apps:        ${d.appRegistry}`,
+        `datasets:    ${d.datasetRegistry}`,
+        `workerpools: ${d.workerpoolRegistry}`,
+      ]);
+    }),
+  );
+
+  registerWallet(program);
+  registerAssets(program);
+  registerMarket(program);
+}

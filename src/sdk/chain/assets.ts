@@ -1,0 +1,134 @@
+/** Apps, datasets and workerpools on chain: deploy (create in the registry) and show. */
+import { promises as fs } from 'node:fs';
+import { zeroHash, type Address, type Hex } from 'viem';
+import { z } from 'zod';
+import {
+  readApp,
+  readDataset,
+  readWorkerpool,
+  type AppInfo,
+  type DatasetInfo,
+  type WorkerpoolInfo,
+} from '../../chain/read.js';
+import { createApp, createDataset, createWorkerpool } from '../../chain/write.js';
+import { SealworkError, fsError } from '../../errors.js';
+import { connect, type ChainParameters } from './common.js';
+
+const MrEnclaveSchema = z
+  .object({
+    framework: z.string().min(1),
+    version: z.string().optional(),
+    entrypoint: z.string().optional(),
+    heapSize: z.number().int().nonnegative().optional(),
+    fingerprint: z.string().min(1),
+  })
+  .loose();
+
+/** Parse and validate the mrenclave JSON (inline JSON or `@file`); returns the compact UTF-8 JSON stored on chain. */
+export async function loadMrEnclave(value: string): Promise<string> {
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = await fs.readFile(value.slice(1), 'utf8');
+    } catch (e) {
+      throw fsError(e, value.slice(1), 'read mrenclave file');
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new SealworkError('APP_MRENCLAVE_INVALID', 'The mrenclave is not valid JSON.', {
+      hint: 'Give {"framework":"SCONE","version","entrypoint","heapSize","fingerprint"} inline or as @file.',
+      cause: e,
+    });
+  }
+  const r = MrEnclaveSchema.safeParse(json);
+  if (!r.success)
+    throw new SealworkError(
+      'APP_MRENCLAVE_INVALID',
+      `The mrenclave JSON is invalid: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}.`,
+      { hint: 'It needs at least "framework" (e.g. "SCONE") and "fingerprint".' },
+    );
+  return JSON.stringify(r.data);
+}
+
+function bytes32(v: string | undefined, what: string): Hex {
+  if (v === undefined) return zeroHash;
+  const h = v.startsWith('0x') ? v : `0x${v}`;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(h))
+    throw new SealworkError('CHECKSUM_INVALID', `The ${what} is not 32 bytes of hex.`, {
+      hint: 'Give 0x + 64 hex digits (e.g. from `sealwork dataset checksum`).',
+    });
+  return h.toLowerCase() as Hex;
+}
+
+export interface DeployAppParameters extends ChainParameters {
+  name: string;
+  /** Image URI (stored as `m_appMultiaddr`). */
+  image: string;
+  /** mrenclave JSON, inline or `@file`; omit for a standard (non-TEE) app. */
+  mrenclave?: string;
+  /** Image digest (bytes32); default zero. */
+  checksum?: string;
+  type?: string;
+  owner?: Address;
+}
+
+export async function deployApp(
+  p: DeployAppParameters,
+): Promise<{ address: Address; owner: Address; txHash: Hex; gasUsed: bigint }> {
+  const mrenclave = p.mrenclave ? await loadMrEnclave(p.mrenclave) : '';
+  const checksum = bytes32(p.checksum, 'app checksum');
+  const c = await connect(p, true);
+  const r = await createApp(c, {
+    name: p.name,
+    multiaddr: p.image,
+    mrenclave,
+    checksum,
+    type: p.type,
+    owner: p.owner,
+  });
+  return { address: r.address, owner: p.owner ?? c.account!.address, txHash: r.txHash, gasUsed: r.gasUsed };
+}
+
+export async function showApp(p: ChainParameters & { address: Address }): Promise<AppInfo> {
+  const c = await connect(p);
+  return readApp(c.publicClient, p.address);
+}
+
+export interface DeployDatasetParameters extends ChainParameters {
+  name: string;
+  /** Where the encrypted dataset can be downloaded. */
+  url: string;
+  /** `0x` + sha256 of the encrypted file (`sealwork dataset checksum`). */
+  checksum: string;
+  owner?: Address;
+}
+
+export async function deployDataset(
+  p: DeployDatasetParameters,
+): Promise<{ address: Address; owner: Address; txHash: Hex; gasUsed: bigint }> {
+  const checksum = bytes32(p.checksum, 'dataset checksum');
+  const c = await connect(p, true);
+  const r = await createDataset(c, { name: p.name, multiaddr: p.url, checksum, owner: p.owner });
+  return { address: r.address, owner: p.owner ?? c.account!.address, txHash: r.txHash, gasUsed: r.gasUsed };
+}
+
+export async function showDataset(p: ChainParameters & { address: Address }): Promise<DatasetInfo> {
+  const c = await connect(p);
+  return readDataset(c.publicClient, p.address);
+}
+
+export async function deployWorkerpool(
+  p: ChainParameters & { description: string; owner?: Address },
+): Promise<{ address: Address; owner: Address; txHash: Hex; gasUsed: bigint }> {
+  const c = await connect(p, true);
+  const r = await createWorkerpool(c, { description: p.description, owner: p.owner });
+  return { address: r.address, owner: p.owner ?? c.account!.address, txHash: r.txHash, gasUsed: r.gasUsed };
+}
+
+export async function showWorkerpool(p: ChainParameters & { address: Address }): Promise<WorkerpoolInfo> {
+  const c = await connect(p);
+  return readWorkerpool(c.publicClient, p.address);
+}

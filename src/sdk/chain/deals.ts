@@ -1,0 +1,67 @@
+/** Deals and tasks: match orders, show a deal with its tasks, show a task. */
+import type { Hex } from 'viem';
+import { computeTaskId } from '../../chain/orders.js';
+import { readDeal, readTask, taskStatusName, type Deal, type Task } from '../../chain/read.js';
+import { matchOrders, type MatchOrdersReturnType } from '../../chain/write.js';
+import { SealworkError } from '../../errors.js';
+import { connect, type ChainParameters } from './common.js';
+import { readOrderFile } from './orders.js';
+
+export interface MatchDealParameters extends ChainParameters {
+  appOrder: string;
+  /** Omit for a request without a dataset. */
+  datasetOrder?: string;
+  workerpoolOrder: string;
+  requestOrder: string;
+}
+
+/** Match four order files into a deal (any wallet may send it). */
+export async function matchDeal(p: MatchDealParameters): Promise<MatchOrdersReturnType & { taskids: Hex[] }> {
+  const app = await readOrderFile(p.appOrder, 'app');
+  const dataset = p.datasetOrder ? await readOrderFile(p.datasetOrder, 'dataset') : undefined;
+  const workerpool = await readOrderFile(p.workerpoolOrder, 'workerpool');
+  const request = await readOrderFile(p.requestOrder, 'request');
+  const c = await connect(p, true);
+  const r = await matchOrders(c, {
+    app: app.order as never,
+    dataset: dataset?.order as never,
+    workerpool: workerpool.order as never,
+    request: request.order as never,
+  });
+  const taskids = Array.from({ length: Number(r.volume) }, (_, i) =>
+    computeTaskId(r.dealid, r.botFirst + BigInt(i)),
+  );
+  return { ...r, taskids };
+}
+
+function hex32(v: string, what: string): Hex {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(v))
+    throw new SealworkError('ID_INVALID', `${v} is not a ${what} (0x + 64 hex digits).`);
+  return v as Hex;
+}
+
+export interface ShowDealReturnType extends Deal {
+  tasks: { taskid: Hex; index: bigint; status: string }[];
+}
+
+export async function showDeal(p: ChainParameters & { dealid: string }): Promise<ShowDealReturnType> {
+  const c = await connect(p);
+  const deal = await readDeal(c.publicClient, c.deployment.hub, hex32(p.dealid, 'deal id'));
+  const tasks = await Promise.all(
+    Array.from({ length: Number(deal.botSize) }, async (_, i) => {
+      const index = deal.botFirst + BigInt(i);
+      const taskid = computeTaskId(deal.dealid, index);
+      const t = await readTask(c.publicClient, c.deployment.hub, taskid);
+      return { taskid, index, status: taskStatusName(t.status) };
+    }),
+  );
+  return { ...deal, tasks };
+}
+
+export async function showTask(
+  p: ChainParameters & { taskid: string },
+): Promise<Task & { statusName: string }> {
+  const c = await connect(p);
+  const t = await readTask(c.publicClient, c.deployment.hub, hex32(p.taskid, 'task id'));
+  return { ...t, statusName: taskStatusName(t.status) };
+}

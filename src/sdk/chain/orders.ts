@@ -1,0 +1,231 @@
+/** Orders: sign to a file, publish / cancel on chain, list the market from the chain. */
+import { promises as fs } from 'node:fs';
+import { resolve } from 'node:path';
+import { getAddress, isAddress, zeroAddress, type Address, type Hex } from 'viem';
+import { listOrders, type ListOrdersFilter, type PublishedOrder } from '../../chain/market.js';
+import {
+  createAppOrder,
+  createDatasetOrder,
+  createRequestOrder,
+  createWorkerpoolOrder,
+  hashOrder,
+  orderFromJson,
+  orderToJson,
+  signOrder,
+  toTag,
+  type AnyOrder,
+  type OrderByKind,
+  type OrderKind,
+  type SignedOrderFile,
+} from '../../chain/orders.js';
+import { readConsumed } from '../../chain/read.js';
+import { cancelOrder, publishOrder } from '../../chain/write.js';
+import { SealworkError, fsError } from '../../errors.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { connect, type ChainParameters } from './common.js';
+
+function addr(v: string | undefined, what: string): Address {
+  if (v === undefined || v === '' || v === 'any') return zeroAddress;
+  if (!isAddress(v, { strict: false }))
+    throw new SealworkError('ADDRESS_INVALID', `--${what} ${v} is not an address.`, {
+      hint: 'Give a 0x-prefixed 20-byte address.',
+    });
+  return getAddress(v);
+}
+
+function uint(v: string | number | bigint | undefined, what: string, dflt: bigint): bigint {
+  if (v === undefined) return dflt;
+  try {
+    const n = BigInt(v);
+    if (n < 0n) throw new Error('negative');
+    return n;
+  } catch {
+    throw new SealworkError('ORDER_FIELD_INVALID', `--${what} ${v} is not a non-negative integer.`);
+  }
+}
+
+/** Fields for `order sign` (strings as given on the command line). */
+export interface SignOrderFields {
+  app?: string;
+  dataset?: string;
+  workerpool?: string;
+  requester?: string;
+  volume?: string;
+  tag?: string;
+  category?: string;
+  trust?: string;
+  price?: string;
+  appRestrict?: string;
+  datasetRestrict?: string;
+  workerpoolRestrict?: string;
+  requesterRestrict?: string;
+  beneficiary?: string;
+  callback?: string;
+  /** JSON text of iExec params (e.g. {"iexec_args":"..."}). */
+  params?: string;
+}
+
+export interface SignOrderParameters extends ChainParameters {
+  kind: OrderKind;
+  fields: SignOrderFields;
+  /** Write the signed order file here. */
+  out?: string;
+  force?: boolean;
+}
+
+function need(v: string | undefined, what: string, kind: string): string {
+  if (!v) throw new SealworkError('ORDER_FIELD_MISSING', `A ${kind} order needs --${what}.`);
+  return v;
+}
+
+/** Build an order from fields, sign it with the configured wallet (EIP-712), optionally write it. */
+export async function signOrderToFile(
+  p: SignOrderParameters,
+): Promise<{ file?: string; orderHash: Hex; signed: SignedOrderFile }> {
+  const c = await connect(p, true);
+  const f = p.fields;
+  const k = p.kind;
+  if (f.params !== undefined) {
+    try {
+      JSON.parse(f.params);
+    } catch {
+      throw new SealworkError('ORDER_PARAMS_INVALID', '--params is not valid JSON.', {
+        hint: 'Example: --params \'{"iexec_args":"--x 1"}\'',
+      });
+    }
+  }
+  const common = { volume: uint(f.volume, 'volume', 1n), tag: toTag(f.tag) };
+  let order: AnyOrder;
+  if (k === 'app')
+    order = createAppOrder({
+      ...common,
+      app: addr(need(f.app, 'app', k), 'app'),
+      appprice: uint(f.price, 'price', 0n),
+      datasetrestrict: addr(f.datasetRestrict, 'dataset-restrict'),
+      workerpoolrestrict: addr(f.workerpoolRestrict, 'workerpool-restrict'),
+      requesterrestrict: addr(f.requesterRestrict, 'requester-restrict'),
+    });
+  else if (k === 'dataset')
+    order = createDatasetOrder({
+      ...common,
+      dataset: addr(need(f.dataset, 'dataset', k), 'dataset'),
+      datasetprice: uint(f.price, 'price', 0n),
+      apprestrict: addr(f.appRestrict, 'app-restrict'),
+      workerpoolrestrict: addr(f.workerpoolRestrict, 'workerpool-restrict'),
+      requesterrestrict: addr(f.requesterRestrict, 'requester-restrict'),
+    });
+  else if (k === 'workerpool')
+    order = createWorkerpoolOrder({
+      ...common,
+      workerpool: addr(need(f.workerpool, 'workerpool', k), 'workerpool'),
+      workerpoolprice: uint(f.price, 'price', 0n),
+      category: uint(f.category, 'category', 0n),
+      trust: uint(f.trust, 'trust', 0n),
+      apprestrict: addr(f.appRestrict, 'app-restrict'),
+      datasetrestrict: addr(f.datasetRestrict, 'dataset-restrict'),
+      requesterrestrict: addr(f.requesterRestrict, 'requester-restrict'),
+    });
+  else {
+    const requester = f.requester ? addr(f.requester, 'requester') : c.account!.address;
+    order = createRequestOrder({
+      ...common,
+      app: addr(need(f.app, 'app', k), 'app'),
+      dataset: addr(f.dataset, 'dataset'),
+      workerpool: addr(f.workerpool, 'workerpool'),
+      requester,
+      beneficiary: f.beneficiary ? addr(f.beneficiary, 'beneficiary') : requester,
+      callback: addr(f.callback, 'callback'),
+      category: uint(f.category, 'category', 0n),
+      trust: uint(f.trust, 'trust', 0n),
+      params: f.params ?? '{}',
+    });
+  }
+  const domain = { chainId: c.deployment.chainId, hub: c.deployment.hub };
+  const signedOrder = await signOrder(c.walletClient!, domain, k, order as never);
+  const signed = { kind: k, chainId: domain.chainId, hub: domain.hub, order: signedOrder } as SignedOrderFile;
+  const orderHash = hashOrder(k, signedOrder as never, domain);
+  let file: string | undefined;
+  if (p.out) {
+    file = resolve(p.out);
+    await writeFileAtomic(file, `${JSON.stringify(signedOrderToJson(signed), null, 2)}\n`, {
+      force: p.force,
+    });
+  }
+  return { file, orderHash, signed };
+}
+
+export function signedOrderToJson(s: SignedOrderFile): Record<string, unknown> {
+  return { kind: s.kind, chainId: s.chainId, hub: s.hub, order: orderToJson(s.order) };
+}
+
+function inferKind(o: Record<string, unknown>): OrderKind | undefined {
+  if ('requester' in o) return 'request';
+  if ('appprice' in o) return 'app';
+  if ('datasetprice' in o) return 'dataset';
+  if ('workerpoolprice' in o) return 'workerpool';
+  return undefined;
+}
+
+/** Read an order file written by `order sign` (or a bare iExec order JSON; its kind is inferred). */
+export async function readOrderFile(path: string, expected?: OrderKind): Promise<SignedOrderFile> {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await fs.readFile(resolve(path), 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new SealworkError('ORDER_INVALID', `${path} is not JSON.`);
+    throw fsError(e, path, 'read order file');
+  }
+  const raw = (json.order ?? json) as Record<string, unknown>;
+  const kind = (json.kind as OrderKind | undefined) ?? inferKind(raw);
+  if (!kind || !['app', 'dataset', 'workerpool', 'request'].includes(kind))
+    throw new SealworkError('ORDER_INVALID', `${path} is not an order file.`, {
+      hint: 'Use a file written by `sealwork order sign`.',
+    });
+  if (expected && kind !== expected)
+    throw new SealworkError('ORDER_KIND_MISMATCH', `${path} holds a ${kind} order, not a ${expected} order.`);
+  const order = orderFromJson(kind, raw);
+  return {
+    kind,
+    chainId: Number(json.chainId ?? 0),
+    hub: (json.hub as Address) ?? zeroAddress,
+    order,
+  } as SignedOrderFile;
+}
+
+export async function publishOrderFile(
+  p: ChainParameters & { file: string },
+): Promise<{ kind: OrderKind; orderHash: Hex; txHash: Hex }> {
+  const s = await readOrderFile(p.file);
+  const c = await connect(p, true);
+  const r = await publishOrder(c, s.kind, s.order as never);
+  return { kind: s.kind, orderHash: r.orderHash, txHash: r.txHash };
+}
+
+export async function cancelOrderFile(
+  p: ChainParameters & { file: string },
+): Promise<{ kind: OrderKind; orderHash: Hex; txHash: Hex }> {
+  const s = await readOrderFile(p.file);
+  const c = await connect(p, true);
+  const r = await cancelOrder(c, s.kind, s.order as never);
+  return { kind: s.kind, orderHash: r.orderHash, txHash: r.txHash };
+}
+
+/** Published orders with volume left (or all with `all`), read from the chain's events. */
+export async function listMarket(p: ChainParameters & ListOrdersFilter): Promise<PublishedOrder[]> {
+  const c = await connect(p);
+  return listOrders(c.publicClient, c.deployment, p);
+}
+
+/** Consumed volume of an order file on chain. */
+export async function orderStatus(
+  p: ChainParameters & { file: string },
+): Promise<{ kind: OrderKind; orderHash: Hex; volume: bigint; consumed: bigint }> {
+  const s = await readOrderFile(p.file);
+  const c = await connect(p);
+  const orderHash = hashOrder(s.kind, s.order as OrderByKind[typeof s.kind] as never, {
+    chainId: c.deployment.chainId,
+    hub: c.deployment.hub,
+  });
+  const consumed = await readConsumed(c.publicClient, c.deployment.hub, orderHash);
+  return { kind: s.kind, orderHash, volume: s.order.volume, consumed };
+}
