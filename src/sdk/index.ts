@@ -1,6 +1,7 @@
 /** sealwork SDK: the functions the CLI is built on, usable as a library. */
 export { SealworkError, isSealworkError } from '../errors.js';
 export * from './dataset.js';
+export * from './chain/index.js';
 export {
   generateDatasetKey,
   parseDatasetKey,
