@@ -174,12 +174,23 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
   try {
     const outer = readTlv(der);
     if (outer.tag !== 0x30 || outer.end !== der.length) throw new Error('not a single SEQUENCE');
-    const [tbs, , sig] = children(outer.content);
-    if (!tbs || !sig || sig.tag !== 0x03 || sig.content[0] !== 0) throw new Error('bad CRL structure');
+    const [tbs, outerAlg, sig, extra] = children(outer.content);
+    if (!tbs || !outerAlg || !sig || extra || sig.tag !== 0x03 || sig.content[0] !== 0)
+      throw new Error('bad CRL structure');
     const f = children(tbs.content);
     let i = 0;
     if (f[i]?.tag === 0x02) i++; // version
-    i++; // signature algorithm
+    const innerAlg = f[i++];
+    // Both algorithm fields must say ecdsa-with-SHA256 (RFC 5280 §5.1.1.2: they must match).
+    const algOid = children(outerAlg.content)[0];
+    if (
+      !innerAlg ||
+      !Buffer.from(innerAlg.raw).equals(Buffer.from(outerAlg.raw)) ||
+      !algOid ||
+      algOid.tag !== 0x06 ||
+      decodeOid(algOid.content) !== '1.2.840.10045.4.3.2'
+    )
+      throw new Error('CRL signature algorithm is not ecdsa-with-SHA256');
     const issuer = f[i++];
     const thisUpdate = f[i++];
     if (!issuer || issuer.tag !== 0x30 || !thisUpdate) throw new Error('missing issuer or thisUpdate');

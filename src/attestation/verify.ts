@@ -250,10 +250,28 @@ const iso = (t: number) => (Number.isFinite(t) ? new Date(t).toISOString() : 'ne
 /** Verify a quote synchronously (the work is CPU-bound; see verifyQuote). */
 export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResult {
   const quote = params.quote instanceof Uint8Array ? parseQuote(params.quote) : params.quote;
-  if (!params.collateral || typeof params.collateral !== 'object')
+  const col = params.collateral as Partial<Collateral> | undefined;
+  if (!col || typeof col !== 'object')
     throw new SealworkError('COLLATERAL_MISSING', 'No collateral given for quote verification.', {
       hint: 'Pass the TCB info, QE identity and CRLs (parseCollateral).',
     });
+  if (
+    typeof col.tcbInfo !== 'string' ||
+    typeof col.qeIdentity !== 'string' ||
+    typeof col.tcbInfoIssuerChain !== 'string' ||
+    typeof col.qeIdentityIssuerChain !== 'string' ||
+    !(col.tcbInfoSignature instanceof Uint8Array) ||
+    !(col.qeIdentitySignature instanceof Uint8Array) ||
+    (col.rootCaCrl !== undefined && !(col.rootCaCrl instanceof Uint8Array)) ||
+    (col.pckCrl !== undefined && !(col.pckCrl instanceof Uint8Array))
+  )
+    throw new SealworkError(
+      'COLLATERAL_INVALID',
+      'Invalid collateral: fields missing or of the wrong type.',
+      {
+        hint: 'Build it with parseCollateral() from Intel PCS responses or a *_collateral.json file.',
+      },
+    );
   const at = params.at ?? new Date();
   const now = at.getTime();
   if (Number.isNaN(now))

@@ -1,0 +1,118 @@
+/**
+ * Bounded fuzz of the quote parser: random bytes, truncations and mutated real/simulated quotes.
+ * The parser must return a Quote or throw a SealworkError — never another exception, never hang.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { isSealworkError } from '../../src/errors.js';
+import { openSimPlatform, parseQuote, parseCollateral } from '../../src/attestation/index.js';
+import { tempDir } from '../helpers/cli.js';
+import { HAVE_VECTORS, quoteVec, textVec } from './vectors.js';
+
+/** Small deterministic PRNG (xorshift32) so failures reproduce. */
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 0x100000000;
+  };
+}
+
+function tryParse(b: Uint8Array, label: string): void {
+  try {
+    const q = parseQuote(b);
+    assert.ok(q.length <= b.length, label);
+    assert.ok(
+      q.signedData.length === 432 || q.signedData.length === 632 || q.signedData.length === 702,
+      label,
+    );
+  } catch (e) {
+    if (!isSealworkError(e)) throw new Error(`${label}: non-typed error ${(e as Error)?.stack}`);
+    assert.match(e.code, /^(QUOTE_MALFORMED|QUOTE_TRUNCATED|QUOTE_UNSUPPORTED|DER_MALFORMED)$/, label);
+  }
+}
+
+describe('quote parser fuzz (bounded)', () => {
+  const seeds: Uint8Array[] = [];
+  let home: { dir: string; cleanup: () => void };
+  before(async () => {
+    home = tempDir();
+    const sim = await openSimPlatform(home.dir);
+    seeds.push((await sim.quote({ mrenclave: '01'.repeat(32), reportData: '02'.repeat(64) })).quote);
+    if (HAVE_VECTORS)
+      for (const f of [
+        'phala-dcap-qvl/sgx_quote',
+        'phala-dcap-qvl/tdx_quote',
+        'automata-dcap-attestation/quotev5.dat',
+      ])
+        seeds.push(quoteVec(f));
+  });
+  after(() => home.cleanup());
+
+  it('random inputs', () => {
+    const r = rng(1);
+    for (let n = 0; n < 3000; n++) {
+      const len = Math.floor(r() * 1200);
+      const b = new Uint8Array(len);
+      for (let i = 0; i < len; i++) b[i] = Math.floor(r() * 256);
+      // Half the time, make the header plausible so the parser goes deeper.
+      if (len >= 8 && r() < 0.5) {
+        b[0] = 3 + Math.floor(r() * 3);
+        b[1] = 0;
+        b[2] = 2;
+        b[3] = 0;
+        b[4] = r() < 0.5 ? 0 : 0x81;
+        b[5] = b[6] = b[7] = 0;
+      }
+      tryParse(b, `random #${n}`);
+    }
+  });
+
+  it('every truncation of each seed', () => {
+    for (const s of seeds)
+      for (let l = 0; l < s.length; l += 1) tryParse(s.subarray(0, l), `truncated to ${l}`);
+  });
+
+  it('mutated seeds (length fields, random bytes, splices)', () => {
+    const r = rng(7);
+    for (const s of seeds) {
+      for (let n = 0; n < 1500; n++) {
+        const b = Uint8Array.from(s);
+        const k = 1 + Math.floor(r() * 4);
+        for (let j = 0; j < k; j++) {
+          const choice = r();
+          // Bias towards the length fields at 432/436, and the v4 type-6 header.
+          const i =
+            choice < 0.3
+              ? 432 + Math.floor(r() * 8)
+              : choice < 0.4
+                ? 564 + Math.floor(r() * 8)
+                : Math.floor(r() * b.length);
+          b[i] = Math.floor(r() * 256);
+        }
+        tryParse(b, `mutation #${n}`);
+      }
+    }
+  });
+
+  it('hex text and garbage collateral are refused with typed errors', () => {
+    assert.throws(() => parseCollateral('null'), { code: 'COLLATERAL_INVALID' });
+    assert.throws(() => parseCollateral([1, 2]), { code: 'COLLATERAL_INVALID' });
+    if (!HAVE_VECTORS) return;
+    const text = textVec('phala-dcap-qvl/sgx_quote_collateral.json');
+    const r = rng(3);
+    for (let n = 0; n < 200; n++) {
+      const i = Math.floor(r() * text.length);
+      const t = text.slice(0, i) + String.fromCharCode(32 + Math.floor(r() * 90)) + text.slice(i + 1);
+      try {
+        parseCollateral(t);
+      } catch (e) {
+        assert.ok(isSealworkError(e), `collateral mutation ${n}: ${(e as Error).message}`);
+      }
+    }
+  });
+});
