@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, promises as fs, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
+import { buildApp, iexecEnv, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
+import { tempDir } from '../helpers/cli.js';
+import { busyboxImage, filesContaining, hasBusybox, hasBwrap } from '../helpers/images.js';
+
+const skip = !hasBusybox()
+  ? 'busybox-static is not installed'
+  : !hasBwrap()
+    ? 'bubblewrap is not installed'
+    : false;
+
+const SCRIPT = `#!/bin/sh
+mode="$1"; shift
+case "$mode" in
+io)
+  cat /iexec_in/in.txt /iexec_in/mem/dataset.txt
+  echo "task=$IEXEC_TASK_ID secret1=$IEXEC_REQUESTER_SECRET_1 files=$IEXEC_INPUT_FILES_NUMBER in=$IEXEC_IN out=$IEXEC_OUT"
+  echo result > /iexec_out/result.txt
+  echo x > /app/x 2>/dev/null && echo ROOT-WRITABLE
+  echo x > /iexec_in/x 2>/dev/null && echo IN-WRITABLE
+  echo x > /tmp/x && echo tmp-ok
+  exit 3 ;;
+net)
+  nc -l -p 9999 >/dev/null 2>&1 &
+  sleep 0.3
+  if echo hi | nc -w 2 127.0.0.1 9999 >/dev/null 2>&1; then echo "loopback-inside-ok"; fi
+  for host in "$@"; do
+    if echo ping | nc -w 2 "$host" "$PORT" >/dev/null 2>&1; then echo "CONNECTED $host"; else echo "refused $host"; fi
+  done ;;
+sleep)
+  sleep 4321 & sleep 4321 ;;
+secret)
+  sha256sum /data/secret.txt > /iexec_out/sha
+  touch /iexec_out/started
+  sleep 2 ;;
+big)
+  dd if=/dev/zero bs=1024 count=3072 2>/dev/null | tr '\\0' 'a' ;;
+mem)
+  dd if=/dev/zero of=/dev/null bs=64M count=1 && echo allocated ;;
+esac
+`;
+
+function sleepersOnHost(): number {
+  let n = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1') === 'sleep\u00004321\u0000') n++;
+    } catch {
+      /* gone */
+    }
+  }
+  return n;
+}
+
+describe('sandboxed execution (bubblewrap)', { skip }, () => {
+  let t: ReturnType<typeof tempDir>;
+  let app: BuildAppReturnType;
+  let built: BuildAppReturnType;
+  let shm: string;
+  const secret = `plaintext-${createHash('sha256').update(String(Math.random())).digest('hex')}`;
+  let n = 0;
+  before(async () => {
+    t = tempDir('sealwork-enclave-run-');
+    // Our own memory-backed folder, so that we can check it is wiped (other test files run in parallel).
+    shm = mkdtempSync('/dev/shm/sealwork-test-');
+    process.env.SEALWORK_SHM_DIR = shm;
+    const src = await busyboxImage(join(t.dir, 'src'), [
+      { name: 'app/', type: 'directory' },
+      { name: 'app/run.sh', data: SCRIPT, mode: 0o755 },
+      { name: 'data/', type: 'directory' },
+      { name: 'data/secret.txt', data: secret },
+    ]);
+    built = await buildApp({
+      image: src,
+      out: join(t.dir, 'app'),
+      entrypoint: '/app/run.sh',
+      heap: '256M',
+      regions: ['/:authenticated', '/data:encrypted'],
+      home: t.dir,
+      workDir: t.dir,
+    });
+    app = built;
+    await fs.rm(src, { recursive: true }); // the source image holds the plaintext; the protected one must not
+  });
+  after(() => {
+    delete process.env.SEALWORK_SHM_DIR;
+    rmSync(shm, { recursive: true, force: true });
+    t.cleanup();
+  });
+  const run = (args: string[], over: Partial<Parameters<typeof runEnclave>[0]> = {}) =>
+    runEnclave({
+      image: app.out,
+      fspfKey: app.fspfKey,
+      fspfTag: app.fspfTag,
+      fsKeyFile: app.fsKeyFile,
+      outDir: join(t.dir, `out-${n++}`),
+      workDir: t.dir,
+      args,
+      timeoutMs: 20_000,
+      ...over,
+    });
+
+  it('mounts inputs read-only, outputs writable, passes the iExec environment and the exit status', async () => {
+    const inDir = join(t.dir, 'in');
+    await fs.mkdir(inDir);
+    await fs.writeFile(join(inDir, 'in.txt'), 'from-in-dir\n');
+    const outDir = join(t.dir, 'io-out');
+    const r = await run(['io'], {
+      inDir,
+      outDir,
+      files: [{ path: 'mem/dataset.txt', data: Buffer.from('from-memory\n') }],
+      env: iexecEnv({ taskId: '0xabc', requesterSecrets: { 1: 's3cr3t' }, inputFiles: ['https://x/y'] }),
+    });
+    assert.equal(r.exitCode, 3, r.stderr);
+    assert.equal(r.timedOut, false);
+    assert.equal(r.simulated, true);
+    assert.equal(r.mrenclave, app.mrenclave);
+    assert.equal(
+      r.stdout,
+      'from-in-dir\nfrom-memory\ntask=0xabc secret1=s3cr3t files=1 in=/iexec_in out=/iexec_out\ntmp-ok\n',
+    );
+    assert.equal(await fs.readFile(join(outDir, 'result.txt'), 'utf8'), 'result\n');
+    assert.equal(existsSync(join(inDir, 'x')), false);
+    assert.deepEqual(await fs.readdir(shm), [], 'in-memory inputs and decrypted files are wiped');
+  });
+
+  it('cannot connect to a listener on the host', async () => {
+    const accepted: string[] = [];
+    const server: Server = createServer((s) => {
+      accepted.push(String(s.remoteAddress));
+      s.destroy();
+    });
+    await new Promise<void>((res) => server.listen(0, '0.0.0.0', () => res()));
+    const port = (server.address() as { port: number }).port;
+    const hostIps = Object.values(networkInterfaces())
+      .flat()
+      .filter((i) => i && i.family === 'IPv4' && !i.internal)
+      .map((i) => i!.address);
+    try {
+      // Control: the same probe from the host does connect.
+      await new Promise<void>((res, rej) => {
+        const c = connect(port, '127.0.0.1', () => (c.destroy(), res()));
+        c.on('error', rej);
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(accepted.length, 1);
+      const r = await run(['net', '127.0.0.1', ...hostIps], { env: { PORT: String(port) } });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /CONNECTED/);
+      assert.match(r.stdout, /loopback-inside-ok/, "control: nc works on the sandbox's own loopback");
+      assert.match(r.stdout, /refused 127\.0\.0\.1/);
+      assert.equal(accepted.length, 1, 'no connection from the sandbox reached the host');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('kills the whole process tree at the timeout', async () => {
+    const started = Date.now();
+    const running = run(['sleep'], { timeoutMs: 2500 });
+    let seen = 0;
+    while (seen < 2 && Date.now() - started < 2000) {
+      await new Promise((res) => setTimeout(res, 50));
+      seen = sleepersOnHost();
+    }
+    assert.equal(seen, 2, 'control: both sandboxed sleeps are visible from the host while running');
+    const r = await running;
+    assert.equal(r.timedOut, true);
+    assert.equal(r.signal, 'SIGKILL');
+    assert.ok(Date.now() - started < 15_000);
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(sleepersOnHost(), 0, 'no sandboxed process survives');
+  });
+
+  it('never writes the plaintext of encrypted files to the host disk', async () => {
+    const outDir = join(t.dir, 'secret-out');
+    const running = run(['secret'], { outDir });
+    const deadline = Date.now() + 15_000;
+    while (!existsSync(join(outDir, 'started')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.ok(existsSync(join(outDir, 'started')), 'the app started');
+    // While the app runs: the image, the unpacked root, scratch and output folders hold no plaintext.
+    assert.deepEqual(await filesContaining(t.dir, Buffer.from(secret)), []);
+    // The plaintext exists only in the memory-backed folder.
+    assert.ok((await filesContaining(shm, Buffer.from(secret))).length > 0);
+    const r = await running;
+    assert.equal(r.exitCode, 0, r.stderr);
+    const sha = createHash('sha256').update(secret).digest('hex');
+    assert.equal(
+      (await fs.readFile(join(outDir, 'sha'), 'utf8')).split(' ')[0],
+      sha,
+      'the app read the plaintext',
+    );
+    assert.deepEqual(await fs.readdir(shm), []);
+  });
+
+  it('bounds captured output and limits memory', async () => {
+    const big = await run(['big'], { maxOutputBytes: 1000 });
+    assert.equal(big.stdout, 'a'.repeat(1000));
+    assert.equal(big.stdoutTruncated, true);
+    const ok = await run(['mem']);
+    assert.match(ok.stdout, /allocated/, ok.stderr);
+    const limited = await run(['mem'], { memoryBytes: 16 * 1024 * 1024 });
+    assert.doesNotMatch(limited.stdout, /allocated/);
+    assert.notEqual(limited.exitCode, 0);
+    assert.match(limited.memoryLimit.mechanism, /RLIMIT_AS/);
+  });
+});
