@@ -189,7 +189,7 @@ describe('protected images', { skip }, () => {
     );
     const layer = join(img, 'blobs', 'sha256', man.layers[1].digest.slice(7));
     const bytes = await fs.readFile(layer);
-    bytes[600] ^= 0xff;
+    bytes[600] = bytes[600]! ^ 0xff;
     await fs.writeFile(layer, bytes);
     await assert.rejects(build(img, 'p-corrupt'), (e) => isSealworkError(e, 'IMAGE_DIGEST_MISMATCH'));
     await assert.rejects(build(base, 'p-noent', { entrypoint: '/app/missing.sh' }), (e) =>

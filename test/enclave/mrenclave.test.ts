@@ -44,7 +44,7 @@ describe('MrEnclave', () => {
 
   it('changes with the binary and with every configuration value', () => {
     const flipped = Buffer.from(BIN);
-    flipped[4999] ^= 1;
+    flipped[4999] = flipped[4999]! ^ 1;
     const variants = [
       computeMrEnclave(flipped, CFG),
       computeMrEnclave(Buffer.concat([BIN, Buffer.alloc(1)]), CFG),
