@@ -95,7 +95,7 @@ async function build(o: Build = {}) {
     reportData: sessionReportData(bound, nonce),
   });
   const quote = Buffer.from(q.quote);
-  if (o.tamper) quote[48 + 100] ^= 0x01; // inside the signed ISV report body
+  if (o.tamper) quote[148] = quote[148]! ^ 0x01; // inside the signed ISV report body
   const req: SessionRequest = {
     authorization: {
       chainTaskId: taskId,
