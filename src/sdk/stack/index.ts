@@ -1,0 +1,235 @@
+/**
+ * The one-command local stack: embedded chain (anvil), SMS, content-addressed storage and a worker
+ * for a dev workerpool, all under one $SEALWORK_HOME. `sealwork dev` runs it (and the demo).
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { createWalletClient, http, type Address, type LocalAccount } from 'viem';
+import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
+import {
+  createChainClients,
+  createWorkerpool,
+  createWorkerpoolOrder,
+  devAccountByName,
+  listOrders,
+  publishOrder,
+  readWorkerpool,
+  signOrder,
+  TAG_TEE,
+  type ChainClients,
+} from '../../chain/index.js';
+import { isSealworkError } from '../../errors.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { resolveHome } from '../../util/home.js';
+import { startStorage, type StorageServer } from '../../worker/storage/server.js';
+import { startChain, stopChain } from '../chain/embedded.js';
+import { startWorker, type RunningWorker, type WorkerEvent } from '../worker/worker.js';
+import { startLocalSms, type LocalSms } from './sms.js';
+
+export interface StartStackParameters {
+  home?: string;
+  /** Use this chain instead of starting the embedded one (it must have a recorded deployment). */
+  chainUrl?: string;
+  /** Port of the embedded chain (default 8545). */
+  chainPort?: number;
+  smsPort?: number;
+  storagePort?: number;
+  /** Worker slots (default 2). */
+  slots?: number;
+  /** Stop the embedded chain on `stop()` when this call started it (default true). */
+  stopChainOnExit?: boolean;
+  onEvent?: (e: WorkerEvent) => void;
+  onStep?: (taskId: string, step: string) => void;
+  /** Scheduler (workerpool owner) and worker wallets (default: dev accounts `workerpool` and `worker`). */
+  scheduler?: LocalAccount;
+  worker?: LocalAccount;
+  taskTimeoutMs?: number;
+}
+
+export interface Stack {
+  home: string;
+  chain: { url: string; startedHere: boolean; clients: ChainClients };
+  sms: LocalSms;
+  storage: StorageServer;
+  platform: SimPlatform;
+  workerpool: Address;
+  worker: RunningWorker;
+  /** Write `<home>/stack.json` (URLs, certificate paths, workerpool) for other commands. */
+  describe(): StackDescription;
+  stop(): Promise<void>;
+}
+
+export interface StackDescription {
+  chainUrl: string;
+  hub: Address;
+  smsUrl: string;
+  smsCertPath: string;
+  storageUrl: string;
+  storageCertPath: string | undefined;
+  workerpool: Address;
+  scheduler: Address;
+  worker: Address;
+  pid: number;
+}
+
+/** The dev workerpool of this home: reused when recorded and still on chain, else deployed with an open TEE order. */
+export async function ensureDevWorkerpool(
+  home: string,
+  chainUrl: string,
+  scheduler: LocalAccount,
+): Promise<Address> {
+  const file = join(home, 'worker', 'workerpool.json');
+  const c = await createChainClientsFor(home, chainUrl, scheduler);
+  const wallet = c;
+  let workerpool: Address | undefined;
+  try {
+    const rec = JSON.parse(await fs.readFile(file, 'utf8')) as {
+      workerpool?: Address;
+      chainUrl?: string;
+      hub?: string;
+    };
+    if (rec.workerpool && rec.hub?.toLowerCase() === c.deployment.hub.toLowerCase()) {
+      const w = await readWorkerpool(c.publicClient as never, rec.workerpool).catch(() => undefined);
+      if (w && w.owner.toLowerCase() === scheduler.address.toLowerCase()) workerpool = rec.workerpool;
+    }
+  } catch {
+    /* none recorded */
+  }
+  if (!workerpool) {
+    const r = await createWorkerpool(
+      { publicClient: wallet.publicClient, walletClient: wallet.walletClient, deployment: wallet.deployment },
+      { description: 'sealwork dev workerpool (simulated SGX)' },
+    );
+    workerpool = r.address;
+    await writeFileAtomic(
+      file,
+      JSON.stringify({ workerpool, chainUrl, hub: c.deployment.hub, owner: scheduler.address }, null, 2),
+      { force: true },
+    );
+  }
+  // An open TEE order with volume left, or publish one.
+  const open = await listOrders(c.publicClient as never, c.deployment, { kind: 'workerpool', workerpool });
+  if (!open.some((o) => o.kind === 'workerpool' && o.remaining > 1000n)) {
+    const order = await signOrder(
+      wallet.walletClient!,
+      { chainId: wallet.deployment.chainId, hub: wallet.deployment.hub },
+      'workerpool',
+      createWorkerpoolOrder({ workerpool, tag: TAG_TEE, volume: 1_000_000n, category: 0n }),
+    );
+    await publishOrder(
+      { publicClient: wallet.publicClient, walletClient: wallet.walletClient, deployment: wallet.deployment },
+      'workerpool',
+      order,
+    );
+  }
+  return workerpool;
+}
+
+/** Chain clients for `home`'s deployment on `chainUrl`, signing with `account`. */
+export async function createChainClientsFor(
+  home: string,
+  chainUrl: string,
+  account: LocalAccount,
+): Promise<ChainClients> {
+  const c = await createChainClients({ home, chainUrl });
+  return {
+    ...c,
+    account,
+    walletClient: createWalletClient({
+      chain: c.chain,
+      transport: http(c.url),
+      account,
+      pollingInterval: 100,
+    }),
+  };
+}
+
+/** Start chain, SMS, storage and worker under `home`. */
+export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
+  const home = resolveHome(p.home);
+  await fs.mkdir(home, { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  const unwind = async () => {
+    for (const f of cleanups.reverse()) await f().catch(() => undefined);
+  };
+  try {
+    let chainUrl = p.chainUrl;
+    let startedHere = false;
+    if (!chainUrl) {
+      const c = await startChain({ home, ...(p.chainPort !== undefined ? { port: p.chainPort } : {}) });
+      chainUrl = c.url;
+      startedHere = !c.alreadyRunning;
+      if (startedHere && p.stopChainOnExit !== false)
+        cleanups.push(async () => void (await stopChain({ home })));
+    }
+    const clients = await createChainClients({ home, chainUrl });
+    const platform = await openSimPlatform(home);
+    const sms = await startLocalSms({
+      home,
+      publicClient: clients.publicClient as never,
+      hub: clients.deployment.hub,
+      platform,
+      ...(p.smsPort !== undefined ? { port: p.smsPort } : {}),
+    });
+    cleanups.push(() => sms.close());
+    const storage = await startStorage({
+      home,
+      ...(p.storagePort !== undefined ? { port: p.storagePort } : {}),
+    });
+    cleanups.push(() => storage.close());
+    const scheduler = p.scheduler ?? devAccountByName('workerpool');
+    const workerAccount = p.worker ?? devAccountByName('worker');
+    const workerpool = await ensureDevWorkerpool(home, chainUrl, scheduler);
+    const worker = await startWorker({
+      home,
+      chainUrl,
+      workerpool,
+      scheduler,
+      worker: workerAccount,
+      smsUrl: sms.url,
+      smsCa: sms.cert,
+      storageUrl: storage.url,
+      platform,
+      slots: p.slots,
+      onEvent: p.onEvent,
+      onStep: p.onStep,
+      taskTimeoutMs: p.taskTimeoutMs,
+    });
+    cleanups.push(() => worker.stop());
+    const description: StackDescription = {
+      chainUrl,
+      hub: clients.deployment.hub,
+      smsUrl: sms.url,
+      smsCertPath: sms.certPath,
+      storageUrl: storage.url,
+      storageCertPath: storage.certPath,
+      workerpool,
+      scheduler: scheduler.address,
+      worker: workerAccount.address,
+      pid: process.pid,
+    };
+    const stackFile = join(home, 'stack.json');
+    await writeFileAtomic(stackFile, JSON.stringify(description, null, 2), { force: true });
+    cleanups.push(() => fs.rm(stackFile, { force: true }));
+    let stopped = false;
+    return {
+      home,
+      chain: { url: chainUrl, startedHere, clients },
+      sms,
+      storage,
+      platform,
+      workerpool,
+      worker,
+      describe: () => description,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await unwind();
+      },
+    };
+  } catch (e) {
+    await unwind();
+    if (isSealworkError(e)) throw e;
+    throw e;
+  }
+}

@@ -1,0 +1,458 @@
+/**
+ * The requester's side: run an app (find published orders, sign the request, match the deal,
+ * watch the task), show a task, download (and decrypt) a result.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { hexToString, isAddressEqual, zeroAddress, type Address, type Hex } from 'viem';
+import {
+  computeTaskId,
+  createChainClients,
+  createRequestOrder,
+  isTeeTag,
+  listOrders,
+  matchOrders,
+  orderFromJson,
+  readDeal,
+  readTask,
+  signOrder,
+  TAG_TEE,
+  TaskStatus,
+  type AppOrder,
+  type ChainClients,
+  type DatasetOrder,
+  type RequestOrder,
+  type WorkerpoolOrder,
+} from '../../chain/index.js';
+import { SealworkError, fsError } from '../../errors.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { resolveHome } from '../../util/home.js';
+import { fetchBytes } from '../../worker/fetch.js';
+import { TaskJournal, type FailureCause } from '../../worker/journal.js';
+import { decryptResult, isEncryptedResult, type ResultKeyFormat } from '../../worker/postcompute.js';
+import { localStorageCa } from '../../worker/storage/client.js';
+import { unzipEntries } from '../../worker/zip.js';
+
+export type TaskStatusName = 'UNSET' | 'ACTIVE' | 'REVEALING' | 'COMPLETED' | 'FAILED';
+const STATUS_NAMES: TaskStatusName[] = ['UNSET', 'ACTIVE', 'REVEALING', 'COMPLETED', 'FAILED'];
+
+export interface ChainAccess {
+  home?: string;
+  chainUrl?: string;
+  /** Signer: a private key, or a named dev account on the embedded chain. */
+  privateKey?: string;
+  as?: string;
+}
+
+async function clients(p: ChainAccess, requireWallet = false): Promise<ChainClients & { home: string }> {
+  const home = resolveHome(p.home);
+  const c = await createChainClients({
+    home,
+    chainUrl: p.chainUrl,
+    privateKey: p.privateKey,
+    as: p.as,
+    requireWallet,
+  });
+  return { ...c, home };
+}
+
+async function readOrderFile<K extends 'app' | 'dataset' | 'workerpool'>(kind: K, path: string) {
+  let j: unknown;
+  try {
+    j = JSON.parse(await fs.readFile(path, 'utf8'));
+  } catch (e) {
+    throw fsError(e, path, 'read the order file');
+  }
+  const o = j as { kind?: string; order?: unknown };
+  if (o && typeof o === 'object' && 'order' in o) {
+    if (o.kind && o.kind !== kind)
+      throw new SealworkError('ORDER_KIND_MISMATCH', `${path} holds a ${o.kind} order, not a ${kind} order.`);
+    return orderFromJson(kind, o.order);
+  }
+  return orderFromJson(kind, j);
+}
+
+const open = (restrict: Address, who: Address) =>
+  isAddressEqual(restrict, zeroAddress) || isAddressEqual(restrict, who);
+const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
+
+export interface RunAppParameters extends ChainAccess {
+  app: Address;
+  dataset?: Address;
+  workerpool?: Address;
+  /** `iexec_args`. */
+  args?: string;
+  /** Requester secrets by index: `{ "1": "name" }` (`iexec_secrets`). */
+  secrets?: Record<string, string>;
+  /** `iexec_input_files` URLs. */
+  inputFiles?: string[];
+  /** Ask for result encryption (`iexec_result_encryption`). */
+  encryptResult?: boolean;
+  /** Key wrap of the result key (default RSA-OAEP-SHA256; `iexec` for the iExec SDK format). */
+  resultKeyFormat?: ResultKeyFormat;
+  beneficiary?: Address;
+  /** Orders from files instead of the on-chain market. */
+  appOrderFile?: string;
+  datasetOrderFile?: string;
+  workerpoolOrderFile?: string;
+  /** Tasks in the deal (default 1). */
+  volume?: number;
+  category?: number;
+}
+
+export interface RunAppReturnType {
+  dealId: Hex;
+  taskIds: Hex[];
+  txHash: Hex;
+  requestOrder: RequestOrder;
+  orders: { app: Hex | 'file'; dataset: Hex | 'file' | null; workerpool: Hex | 'file' };
+}
+
+/** Sign a request order for `app` (and dataset), find matching published orders, match the deal. */
+export async function runApp(p: RunAppParameters): Promise<RunAppReturnType> {
+  const c = await clients(p, true);
+  const requester = c.account!.address;
+  const volume = BigInt(p.volume ?? 1);
+  const pc = c.publicClient as never;
+  // App order: from a file, or the market (TEE tag, restrictions open to this request).
+  let appOrder: AppOrder;
+  let appRef: Hex | 'file' = 'file';
+  if (p.appOrderFile) appOrder = await readOrderFile('app', p.appOrderFile);
+  else {
+    const all = await listOrders(pc, c.deployment, { kind: 'app', app: p.app });
+    const ok = all.filter(
+      (o) =>
+        o.kind === 'app' &&
+        isTeeTag(o.order.tag) &&
+        open(o.order.requesterrestrict, requester) &&
+        (!p.dataset || open(o.order.datasetrestrict, p.dataset)) &&
+        (!p.workerpool || open(o.order.workerpoolrestrict, p.workerpool)) &&
+        o.remaining >= volume,
+    );
+    const first = ok[0];
+    if (!first || first.kind !== 'app')
+      throw new SealworkError(
+        'APP_ORDER_NOT_FOUND',
+        all.length
+          ? `No published order of app ${p.app} is open to this request (TEE tag, restrictions, volume ${volume}).`
+          : `App ${p.app} has no published order.`,
+        {
+          hint: 'The app owner publishes one with `sealwork order sign app … --tag tee` + `order publish`, or pass --app-order <file>.',
+        },
+      );
+    appOrder = first.order;
+    appRef = first.orderHash;
+  }
+  // Dataset order.
+  let datasetOrder: DatasetOrder | undefined;
+  let datasetRef: Hex | 'file' | null = null;
+  if (p.dataset) {
+    if (p.datasetOrderFile) {
+      datasetOrder = await readOrderFile('dataset', p.datasetOrderFile);
+      datasetRef = 'file';
+    } else {
+      const all = (await listOrders(pc, c.deployment, { kind: 'dataset', dataset: p.dataset })).filter(
+        (o) => o.kind === 'dataset',
+      );
+      const reasons: string[] = [];
+      for (const o of all) {
+        if (o.kind !== 'dataset') continue;
+        const d = o.order;
+        if (!open(d.apprestrict, p.app))
+          reasons.push(
+            `dataset order ${short(o.orderHash)} restricts apps to ${d.apprestrict}; this request uses app ${p.app}`,
+          );
+        else if (!open(d.requesterrestrict, requester))
+          reasons.push(
+            `dataset order ${short(o.orderHash)} restricts requesters to ${d.requesterrestrict}; you are ${requester}`,
+          );
+        else if (p.workerpool && !open(d.workerpoolrestrict, p.workerpool))
+          reasons.push(
+            `dataset order ${short(o.orderHash)} restricts workerpools to ${d.workerpoolrestrict}`,
+          );
+        else if (o.remaining < volume)
+          reasons.push(`dataset order ${short(o.orderHash)} has ${o.remaining} use(s) left`);
+        else {
+          datasetOrder = d;
+          datasetRef = o.orderHash;
+          break;
+        }
+      }
+      if (!datasetOrder)
+        throw new SealworkError(
+          'DATASET_ORDER_NOT_FOUND',
+          all.length
+            ? `No order of dataset ${p.dataset} can be matched: ${reasons.join('; ')}.`
+            : `Dataset ${p.dataset} has no published order.`,
+          {
+            hint: 'Only apps the dataset owner authorized can use this dataset; ask the owner for an order open to your app.',
+            details: { dataset: p.dataset, app: p.app, reasons },
+          },
+        );
+    }
+  }
+  // Workerpool order.
+  let wpOrder: WorkerpoolOrder;
+  let wpRef: Hex | 'file' = 'file';
+  if (p.workerpoolOrderFile) wpOrder = await readOrderFile('workerpool', p.workerpoolOrderFile);
+  else {
+    const all = await listOrders(pc, c.deployment, {
+      kind: 'workerpool',
+      ...(p.workerpool ? { workerpool: p.workerpool } : {}),
+    });
+    const ok = all.filter(
+      (o) =>
+        o.kind === 'workerpool' &&
+        isTeeTag(o.order.tag) &&
+        open(o.order.apprestrict, p.app) &&
+        (!p.dataset || open(o.order.datasetrestrict, p.dataset)) &&
+        open(o.order.requesterrestrict, requester) &&
+        (p.category === undefined || o.order.category === BigInt(p.category)) &&
+        o.remaining >= volume,
+    );
+    const first = ok[0];
+    if (!first || first.kind !== 'workerpool')
+      throw new SealworkError(
+        'WORKERPOOL_ORDER_NOT_FOUND',
+        `No published TEE workerpool order${p.workerpool ? ` of ${p.workerpool}` : ''} is open to this request.`,
+        {
+          hint: 'Start a worker (`sealwork worker start` or `sealwork dev`) whose owner publishes a workerpool order, or pass --workerpool-order <file>.',
+        },
+      );
+    wpOrder = first.order;
+    wpRef = first.orderHash;
+  }
+  // The request order, signed by the requester.
+  const params: Record<string, unknown> = {};
+  if (p.args) params.iexec_args = p.args;
+  if (p.secrets && Object.keys(p.secrets).length) params.iexec_secrets = p.secrets;
+  if (p.inputFiles?.length) params.iexec_input_files = p.inputFiles;
+  if (p.encryptResult) {
+    params.iexec_result_encryption = true;
+    if (p.resultKeyFormat === 'iexec') params.sealwork_result_key_format = 'iexec';
+  }
+  const request = await signOrder(
+    c.walletClient!,
+    { chainId: c.deployment.chainId, hub: c.deployment.hub },
+    'request',
+    createRequestOrder({
+      app: p.app,
+      requester,
+      dataset: p.dataset ?? zeroAddress,
+      workerpool: wpOrder.workerpool,
+      volume,
+      tag: TAG_TEE,
+      category: wpOrder.category,
+      trust: 0n,
+      beneficiary: p.beneficiary ?? requester,
+      params: JSON.stringify(params),
+    }),
+  );
+  const m = await matchOrders(
+    { publicClient: c.publicClient, walletClient: c.walletClient, deployment: c.deployment },
+    { app: appOrder, ...(datasetOrder ? { dataset: datasetOrder } : {}), workerpool: wpOrder, request },
+  );
+  const taskIds = Array.from({ length: Number(m.volume) }, (_, i) =>
+    computeTaskId(m.dealid, m.botFirst + BigInt(i)),
+  );
+  return {
+    dealId: m.dealid,
+    taskIds,
+    txHash: m.txHash,
+    requestOrder: request,
+    orders: { app: appRef, dataset: datasetRef, workerpool: wpRef },
+  };
+}
+
+export interface TaskInfo {
+  taskId: Hex;
+  status: TaskStatusName;
+  dealId: Hex | null;
+  index: number | null;
+  app: Address | null;
+  dataset: Address | null;
+  beneficiary: Address | null;
+  resultDigest: Hex | null;
+  /** `{"storage","location"}` as stored on chain. */
+  results: { storage?: string; location?: string } | null;
+  finalDeadline: number | null;
+  /** From the local worker journal, when this home runs the worker that handled the task. */
+  worker: { step: string; cause: FailureCause | null } | null;
+}
+
+function journalPath(home: string): string {
+  return join(home, 'worker', 'journal.db');
+}
+
+/** Status, result location and (from a local worker journal) failure cause of a task. */
+export async function showTask(p: ChainAccess & { taskId: Hex; dealId?: Hex }): Promise<TaskInfo> {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(p.taskId))
+    throw new SealworkError('TASK_ID_INVALID', `${p.taskId} is not a task id (0x + 64 hex characters).`);
+  const c = await clients(p);
+  const t = await readTask(c.publicClient as never, c.deployment.hub, p.taskId);
+  const status = STATUS_NAMES[t.status] ?? 'UNSET';
+  const dealId = t.status === TaskStatus.UNSET ? (p.dealId ?? null) : t.dealid;
+  const deal = dealId
+    ? await readDeal(c.publicClient as never, c.deployment.hub, dealId).catch(() => undefined)
+    : undefined;
+  let results: TaskInfo['results'] = null;
+  if (t.results && t.results !== '0x') {
+    const text = hexToString(t.results);
+    try {
+      results = JSON.parse(text) as TaskInfo['results'];
+    } catch {
+      results = { location: text };
+    }
+  }
+  let worker: TaskInfo['worker'] = null;
+  const jp = journalPath(c.home);
+  if (await fs.stat(jp).catch(() => undefined)) {
+    const j = TaskJournal.open(jp);
+    try {
+      const r = j.get(p.taskId);
+      if (r) worker = { step: r.step, cause: r.cause ?? null };
+    } finally {
+      j.close();
+    }
+  }
+  return {
+    taskId: p.taskId,
+    status,
+    dealId,
+    index: t.status === TaskStatus.UNSET ? null : Number(t.idx),
+    app: deal?.app.pointer ?? null,
+    dataset: deal && !isAddressEqual(deal.dataset.pointer, zeroAddress) ? deal.dataset.pointer : null,
+    beneficiary: deal?.beneficiary ?? null,
+    resultDigest: t.status === TaskStatus.COMPLETED ? t.resultDigest : null,
+    results,
+    finalDeadline: t.status === TaskStatus.UNSET ? null : Number(t.finalDeadline),
+    worker,
+  };
+}
+
+export interface WatchTaskParameters extends ChainAccess {
+  taskId: Hex;
+  dealId?: Hex;
+  timeoutMs?: number;
+  pollMs?: number;
+  onChange?: (info: TaskInfo) => void;
+}
+
+/** Poll a task until COMPLETED or FAILED (or the local worker records a failure). */
+export async function watchTask(p: WatchTaskParameters): Promise<TaskInfo> {
+  const end = Date.now() + (p.timeoutMs ?? 300_000);
+  let last = '';
+  while (true) {
+    const info = await showTask(p);
+    const key = `${info.status}|${info.worker?.step ?? ''}`;
+    if (key !== last) {
+      last = key;
+      p.onChange?.(info);
+    }
+    if (info.status === 'COMPLETED' || info.status === 'FAILED') return info;
+    if (info.worker && (info.worker.step === 'failed' || info.worker.step === 'claimed')) return info;
+    if (Date.now() > end)
+      throw new SealworkError(
+        'TASK_WATCH_TIMEOUT',
+        `Task ${p.taskId} is still ${info.status} after the watch timeout.`,
+        {
+          hint: 'Check that a worker serves this workerpool (`sealwork worker start`), then `sealwork task show`.',
+        },
+      );
+    await new Promise((r) => setTimeout(r, p.pollMs ?? 250));
+  }
+}
+
+export interface DownloadResultParameters extends ChainAccess {
+  taskId: Hex;
+  /** Decrypt with the beneficiary's RSA private key (PEM file). */
+  decrypt?: boolean;
+  keyFile?: string;
+  /** Folder to write the result files into (default ./<taskid>). */
+  out?: string;
+  force?: boolean;
+  /** Extra CA certificates for the storage (default: the local storage's). */
+  ca?: string[];
+  onWarning?: (message: string) => void;
+}
+
+export interface DownloadResultReturnType {
+  location: string;
+  out: string;
+  files: string[];
+  encrypted: boolean;
+  decrypted: boolean;
+  format?: ResultKeyFormat;
+}
+
+/** Download a completed task's result; with `decrypt`, decrypt it with the beneficiary key. */
+export async function downloadResult(p: DownloadResultParameters): Promise<DownloadResultReturnType> {
+  const info = await showTask(p);
+  if (info.status !== 'COMPLETED' || !info.results?.location)
+    throw new SealworkError('RESULT_NOT_AVAILABLE', `Task ${p.taskId} is ${info.status}: it has no result.`, {
+      hint:
+        info.status === 'ACTIVE' || info.status === 'UNSET'
+          ? 'Wait for it to complete (`sealwork task show`).'
+          : undefined,
+    });
+  const home = resolveHome(p.home);
+  const location = info.results.location;
+  const data = await fetchBytes(location, { ca: p.ca ?? (await localStorageCa(home)) });
+  const encrypted = await isEncryptedResult(data);
+  let zip = data;
+  let format: ResultKeyFormat | undefined;
+  if (p.decrypt) {
+    if (!encrypted)
+      throw new SealworkError('RESULT_NOT_ENCRYPTED', `The result of task ${p.taskId} is not encrypted.`, {
+        hint: 'Download it without --decrypt.',
+      });
+    if (!p.keyFile)
+      throw new SealworkError('RESULT_KEY_REQUIRED', 'Decrypting needs the beneficiary private key.', {
+        hint: 'Pass --key <private key PEM file>.',
+      });
+    let pem: string;
+    try {
+      pem = await fs.readFile(p.keyFile, 'utf8');
+    } catch (e) {
+      throw fsError(e, p.keyFile, 'read the key file');
+    }
+    const r = await decryptResult(data, pem, { onWarning: p.onWarning });
+    zip = r.zip;
+    format = r.format;
+  }
+  const out = resolve(p.out ?? p.taskId);
+  const files: string[] = [];
+  if (encrypted && !p.decrypt) {
+    const target = join(out, 'result.zip');
+    await writeFileAtomic(target, data, { force: p.force });
+    files.push(target);
+  } else {
+    const entries = await unzipEntries(zip);
+    for (const [name, content] of entries) {
+      const target = join(out, ...name.split('/'));
+      await writeFileAtomic(target, content, { force: p.force });
+      files.push(target);
+    }
+  }
+  return { location, out, files, encrypted, decrypted: Boolean(p.decrypt), ...(format ? { format } : {}) };
+}
+
+/** A beneficiary RSA key pair (3072 bits) for result encryption: private key 0600, public key PEM. */
+export async function generateResultKeys(p: { out: string; force?: boolean; bits?: number }): Promise<{
+  privateKeyFile: string;
+  publicKeyFile: string;
+  publicKeyPem: string;
+}> {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: p.bits ?? 3072,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const base = resolve(p.out);
+  const privateKeyFile = `${base}.key`;
+  const publicKeyFile = `${base}.pub`;
+  await writeFileAtomic(privateKeyFile, privateKey, { force: p.force, mode: 0o600 });
+  await writeFileAtomic(publicKeyFile, publicKey, { force: p.force });
+  return { privateKeyFile, publicKeyFile, publicKeyPem: publicKey };
+}

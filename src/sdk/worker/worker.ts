@@ -1,0 +1,126 @@
+/** Start a worker (scheduler + enclave runner) for one workerpool, as a library call. */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { Address, LocalAccount } from 'viem';
+import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
+import { createChainClients, resolveAccount } from '../../chain/index.js';
+import { SealworkError, fsError } from '../../errors.js';
+import { smsClient } from '../../sms/client.js';
+import { resolveHome } from '../../util/home.js';
+import { WorkerChain } from '../../worker/chain.js';
+import { TaskJournal } from '../../worker/journal.js';
+import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client.js';
+import { createTeeRunner } from '../../worker/tee.js';
+import { Worker, type WorkerEvent } from '../../worker/worker.js';
+
+export type { WorkerEvent };
+
+export interface StartWorkerParameters {
+  home?: string;
+  chainUrl?: string;
+  workerpool: Address;
+  /** The workerpool owner (initializes tasks, signs authorizations). Default: the configured wallet. */
+  scheduler?: LocalAccount;
+  /** Private key or dev account name of the scheduler when `scheduler` is not given. */
+  privateKey?: string;
+  as?: string;
+  /** The worker wallet (default: the scheduler). */
+  worker?: LocalAccount;
+  smsUrl: string;
+  /** PEM file or text of the SMS certificate to trust. */
+  smsCa?: string;
+  /** Result storage (default: the local storage started under this home). */
+  storageUrl?: string;
+  storageCa?: string[];
+  /** Extra CAs for downloads (datasets, images, input files). */
+  downloadCa?: string[];
+  ipfsGateway?: string;
+  slots?: number;
+  pollMs?: number;
+  taskTimeoutMs?: number;
+  platform?: SimPlatform;
+  onEvent?: (e: WorkerEvent) => void;
+  onStep?: (taskId: string, step: string) => void;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  journal: TaskJournal;
+  workerpool: Address;
+  scheduler: Address;
+  workerAddress: Address;
+  stop(): Promise<void>;
+}
+
+async function readPem(v: string | undefined): Promise<string | undefined> {
+  if (!v) return undefined;
+  if (v.includes('-----BEGIN')) return v;
+  try {
+    return await fs.readFile(v, 'utf8');
+  } catch (e) {
+    throw fsError(e, v, 'read the certificate');
+  }
+}
+
+export async function startWorker(p: StartWorkerParameters): Promise<RunningWorker> {
+  const home = resolveHome(p.home);
+  const clients = await createChainClients({ home, chainUrl: p.chainUrl });
+  const scheduler = p.scheduler ?? (await resolveAccount({ home, privateKey: p.privateKey, as: p.as }));
+  if (!scheduler)
+    throw new SealworkError('WALLET_MISSING', 'The worker needs the workerpool owner wallet.', {
+      hint: 'Set SEALWORK_PRIVATE_KEY to the workerpool owner key, or use --as workerpool on the embedded chain.',
+    });
+  let storageUrl = p.storageUrl;
+  if (!storageUrl) {
+    const ep = await readStorageEndpoint(home);
+    if (!ep)
+      throw new SealworkError('STORAGE_NOT_RUNNING', 'The worker needs a result storage.', {
+        hint: 'Start one with `sealwork storage start`, or pass --storage-url.',
+      });
+    storageUrl = ep.url;
+  }
+  const localCa = await localStorageCa(home);
+  const storageCa = p.storageCa ?? localCa;
+  const smsCa = await readPem(p.smsCa);
+  const chain = new WorkerChain(clients.publicClient, clients.url, clients.deployment.hub);
+  const journal = TaskJournal.open(join(home, 'worker', 'journal.db'));
+  const platform = p.platform ?? (await openSimPlatform(home));
+  const sms = smsClient(p.smsUrl, { ...(smsCa ? { ca: smsCa } : {}), timeoutMs: 30_000 });
+  const runTee = createTeeRunner({
+    home,
+    chain,
+    sms,
+    scheduler,
+    platform,
+    storage: { url: storageUrl, ca: storageCa },
+    fetch: {
+      ca: [...localCa, ...(p.downloadCa ?? [])],
+      ...(p.ipfsGateway ? { ipfsGateway: p.ipfsGateway } : {}),
+    },
+    taskTimeoutMs: p.taskTimeoutMs,
+    onStep: p.onStep,
+  });
+  const worker = new Worker({
+    chain,
+    journal,
+    workerpool: p.workerpool,
+    scheduler,
+    worker: p.worker ?? scheduler,
+    runTee,
+    slots: p.slots ?? 2,
+    pollMs: p.pollMs ?? 200,
+    onEvent: p.onEvent,
+  });
+  worker.start();
+  return {
+    worker,
+    journal,
+    workerpool: p.workerpool,
+    scheduler: scheduler.address,
+    workerAddress: (p.worker ?? scheduler).address,
+    async stop() {
+      await worker.stop();
+      journal.close();
+    },
+  };
+}

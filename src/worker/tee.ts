@@ -1,0 +1,312 @@
+/**
+ * The TEE part of a task — what SCONE's runtime, pre-compute and post-compute do inside the
+ * enclave (simulated here: see docs/worker.md, no confidentiality against the host):
+ * enclave challenge + workerpool authorization, app image check and measurement, ephemeral key,
+ * quote with REPORTDATA = sha256(publicKey ‖ nonce), SMS session, dataset and input files in
+ * memory, app run with the FSPF key/tag from the SMS, post-compute, upload, enclave signature.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { Address, Hex, LocalAccount } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import type { SimPlatform } from '../attestation/index.js';
+import { collateralToJson } from '../attestation/index.js';
+import { signAuthorization, signEnclaveResult } from '../chain/formulas.js';
+import { iexecEnv, measureApp, runEnclave } from '../enclave/index.js';
+import { SealworkError, isSealworkError } from '../errors.js';
+import type { SmsClient } from '../sms/client.js';
+import type { SessionSecrets } from '../sms/release.js';
+import { decryptSessionJwe, generateSessionKeyPair, sessionReportData } from '../sms/session-crypto.js';
+import type { DealView, WorkerChain } from './chain.js';
+import { fetchBytes, type FetchOptions } from './fetch.js';
+import type { ComputedResult } from './journal.js';
+import { computeResultDigest, encryptResult, readComputedJson, type ResultKeyFormat } from './postcompute.js';
+import { fetchDataset, fetchInputFiles, type InMemoryFile } from './precompute.js';
+import { putObject } from './storage/client.js';
+import type { RunTeeTask } from './worker.js';
+import { zipFolder } from './zip.js';
+
+export interface TeeRunnerOptions {
+  home: string;
+  chain: WorkerChain;
+  sms: SmsClient;
+  scheduler: LocalAccount;
+  platform: SimPlatform;
+  /** Where results are uploaded. */
+  storage: { url: string; ca?: string[] };
+  /** Downloads of images, datasets and input files (extra CAs, IPFS gateway, size limit). */
+  fetch?: FetchOptions;
+  /** App wall-clock limit (default 60 s). */
+  taskTimeoutMs?: number;
+  /** Progress notes for logs (never secret values). */
+  onStep?: (taskId: Hex, step: string) => void;
+}
+
+/** The deal params the worker reads (iExec's, plus sealwork's result key format). */
+export function resultKeyFormatOf(params: string): ResultKeyFormat {
+  try {
+    const j = JSON.parse(params || '{}') as Record<string, unknown>;
+    const f = j.sealwork_result_key_format;
+    if (f === 'iexec' || f === 'rsa-pkcs1') return 'iexec';
+  } catch {
+    /* not JSON */
+  }
+  return 'oaep-sha256';
+}
+
+const ZERO32 = /^0x0{64}$/;
+
+/** Locate the app image named on chain, downloading archives into the worker cache; check its checksum. */
+export async function resolveAppImage(
+  home: string,
+  multiaddr: string,
+  checksum: Hex,
+  o: FetchOptions = {},
+): Promise<string> {
+  let path: string;
+  if (/^https?:\/\//.test(multiaddr)) {
+    const cache = join(home, 'worker', 'images');
+    await fs.mkdir(cache, { recursive: true });
+    const name = createHash('sha256').update(multiaddr).digest('hex');
+    path = join(cache, `${name}.tar`);
+    const have = await fs.stat(path).catch(() => undefined);
+    if (!have) {
+      const data = await fetchBytes(multiaddr, o).catch((e) => {
+        throw new SealworkError('APP_IMAGE_DOWNLOAD_FAILED', `Cannot download the app image ${multiaddr}.`, {
+          cause: e,
+        });
+      });
+      const tmp = `${path}.${process.pid}.partial`;
+      await fs.writeFile(tmp, data);
+      await fs.rename(tmp, path);
+    }
+  } else if (multiaddr.startsWith('file://')) {
+    path = new URL(multiaddr).pathname;
+  } else if (multiaddr.startsWith('/')) {
+    path = multiaddr;
+  } else {
+    throw new SealworkError(
+      'APP_IMAGE_UNSUPPORTED',
+      `The app image location ${multiaddr} is not supported.`,
+      {
+        hint: 'Deploy the app with an OCI layout path, a file:// URL or an http(s):// archive URL.',
+      },
+    );
+  }
+  const st = await fs.stat(path).catch(() => undefined);
+  if (!st)
+    throw new SealworkError('APP_IMAGE_NOT_FOUND', `The app image ${path} does not exist on this worker.`, {
+      details: { image: multiaddr },
+    });
+  if (!ZERO32.test(checksum)) {
+    const digest = await imageDigest(path, st.isDirectory());
+    if (
+      !digest.some((d) =>
+        timingSafeEqual(Buffer.from(d, 'hex'), Buffer.from(checksum.slice(2).toLowerCase(), 'hex')),
+      )
+    )
+      throw new SealworkError(
+        'APP_IMAGE_CHECKSUM_MISMATCH',
+        `The app image at ${multiaddr} does not match the on-chain checksum ${checksum}: it changed after deployment.`,
+        { details: { image: multiaddr, expected: checksum, found: digest.map((d) => `0x${d}`) } },
+      );
+  }
+  return path;
+}
+
+/** Digests an image may be deployed with: sha256 of an archive file; the manifest digest of an OCI layout. */
+async function imageDigest(path: string, isDir: boolean): Promise<string[]> {
+  if (!isDir) {
+    const h = createHash('sha256');
+    h.update(await fs.readFile(path));
+    return [h.digest('hex')];
+  }
+  const index = JSON.parse(await fs.readFile(join(path, 'index.json'), 'utf8')) as {
+    manifests?: { digest?: string }[];
+  };
+  const out: string[] = [];
+  for (const m of index.manifests ?? []) {
+    const d = /^sha256:([0-9a-f]{64})$/.exec(m.digest ?? '')?.[1];
+    if (!d) continue;
+    // The manifest blob must really hash to its digest.
+    const blob = await fs.readFile(join(path, 'blobs', 'sha256', d)).catch(() => undefined);
+    if (blob && createHash('sha256').update(blob).digest('hex') === d) out.push(d);
+  }
+  return out;
+}
+
+/** iExec's environment for the app: task id, bag position, input files, dataset, secrets. */
+function appEnv(
+  s: SessionSecrets,
+  deal: DealView,
+  dataset: InMemoryFile | undefined,
+  inputs: InMemoryFile[],
+): Record<string, string> {
+  const name = (f: InMemoryFile) => f.path.slice('/iexec_in/'.length);
+  const requesterSecrets: Record<number, string> = {};
+  for (const [k, v] of Object.entries(s.requesterSecrets)) requesterSecrets[Number(k)] = v;
+  return {
+    ...iexecEnv({
+      taskId: s.task.id,
+      ...(dataset ? { datasetFilename: name(dataset) } : {}),
+      ...(s.app.developerSecret !== undefined ? { appDeveloperSecret: s.app.developerSecret } : {}),
+      requesterSecrets,
+      inputFiles: inputs.map(name),
+      botSize: Number(deal.botSize),
+      botFirstIndex: Number(deal.botFirst),
+      botTaskIndex: s.task.index,
+    }),
+    IEXEC_INPUT_FILES_FOLDER: '/iexec_in',
+    ...(s.dataset ? { IEXEC_DATASET_ADDRESS: s.dataset.address } : {}),
+  };
+}
+
+/** Wrap a failure of one stage into a cause with a stable code (the original code when it has one). */
+function stage<T>(code: string, what: string, f: () => Promise<T>): Promise<T> {
+  return f().catch((e: unknown) => {
+    if (isSealworkError(e)) throw e;
+    throw new SealworkError(code, `${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  });
+}
+
+export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
+  return async ({ taskId, deal, index, worker }) => {
+    const note = (s: string) => o.onStep?.(taskId, s);
+    // 1. Enclave challenge from the SMS, and the scheduler's authorization of (worker, task, enclave).
+    const enclaveChallenge = await stage('SMS_CHALLENGE_FAILED', 'enclave challenge', () =>
+      o.sms.getEnclaveChallenge(o.scheduler, taskId),
+    );
+    const authorizationSign = await signAuthorization(o.scheduler, {
+      worker,
+      taskid: taskId,
+      enclaveChallenge,
+    });
+    note(`enclave challenge ${enclaveChallenge}`);
+
+    // 2. The app image named on chain, checked against its checksum, measured.
+    const app = await o.chain.readApp(deal.app);
+    const image = await resolveAppImage(o.home, app.multiaddr, app.checksum, o.fetch);
+    const workDir = join(o.home, 'worker', 'tmp');
+    await fs.mkdir(workDir, { recursive: true });
+    const identity = await stage('APP_IMAGE_REFUSED', 'measuring the app image', () =>
+      measureApp(image, { workDir }),
+    );
+    note(`measured MrEnclave ${identity.mrenclave}`);
+
+    // 3. Ephemeral session key, nonce, quote binding both, SMS session.
+    const session = generateSessionKeyPair('P-256');
+    const { nonce } = await o.sms.getNonce();
+    const reportData = sessionReportData(session.publicJwk, nonce);
+    const attributes = identity.config.debug ? '0700000000000000e700000000000000' : undefined;
+    const q = await o.platform.quote({
+      mrenclave: identity.mrenclave,
+      reportData,
+      ...(attributes ? { attributes } : {}),
+    });
+    const authorization = {
+      chainTaskId: taskId,
+      dealId: deal.dealId,
+      taskIndex: Number(index),
+      workerWallet: worker,
+      enclaveChallenge,
+      signature: authorizationSign,
+    };
+    const response = await o.sms.openSession({
+      authorization,
+      quote: `0x${Buffer.from(q.quote).toString('hex')}`,
+      collateral: collateralToJson(q.collateral),
+      publicKey: session.publicJwk,
+      nonce,
+    });
+    const secrets = await decryptSessionJwe<SessionSecrets>(response.jwe, session.privateKey);
+    note(`session opened; released: ${response.released.join(', ')}`);
+
+    // 4. Pre-compute: dataset and input files, in memory only.
+    const dataset = secrets.dataset
+      ? await fetchDataset(
+          {
+            address: secrets.dataset.address,
+            url: secrets.dataset.url,
+            checksum: secrets.dataset.checksum,
+            key: secrets.dataset.key,
+          },
+          o.fetch,
+        )
+      : undefined;
+    const inputs = await fetchInputFiles(secrets.task.inputFiles, o.fetch);
+
+    // 5. Run the app with the FSPF key and tag released by the SMS.
+    const outDir = await fs.mkdtemp(join(workDir, 'out-'));
+    try {
+      const run = await runEnclave({
+        image,
+        fspfKey: secrets.app.fspfKey,
+        fspfTag: secrets.app.fspfTag,
+        ...(secrets.app.fsKey !== undefined ? { fsKey: secrets.app.fsKey } : {}),
+        outDir,
+        args: secrets.task.args,
+        mrenclave: secrets.app.mrenclave,
+        env: appEnv(secrets, deal, dataset, inputs),
+        files: [...(dataset ? [dataset] : []), ...inputs].map((f) => ({
+          path: f.path.slice('/iexec_in/'.length),
+          data: f.data,
+        })),
+        timeoutMs: o.taskTimeoutMs ?? 60_000,
+        workDir,
+      });
+      if (run.timedOut)
+        throw new SealworkError(
+          'APP_TIMEOUT',
+          `The app ran over its ${o.taskTimeoutMs ?? 60_000} ms limit and was stopped.`,
+        );
+      if (run.exitCode !== 0)
+        throw new SealworkError('APP_EXIT_NONZERO', `The app exited with status ${run.exitCode}.`, {
+          details: { exitCode: run.exitCode },
+        });
+      note('app finished (exit 0)');
+
+      // 6. Post-compute: digest, zip, optional encryption, upload, enclave signature.
+      const computed = await readComputedJson(outDir);
+      const digest = await computeResultDigest(outDir, computed);
+      let zip = await zipFolder(outDir);
+      const encrypted = secrets.task.resultEncryption;
+      if (encrypted) {
+        if (!secrets.resultEncryptionKey)
+          throw new SealworkError(
+            'RESULT_KEY_MISSING',
+            'The deal asks for result encryption but no beneficiary key was released.',
+          );
+        zip = await encryptResult(zip, secrets.resultEncryptionKey, resultKeyFormatOf(secrets.task.params));
+      }
+      const put = await stage('RESULT_UPLOAD_FAILED', 'uploading the result', () =>
+        putObject({ url: o.storage.url, data: zip, ca: o.storage.ca }),
+      );
+      const results = JSON.stringify({ storage: 'sealwork', location: put.url });
+      const enclaveAccount = privateKeyToAccount(secrets.enclaveChallenge.privateKey);
+      if (enclaveAccount.address.toLowerCase() !== enclaveChallenge.toLowerCase())
+        throw new SealworkError(
+          'ENCLAVE_CHALLENGE_MISMATCH',
+          'The SMS released a challenge key for another enclave challenge.',
+        );
+      const enclaveSign = await signEnclaveResult(enclaveAccount, {
+        worker,
+        taskid: taskId,
+        resultDigest: digest,
+      });
+      note(`result uploaded to ${put.url}`);
+      return {
+        digest,
+        results,
+        location: put.url,
+        encrypted,
+        enclaveChallenge: enclaveChallenge as Address,
+        enclaveSign,
+        authorizationSign,
+        exitCode: run.exitCode,
+      };
+    } finally {
+      await fs.rm(outDir, { recursive: true, force: true });
+    }
+  };
+}
