@@ -20,7 +20,6 @@ import type { SessionSecrets } from '../sms/release.js';
 import { decryptSessionJwe, generateSessionKeyPair, sessionReportData } from '../sms/session-crypto.js';
 import type { DealView, WorkerChain } from './chain.js';
 import { fetchBytes, type FetchOptions } from './fetch.js';
-import type { ComputedResult } from './journal.js';
 import { computeResultDigest, encryptResult, readComputedJson, type ResultKeyFormat } from './postcompute.js';
 import { fetchDataset, fetchInputFiles, type InMemoryFile } from './precompute.js';
 import { putObject } from './storage/client.js';
