@@ -94,6 +94,10 @@ export interface BuildAppParameters {
 
 export interface BuildAppReturnType extends AppIdentity {
   out: string;
+  /** Digest of the protected image's OCI manifest (`sha256:…`). */
+  imageDigest: string;
+  /** The same as `0x…` bytes32, for the app's on-chain checksum. */
+  checksum: `0x${string}`;
   /** Written only when a region is encrypted. Never put it in the image; push it to the SMS. */
   fsKeyFile?: string;
   regions: Region[];
@@ -281,19 +285,22 @@ export async function buildApp(p: BuildAppParameters): Promise<BuildAppReturnTyp
         { created_by: 'sealwork app build: FSPF, enclave metadata, encrypted files' },
       ],
     };
-    if (force) await fs.rm(out, { recursive: true, force: true });
     const tmpOut = out.endsWith('.tar')
       ? out
       : join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
+    let manifestDigest: string;
     try {
-      await writeOciImage({
+      ({ manifestDigest } = await writeOciImage({
         out: tmpOut,
         config: newConfig,
         layers: [layer1, layer2],
         workDir: stage,
         annotations: { 'io.sealwork.fingerprint': id.fingerprint },
-      });
-      if (tmpOut !== out) await fs.rename(tmpOut, out);
+      }));
+      if (tmpOut !== out) {
+        if (force) await fs.rm(out, { recursive: true, force: true });
+        await fs.rename(tmpOut, out);
+      }
     } catch (e) {
       if (tmpOut !== out) await fs.rm(tmpOut, { recursive: true, force: true });
       throw e instanceof SealworkError ? e : fsError(e, out, 'write image');
@@ -303,6 +310,8 @@ export async function buildApp(p: BuildAppParameters): Promise<BuildAppReturnTyp
     return {
       ...id,
       out,
+      imageDigest: manifestDigest,
+      checksum: `0x${manifestDigest.slice('sha256:'.length)}`,
       ...(fsKeyFile ? { fsKeyFile } : {}),
       regions,
       files: fspf.entries.length,
@@ -350,7 +359,8 @@ export async function loadProtectedImage(p: {
       });
     const fspf = openFspf(fspfBlob, Buffer.from(key, 'hex'), Buffer.from(tag, 'hex'));
     const needsKeys = fspf.regions.some((r) => r.protection === 'encrypted');
-    if (needsKeys && p.decryptTo && !p.fsKeys)
+    if (needsKeys && p.decryptTo && !p.fsKeys) {
+      await verifyRoot(root, fspf); // integrity first: a tampered image is reported as such
       throw new SealworkError(
         'FS_KEY_REQUIRED',
         'The image has encrypted regions and no file-system key was given.',
@@ -358,6 +368,7 @@ export async function loadProtectedImage(p: {
           hint: 'Pass --fs-key-file <file written by app build> (in production the SMS releases it after attestation).',
         },
       );
+    }
     await verifyRoot(root, fspf, { keys: p.fsKeys, decryptTo: p.decryptTo });
     const cfg: EnclaveConfig = {
       entrypoint: meta.entrypoint,

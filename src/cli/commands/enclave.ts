@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { SealworkError } from '../../errors.js';
 import { buildApp, execApp, measureApp, parseSize } from '../../sdk/enclave/index.js';
 import { action } from '../context.js';
 import { group } from '../groups.js';
@@ -52,12 +53,14 @@ export function register(program: Command): void {
       '--fs-key-file <path>',
       'where to write the keys of encrypted regions (0600; default $SEALWORK_HOME/keys/apps/<out>.fskey.json)',
     )
+    .option('--mrenclave-out <file>', 'also write the mrenclave JSON (for `app deploy --mrenclave @file`)')
     .option('--force', 'overwrite existing outputs')
     .action(
       action(
         async (
           ctx,
           o: {
+            mrenclaveOut?: string;
             entrypoint: string;
             out: string;
             heap: string;
@@ -84,11 +87,14 @@ export function register(program: Command): void {
             fsKeyFile: o.fsKeyFile,
             force: o.force,
             home: ctx.home,
+            mrenclaveOut: o.mrenclaveOut,
           });
           ctx.out(r, [
             `protected image: ${r.out}`,
             ...identityLines(r),
+            `checksum:    ${r.checksum}`,
             `files:       ${r.files} protected (${r.encryptedFiles} encrypted)`,
+            ...(r.mrenclaveFile ? [`mrenclave JSON written to ${r.mrenclaveFile}`] : []),
             ...(r.fsKeyFile
               ? [`fs key file: ${r.fsKeyFile} (0600; push it to the SMS, never ship it with the image)`]
               : []),
@@ -169,8 +175,18 @@ export function register(program: Command): void {
                 : `exit ${r.exitCode ?? r.signal} in ${r.durationMs} ms; outputs in ${o.out}; MrEnclave ${r.mrenclave}`,
             );
           }
-          if (r.timedOut) process.exitCode = 124;
-          else if (r.exitCode !== 0) process.exitCode = r.exitCode ?? 1;
+          const status = r.timedOut ? 124 : r.exitCode === 0 ? 0 : (r.exitCode ?? 1);
+          if (status === 0) return;
+          // The app's status becomes the CLI's (124 on timeout, like timeout(1)).
+          process.exitCode = status;
+          if (!ctx.json)
+            throw new SealworkError(
+              r.timedOut ? 'APP_TIMED_OUT' : 'APP_FAILED',
+              r.timedOut
+                ? `The app was killed after the ${o.timeout} timeout.`
+                : `The app exited with status ${r.exitCode ?? r.signal}.`,
+              { hint: 'See its output above.', exitCode: status },
+            );
         },
       ),
     );

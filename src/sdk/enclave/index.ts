@@ -3,7 +3,9 @@
  * Thin typed wrappers over src/enclave; the CLI calls only these.
  */
 import { promises as fs } from 'node:fs';
+import { resolve } from 'node:path';
 import { SealworkError, fsError } from '../../errors.js';
+import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
 import {
   buildApp as buildAppImage,
   measureApp as measureAppImage,
@@ -25,9 +27,22 @@ export type {
 };
 export { parseFingerprint, formatFingerprint, iexecEnv, runEnclave, parseSize } from '../../enclave/index.js';
 
+export interface BuildAppSdkParameters extends BuildAppParameters {
+  /** Also write the `mrenclave` JSON to this file (0644), for `app deploy --mrenclave @file`. */
+  mrenclaveOut?: string;
+}
+
 /** Build a protected image (`sealwork app build`). */
-export function buildApp(p: BuildAppParameters): Promise<BuildAppReturnType> {
-  return buildAppImage(p);
+export async function buildApp(
+  p: BuildAppSdkParameters,
+): Promise<BuildAppReturnType & { mrenclaveFile?: string }> {
+  const { mrenclaveOut, ...rest } = p;
+  if (mrenclaveOut) await assertWritableTarget(resolve(mrenclaveOut), p.force ?? false);
+  const r = await buildAppImage(rest);
+  if (!mrenclaveOut) return r;
+  const file = resolve(mrenclaveOut);
+  await writeFileAtomic(file, `${JSON.stringify(r.mrenclaveJson)}\n`, { force: p.force });
+  return { ...r, mrenclaveFile: file };
 }
 
 export interface MeasureAppParameters {
