@@ -26,6 +26,8 @@ export type { Policy, PolicyInput, PolicyClaim, Verdict } from './policy.js';
 export { INTEL_SGX_ROOT, INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_FINGERPRINT } from './roots.js';
 export type { TrustedRoot } from './roots.js';
 export { openSimPlatform, SIM_QE_MRSIGNER } from './sim.js';
+export { fetchPccsCollateral } from './pccs.js';
+export type { FetchPccsCollateralParameters } from './pccs.js';
 export type { SimPlatform, SimQuoteParameters } from './sim.js';
 
 export interface AttestParameters {

@@ -2,6 +2,7 @@
 export { SealworkError, isSealworkError } from '../errors.js';
 export * from './dataset.js';
 export * from './chain/index.js';
+export * from './attestation/index.js';
 export {
   generateDatasetKey,
   parseDatasetKey,
