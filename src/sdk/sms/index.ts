@@ -1,0 +1,245 @@
+/**
+ * SDK functions of the SMS domain (what the CLI calls): start the service, push and check secrets
+ * with the iExec challenge signatures, and manage the beneficiary's result-encryption key.
+ */
+import { generateKeyPairSync, createPublicKey } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { isAddress, type Address } from 'viem';
+import { resolveAccount } from '../../chain/clients.js';
+import { SealworkError, fsError } from '../../errors.js';
+import {
+  readSmsRecord,
+  smsClient,
+  startSms,
+  type RunningSms,
+  type SmsClient,
+  type StartSmsOptions,
+} from '../../sms/index.js';
+import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
+import { resolveHome } from '../../util/home.js';
+import type { ChainParameters } from '../chain/common.js';
+
+export type { RunningSms, StartSmsOptions } from '../../sms/index.js';
+
+/** Start the SMS (see `startSms`); `home` defaults to SEALWORK_HOME / ~/.sealwork. */
+export function startSmsService(p: Omit<StartSmsOptions, 'home'> & { home?: string }): Promise<RunningSms> {
+  return startSms({ ...p, home: resolveHome(p.home) });
+}
+
+export interface SmsEndpointParameters {
+  home?: string;
+  /** SMS URL (else SEALWORK_SMS_URL, else the local SMS recorded by `sms start`). */
+  smsUrl?: string;
+  /** PEM file of the certificate to trust (else SEALWORK_SMS_CA, else the local SMS's certificate). */
+  smsCa?: string;
+}
+
+/** Resolve the SMS URL and the certificate to trust. */
+export async function resolveSms(
+  p: SmsEndpointParameters,
+): Promise<{ client: SmsClient; url: string; caPath?: string }> {
+  const home = resolveHome(p.home);
+  const rec = await readSmsRecord(home);
+  const url = p.smsUrl ?? process.env.SEALWORK_SMS_URL ?? rec?.url;
+  if (!url)
+    throw new SealworkError('SMS_NOT_CONFIGURED', 'No SMS is configured.', {
+      hint: 'Start one with `sealwork sms start`, or pass --sms-url / set SEALWORK_SMS_URL.',
+    });
+  const caPath =
+    p.smsCa ?? process.env.SEALWORK_SMS_CA ?? (rec && rec.url === url ? rec.certPath : undefined);
+  let ca: string | undefined;
+  if (caPath) {
+    try {
+      ca = await fs.readFile(caPath, 'utf8');
+    } catch (e) {
+      throw fsError(e, caPath, 'read the SMS certificate');
+    }
+  }
+  return { client: smsClient(url, ca ? { ca } : {}), url, ...(caPath ? { caPath } : {}) };
+}
+
+export type SmsSignerParameters = SmsEndpointParameters & Omit<ChainParameters, 'chainUrl'>;
+
+async function signer(p: SmsSignerParameters) {
+  const account = await resolveAccount({
+    home: resolveHome(p.home),
+    ...(p.privateKey ? { privateKey: p.privateKey } : {}),
+    ...(p.as ? { as: p.as } : {}),
+    ...(p.password ? { password: p.password } : {}),
+    ...(p.promptPassword ? { promptPassword: p.promptPassword } : {}),
+  });
+  if (!account)
+    throw new SealworkError(
+      'WALLET_MISSING',
+      'Pushing a secret needs a wallet to sign the SMS challenge, and none is configured.',
+      {
+        hint: 'Set SEALWORK_PRIVATE_KEY, create one with `sealwork wallet create`, or use --as <dev account> on the embedded chain.',
+      },
+    );
+  return account;
+}
+
+function address(a: string, what: string): Address {
+  if (!isAddress(a, { strict: false }))
+    throw new SealworkError('ADDRESS_INVALID', `${a} is not a valid ${what} address.`, {
+      hint: 'Give a 0x-prefixed 20-byte hex address.',
+    });
+  return a as Address;
+}
+
+export interface PushReturnType {
+  sms: string;
+  signer: Address;
+  target: string;
+}
+
+/** Push a dataset key (base64 of 32 bytes) as its owner: `POST /secrets/web3`. */
+export async function pushDatasetSecret(
+  p: SmsSignerParameters & { dataset: string; key: string },
+): Promise<PushReturnType> {
+  const dataset = address(p.dataset, 'dataset');
+  const key = p.key.trim();
+  const { client, url } = await resolveSms(p);
+  const account = await signer(p);
+  await client.pushDatasetSecret(account, dataset, key);
+  return { sms: url, signer: account.address, target: dataset };
+}
+
+/** Push the app developer secret as the app owner: `POST /apps/{app}/secrets`. */
+export async function pushAppSecret(
+  p: SmsSignerParameters & { app: string; secret: string },
+): Promise<PushReturnType> {
+  const app = address(p.app, 'app');
+  const { client, url } = await resolveSms(p);
+  const account = await signer(p);
+  await client.pushAppSecret(account, app, p.secret);
+  return { sms: url, signer: account.address, target: app };
+}
+
+/** Push the app's file-system key (encrypted regions) as the app owner; immutable. */
+export async function pushAppFsKey(
+  p: SmsSignerParameters & { app: string; fsKeyFile: string },
+): Promise<PushReturnType> {
+  const app = address(p.app, 'app');
+  let value: string;
+  try {
+    value = (await fs.readFile(resolve(p.fsKeyFile), 'utf8')).trim();
+  } catch (e) {
+    throw fsError(e, p.fsKeyFile, 'read the file-system key');
+  }
+  if (!value)
+    throw new SealworkError('FS_KEY_EMPTY', `The file-system key file ${p.fsKeyFile} is empty.`, {
+      hint: 'Give the key file written by `sealwork app build`.',
+    });
+  const { client, url } = await resolveSms(p);
+  const account = await signer(p);
+  await client.pushAppFsKey(account, app, value);
+  return { sms: url, signer: account.address, target: app };
+}
+
+/** Push a requester secret as the signer: `POST /requesters/{signer}/secrets/{name}`. */
+export async function pushRequesterSecret(
+  p: SmsSignerParameters & { name: string; secret: string },
+): Promise<PushReturnType> {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(p.name))
+    throw new SealworkError(
+      'SECRET_NAME_INVALID',
+      `Secret name "${p.name}" is not 1 to 64 characters from [A-Za-z0-9_-].`,
+      {
+        hint: 'Use letters, digits, "-" and "_" only.',
+      },
+    );
+  const { client, url } = await resolveSms(p);
+  const account = await signer(p);
+  await client.pushRequesterSecret(account, p.name, p.secret);
+  return { sms: url, signer: account.address, target: `${account.address}/${p.name}` };
+}
+
+export interface GenerateResultKeyReturnType {
+  privateKeyFile: string;
+  publicKeyFile: string;
+  publicKeyPem: string;
+}
+
+export const resultKeyDir = (home?: string) => join(resolveHome(home), 'keys', 'result');
+
+/** Generate the beneficiary's RSA-4096 result key pair: private key PEM (0600) and public key PEM. */
+export async function generateResultKey(p: {
+  home?: string;
+  out?: string;
+  force?: boolean;
+}): Promise<GenerateResultKeyReturnType> {
+  const dir = resolve(p.out ?? resultKeyDir(p.home));
+  const privateKeyFile = join(dir, 'result-key.pem');
+  const publicKeyFile = join(dir, 'result-key.pub.pem');
+  await assertWritableTarget(privateKeyFile, p.force ?? false);
+  await assertWritableTarget(publicKeyFile, p.force ?? false);
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 4096 });
+  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
+    mode: 0o600,
+    force: p.force,
+  });
+  await writeFileAtomic(publicKeyFile, publicKeyPem, { mode: 0o644, force: p.force });
+  return { privateKeyFile, publicKeyFile, publicKeyPem };
+}
+
+/** Push the beneficiary's result-encryption public key (web2 secret `iexec-result-encryption-public-key`). */
+export async function pushResultKey(
+  p: SmsSignerParameters & { publicKeyFile?: string; update?: boolean },
+): Promise<PushReturnType & { publicKeyFile: string }> {
+  const file = resolve(p.publicKeyFile ?? join(resultKeyDir(p.home), 'result-key.pub.pem'));
+  let pem: string;
+  try {
+    pem = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw fsError(e, file, 'read the result public key');
+  }
+  try {
+    const k = createPublicKey(pem);
+    if (k.asymmetricKeyType !== 'rsa') throw new Error('not RSA');
+    pem = k.export({ type: 'spki', format: 'pem' }).toString();
+  } catch (e) {
+    throw new SealworkError('RESULT_KEY_INVALID', `${file} is not an RSA public (or private) key in PEM.`, {
+      hint: 'Generate one with `sealwork result generate-key`.',
+      cause: e,
+    });
+  }
+  const { client, url } = await resolveSms(p);
+  const account = await signer(p);
+  await client.pushResultKey(account, pem, { update: p.update ?? false });
+  return { sms: url, signer: account.address, target: account.address, publicKeyFile: file };
+}
+
+export type SecretCheckKind = 'dataset' | 'app' | 'fs-key' | 'requester' | 'result-key' | 'web2';
+
+/** Does the SMS hold this secret? (HEAD; no signature needed, no value revealed.) */
+export async function checkSecret(
+  p: SmsEndpointParameters & { kind: SecretCheckKind; address: string; name?: string },
+): Promise<{ exists: boolean; kind: SecretCheckKind; address: Address; name?: string; sms: string }> {
+  const a = address(
+    p.address,
+    p.kind === 'requester' || p.kind === 'result-key' || p.kind === 'web2' ? 'owner' : p.kind,
+  );
+  const { client, url } = await resolveSms(p);
+  const needName = p.kind === 'requester' || p.kind === 'web2';
+  if (needName && !p.name)
+    throw new SealworkError('SECRET_NAME_MISSING', `Checking a ${p.kind} secret needs its name.`, {
+      hint: `sealwork secret check ${p.kind} <address> <name>`,
+    });
+  const exists =
+    p.kind === 'dataset'
+      ? await client.hasDatasetSecret(a)
+      : p.kind === 'app'
+        ? await client.hasAppSecret(a)
+        : p.kind === 'fs-key'
+          ? await client.hasAppFsKey(a)
+          : p.kind === 'requester'
+            ? await client.hasRequesterSecret(a, p.name!)
+            : p.kind === 'result-key'
+              ? await client.hasResultKey(a)
+              : await client.hasWeb2Secret(a, p.name!);
+  return { exists, kind: p.kind, address: a, ...(p.name ? { name: p.name } : {}), sms: url };
+}
