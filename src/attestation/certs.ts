@@ -28,6 +28,14 @@ export interface ParsedCert {
 
 const certCache = new Map<string, ParsedCert>();
 
+/** Drop every cached certificate, CRL and chain result (benchmarks: the cold path). */
+export function clearCertCaches(): void {
+  certCache.clear();
+  crlCache.clear();
+  crlSigCache.clear();
+  chainCache.clear();
+}
+
 function normSerial(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, '');
 }

@@ -10,7 +10,7 @@ import { verifyQuoteSync, type VerificationResult } from './verify.js';
 
 export { parseQuote, quoteBytesFrom, INTEL_QE_VENDOR_ID, TEE_TYPE_SGX, TEE_TYPE_TDX } from './quote.js';
 export type { Quote, QuoteHeader, EnclaveReport, TdReport, CertificationData } from './quote.js';
-export { verifyQuote, verifyQuoteSync, identityOf } from './verify.js';
+export { verifyQuote, verifyQuoteSync, identityOf, clearVerificationCaches } from './verify.js';
 export type {
   Check,
   QuoteIdentity,

@@ -11,6 +11,7 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { SealworkError } from '../errors.js';
 import {
+  clearCertCaches,
   crlSignedBy,
   parseCrl,
   parsePckExtension,
@@ -168,7 +169,7 @@ interface Prepared {
   qeSig: Map<string, boolean>;
 }
 
-const preparedByObject = new WeakMap<Collateral, Prepared>();
+let preparedByObject = new WeakMap<Collateral, Prepared>();
 const preparedByKey = new Map<string, Prepared>();
 
 function prepare(c: Collateral): Prepared {
@@ -235,6 +236,16 @@ function qeReportSignedBy(q: Quote, pck: ParsedCert): boolean {
 }
 
 const pckExtCache = new Map<string, PckExtension>();
+
+/** Forget everything cached (parsed collateral, chains, signature results): the next verification is cold. */
+export function clearVerificationCaches(): void {
+  preparedByObject = new WeakMap();
+  preparedByKey.clear();
+  attKeyCache.clear();
+  qeSigCache.clear();
+  pckExtCache.clear();
+  clearCertCaches();
+}
 function pckExtension(leaf: ParsedCert): PckExtension {
   let e = pckExtCache.get(leaf.fingerprint256);
   if (!e) {
