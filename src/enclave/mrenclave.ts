@@ -96,17 +96,19 @@ export function computeMrEnclave(binary: Uint8Array, c: EnclaveConfig): string {
   ecreate.writeBigUInt64LE(enclaveSize(binary.length, c), 12);
   h.update(ecreate);
 
+  // One buffer per page: the EADD record, then 16 × (EEXTEND record ‖ 256 bytes), hashed at once.
+  const buf = Buffer.alloc(64 + 16 * (64 + 256));
+  buf.write('EADD', 0, 'latin1');
+  for (let i = 0; i < 16; i++) buf.write('EEXTEND', 64 + i * 320, 'latin1');
   const addPage = (offset: number, page: Uint8Array, flags: bigint) => {
-    const eadd = record('EADD');
-    eadd.writeBigUInt64LE(BigInt(offset), 8);
-    eadd.writeBigUInt64LE(flags, 16);
-    h.update(eadd);
-    for (let i = 0; i < PAGE; i += 256) {
-      const ext = record('EEXTEND');
-      ext.writeBigUInt64LE(BigInt(offset + i), 8);
-      h.update(ext);
-      h.update(page.subarray(i, i + 256));
+    buf.writeBigUInt64LE(BigInt(offset), 8);
+    buf.writeBigUInt64LE(flags, 16);
+    for (let i = 0; i < 16; i++) {
+      const at = 64 + i * 320;
+      buf.writeBigUInt64LE(BigInt(offset + i * 256), at + 8);
+      buf.set(page.subarray(i * 256, (i + 1) * 256), at + 64);
     }
+    h.update(buf);
   };
 
   const pages = Math.ceil(binary.length / PAGE);
