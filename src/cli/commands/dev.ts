@@ -1,15 +1,86 @@
 import type { Command } from 'commander';
-import { runDatasetDemo } from '../../sdk/demo.js';
 import { action } from '../context.js';
+import { untilSignal } from './worker-storage.js';
 
 export function register(program: Command): void {
   program
     .command('dev')
-    .description('Run the local demo (today: encrypt and decrypt a sample dataset)')
+    .description(
+      'Start the local stack (embedded chain, SMS, storage, worker) and run the narrated confidential-computing demo',
+    )
+    .option('--no-demo', 'only start the stack and keep it running for manual use')
+    .option('--exit-after-demo', 'stop everything after the demo (exit 0 only if the result decrypted)')
+    .option('--chain-port <port>', 'port of the embedded chain', '8545')
+    .option('--slots <n>', 'worker slots', '2')
+    .option('--result-key-format <format>', 'demo result key wrap: oaep (default) or iexec', 'oaep')
     .action(
-      action(async (ctx) => {
-        const steps = await runDatasetDemo({ home: ctx.home, onStep: (s) => ctx.info(`• ${s.detail}`) });
-        ctx.out({ ok: true, steps }, 'demo finished: the dataset round trip is byte-identical');
-      }),
+      action(
+        async (
+          ctx,
+          o: {
+            demo: boolean;
+            exitAfterDemo?: boolean;
+            chainPort: string;
+            slots: string;
+            resultKeyFormat: string;
+          },
+        ) => {
+          const t0 = Date.now();
+          const { startStack } = await import('../../sdk/stack/index.js');
+          const stack = await startStack({
+            home: ctx.home,
+            chainPort: Number(o.chainPort),
+            slots: Number(o.slots),
+            onEvent: (e) => {
+              if (e.kind === 'failed')
+                ctx.info(`  worker: task ${e.taskId} failed [${e.cause?.code}] ${e.cause?.message}`);
+            },
+          });
+          const d = stack.describe();
+          ctx.info(
+            `sealwork dev stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (home ${stack.home})`,
+          );
+          ctx.info(`  chain    ${d.chainUrl}  (hub ${d.hub})`);
+          ctx.info(`  SMS      ${d.smsUrl}  (certificate ${d.smsCertPath})`);
+          ctx.info(`  storage  ${d.storageUrl}  (certificate ${d.storageCertPath})`);
+          ctx.info(`  worker   workerpool ${d.workerpool}, scheduler ${d.scheduler}, worker ${d.worker}`);
+          ctx.info('  SIMULATION: SGX is simulated here; no confidentiality against this host.');
+          try {
+            if (o.demo) {
+              const { runDemo } = await import('../../sdk/stack/demo.js');
+              const r = await runDemo(stack, {
+                onStep: (s) => ctx.info(`• ${s.detail}`),
+                resultKeyFormat: o.resultKeyFormat === 'iexec' ? 'iexec' : 'oaep-sha256',
+              });
+              ctx.out(
+                {
+                  ok: true,
+                  stack: d,
+                  app: r.app,
+                  dataset: r.dataset,
+                  taskId: r.taskId,
+                  result: r.result,
+                  steps: r.steps,
+                },
+                [
+                  '',
+                  'demo finished: the decrypted result is',
+                  ...r.result
+                    .trimEnd()
+                    .split('\n')
+                    .map((l) => `  ${l}`),
+                ],
+              );
+            } else ctx.out({ ok: true, stack: d }, `stack running: ${JSON.stringify(d)}`);
+            if (o.exitAfterDemo) return;
+            ctx.info(
+              'the stack keeps running for manual use (see $SEALWORK_HOME/stack.json); Ctrl-C to stop',
+            );
+            await untilSignal(async () => undefined);
+          } finally {
+            await stack.stop();
+          }
+        },
+      ),
     );
 }

@@ -24,7 +24,7 @@ import { resolveHome } from '../../util/home.js';
 import { startStorage, type StorageServer } from '../../worker/storage/server.js';
 import { startChain, stopChain } from '../chain/embedded.js';
 import { startWorker, type RunningWorker, type WorkerEvent } from '../worker/worker.js';
-import { startLocalSms, type LocalSms } from './sms.js';
+import { silentLogger, startSms, type RunningSms } from '../../sms/index.js';
 
 export interface StartStackParameters {
   home?: string;
@@ -49,7 +49,7 @@ export interface StartStackParameters {
 export interface Stack {
   home: string;
   chain: { url: string; startedHere: boolean; clients: ChainClients };
-  sms: LocalSms;
+  sms: RunningSms & { cert: string; certPath: string };
   storage: StorageServer;
   platform: SimPlatform;
   workerpool: Address;
@@ -164,14 +164,18 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
     }
     const clients = await createChainClients({ home, chainUrl });
     const platform = await openSimPlatform(home);
-    const sms = await startLocalSms({
+    const running = await startSms({
       home,
-      publicClient: clients.publicClient as never,
-      hub: clients.deployment.hub,
-      platform,
-      ...(p.smsPort !== undefined ? { port: p.smsPort } : {}),
+      chainUrl,
+      port: p.smsPort ?? 0,
+      allowSimulation: true,
+      logger: silentLogger,
     });
-    cleanups.push(() => sms.close());
+    cleanups.push(() => running.close());
+    const sms = Object.assign(running, {
+      cert: running.cert ?? '',
+      certPath: running.certPath ?? join(home, 'sms', 'tls', 'cert.pem'),
+    });
     const storage = await startStorage({
       home,
       ...(p.storagePort !== undefined ? { port: p.storagePort } : {}),

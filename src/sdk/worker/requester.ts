@@ -43,6 +43,9 @@ export interface ChainAccess {
   /** Signer: a private key, or a named dev account on the embedded chain. */
   privateKey?: string;
   as?: string;
+  /** Keystore password (else SEALWORK_WALLET_PASSWORD, else promptPassword). */
+  password?: string;
+  promptPassword?: () => Promise<string>;
 }
 
 async function clients(p: ChainAccess, requireWallet = false): Promise<ChainClients & { home: string }> {
@@ -52,6 +55,8 @@ async function clients(p: ChainAccess, requireWallet = false): Promise<ChainClie
     chainUrl: p.chainUrl,
     privateKey: p.privateKey,
     as: p.as,
+    password: p.password,
+    promptPassword: p.promptPassword,
     requireWallet,
   });
   return { ...c, home };

@@ -5,7 +5,7 @@ import type { Address, LocalAccount } from 'viem';
 import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
 import { createChainClients, resolveAccount } from '../../chain/index.js';
 import { SealworkError, fsError } from '../../errors.js';
-import { smsClient } from '../../sms/client.js';
+import { readSmsRecord, smsClient } from '../../sms/index.js';
 import { resolveHome } from '../../util/home.js';
 import { WorkerChain } from '../../worker/chain.js';
 import { TaskJournal } from '../../worker/journal.js';
@@ -26,8 +26,9 @@ export interface StartWorkerParameters {
   as?: string;
   /** The worker wallet (default: the scheduler). */
   worker?: LocalAccount;
-  smsUrl: string;
-  /** PEM file or text of the SMS certificate to trust. */
+  /** The SMS (default: the one `sms start` recorded under this home). */
+  smsUrl?: string;
+  /** PEM file or text of the SMS certificate to trust (default: the recorded SMS's). */
   smsCa?: string;
   /** Result storage (default: the local storage started under this home). */
   storageUrl?: string;
@@ -81,11 +82,17 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
   }
   const localCa = await localStorageCa(home);
   const storageCa = p.storageCa ?? localCa;
-  const smsCa = await readPem(p.smsCa);
+  const rec = await readSmsRecord(home);
+  const smsUrl = p.smsUrl ?? rec?.url;
+  if (!smsUrl)
+    throw new SealworkError('SMS_NOT_CONFIGURED', 'The worker needs an SMS.', {
+      hint: 'Start one with `sealwork sms start`, or pass --sms-url.',
+    });
+  const smsCa = await readPem(p.smsCa ?? (rec && rec.url === smsUrl ? rec.certPath : undefined));
   const chain = new WorkerChain(clients.publicClient, clients.url, clients.deployment.hub);
   const journal = TaskJournal.open(join(home, 'worker', 'journal.db'));
   const platform = p.platform ?? (await openSimPlatform(home));
-  const sms = smsClient(p.smsUrl, { ...(smsCa ? { ca: smsCa } : {}), timeoutMs: 30_000 });
+  const sms = smsClient(smsUrl, { ...(smsCa ? { ca: smsCa } : {}), timeoutMs: 30_000 });
   const runTee = createTeeRunner({
     home,
     chain,

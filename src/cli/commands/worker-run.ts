@@ -1,0 +1,273 @@
+import type { Command } from 'commander';
+import type { Address, Hex } from 'viem';
+import { SealworkError } from '../../errors.js';
+import { action, type CliContext } from '../context.js';
+import { group } from '../groups.js';
+import { chainOptions, chainParams, type ChainOpts } from './chain-common.js';
+import { untilSignal } from './worker-storage.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function parseSecrets(list: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of list) {
+    const m = /^(\d+)=([A-Za-z0-9_-]{1,64})$/.exec(s);
+    if (!m)
+      throw new SealworkError('SECRET_MAPPING_INVALID', `Cannot read --secret ${s}.`, {
+        hint: 'Use --secret <index>=<name>, e.g. --secret 1=my-api-key (the name of a requester secret in the SMS).',
+      });
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+const when = (t: number | null) => (t ? new Date(t * 1000).toISOString() : '-');
+
+/** `sealwork worker start`, and the requester commands `app run`, `task show`, `result download|keygen`. */
+export function registerRun(program: Command): void {
+  // ------------------------------------------------------------------ worker start
+  const worker = group(program, 'worker');
+  chainOptions(
+    worker
+      .command('start')
+      .description('Run the scheduler + enclave worker of a workerpool until interrupted (simulated SGX)')
+      .requiredOption('--workerpool <address>', 'the workerpool to serve (its owner wallet signs)')
+      .option('--slots <n>', 'tasks run concurrently', '2')
+      .option('--sms-url <url>', 'the SMS (default: the one `sms start` recorded under this home)')
+      .option('--sms-ca <cert.pem>', 'the SMS certificate to trust (default: the recorded one)')
+      .option('--storage-url <url>', 'result storage (default: the one started under this home)')
+      .option('--worker-key-as <name>', 'dev account of the worker wallet (default: the workerpool owner)')
+      .option('--ipfs-gateway <url>', 'gateway for /ipfs/ dataset and input-file URLs', 'https://ipfs.io')
+      .option('--task-timeout <seconds>', 'app wall-clock limit', '60'),
+  ).action(
+    action(
+      async (
+        ctx,
+        o: ChainOpts & {
+          workerpool: Address;
+          slots: string;
+          smsUrl?: string;
+          smsCa?: string;
+          storageUrl?: string;
+          workerKeyAs?: string;
+          ipfsGateway: string;
+          taskTimeout: string;
+        },
+      ) => {
+        const { startWorker } = await import('../../sdk/worker/worker.js');
+        const { devAccountByName } = await import('../../chain/index.js');
+        const w = await startWorker({
+          ...chainParams(ctx, o),
+          workerpool: o.workerpool,
+          slots: Number(o.slots),
+          smsUrl: o.smsUrl,
+          smsCa: o.smsCa,
+          storageUrl: o.storageUrl,
+          ...(o.workerKeyAs ? { worker: devAccountByName(o.workerKeyAs) } : {}),
+          ipfsGateway: o.ipfsGateway,
+          taskTimeoutMs: Number(o.taskTimeout) * 1000,
+          onEvent: (e) =>
+            ctx.json
+              ? process.stdout.write(`${JSON.stringify({ event: e })}\n`)
+              : ctx.info(
+                  `${e.kind}${e.taskId ? ` ${e.taskId}` : ''}${e.dealId && !e.taskId ? ` ${e.dealId}` : ''}${e.detail ? ` ${e.detail}` : ''}${e.cause ? ` [${e.cause.code}] ${e.cause.message}` : ''}`,
+                ),
+        });
+        ctx.info(
+          `worker serving workerpool ${w.workerpool} (scheduler ${w.scheduler}, worker ${w.workerAddress}); Ctrl-C to stop`,
+        );
+        await untilSignal(w.stop);
+      },
+    ),
+  );
+
+  // ------------------------------------------------------------------ app run
+  const app = group(program, 'app');
+  chainOptions(
+    app
+      .command('run')
+      .description('Request a confidential run of an app: find orders, sign the request, match the deal')
+      .argument('<app>', 'app address')
+      .option('--dataset <address>', 'dataset to compute on')
+      .option('--workerpool <address>', 'workerpool (default: any with a matching TEE order)')
+      .option('--args <args>', 'arguments for the app (iexec_args)')
+      .option(
+        '--secret <index=name>',
+        'requester secret given to the app as IEXEC_REQUESTER_SECRET_<index>',
+        collect,
+      )
+      .option('--input-file <url>', 'input file URL (repeatable)', collect)
+      .option('--encrypt-result', 'encrypt the result to the beneficiary key pushed to the SMS')
+      .option(
+        '--result-key-format <format>',
+        'key wrap of the result: oaep (default) or iexec (iExec SDK format)',
+        'oaep',
+      )
+      .option('--beneficiary <address>', 'who receives the result (default: the requester)')
+      .option('--app-order <file>', 'use this signed app order instead of the market')
+      .option('--dataset-order <file>', 'use this signed dataset order instead of the market')
+      .option('--workerpool-order <file>', 'use this signed workerpool order instead of the market')
+      .option('--volume <n>', 'number of tasks in the deal', '1')
+      .option('--watch', 'follow the task(s) until completed or failed')
+      .option('--timeout <seconds>', 'give up watching after this long', '300'),
+  ).action(
+    action(
+      async (
+        ctx,
+        o: ChainOpts & {
+          dataset?: Address;
+          workerpool?: Address;
+          args?: string;
+          secret?: string[];
+          inputFile?: string[];
+          encryptResult?: boolean;
+          resultKeyFormat: string;
+          beneficiary?: Address;
+          appOrder?: string;
+          datasetOrder?: string;
+          workerpoolOrder?: string;
+          volume: string;
+          watch?: boolean;
+          timeout: string;
+        },
+        appAddress: Address,
+      ) => {
+        if (!['oaep', 'iexec'].includes(o.resultKeyFormat))
+          throw new SealworkError(
+            'RESULT_KEY_FORMAT_INVALID',
+            `Unknown --result-key-format ${o.resultKeyFormat}.`,
+            {
+              hint: 'Use oaep (default) or iexec.',
+            },
+          );
+        const { runApp, watchTask } = await import('../../sdk/worker/requester.js');
+        const r = await runApp({
+          ...chainParams(ctx, o),
+          app: appAddress,
+          dataset: o.dataset,
+          workerpool: o.workerpool,
+          args: o.args,
+          secrets: parseSecrets(o.secret),
+          inputFiles: o.inputFile,
+          encryptResult: o.encryptResult,
+          resultKeyFormat: o.resultKeyFormat === 'iexec' ? 'iexec' : 'oaep-sha256',
+          beneficiary: o.beneficiary,
+          appOrderFile: o.appOrder,
+          datasetOrderFile: o.datasetOrder,
+          workerpoolOrderFile: o.workerpoolOrder,
+          volume: Number(o.volume),
+        });
+        ctx.info(`deal ${r.dealId} matched (tx ${r.txHash})`);
+        if (!o.watch) {
+          ctx.out(r, [`deal:  ${r.dealId}`, ...r.taskIds.map((t) => `task:  ${t}`)]);
+          return;
+        }
+        const finals = [];
+        for (const taskId of r.taskIds)
+          finals.push(
+            await watchTask({
+              ...chainParams(ctx, o),
+              taskId,
+              timeoutMs: Number(o.timeout) * 1000,
+              onChange: (i) =>
+                ctx.info(
+                  `task ${taskId.slice(0, 10)}… ${i.status}${i.worker ? ` (worker: ${i.worker.step})` : ''}`,
+                ),
+            }),
+          );
+        const failed = finals.filter((f) => f.status !== 'COMPLETED');
+        ctx.out({ ...r, tasks: finals }, [
+          `deal:  ${r.dealId}`,
+          ...finals.map(
+            (f) =>
+              `task:  ${f.taskId} ${f.status}${f.results?.location ? ` → ${f.results.location}` : ''}${f.worker?.cause ? ` [${f.worker.cause.code}] ${f.worker.cause.message}` : ''}`,
+          ),
+        ]);
+        if (failed.length)
+          throw new SealworkError('TASK_FAILED', `${failed.length} task(s) did not complete.`, {
+            hint: 'See `sealwork task show <taskid>` for the cause.',
+          });
+      },
+    ),
+  );
+
+  // ------------------------------------------------------------------ task show
+  const task = group(program, 'task');
+  // The chain domain's `task show` prints the on-chain fields; this one adds the result location
+  // and the worker's failure cause, keeping every field of the former in its JSON.
+  const existing = task.commands.findIndex((c) => c.name() === 'show');
+  if (existing >= 0) (task.commands as Command[]).splice(existing, 1);
+  chainOptions(
+    task
+      .command('show')
+      .description('Show a task: status, deadlines, result location, failure cause (from a local worker)')
+      .argument('<taskid>'),
+  ).action(
+    action(async (ctx: CliContext, o: ChainOpts, taskid: string) => {
+      const { showTask: chainShowTask } = await import('../../sdk/chain/deals.js');
+      const { showTask } = await import('../../sdk/worker/requester.js');
+      const onChain = await chainShowTask({ ...chainParams(ctx, o), taskid });
+      const info = await showTask({ ...chainParams(ctx, o), taskId: taskid as Hex });
+      ctx.out(
+        {
+          ...onChain,
+          resultsLocation: info.results?.location ?? null,
+          resultsStorage: info.results?.storage ?? null,
+          app: info.app,
+          dataset: info.dataset,
+          beneficiary: info.beneficiary,
+          failureCause: info.worker?.cause ?? null,
+          workerStep: info.worker?.step ?? null,
+        },
+        [
+          `task:      ${info.taskId}`,
+          `status:    ${info.status}${info.worker ? ` (local worker: ${info.worker.step})` : ''}`,
+          ...(info.dealId ? [`deal:      ${info.dealId} #${info.index}`] : []),
+          ...(info.app ? [`app:       ${info.app}${info.dataset ? `, dataset ${info.dataset}` : ''}`] : []),
+          `deadline:  final ${when(info.finalDeadline)}`,
+          ...(info.resultDigest ? [`digest:    ${info.resultDigest}`] : []),
+          ...(info.results?.location ? [`result:    ${info.results.location}`] : []),
+          ...(info.worker?.cause
+            ? [`cause:     [${info.worker.cause.code}] ${info.worker.cause.message}`]
+            : []),
+        ],
+      );
+    }),
+  );
+
+  // ------------------------------------------------------------------ result download / keygen
+  const result = group(program, 'result');
+  chainOptions(
+    result
+      .command('download')
+      .description('Download the result of a completed task (and decrypt it with the beneficiary key)')
+      .argument('<taskid>')
+      .option('--decrypt', 'decrypt the result (needs --key)')
+      .option('--key <file>', 'the beneficiary RSA private key (PEM)')
+      .option('--out <dir>', 'folder for the result files (default ./<taskid>)')
+      .option('--force', 'overwrite existing files'),
+  ).action(
+    action(
+      async (
+        ctx,
+        o: ChainOpts & { decrypt?: boolean; key?: string; out?: string; force?: boolean },
+        taskid: string,
+      ) => {
+        const { downloadResult } = await import('../../sdk/worker/requester.js');
+        const r = await downloadResult({
+          ...chainParams(ctx, o),
+          taskId: taskid as Hex,
+          decrypt: o.decrypt,
+          keyFile: o.key,
+          out: o.out,
+          force: o.force,
+          onWarning: (w) => process.stderr.write(`${w}\n`),
+        });
+        ctx.out(r, [
+          `result of ${taskid}${r.decrypted ? ' (decrypted)' : r.encrypted ? ' (encrypted: pass --decrypt --key <file>)' : ''}:`,
+          ...r.files.map((f) => `  ${f}`),
+        ]);
+      },
+    ),
+  );
+}
