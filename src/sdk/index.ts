@@ -3,6 +3,7 @@ export { SealworkError, isSealworkError } from '../errors.js';
 export * from './dataset.js';
 export * from './chain/index.js';
 export * from './attestation/index.js';
+export * from './enclave/index.js';
 export {
   generateDatasetKey,
   parseDatasetKey,

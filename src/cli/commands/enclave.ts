@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
-import { buildApp, execApp, measureApp, parseSize } from '../../sdk/enclave/index.js';
+import { buildApp, execApp, measureApp, parseMemorySize } from '../../sdk/enclave/index.js';
 import { action } from '../context.js';
 import { group } from '../groups.js';
 
@@ -162,7 +162,7 @@ export function register(program: Command): void {
             args: o.args,
             env: o.env,
             timeout: o.timeout,
-            memoryBytes: o.memory ? parseSize(o.memory, 'memory limit') : undefined,
+            memoryBytes: o.memory ? parseMemorySize(o.memory, 'memory limit') : undefined,
           });
           if (ctx.json) ctx.out({ ...r, outDir: o.out }, '');
           else {

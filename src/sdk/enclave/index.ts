@@ -25,7 +25,9 @@ export type {
   RunEnclaveParameters,
   RunEnclaveReturnType,
 };
-export { parseFingerprint, formatFingerprint, iexecEnv, runEnclave, parseSize } from '../../enclave/index.js';
+export { parseFingerprint, formatFingerprint, iexecEnv, runEnclave } from '../../enclave/index.js';
+/** Parse `1G`, `512M`, `4096` (binary units) into bytes. */
+export { parseSize as parseMemorySize } from '../../enclave/index.js';
 
 export interface BuildAppSdkParameters extends BuildAppParameters {
   /** Also write the `mrenclave` JSON to this file (0644), for `app deploy --mrenclave @file`. */
@@ -72,7 +74,7 @@ export interface ExecAppParameters extends Omit<
 }
 
 /** Parse `500ms`, `60s`, `2m`, `1h`, or seconds. */
-export function parseDuration(v: string | number): number {
+export function parseRunTimeout(v: string | number): number {
   if (typeof v === 'number') return v;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v);
   if (!m)
@@ -129,6 +131,6 @@ export async function execApp(p: ExecAppParameters): Promise<RunEnclaveReturnTyp
     fsKey,
     fsKeyFile: undefined,
     env: parseEnv(p.env),
-    timeoutMs: p.timeout === undefined ? undefined : parseDuration(p.timeout),
+    timeoutMs: p.timeout === undefined ? undefined : parseRunTimeout(p.timeout),
   });
 }
