@@ -31,7 +31,14 @@ import {
   type TcbInfo,
   type TcbStatus,
 } from './collateral.js';
-import { parseQuote, splitPem, type EnclaveReport, type Quote, type TdReport } from './quote.js';
+import {
+  INTEL_QE_VENDOR_ID,
+  parseQuote,
+  splitPem,
+  type EnclaveReport,
+  type Quote,
+  type TdReport,
+} from './quote.js';
 import { INTEL_SGX_ROOT, loadRoot, type LoadedRoot, type TrustedRoot } from './roots.js';
 import { checkQeIdentity, checkTdxModule, evaluateTcb } from './tcb.js';
 
@@ -311,11 +318,21 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   };
   const done = () => result;
 
-  check(
-    'quote.format',
-    true,
-    `${quote.tee.toUpperCase()} quote v${quote.header.version}, body type ${quote.bodyType}, ${quote.length} bytes`,
-  );
+  // Intel QVL Quote::validate: Intel QE vendor id; certification data types 1–5.
+  const vendorOk = hex(quote.header.qeVendorId) === INTEL_QE_VENDOR_ID;
+  const certTypeOk = quote.certification.type >= 1 && quote.certification.type <= 5;
+  if (
+    !check(
+      'quote.format',
+      vendorOk && certTypeOk,
+      !vendorOk
+        ? `QE vendor id ${hex(quote.header.qeVendorId)} is not Intel's (${INTEL_QE_VENDOR_ID})`
+        : !certTypeOk
+          ? `unsupported certification data type ${quote.certification.type}`
+          : `${quote.tee.toUpperCase()} quote v${quote.header.version}, body type ${quote.bodyType}, ${quote.length} bytes`,
+    )
+  )
+    return done();
 
   // --- PCK certificate chain (4.1.2.4.1–4) ---
   const pckPems =
@@ -345,10 +362,29 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
     return done();
 
   // --- collateral chains, all anchored at the same root ---
+  const signerCn = (c: ChainResult) => c.ok && /SGX TCB Signing/.test(c.certs[0]!.subject);
   const tcbChain = verifyChain(prep.tcbChain, roots);
-  if (!check('tcb.info.chain', tcbChain.ok, `TCB info signing chain: ${tcbChain.detail}`)) return done();
+  if (
+    !check(
+      'tcb.info.chain',
+      signerCn(tcbChain),
+      tcbChain.ok
+        ? `TCB info signing chain: ${tcbChain.detail}, signer CN "SGX TCB Signing"`
+        : `TCB info signing chain: ${tcbChain.detail}`,
+    )
+  )
+    return done();
   const qeChain = verifyChain(prep.qeChain, roots);
-  if (!check('qe.identity.chain', qeChain.ok, `QE identity signing chain: ${qeChain.detail}`)) return done();
+  if (
+    !check(
+      'qe.identity.chain',
+      signerCn(qeChain),
+      qeChain.ok
+        ? `QE identity signing chain: ${qeChain.detail}, signer CN "SGX TCB Signing"`
+        : `QE identity signing chain: ${qeChain.detail}`,
+    )
+  )
+    return done();
   const root = pckChain.root!;
   const sameRoot = tcbChain.root === root && qeChain.root === root;
   if (
@@ -410,6 +446,9 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   const rootRevoked = [pckChain, tcbChain, qeChain]
     .map(intermediates)
     .filter((c) => rootCrl.revoked.has(c.serial));
+  const rootSerial = root.cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+  if (rootCrl.revoked.has(rootSerial))
+    rootRevoked.push({ ...rootParsed, subject: `${root.name} (the root itself)` });
   const rootCrlOk = rootCrl.issuer.length > 0 && crlSignedBy(rootCrl, rootParsed);
   if (
     !check(
