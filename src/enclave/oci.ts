@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { SealworkError, fsError } from '../errors.js';
-import { openLayerFile, unpackLayer } from './unpack.js';
+import { linkTargetInRoot, openLayerFile, unpackLayer } from './unpack.js';
 import { components, imagePath } from './util.js';
 
 export const MT_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -109,10 +109,14 @@ async function extractArchive(archive: string, dest: string): Promise<void> {
           await pipeline(entry, createWriteStream(host, { flags: 'wx' }));
         } else if (h.type === 'symlink' || h.type === 'link') {
           const t = h.linkname ?? '';
-          const target =
-            h.type === 'link' || t.startsWith('/')
-              ? imagePath(t, 'IMAGE_PATH_TRAVERSAL')
-              : imagePath(`${dirname(p)}/${t}`, 'IMAGE_PATH_TRAVERSAL');
+          const target = h.type === 'link' ? imagePath(t, 'IMAGE_PATH_TRAVERSAL') : linkTargetInRoot(p, t);
+          if (target === null)
+            throw imageError(
+              'IMAGE_PATH_TRAVERSAL',
+              `Image archive link "${p}" points outside the archive.`,
+              archive,
+              'The archive is malformed or malicious.',
+            );
           links.push({ path: host, target: join(dest, ...components(target)) });
         } else
           throw imageError(

@@ -6,6 +6,7 @@ import { buildApp, measureApp, openImage, unpackImage } from '../../src/enclave/
 import { isSealworkError } from '../../src/errors.js';
 import { tempDir } from '../helpers/cli.js';
 import {
+  busyboxEntries,
   busyboxImage,
   filesContaining,
   hasBusybox,
@@ -132,6 +133,46 @@ describe('protected images', { skip }, () => {
     await unpackImage(o, root);
     assert.deepEqual((await fs.readdir(join(root, 'app'))).sort(), ['keep.txt']);
     assert.deepEqual(await fs.readdir(join(root, 'opt', 'dir')), ['b']);
+  });
+
+  it('accepts deduplicated docker-save layers (links), hard links and absolute links', async () => {
+    const layer = await layerTar([
+      ...busyboxEntries(),
+      { name: 'app/', type: 'directory' },
+      { name: 'app/run.sh', data: '#!/bin/sh\necho hi\n', mode: 0o755 },
+      { name: 'app/hard.sh', type: 'link', linkname: 'app/run.sh' },
+      { name: 'app/abs', type: 'symlink', linkname: '/bin/busybox' },
+    ]);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {} }));
+    const archive = out('dedup.tar');
+    await fs.writeFile(
+      archive,
+      await layerTar([
+        { name: 'cfg.json', data: config },
+        { name: 'a/', type: 'directory' },
+        { name: 'a/layer.tar', data: layer },
+        { name: 'b/', type: 'directory' },
+        { name: 'b/layer.tar', type: 'symlink', linkname: '../a/layer.tar' },
+        {
+          name: 'manifest.json',
+          data: JSON.stringify([{ Config: 'cfg.json', Layers: ['a/layer.tar', 'b/layer.tar'] }]),
+        },
+      ]),
+    );
+    const r = await build(archive, 'p-dedup', { entrypoint: '/app/hard.sh' });
+    assert.equal(r.measured, '/bin/busybox');
+    const root = out('dedup-root');
+    await fs.mkdir(root);
+    const o = await openImage(r.out, { workDir: t.dir });
+    await unpackImage(o, root);
+    assert.equal(await fs.readFile(join(root, 'app', 'hard.sh'), 'utf8'), '#!/bin/sh\necho hi\n');
+    assert.equal(await fs.readlink(join(root, 'app', 'abs')), '/bin/busybox');
+    const evil = out('evil-archive.tar');
+    await fs.writeFile(
+      evil,
+      await layerTar([{ name: 'x/layer.tar', type: 'symlink', linkname: '../../../etc/passwd' }]),
+    );
+    await assert.rejects(build(evil, 'p-evil-archive'), (e) => isSealworkError(e, 'IMAGE_PATH_TRAVERSAL'));
   });
 
   it('rejects malicious layers at unpack and writes nothing outside the root', async () => {
