@@ -31,6 +31,9 @@ export interface TestChain {
 
 export async function startTestChain(opts: { home?: string } = {}): Promise<TestChain> {
   const anvil = await spawnAnvil();
+  // Never leak an anvil if the test process exits without calling stop().
+  const kill = () => anvil.child.kill('SIGKILL');
+  process.once('exit', kill);
   try {
     const accounts = Array.from({ length: 10 }, (_, i) => devAccount(i));
     const chainId = 31337;
@@ -65,7 +68,10 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
         await rpc('evm_increaseTime', [seconds]);
         await rpc('evm_mine', []);
       },
-      stop: () => anvil.stop(),
+      stop: async () => {
+        process.off('exit', kill);
+        await anvil.stop();
+      },
     };
   } catch (e) {
     await anvil.stop();

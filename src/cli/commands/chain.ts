@@ -16,9 +16,9 @@ export function register(program: Command): void {
     .description(
       'Start the embedded chain (anvil on 127.0.0.1, state in $SEALWORK_HOME/chain); deploys the contracts on first start',
     )
-    .option('--port <port>', 'port on 127.0.0.1', (v) => Number.parseInt(v, 10), 8545)
+    .option('--port <port>', 'port on 127.0.0.1 (default 8545)', (v) => Number.parseInt(v, 10))
     .action(
-      action(async (ctx, o: { port: number }) => {
+      action(async (ctx, o: { port?: number }) => {
         const r = await startChain({ home: ctx.home, port: o.port });
         ctx.out(r, [
           `${r.alreadyRunning ? 'already running' : 'started'}: ${r.url} (pid ${r.pid}, chain id ${r.chainId})`,
