@@ -172,10 +172,25 @@ export function openFspf(blob: Buffer, key: Buffer, tag: Buffer): Fspf {
     );
   }
   const fspf = JSON.parse(plain.toString('utf8')) as Fspf;
-  if (fspf.format !== 'sealwork-fspf' || fspf.version !== 1)
-    throw new SealworkError('FSPF_INVALID', `${FSPF_PATH} has an unknown format.`, {
+  const invalid = () =>
+    new SealworkError('FSPF_INVALID', `${FSPF_PATH} has an unknown format or invalid paths.`, {
+      hint: 'Rebuild the image with `sealwork app build`.',
       details: { file: FSPF_PATH },
     });
+  if (
+    fspf.format !== 'sealwork-fspf' ||
+    fspf.version !== 1 ||
+    !Array.isArray(fspf.entries) ||
+    !Array.isArray(fspf.env)
+  )
+    throw invalid();
+  // Authenticated, but written by the app's builder: never let a path climb out of a host folder.
+  try {
+    fspf.regions = normalizeRegions(fspf.regions);
+    for (const e of fspf.entries) if (imagePath(e.path) !== e.path || e.path === '/') throw invalid();
+  } catch {
+    throw invalid();
+  }
   return fspf;
 }
 

@@ -12,6 +12,7 @@ import {
   splitCommand,
   type EnclaveConfig,
 } from '../../src/enclave/index.js';
+import { openFspf, sealFspf, storedFspfTag, type Fspf } from '../../src/enclave/fspf.js';
 import { isSealworkError } from '../../src/errors.js';
 
 // Known answers, cross-checked with the independent Python reference in docs/enclave.md.
@@ -153,5 +154,47 @@ describe('parsers', () => {
     assert.equal(regionOf('/data/public/y', rs).protection, 'authenticated');
     assert.equal(regionOf('/database', rs).protection, 'not-protected');
     assert.equal(regionOf('/data', rs).protection, 'encrypted');
+  });
+});
+
+describe('FSPF sealing', () => {
+  const key = Buffer.alloc(32, 7);
+  const fspf: Fspf = {
+    format: 'sealwork-fspf',
+    version: 1,
+    regions: [{ path: '/', protection: 'authenticated' }],
+    entries: [{ path: '/app/run.sh', type: 'file', mode: 0o755, size: 3, sha256: 'aa'.repeat(32) }],
+    env: ['PATH=/bin'],
+    workingDir: '/',
+  };
+  it('round-trips, the tag is the stored GCM tag, and sealing is deterministic per key', () => {
+    const a = sealFspf(fspf, key);
+    assert.equal(a.tag.length, 16);
+    assert.deepEqual(storedFspfTag(a.blob), a.tag);
+    assert.deepEqual(openFspf(a.blob, key, a.tag), fspf);
+    assert.deepEqual(sealFspf(fspf, key).blob, a.blob);
+    const b = sealFspf({ ...fspf, env: ['PATH=/usr/bin'] }, key);
+    assert.notDeepEqual(b.tag, a.tag);
+  });
+  it('refuses a wrong key, a wrong tag and a flipped byte', () => {
+    const a = sealFspf(fspf, key);
+    const flipped = Buffer.from(a.blob);
+    flipped[30] = flipped[30]! ^ 1;
+    for (const [blob, k, tag] of [
+      [a.blob, Buffer.alloc(32, 8), a.tag],
+      [a.blob, key, Buffer.alloc(16)],
+      [flipped, key, a.tag],
+    ] as const)
+      assert.throws(
+        () => openFspf(blob, k, tag),
+        (e) => isSealworkError(e, 'FSPF_AUTH_FAILED') && e.details?.file === '/.sealwork/fspf',
+      );
+  });
+  it('refuses entry paths that climb out, even when authenticated', () => {
+    const evil = sealFspf({ ...fspf, entries: [{ ...fspf.entries[0]!, path: '/../../etc/x' }] }, key);
+    assert.throws(
+      () => openFspf(evil.blob, key, evil.tag),
+      (e) => isSealworkError(e, 'FSPF_INVALID'),
+    );
   });
 });
