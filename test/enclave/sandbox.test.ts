@@ -28,8 +28,11 @@ io)
   exit 3 ;;
 net)
   nc -l -p 9999 >/dev/null 2>&1 &
-  sleep 0.3
-  if echo hi | nc -w 2 127.0.0.1 9999 >/dev/null 2>&1; then echo "loopback-inside-ok"; fi
+  i=0
+  while [ $i -lt 25 ]; do
+    if echo hi | nc -w 2 127.0.0.1 9999 >/dev/null 2>&1; then echo "loopback-inside-ok"; break; fi
+    sleep 0.2; i=$((i+1))
+  done
   for host in "$@"; do
     if echo ping | nc -w 2 "$host" "$PORT" >/dev/null 2>&1; then echo "CONNECTED $host"; else echo "refused $host"; fi
   done ;;
@@ -38,7 +41,7 @@ sleep)
 secret)
   sha256sum /data/secret.txt > /iexec_out/sha
   touch /iexec_out/started
-  sleep 2 ;;
+  sleep 3 ;;
 big)
   dd if=/dev/zero bs=1024 count=3072 2>/dev/null | tr '\\0' 'a' ;;
 mem)
@@ -163,9 +166,9 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
 
   it('kills the whole process tree at the timeout', async () => {
     const started = Date.now();
-    const running = run(['sleep'], { timeoutMs: 2500 });
+    const running = run(['sleep'], { timeoutMs: 4000 });
     let seen = 0;
-    while (seen < 2 && Date.now() - started < 2000) {
+    while (seen < 2 && Date.now() - started < 3500) {
       await new Promise((res) => setTimeout(res, 50));
       seen = sleepersOnHost();
     }
