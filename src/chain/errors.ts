@@ -119,7 +119,7 @@ export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {
   ContributionDeadlineReached: {
     code: 'TASK_CONTRIBUTION_DEADLINE',
     message: (a) => `The contribution deadline of task ${short(a[0])} passed at ${when(a[1])}.`,
-    hint: 'Claim the task with `task claim`.',
+    hint: 'After its final deadline, anyone can mark it FAILED with `sealwork task claim`.',
   },
   FinalDeadlineNotReached: {
     code: 'TASK_FINAL_DEADLINE_NOT_REACHED',

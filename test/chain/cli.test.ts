@@ -4,6 +4,7 @@
  * functions in-process to keep the run short.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decryptKeystore, devAccount, encryptKeystore, freePort } from '../../src/chain/index.js';
@@ -12,6 +13,7 @@ import {
   deployDataset,
   deployWorkerpool,
   importWallet,
+  publishOrderFile,
   showApp,
   signOrderToFile,
   startChain,
@@ -179,6 +181,11 @@ describe('embedded chain through the CLI', () => {
     const r = await runCli([...match, '--request-order', f('rq.json')], { env });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error \[ORDER_CONSUMED\]: The request order 0x[0-9a-f]{64} has no volume left/);
+    // An order file signed for another hub is refused before any transaction.
+    const moved = JSON.parse(readFileSync(f('app.json'), 'utf8'));
+    moved.hub = devAccount(9).address;
+    writeFileSync(f('moved.json'), JSON.stringify(moved));
+    await rejectsCode(publishOrderFile({ ...sdk('app-dev'), file: f('moved.json') }), 'ORDER_WRONG_CHAIN');
     // Cancelled orders disappear from the market.
     const c = await ok(['order', 'cancel', '--as', 'app-dev', f('app.json')]);
     assert.equal(c.orderHash, pub.orderHash);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Address } from 'viem';
 import type { OrderKind } from '../../chain/orders.js';
-import { matchDeal, showDeal, showTask } from '../../sdk/chain/deals.js';
+import { claimTaskById, matchDeal, showDeal, showTask } from '../../sdk/chain/deals.js';
 import {
   cancelOrderFile,
   listMarket,
@@ -213,6 +213,18 @@ export function registerMarket(program: Command): void {
             ]
           : []),
       ]);
+    }),
+  );
+
+  chainOptions(
+    task
+      .command('claim')
+      .description('Claim a task after its final deadline (it becomes FAILED)')
+      .argument('<taskid>'),
+  ).action(
+    action(async (ctx, o: ChainOpts, taskid: string) => {
+      const r = await claimTaskById({ ...chainParams(ctx, o), taskid });
+      ctx.out(r, [`claimed ${r.taskid}`, `tx: ${r.txHash}`]);
     }),
   );
 }

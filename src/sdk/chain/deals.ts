@@ -2,10 +2,10 @@
 import type { Hex } from 'viem';
 import { computeTaskId } from '../../chain/orders.js';
 import { readDeal, readTask, taskStatusName, type Deal, type Task } from '../../chain/read.js';
-import { matchOrders, type MatchOrdersReturnType } from '../../chain/write.js';
+import { claimTask, matchOrders, type MatchOrdersReturnType } from '../../chain/write.js';
 import { SealworkError } from '../../errors.js';
 import { connect, type ChainParameters } from './common.js';
-import { readOrderFile } from './orders.js';
+import { assertOrderDomain, readOrderFile } from './orders.js';
 
 export interface MatchDealParameters extends ChainParameters {
   appOrder: string;
@@ -22,6 +22,10 @@ export async function matchDeal(p: MatchDealParameters): Promise<MatchOrdersRetu
   const workerpool = await readOrderFile(p.workerpoolOrder, 'workerpool');
   const request = await readOrderFile(p.requestOrder, 'request');
   const c = await connect(p, true);
+  assertOrderDomain(app, c.deployment, p.appOrder);
+  if (dataset && p.datasetOrder) assertOrderDomain(dataset, c.deployment, p.datasetOrder);
+  assertOrderDomain(workerpool, c.deployment, p.workerpoolOrder);
+  assertOrderDomain(request, c.deployment, p.requestOrder);
   const r = await matchOrders(c, {
     app: app.order as never,
     dataset: dataset?.order as never,
@@ -64,4 +68,14 @@ export async function showTask(
   const c = await connect(p);
   const t = await readTask(c.publicClient, c.deployment.hub, hex32(p.taskid, 'task id'));
   return { ...t, statusName: taskStatusName(t.status) };
+}
+
+/** Claim a task after its final deadline (any wallet): the task becomes FAILED. */
+export async function claimTaskById(
+  p: ChainParameters & { taskid: string },
+): Promise<{ taskid: Hex; txHash: Hex }> {
+  const c = await connect(p, true);
+  const taskid = hex32(p.taskid, 'task id');
+  const r = await claimTask(c, taskid);
+  return { taskid, txHash: r.txHash };
 }

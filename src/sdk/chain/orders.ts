@@ -192,11 +192,27 @@ export async function readOrderFile(path: string, expected?: OrderKind): Promise
   } as SignedOrderFile;
 }
 
+/** Refuse an order file signed for another chain or hub (its signature could not verify here). */
+export function assertOrderDomain(
+  s: SignedOrderFile,
+  deployment: { chainId: number; hub: Address },
+  file: string,
+): void {
+  if (s.chainId === 0) return; // a bare iExec order: no recorded domain
+  if (s.chainId !== deployment.chainId || s.hub.toLowerCase() !== deployment.hub.toLowerCase())
+    throw new SealworkError(
+      'ORDER_WRONG_CHAIN',
+      `${file} was signed for hub ${s.hub} on chain ${s.chainId}; the configured chain is ${deployment.chainId} with hub ${deployment.hub}.`,
+      { hint: 'Sign the order again on this chain, or pass the right --chain-url.' },
+    );
+}
+
 export async function publishOrderFile(
   p: ChainParameters & { file: string },
 ): Promise<{ kind: OrderKind; orderHash: Hex; txHash: Hex }> {
   const s = await readOrderFile(p.file);
   const c = await connect(p, true);
+  assertOrderDomain(s, c.deployment, p.file);
   const r = await publishOrder(c, s.kind, s.order as never);
   return { kind: s.kind, orderHash: r.orderHash, txHash: r.txHash };
 }
@@ -206,6 +222,7 @@ export async function cancelOrderFile(
 ): Promise<{ kind: OrderKind; orderHash: Hex; txHash: Hex }> {
   const s = await readOrderFile(p.file);
   const c = await connect(p, true);
+  assertOrderDomain(s, c.deployment, p.file);
   const r = await cancelOrder(c, s.kind, s.order as never);
   return { kind: s.kind, orderHash: r.orderHash, txHash: r.txHash };
 }
