@@ -3,7 +3,9 @@
  * and a simulated quoting platform. This is the public surface other domains use.
  */
 import type { Collateral } from './collateral.js';
-import { evaluatePolicy, type Policy, type PolicyInput, type Verdict } from './policy.js';
+import { timingSafeEqual } from 'node:crypto';
+import { evaluatePolicy, parsePolicy, type Policy, type PolicyInput, type Verdict } from './policy.js';
+import type { SimPlatform, SimQuoteParameters } from './sim.js';
 import type { Quote } from './quote.js';
 import type { TrustedRoot } from './roots.js';
 import { verifyQuoteSync, type VerificationResult } from './verify.js';
@@ -37,6 +39,12 @@ export interface AttestParameters {
   at?: Date;
   /** The simulation root (from openSimPlatform(...).trustedRoot); trusted only when given. */
   simulationRoot?: TrustedRoot;
+  /**
+   * Expected REPORTDATA (1–64 bytes): the quote's report data must start with these bytes
+   * (e.g. a 32-byte hash of the enclave's session key); compared in constant time and listed as
+   * the `reportData` claim of the verdict.
+   */
+  expectedReportData?: Uint8Array;
 }
 
 export interface AttestResult {
@@ -52,7 +60,68 @@ export function attestSync(p: AttestParameters): AttestResult {
     at: p.at,
     trustedRoots: p.simulationRoot ? [p.simulationRoot] : [],
   });
-  return { result, verdict: evaluatePolicy(result, p.policy) };
+  const verdict = evaluatePolicy(result, p.policy);
+  if (p.expectedReportData !== undefined) addReportDataClaim(verdict, result, p.expectedReportData);
+  return { result, verdict };
+}
+
+function addReportDataClaim(verdict: Verdict, result: VerificationResult, expected: Uint8Array): void {
+  const found = Buffer.from(result.identity.reportData, 'hex');
+  const ok =
+    expected.length >= 1 &&
+    expected.length <= 64 &&
+    timingSafeEqual(found.subarray(0, expected.length), Buffer.from(expected));
+  const claim = {
+    claim: 'reportData',
+    ok,
+    expected: Buffer.from(expected).toString('hex'),
+    found: result.identity.reportData,
+    reason: ok ? 'REPORTDATA binds the expected value' : 'REPORTDATA does not start with the expected value',
+  };
+  verdict.claims.push(claim);
+  if (!ok) {
+    verdict.allowed = false;
+    verdict.failed ??= claim;
+  }
+}
+
+/** MarbleRun-style issuer: produces quotes binding report data (here: the simulated platform). */
+export interface Issuer {
+  issue(reportData: Uint8Array): Promise<{ quote: Uint8Array; collateral: Collateral }>;
+}
+
+/** MarbleRun-style validator: accepts a quote (and its collateral) bound to expected report data. */
+export interface Validator {
+  validate(p: {
+    quote: Uint8Array;
+    collateral: Collateral;
+    reportData?: Uint8Array;
+    at?: Date;
+  }): Promise<AttestResult>;
+}
+
+/** An Issuer for one enclave identity on the simulated platform. */
+export function simIssuer(sim: SimPlatform, enclave: Omit<SimQuoteParameters, 'reportData'>): Issuer {
+  return { issue: (reportData) => sim.quote({ ...enclave, reportData }) };
+}
+
+/** A Validator applying a policy (and, if given, trusting a simulation root). */
+export function policyValidator(p: {
+  policy: Policy | PolicyInput;
+  simulationRoot?: TrustedRoot;
+}): Validator {
+  const policy = parsePolicy(p.policy);
+  return {
+    validate: async (v) =>
+      attestSync({
+        quote: v.quote,
+        collateral: v.collateral,
+        policy,
+        at: v.at,
+        simulationRoot: p.simulationRoot,
+        expectedReportData: v.reportData,
+      }),
+  };
 }
 
 /** Verify a quote and evaluate a policy on it: `verdict.allowed` is the answer. */

@@ -6,6 +6,8 @@ import {
   attest,
   openSimPlatform,
   parseQuote,
+  policyValidator,
+  simIssuer,
   verifyQuote,
   type SimPlatform,
 } from '../../src/attestation/index.js';
@@ -136,5 +138,30 @@ describe('simulated platform', () => {
     await assert.rejects(sim.quote({ mrenclave: MRENCLAVE, reportData: 'aa'.repeat(32) }), (e) =>
       isSealworkError(e, 'SIM_INVALID_INPUT'),
     );
+  });
+});
+
+describe('Issuer / Validator with report-data binding', () => {
+  it('accepts the bound report data, refuses another (constant-time compare)', async () => {
+    const home = tempDir();
+    try {
+      const sim = await openSimPlatform(home.dir);
+      const issuer = simIssuer(sim, { mrenclave: MRENCLAVE });
+      const validator = policyValidator({
+        policy: { mrenclave: MRENCLAVE, allowSimulation: true },
+        simulationRoot: sim.trustedRoot,
+      });
+      const keyHash = Buffer.alloc(32, 7);
+      const rd = Buffer.concat([keyHash, Buffer.alloc(32)]);
+      const { quote, collateral } = await issuer.issue(rd);
+      const ok = await validator.validate({ quote, collateral, reportData: keyHash });
+      assert.equal(ok.verdict.allowed, true);
+      assert.ok(ok.verdict.claims.some((c) => c.claim === 'reportData' && c.ok));
+      const bad = await validator.validate({ quote, collateral, reportData: Buffer.alloc(32, 8) });
+      assert.equal(bad.verdict.allowed, false);
+      assert.equal(bad.verdict.failed?.claim, 'reportData');
+    } finally {
+      home.cleanup();
+    }
   });
 });
