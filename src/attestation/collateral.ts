@@ -43,6 +43,9 @@ const TCB_STATUSES = [
   'OutOfDate',
   'OutOfDateConfigurationNeeded',
   'Revoked',
+  // Computed for TD report 1.5 quotes (Intel QVL TDRelaunchCheck), never found in TCB info:
+  'TDRelaunchAdvised',
+  'TDRelaunchAdvisedConfigurationNeeded',
 ] as const;
 export type TcbStatus = (typeof TCB_STATUSES)[number];
 export const ALL_TCB_STATUSES: readonly TcbStatus[] = TCB_STATUSES;

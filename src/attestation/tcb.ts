@@ -90,6 +90,59 @@ export function checkTdxModule(quote: Quote, tcb: TcbInfo): string | undefined {
   return undefined;
 }
 
+const CONFIG_NEEDED = new Set([
+  'ConfigurationNeeded',
+  'OutOfDateConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'TDRelaunchAdvisedConfigurationNeeded',
+]);
+
+/**
+ * Intel QVL TDRelaunchCheck: when the platform is fine but the TDX module the TD runs on is out
+ * of date, and TEE_TCB_SVN2 (the module after an in-place update) reaches the latest level,
+ * the status is TDRelaunchAdvised[ConfigurationNeeded] instead of OutOfDate.
+ */
+function relaunch(
+  body: TdReport,
+  tcb: TcbInfo,
+  sgxStatus: string,
+  tdxStatus: string,
+  moduleStatus: string,
+  qeStatus: string,
+): { status: string } | { error: string } {
+  const keep = { status: tdxStatus };
+  if (qeStatus === 'OutOfDate' || qeStatus === 'Revoked') return keep;
+  if (
+    !['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded'].includes(
+      sgxStatus,
+    )
+  )
+    return keep;
+  if (tdxStatus !== 'OutOfDate' && tdxStatus !== 'OutOfDateConfigurationNeeded') return keep;
+  if (moduleStatus !== 'OutOfDate') return keep;
+  const svn2 = body.teeTcbSvn2!;
+  const latest = tcb.levels[0];
+  if (!latest?.tdxComps)
+    return { error: 'no TDX TCB level to compare TEE_TCB_SVN2 with (TCB not supported)' };
+  let reaches: boolean;
+  if (svn2[1] === 0) reaches = svn2[0]! >= latest.tdxComps[0]! && svn2[2]! >= latest.tdxComps[2]!;
+  else {
+    const id = `TDX_${svn2[1]!.toString(16).padStart(2, '0').toUpperCase()}`;
+    const ident = tcb.tdxModuleIdentities?.find((m) => m.id.toUpperCase() === id);
+    if (!ident) return { error: `no TDX module identity ${id} for TEE_TCB_SVN2 in the TCB info` };
+    const top = ident.levels[0];
+    if (!top) return { error: `TDX module identity ${id} has no TCB level (TCB not supported)` };
+    reaches = svn2[0]! >= top.isvsvn && svn2[2]! >= latest.tdxComps[2]!;
+  }
+  if (!reaches) return keep;
+  return {
+    status:
+      CONFIG_NEEDED.has(sgxStatus) || CONFIG_NEEDED.has(tdxStatus)
+        ? 'TDRelaunchAdvisedConfigurationNeeded'
+        : 'TDRelaunchAdvised',
+  };
+}
+
 export function evaluateTcb(quote: Quote, pck: PckExtension, tcb: TcbInfo, qe: QeIdentity): TcbEvaluation {
   const isTdx = tcb.version >= 3 && tcb.id === 'TDX' && quote.tee === 'tdx';
   const teeTcbSvn = isTdx ? (quote.body as TdReport).teeTcbSvn : undefined;
@@ -143,6 +196,12 @@ export function evaluateTcb(quote: Quote, pck: PckExtension, tcb: TcbInfo, qe: Q
       advisories = union(advisories, ml.advisoryIds);
     }
     levelStatus = convergeOutOfDate(tdxLevel.status, moduleStatus);
+    // TD report 1.5: a TD whose module was updated in place may only need a relaunch.
+    if (levelStatus !== 'Revoked' && quote.bodyType === 3) {
+      const r = relaunch(quote.body as TdReport, tcb, sgxLevel.status, levelStatus, moduleStatus, qeStatus);
+      if ('error' in r) return bad(r.error, advisories);
+      levelStatus = r.status;
+    }
   }
   const platformStatus = levelStatus;
   advisories = union(advisories, qeLevel.advisoryIds);

@@ -272,3 +272,33 @@ describe('TDX module identity (QVL TdxModuleCheck) on a real TDX quote', { skip:
     );
   });
 });
+
+describe('TD relaunch (QVL TDRelaunchCheck) on a real TD report 1.5 quote', { skip: SKIP }, () => {
+  // go-tdx-guest quote_v5_sample: TEE_TCB_SVN 0b 01 04 …, TEE_TCB_SVN2 0d 01 04 … (module 11 → 13).
+  const run = (latestModuleSvn: number) => {
+    const q = parseQuote(quoteVec('go-tdx-guest/quote_v5_sample.dat'));
+    const c = parseCollateral(textVec('phala-dcap-qvl/tdx_quote_outdated_collateral.json'));
+    const ext = parsePckExtension(parseCert(q.certification.pemChain![0]!).der);
+    const t = JSON.parse(c.tcbInfo) as Json;
+    (t.tdxModuleIdentities as Json[]).find((x) => x.id === 'TDX_01')!.tcbLevels = [
+      { tcb: { isvsvn: latestModuleSvn }, tcbStatus: 'UpToDate' },
+      { tcb: { isvsvn: 2 }, tcbStatus: 'OutOfDate', advisoryIDs: ['SA-M'] },
+    ];
+    return evaluateTcb(q, ext, parseTcbInfo(JSON.stringify(t)), parseQeIdentity(c.qeIdentity));
+  };
+
+  it('module out of date but TEE_TCB_SVN2 reaches the latest level → TDRelaunchAdvised', () => {
+    const ev = run(12);
+    assert.equal(ev.tdxModuleStatus, 'OutOfDate');
+    assert.equal(ev.status, 'TDRelaunchAdvised');
+    assert.equal(ev.ok, true);
+  });
+
+  it('TEE_TCB_SVN2 below the latest module level → OutOfDate', () => {
+    assert.equal(run(14).status, 'OutOfDate');
+  });
+
+  it('module up to date → no relaunch involved', () => {
+    assert.equal(run(11).status, 'UpToDate');
+  });
+});
