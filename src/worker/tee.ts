@@ -16,6 +16,7 @@ import { signAuthorization, signEnclaveResult } from '../chain/formulas.js';
 import { iexecEnv, measureApp, runEnclave } from '../enclave/index.js';
 import { SealworkError, isSealworkError } from '../errors.js';
 import type { SmsClient } from '../sms/client.js';
+import { parseAppMrEnclave } from '../sms/fingerprint.js';
 import type { SessionSecrets } from '../sms/release.js';
 import { decryptSessionJwe, generateSessionKeyPair, sessionReportData } from '../sms/session-crypto.js';
 import type { DealView, WorkerChain } from './chain.js';
@@ -191,7 +192,35 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
     const identity = await stage('APP_IMAGE_REFUSED', 'measuring the app image', () =>
       measureApp(image, { workDir }),
     );
-    note(`measured MrEnclave ${identity.mrenclave}`);
+    // The enclave refuses to attest an image whose identity is not the app's on-chain
+    // fingerprint (MrEnclave|FSPF_KEY|FSPF_TAG): a tampered image never gets a secret.
+    const onChain = parseAppMrEnclave(app.mrenclave);
+    if (!onChain)
+      throw new SealworkError(
+        'APP_FINGERPRINT_INVALID',
+        `App ${deal.app} has no SCONE fingerprint on chain.`,
+        {
+          hint: 'Deploy the app with the mrenclave JSON printed by `sealwork app build`.',
+        },
+      );
+    const mismatched = (
+      [
+        ['MrEnclave', onChain.mrenclave, identity.mrenclave],
+        ['FSPF key', onChain.fspfKey, identity.fspfKey],
+        ['FSPF tag', onChain.fspfTag, identity.fspfTag],
+      ] as const
+    ).filter(([, want, got]) => want.toLowerCase() !== got.toLowerCase());
+    if (mismatched.length)
+      throw new SealworkError(
+        'APP_IMAGE_TAMPERED',
+        `The app image at ${app.multiaddr} does not match the app's on-chain fingerprint (${mismatched.map((m) => m[0]).join(', ')} differ): it changed after deployment; the enclave refuses to start.`,
+        {
+          details: Object.fromEntries(
+            mismatched.map(([n, want, got]) => [n, { expected: want, measured: got }]),
+          ),
+        },
+      );
+    note(`measured MrEnclave ${identity.mrenclave} (matches the on-chain fingerprint)`);
 
     // 3. Ephemeral session key, nonce, quote binding both, SMS session.
     const session = generateSessionKeyPair('P-256');

@@ -44,7 +44,15 @@ function sms(stack: Stack) {
 /** App developer: build the sample app, deploy it with its fingerprint, publish a TEE app order. */
 export async function deploySampleApp(
   stack: Stack,
-  p: { as?: string; dir: string; script?: string; name?: string; volume?: bigint } = { dir: '' },
+  p: {
+    as?: string;
+    dir: string;
+    script?: string;
+    name?: string;
+    volume?: bigint;
+    /** Deploy with a zero checksum (the image is then identified by its fingerprint only). */
+    noChecksum?: boolean;
+  } = { dir: '' },
 ): Promise<{ app: Address; image: string; mrenclave: string; fingerprint: string; checksum: Hex }> {
   const dev = devAccountByName(p.as ?? 'app-dev');
   const built = await buildSampleApp({ dir: p.dir, script: p.script, name: p.name });
@@ -52,7 +60,7 @@ export async function deploySampleApp(
   const { address: app } = await createApp(writer(c), {
     name: p.name ?? 'sample-app',
     multiaddr: built.out,
-    checksum: built.checksum,
+    checksum: p.noChecksum ? `0x${'0'.repeat(64)}` : built.checksum,
     mrenclave: JSON.stringify(built.mrenclaveJson),
   });
   const order = await signOrder(
@@ -147,7 +155,7 @@ export async function runDemo(stack: Stack, p: RunDemoParameters = {}): Promise<
   const who = (n: string) => `${n} ${devAccountByName(n).address}`;
   say(
     'stack',
-    `chain ${stack.chain.url} · SMS ${stack.sms.url} · storage ${stack.storage.url} · workerpool ${stack.workerpool} (owner ${stack.worker.scheduler})`,
+    `chain ${stack.chain.url} · SMS ${stack.sms.url} · storage ${stack.storage.url} · workerpool ${stack.workerpool} (owner ${stack.describe().scheduler})`,
   );
   say(
     'simulation',

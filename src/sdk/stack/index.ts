@@ -44,6 +44,8 @@ export interface StartStackParameters {
   scheduler?: LocalAccount;
   worker?: LocalAccount;
   taskTimeoutMs?: number;
+  /** Start the in-process worker (default true; false to run `sealwork worker start` separately). */
+  worker?: boolean;
 }
 
 export interface Stack {
@@ -53,7 +55,8 @@ export interface Stack {
   storage: StorageServer;
   platform: SimPlatform;
   workerpool: Address;
-  worker: RunningWorker;
+  /** Undefined when started with `worker: false`. */
+  worker: RunningWorker | undefined;
   /** Write `<home>/stack.json` (URLs, certificate paths, workerpool) for other commands. */
   describe(): StackDescription;
   stop(): Promise<void>;
@@ -184,22 +187,25 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
     const scheduler = p.scheduler ?? devAccountByName('workerpool');
     const workerAccount = p.worker ?? devAccountByName('worker');
     const workerpool = await ensureDevWorkerpool(home, chainUrl, scheduler);
-    const worker = await startWorker({
-      home,
-      chainUrl,
-      workerpool,
-      scheduler,
-      worker: workerAccount,
-      smsUrl: sms.url,
-      smsCa: sms.cert,
-      storageUrl: storage.url,
-      platform,
-      slots: p.slots,
-      onEvent: p.onEvent,
-      onStep: p.onStep,
-      taskTimeoutMs: p.taskTimeoutMs,
-    });
-    cleanups.push(() => worker.stop());
+    const worker =
+      p.worker === false
+        ? undefined
+        : await startWorker({
+            home,
+            chainUrl,
+            workerpool,
+            scheduler,
+            worker: workerAccount,
+            smsUrl: sms.url,
+            smsCa: sms.cert,
+            storageUrl: storage.url,
+            platform,
+            slots: p.slots,
+            onEvent: p.onEvent,
+            onStep: p.onStep,
+            taskTimeoutMs: p.taskTimeoutMs,
+          });
+    if (worker) cleanups.push(() => worker.stop());
     const description: StackDescription = {
       chainUrl,
       hub: clients.deployment.hub,

@@ -1,0 +1,171 @@
+/**
+ * A worker killed (SIGKILL) in the middle of a task resumes it after restart: the task completes
+ * once, nothing is lost, no step is done twice. The worker runs as a real `sealwork worker start`
+ * process; chain, SMS and storage are the test stack's.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Address } from 'viem';
+import { readTask, TaskStatus } from '../../src/chain/index.js';
+import { deploySampleApp, deploySampleDataset } from '../../src/sdk/stack/demo.js';
+import { SAMPLE_APP_SCRIPT } from '../../src/sdk/stack/sample.js';
+import { runApp, watchTask } from '../../src/sdk/worker/requester.js';
+import { TaskJournal } from '../../src/worker/journal.js';
+import { CLI_ENTRY, ROOT } from '../helpers/cli.js';
+import { hasBusybox, hasBwrap } from '../helpers/images.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+const skip = !hasBwrap() || !hasBusybox() ? 'needs bubblewrap and busybox-static' : false;
+
+interface WorkerProc {
+  child: ChildProcess;
+  events: { kind: string; taskId?: string }[];
+  waitFor(kind: string, taskId: string, timeoutMs?: number): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function startWorkerProcess(home: string, chainUrl: string, workerpool: Address): WorkerProc {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      CLI_ENTRY,
+      '--home',
+      home,
+      '--json',
+      'worker',
+      'start',
+      '--workerpool',
+      workerpool,
+      '--as',
+      'workerpool',
+      '--worker-key-as',
+      'worker',
+    ],
+    { cwd: ROOT, env: { ...process.env, SEALWORK_CHAIN_URL: chainUrl }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const events: WorkerProc['events'] = [];
+  const waiters: (() => void)[] = [];
+  let buf = '';
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdout!.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        const e = (JSON.parse(line) as { event?: { kind: string; taskId?: string } }).event;
+        if (e) events.push(e);
+      } catch {
+        /* not an event line */
+      }
+      waiters.forEach((w) => w());
+    }
+  });
+  const exited = new Promise<void>((r) => child.on('close', () => r()));
+  return {
+    child,
+    events,
+    waitFor(kind, taskId, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (events.some((e) => e.kind === kind && e.taskId === taskId)) {
+            clearTimeout(t);
+            resolve();
+          }
+        };
+        const t = setTimeout(
+          () => reject(new Error(`no ${kind} event for ${taskId}; stderr: ${stderr.slice(-2000)}`)),
+          timeoutMs,
+        );
+        waiters.push(check);
+        check();
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+describe('worker crash recovery', { skip }, () => {
+  let s: TestStack;
+  let app: Address;
+  let dataset: Address;
+  before(async () => {
+    s = await startTestStack({ worker: false });
+    // A slow app, so the kill lands while the enclave runs it.
+    const slow = SAMPLE_APP_SCRIPT.replace('set -e', 'set -e\nsleep 2');
+    app = (await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), script: slow })).app;
+    dataset = (await deploySampleDataset(s.stack, { restrictApp: app })).dataset;
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  it('a worker killed mid-task resumes it after restart: completed once, nothing lost or done twice', async () => {
+    const chainUrl = s.stack.chain.url;
+    const w1 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+    try {
+      const r = await runApp({
+        home: s.home,
+        chainUrl,
+        as: 'requester',
+        app,
+        dataset,
+        workerpool: s.stack.workerpool,
+      });
+      const taskId = r.taskIds[0]!;
+      await w1.waitFor('computing', taskId);
+      await new Promise((res) => setTimeout(res, 700));
+      await w1.stop('SIGKILL');
+      // Killed inside the enclave run: the journal says initialized (one attempt), the chain ACTIVE.
+      const j1 = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
+      const rec = j1.get(taskId);
+      j1.close();
+      assert.equal(rec?.step, 'initialized');
+      assert.equal(rec?.attempts, 1);
+      const c = s.stack.chain.clients;
+      assert.equal(
+        (await readTask(c.publicClient as never, c.deployment.hub, taskId)).status,
+        TaskStatus.ACTIVE,
+      );
+
+      const w2 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+      try {
+        const done = await watchTask({ home: s.home, chainUrl, taskId, timeoutMs: 60_000, pollMs: 100 });
+        assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
+        await w2.waitFor('completed', taskId);
+        // Not initialized again after the restart, contributed exactly once.
+        assert.ok(!w2.events.some((e) => e.kind === 'initialized' && e.taskId === taskId));
+        const t = await readTask(c.publicClient as never, c.deployment.hub, taskId);
+        assert.deepEqual(t.contributors.length, 1);
+      } finally {
+        await w2.stop();
+      }
+      const j2 = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
+      const final = j2.get(taskId);
+      const steps = j2.history(taskId).map((h) => h.step);
+      j2.close();
+      assert.equal(final?.step, 'completed');
+      assert.equal(final?.attempts, 2);
+      assert.deepEqual(steps, [
+        'pending',
+        'initialized',
+        'initialized',
+        'initialized',
+        'computed',
+        'contributing',
+        'completed',
+      ]);
+    } finally {
+      await w1.stop('SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * End to end on real parts: anvil, the SMS over HTTPS, the storage over HTTPS, the simulated
+ * quoting platform, bubblewrap enclaves, the worker — one stack shared by the tests of this file.
+ */
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { utils as iexecUtils } from 'iexec';
+import type { Address, Hex } from 'viem';
+import { listOrders, orderToJson, readTask, TaskStatus } from '../../src/chain/index.js';
+import { isSealworkError } from '../../src/errors.js';
+import { deploySampleApp, deploySampleDataset, setupResultKey } from '../../src/sdk/stack/demo.js';
+import { downloadResult, runApp, watchTask, type TaskInfo } from '../../src/sdk/worker/requester.js';
+import { unzipEntries } from '../../src/worker/zip.js';
+import { runCli } from '../helpers/cli.js';
+import { hasBusybox, hasBwrap } from '../helpers/images.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+const skip = !hasBwrap() || !hasBusybox() ? 'needs bubblewrap and busybox-static' : false;
+const sha256 = (b: Buffer) => `0x${createHash('sha256').update(b).digest('hex')}`;
+
+describe('worker end to end', { skip }, () => {
+  let s: TestStack;
+  let appA: Address;
+  let datasetA: Address;
+  let keys: { privateKeyFile: string; publicKeyFile: string };
+  const access = () => ({ home: s.home, chainUrl: s.stack.chain.url });
+
+  const runAndWait = async (
+    p: Omit<Parameters<typeof runApp>[0], 'home' | 'chainUrl'>,
+  ): Promise<TaskInfo> => {
+    const r = await runApp({ ...access(), as: 'requester', workerpool: s.stack.workerpool, ...p });
+    return watchTask({ ...access(), taskId: r.taskIds[0]!, timeoutMs: 60_000, pollMs: 100 });
+  };
+
+  before(async () => {
+    s = await startTestStack();
+    const app = await deploySampleApp(s.stack, { dir: join(s.home, 'apps') });
+    appA = app.app;
+    datasetA = (await deploySampleDataset(s.stack, { restrictApp: appA })).dataset;
+    keys = await setupResultKey(s.stack, { dir: join(s.home, 'keys') });
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  it('happy path with result encryption (RSA-OAEP): only the beneficiary key decrypts; a wrong key cannot', async () => {
+    const t = await runAndWait({ app: appA, dataset: datasetA, encryptResult: true, args: 'enc' });
+    assert.equal(t.status, 'COMPLETED', JSON.stringify(t.worker));
+    const out = join(s.home, 'dl-enc');
+    const r = await downloadResult({
+      ...access(),
+      taskId: t.taskId,
+      decrypt: true,
+      keyFile: keys.privateKeyFile,
+      out,
+    });
+    assert.equal(r.encrypted, true);
+    assert.equal(r.format, 'oaep-sha256');
+    const result = readFileSync(join(out, 'result.txt'));
+    assert.match(
+      result.toString(),
+      /^patients: 100\nmean glucose: 123\.2 mg\/dL\nat or above 126 mg\/dL: 47\nargs: enc\n$/,
+    );
+    // The digest on chain is iExec's: 0x + sha256 of the deterministic output.
+    assert.equal(t.resultDigest, sha256(result));
+    // The stored object is ciphertext only.
+    const raw = await downloadResult({ ...access(), taskId: t.taskId, out: join(s.home, 'dl-enc-raw') });
+    assert.ok(!readFileSync(raw.files[0]!).includes(Buffer.from('patients')));
+    // A wrong beneficiary key cannot decrypt.
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    });
+    const otherFile = join(s.home, 'other.key');
+    writeFileSync(otherFile, other);
+    await assert.rejects(
+      downloadResult({
+        ...access(),
+        taskId: t.taskId,
+        decrypt: true,
+        keyFile: otherFile,
+        out: join(s.home, 'dl-wrong'),
+      }),
+      (e) => isSealworkError(e, 'RESULT_KEY_MISMATCH'),
+    );
+    assert.ok(!existsSync(join(s.home, 'dl-wrong', 'result.txt')));
+  });
+
+  it('happy path without encryption, through the CLI (app run --watch, task show, result download)', async () => {
+    const env = { SEALWORK_CHAIN_URL: s.stack.chain.url };
+    const run = await runCli(
+      [
+        '--home',
+        s.home,
+        '--json',
+        'app',
+        'run',
+        appA,
+        '--dataset',
+        datasetA,
+        '--as',
+        'requester',
+        '--args',
+        'plain',
+        '--watch',
+      ],
+      { env },
+    );
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    const j = JSON.parse(run.stdout) as { taskIds: Hex[]; tasks: TaskInfo[] };
+    assert.equal(j.tasks[0]!.status, 'COMPLETED');
+    const taskId = j.taskIds[0]!;
+    const show = await runCli(['--home', s.home, '--json', 'task', 'show', taskId], { env });
+    assert.equal(show.code, 0, show.stderr);
+    const info = JSON.parse(show.stdout) as {
+      statusName: string;
+      resultsLocation: string;
+      failureCause: unknown;
+    };
+    assert.equal(info.statusName, 'COMPLETED');
+    assert.match(info.resultsLocation, /^https:\/\/127\.0\.0\.1:\d+\/objects\/[0-9a-f]{64}$/);
+    assert.equal(info.failureCause, null);
+    const out = join(s.home, 'dl-plain');
+    const dl = await runCli(['--home', s.home, '--json', 'result', 'download', taskId, '--out', out], {
+      env,
+    });
+    assert.equal(dl.code, 0, dl.stderr);
+    assert.equal(readFileSync(join(out, 'result.txt'), 'utf8').split('\n')[3], 'args: plain');
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'computed.json'), 'utf8')), {
+      'deterministic-output-path': '/iexec_out/result.txt',
+    });
+  });
+
+  it('a result in the iExec format decrypts with the real iexec SDK', async () => {
+    const t = await runAndWait({
+      app: appA,
+      dataset: datasetA,
+      encryptResult: true,
+      resultKeyFormat: 'iexec',
+    });
+    assert.equal(t.status, 'COMPLETED', JSON.stringify(t.worker));
+    const raw = await downloadResult({ ...access(), taskId: t.taskId, out: join(s.home, 'dl-iexec') });
+    const zip = await iexecUtils.decryptResult(
+      readFileSync(raw.files[0]!),
+      readFileSync(keys.privateKeyFile, 'utf8'),
+    );
+    const entries = await unzipEntries(Buffer.from(zip));
+    assert.match(entries.get('result.txt')!.toString(), /^patients: 100\n/);
+    const warnings: string[] = [];
+    const ours = await downloadResult({
+      ...access(),
+      taskId: t.taskId,
+      decrypt: true,
+      keyFile: keys.privateKeyFile,
+      out: join(s.home, 'dl-iexec-ours'),
+      onWarning: (w) => warnings.push(w),
+    });
+    assert.equal(ours.format, 'iexec');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /PKCS#1 v1\.5/);
+  });
+
+  it('a dataset restricted to another app cannot be matched', async () => {
+    const other = await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), name: 'other-app' });
+    await assert.rejects(
+      runApp({ ...access(), as: 'requester', app: other.app, dataset: datasetA }),
+      (e) =>
+        isSealworkError(e, 'DATASET_ORDER_NOT_FOUND') &&
+        e.message.includes(`restricts apps to ${appA}`) &&
+        e.message.includes(other.app),
+    );
+    // Forcing the dataset order in anyway: the chain itself refuses the match.
+    const c = s.stack.chain.clients;
+    const [published] = await listOrders(c.publicClient as never, c.deployment, {
+      kind: 'dataset',
+      dataset: datasetA,
+    });
+    const file = join(s.home, 'dataset-order.json');
+    writeFileSync(file, JSON.stringify({ kind: 'dataset', order: orderToJson(published!.order) }));
+    await assert.rejects(
+      runApp({ ...access(), as: 'requester', app: other.app, dataset: datasetA, datasetOrderFile: file }),
+      (e) => isSealworkError(e) && /restricts/.test(e.message),
+    );
+  });
+
+  it('an app image changed after deployment is refused by the enclave: no secret released; the task is claimed after its deadline', async () => {
+    const dir = join(s.home, 'apps-tamper');
+    // Deployed with its checksum: the worker refuses the changed image before anything else.
+    const withSum = await deploySampleApp(s.stack, { dir, name: 'sum-app' });
+    // Deployed with a zero checksum: only the fingerprint (MrEnclave|FSPF key|FSPF tag) names it.
+    const noSum = await deploySampleApp(s.stack, { dir, name: 'fp-app', noChecksum: true });
+    const dsSum = (await deploySampleDataset(s.stack, { restrictApp: withSum.app })).dataset;
+    const dsFp = (await deploySampleDataset(s.stack, { restrictApp: noSum.app })).dataset;
+    const evil = (await import('../../src/sdk/stack/sample.js')).SAMPLE_APP_SCRIPT.replace(
+      'set -e',
+      'set -e\ncat "$IEXEC_IN/$IEXEC_DATASET_FILENAME" > /tmp/leak || true',
+    );
+    const { buildSampleApp } = await import('../../src/sdk/stack/sample.js');
+    await buildSampleApp({ dir, name: 'sum-app', script: evil });
+    await buildSampleApp({ dir, name: 'fp-app', script: evil });
+    const a = await runAndWait({ app: withSum.app, dataset: dsSum });
+    assert.equal(a.worker?.step, 'failed');
+    assert.equal(a.worker?.cause?.code, 'APP_IMAGE_CHECKSUM_MISMATCH');
+    const b = await runAndWait({ app: noSum.app, dataset: dsFp });
+    assert.equal(b.worker?.step, 'failed');
+    assert.equal(b.worker?.cause?.code, 'APP_IMAGE_TAMPERED');
+    assert.match(b.worker?.cause?.message ?? '', /FSPF key, FSPF tag differ/);
+    // The SMS never opened a session for these tasks: nothing was released.
+    for (const t of [a, b]) assert.deepEqual(await s.stack.sms.store.listAudit({ taskId: t.taskId }), []);
+    // After the final deadline the worker claims the failed tasks (FAILED on chain).
+    await s.chain.increaseTime(3001);
+    const c = s.stack.chain.clients;
+    const deadline = Date.now() + 15_000;
+    let statuses: number[] = [];
+    while (Date.now() < deadline) {
+      statuses = await Promise.all(
+        [a, b].map(async (t) => (await readTask(c.publicClient as never, c.deployment.hub, t.taskId)).status),
+      );
+      if (statuses.every((x) => x === TaskStatus.FAILED)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(statuses, [TaskStatus.FAILED, TaskStatus.FAILED]);
+    assert.equal(s.stack.worker!.journal.get(a.taskId)?.step, 'claimed');
+  });
+});
