@@ -165,3 +165,33 @@ describe('Issuer / Validator with report-data binding', () => {
     }
   });
 });
+
+describe('simulated platform: concurrent first use across processes', () => {
+  it('three processes opening the same fresh home end up with one root', async () => {
+    const { spawn } = await import('node:child_process');
+    const { pathToFileURL } = await import('node:url');
+    const { ROOT } = await import('../helpers/cli.js');
+    const home = tempDir();
+    try {
+      const mod = pathToFileURL(join(ROOT, 'src', 'attestation', 'index.ts')).href;
+      const script = `const { openSimPlatform } = await import(${JSON.stringify(mod)}); const p = await openSimPlatform(${JSON.stringify(home.dir)}); process.stdout.write(p.trustedRoot.pem);`;
+      const runOne = () =>
+        new Promise<string>((resolve, reject) => {
+          const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+            cwd: ROOT,
+          });
+          let out = '';
+          let err = '';
+          c.stdout.on('data', (d) => (out += d));
+          c.stderr.on('data', (d) => (err += d));
+          c.on('error', reject);
+          c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+        });
+      const roots = await Promise.all([runOne(), runOne(), runOne()]);
+      assert.equal(new Set(roots).size, 1);
+      assert.equal((await openSimPlatform(home.dir)).trustedRoot.pem, roots[0]);
+    } finally {
+      home.cleanup();
+    }
+  });
+});
