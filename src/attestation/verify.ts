@@ -386,7 +386,11 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   )
     return done();
   const root = pckChain.root!;
-  const sameRoot = tcbChain.root === root && qeChain.root === root;
+  const sameRoot =
+    tcbChain.root?.fingerprint256 === root.fingerprint256 &&
+    qeChain.root?.fingerprint256 === root.fingerprint256 &&
+    tcbChain.root.simulated === root.simulated &&
+    qeChain.root.simulated === root.simulated;
   if (
     !check(
       'trust.anchor',
