@@ -492,3 +492,48 @@ describe('tasks: contributeAndFinalize and claim', () => {
     assert.equal((await readTask(pc, chain.deployment.hub, t2)).status, TaskStatus.FAILED);
   });
 });
+
+describe('interop with the real iexec SDK v9', () => {
+  it('orders created and signed by the iexec SDK hash like ours and match on our hub', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const { orderFromJson } = await import('../../src/chain/index.js');
+    const { ROOT } = await import('../helpers/cli.js');
+    const args = {
+      chainUrl: chain.url,
+      hubAddress: chain.deployment.hub,
+      app,
+      dataset,
+      workerpool: pool,
+      keys: {
+        app: chain.accounts[1]!.privateKey,
+        dataset: chain.accounts[2]!.privateKey,
+        workerpool: chain.accounts[3]!.privateKey,
+        requester: chain.accounts[4]!.privateKey,
+      },
+    };
+    const script = fileURLToPath(new URL('./iexec-sdk-orders.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script, JSON.stringify(args)], {
+      encoding: 'utf8',
+      cwd: ROOT,
+      timeout: 60_000,
+    });
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
+    assert.equal(out.error, undefined, out.error);
+    const a = orderFromJson('app', out.orders.apporder);
+    const d = orderFromJson('dataset', out.orders.datasetorder);
+    const w = orderFromJson('workerpool', out.orders.workerpoolorder);
+    const q = orderFromJson('request', out.orders.requestorder);
+    assert.equal(hashOrder('app', a, dom()), out.hashes.app);
+    assert.equal(hashOrder('dataset', d, dom()), out.hashes.dataset);
+    assert.equal(hashOrder('workerpool', w, dom()), out.hashes.workerpool);
+    assert.equal(hashOrder('request', q, dom()), out.hashes.request);
+    const m = await matchOrders(role.requester!, { app: a, dataset: d, workerpool: w, request: q });
+    assert.equal(m.dealid, computeDealId(out.hashes.request, 0n));
+    const deal = await readDeal(pc, chain.deployment.hub, m.dealid);
+    // iexec v9 tags orders TEE (bit 0) + TDX (bit 3) by default: 0x…09.
+    assert.equal(deal.tag, `0x${'0'.repeat(63)}9`);
+    assert.equal(JSON.parse(deal.params).iexec_args, 'hello');
+    assert.equal(out.appShow.app?.appMultiaddr, 'docker.io/x/app:1', JSON.stringify(out.appShow));
+  });
+});

@@ -6,7 +6,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {LibOrders} from "./LibOrders.sol";
-import {AppRegistry, DatasetRegistry, WorkerpoolRegistry, RegistryEntry} from "./Registries.sol";
+import {App, AppRegistry, Dataset, DatasetRegistry, Workerpool, WorkerpoolRegistry, RegistryEntry} from "./Registries.sol";
 
 /// Deal, task and category structures as iExec PoCo v5 (IexecLibCore_v5).
 library LibCore {
@@ -47,6 +47,29 @@ library LibCore {
         uint256 workerStake;
         uint256 schedulerRewardRatio;
         address sponsor;
+    }
+
+    struct AppInfo {
+        address owner;
+        string m_appName;
+        string m_appType;
+        bytes m_appMultiaddr;
+        bytes32 m_appChecksum;
+        bytes m_appMREnclave;
+    }
+
+    struct DatasetInfo {
+        address owner;
+        string m_datasetName;
+        bytes m_datasetMultiaddr;
+        bytes32 m_datasetChecksum;
+    }
+
+    struct WorkerpoolInfo {
+        address owner;
+        string m_workerpoolDescription;
+        uint256 m_workerStakeRatioPolicy;
+        uint256 m_schedulerRewardRatioPolicy;
     }
 
     struct Task {
@@ -215,8 +238,36 @@ contract Hub is Ownable, EIP712 {
 
     // ---------------------------------------------------------------- accessors
 
-    function domain() external view returns (string memory name, string memory version, uint256 chainId, address verifyingContract) {
-        return ("iExecODB", "5.0.0", block.chainid, address(this));
+    /// The EIP-712 domain of orders, as PoCo's `domain()` (an IexecLibOrders_v5.EIP712Domain struct).
+    function domain() external view returns (LibOrders.EIP712Domain memory) {
+        return LibOrders.EIP712Domain("iExecODB", "5.0.0", block.chainid, address(this));
+    }
+
+    function viewApp(address app) external view returns (LibCore.AppInfo memory) {
+        App a = App(app);
+        return LibCore.AppInfo(
+            a.owner(), a.m_appName(), a.m_appType(), a.m_appMultiaddr(), a.m_appChecksum(), a.m_appMREnclave()
+        );
+    }
+
+    function viewDataset(address dataset) external view returns (LibCore.DatasetInfo memory) {
+        Dataset d = Dataset(dataset);
+        return LibCore.DatasetInfo(d.owner(), d.m_datasetName(), d.m_datasetMultiaddr(), d.m_datasetChecksum());
+    }
+
+    function viewWorkerpool(address workerpool) external view returns (LibCore.WorkerpoolInfo memory) {
+        Workerpool w = Workerpool(workerpool);
+        return LibCore.WorkerpoolInfo(
+            w.owner(), w.m_workerpoolDescription(), w.m_workerStakeRatioPolicy(), w.m_schedulerRewardRatioPolicy()
+        );
+    }
+
+    function verifySignature(address _identity, bytes32 _hash, bytes calldata _signature) external view returns (bool) {
+        return SignatureChecker.isValidSignatureNow(_identity, _hash, _signature);
+    }
+
+    function verifyPresignature(address _identity, bytes32 _hash) external view returns (bool) {
+        return _identity != address(0) && m_presigned[_hash] == _identity;
     }
 
     function eip712domain_separator() external view returns (bytes32) {
