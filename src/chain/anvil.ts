@@ -3,7 +3,7 @@
  * run time) on 127.0.0.1. Used by `sealwork chain start` and by the test harness.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -114,6 +114,13 @@ export async function spawnAnvil(o: SpawnAnvilOptions = {}): Promise<AnvilProces
     await Promise.race([waitForRpc(url, 20_000, () => !exited), spawnError]);
   } catch (e) {
     child.kill('SIGKILL');
+    if (o.logFile) {
+      try {
+        stderr += readFileSync(o.logFile, 'utf8').slice(-500);
+      } catch {
+        /* no log */
+      }
+    }
     throw new SealworkError('ANVIL_START_FAILED', `anvil did not start on port ${port}.`, {
       hint: 'Is the port already in use? Choose another with --port.',
       details: { port, stderr: stderr.slice(-500) },
