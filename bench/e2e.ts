@@ -74,15 +74,19 @@ try {
     workerpool: stack.workerpool,
     volume: TASKS,
   });
-  let completed = 0;
-  while (completed < TASKS) {
-    const infos = await Promise.all(bag.taskIds.map((taskId) => showTask({ ...access, taskId })));
-    const failed = infos.filter((x) => x.worker?.step === 'failed');
+  // Progress from the worker's journal (cheap), then every task checked on chain.
+  const journal = stack.worker!.journal;
+  const ids = new Set(bag.taskIds.map((t) => t.toLowerCase()));
+  while (true) {
+    const recs = journal.list().filter((t) => ids.has(t.taskId));
+    const failed = recs.filter((t) => t.step === 'failed');
     if (failed.length)
-      throw new Error(`${failed.length} task(s) failed: ${JSON.stringify(failed[0]!.worker)}`);
-    completed = infos.filter((x) => x.status === 'COMPLETED').length;
-    if (completed < TASKS) await new Promise((r) => setTimeout(r, 200));
+      throw new Error(`${failed.length} task(s) failed: ${JSON.stringify(failed[0]!.cause)}`);
+    if (recs.filter((t) => t.step === 'completed').length === TASKS) break;
+    await new Promise((r) => setTimeout(r, 50));
   }
+  const infos = await Promise.all(bag.taskIds.map((taskId) => showTask({ ...access, taskId })));
+  if (infos.some((x) => x.status !== 'COMPLETED')) throw new Error('a task is not COMPLETED on chain');
   const secs = (performance.now() - t0) / 1000;
   console.log(
     `throughput, ${TASKS}-task bag with ${SLOTS} slots: ${(TASKS / secs).toFixed(2)} tasks/s (${secs.toFixed(1)} s; target ≥ 5 tasks/s on 2 cores)`,

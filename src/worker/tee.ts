@@ -13,7 +13,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import type { SimPlatform } from '../attestation/index.js';
 import { collateralToJson } from '../attestation/index.js';
 import { signAuthorization, signEnclaveResult } from '../chain/formulas.js';
-import { iexecEnv, measureApp, runEnclave } from '../enclave/index.js';
+import { iexecEnv, measureApp, runEnclave, type MeasureAppReturnType } from '../enclave/index.js';
 import { SealworkError, isSealworkError } from '../errors.js';
 import type { SmsClient } from '../sms/client.js';
 import { parseAppMrEnclave } from '../sms/fingerprint.js';
@@ -170,7 +170,36 @@ function stage<T>(code: string, what: string, f: () => Promise<T>): Promise<T> {
   });
 }
 
+/** sha256 over every file of an image (relative path and content), or of an archive file. */
+export async function imageContentDigest(path: string): Promise<string> {
+  const h = createHash('sha256');
+  const st = await fs.stat(path);
+  if (!st.isDirectory()) {
+    h.update(await fs.readFile(path));
+    return h.digest('hex');
+  }
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+    for (const e of entries) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) await walk(join(dir, e.name), r);
+      else {
+        const data = e.isSymbolicLink()
+          ? Buffer.from(`link:${await fs.readlink(join(dir, e.name))}`)
+          : await fs.readFile(join(dir, e.name));
+        h.update(`${r}\0${data.length}\0`);
+        h.update(data);
+      }
+    }
+  };
+  await walk(path, '');
+  return h.digest('hex');
+}
+
 export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
+  const measured = new Map<string, MeasureAppReturnType>();
   return async ({ taskId, deal, index, worker }) => {
     const note = (s: string) => o.onStep?.(taskId, s);
     // 1. Enclave challenge from the SMS, and the scheduler's authorization of (worker, task, enclave).
@@ -189,9 +218,17 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
     const image = await resolveAppImage(o.home, app.multiaddr, app.checksum, o.fetch);
     const workDir = join(o.home, 'worker', 'tmp');
     await fs.mkdir(workDir, { recursive: true });
-    const identity = await stage('APP_IMAGE_REFUSED', 'measuring the app image', () =>
-      measureApp(image, { workDir }),
-    );
+    // Measuring unpacks and verifies every protected file; the result is cached under a digest of
+    // every byte of the image, so any change to the image measures it again.
+    const contentKey = await imageContentDigest(image);
+    let identity = measured.get(contentKey);
+    if (!identity) {
+      identity = await stage('APP_IMAGE_REFUSED', 'measuring the app image', () =>
+        measureApp(image, { workDir }),
+      );
+      if (measured.size > 64) measured.clear();
+      measured.set(contentKey, identity);
+    }
     // The enclave refuses to attest an image whose identity is not the app's on-chain
     // fingerprint (MrEnclave|FSPF_KEY|FSPF_TAG): a tampered image never gets a secret.
     const onChain = parseAppMrEnclave(app.mrenclave);
