@@ -163,6 +163,49 @@ describe('worker end to end', { skip }, () => {
     assert.match(warnings[0]!, /PKCS#1 v1\.5/);
   });
 
+  it('requester secrets and input files reach the app; an app failure is recorded with its cause', async () => {
+    const script = `#!/bin/sh
+if [ "$1" = fail ]; then exit 3; fi
+{
+  echo "secret: $IEXEC_REQUESTER_SECRET_1"
+  echo "inputs: $IEXEC_INPUT_FILES_NUMBER $IEXEC_INPUT_FILE_NAME_1"
+  cat "$IEXEC_IN/$IEXEC_INPUT_FILE_NAME_1"
+} > "$IEXEC_OUT/out.txt"
+printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json"
+`;
+    const app = await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), name: 'io-app', script });
+    const { devAccountByName } = await import('../../src/chain/index.js');
+    const { smsClient } = await import('../../src/sms/index.js');
+    await smsClient(s.stack.sms.url, { ca: s.stack.sms.cert }).pushRequesterSecret(
+      devAccountByName('requester'),
+      'api-token',
+      'tok-123',
+    );
+    const { putObject } = await import('../../src/worker/storage/client.js');
+    const input = await putObject({
+      url: s.stack.storage.url,
+      data: Buffer.from('input file body\n'),
+      ca: [readFileSync(s.stack.storage.certPath!, 'utf8')],
+    });
+    const t = await runAndWait({ app: app.app, secrets: { '1': 'api-token' }, inputFiles: [input.url] });
+    assert.equal(t.status, 'COMPLETED', JSON.stringify(t.worker));
+    const out = join(s.home, 'dl-io');
+    await downloadResult({ ...access(), taskId: t.taskId, out });
+    const name = input.url.split('/').pop();
+    assert.equal(
+      readFileSync(join(out, 'out.txt'), 'utf8'),
+      `secret: tok-123\ninputs: 1 ${name}\ninput file body\n`,
+    );
+    const f = await runAndWait({ app: app.app, args: 'fail' });
+    assert.equal(f.status, 'ACTIVE');
+    assert.equal(f.worker?.step, 'failed');
+    assert.deepEqual(f.worker?.cause, {
+      code: 'APP_EXIT_NONZERO',
+      message: 'The app exited with status 3.',
+      details: { exitCode: 3 },
+    });
+  });
+
   it('a dataset restricted to another app cannot be matched', async () => {
     const other = await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), name: 'other-app' });
     await assert.rejects(

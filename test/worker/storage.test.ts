@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { isSealworkError } from '../../src/errors.js';
-import { fetchBytes, httpCall } from '../../src/worker/fetch.js';
+import { fetchBytes, httpCall, resolveLocation } from '../../src/worker/fetch.js';
 import { localStorageCa, putFile, putObject } from '../../src/worker/storage/client.js';
 import { createStorageApp, startStorage, type StorageServer } from '../../src/worker/storage/server.js';
-import { tempDir } from '../helpers/cli.js';
+import { runCli, tempDir } from '../helpers/cli.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -80,6 +80,25 @@ describe('storage server over TLS', () => {
     assert.equal(ep.url, s.url);
   });
 
+  it('`sealwork storage put` stores a file in the running storage and prints its URL', async () => {
+    const file = join(t.dir, 'cli.bin');
+    const data = randomBytes(2048);
+    writeFileSync(file, data);
+    const r = await runCli(['--home', t.dir, '--json', 'storage', 'put', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { url: string; sha256: string };
+    assert.equal(j.sha256, `0x${sha(data)}`);
+    assert.equal(j.url, `${s.url}/objects/${sha(data)}`);
+    const none = tempDir();
+    try {
+      const r2 = await runCli(['--home', none.dir, '--json', 'storage', 'put', file]);
+      assert.equal(r2.code, 1);
+      assert.equal((JSON.parse(r2.stdout) as { error: { code: string } }).error.code, 'STORAGE_NOT_RUNNING');
+    } finally {
+      none.cleanup();
+    }
+  });
+
   it('enforces the size limit over the wire', async () => {
     await assert.rejects(
       putObject({ url: s.url, data: randomBytes((1 << 20) + 1), ca: await localStorageCa(t.dir) }),
@@ -99,5 +118,10 @@ describe('storage server over TLS', () => {
       isSealworkError(e, 'DOWNLOAD_TOO_LARGE'),
     );
     await assert.rejects(fetchBytes('ftp://x/y'), (e) => isSealworkError(e, 'URL_SCHEME_UNSUPPORTED'));
+    assert.equal(
+      resolveLocation('/ipfs/QmX/a.csv', 'https://gw.example/').href,
+      'https://gw.example/ipfs/QmX/a.csv',
+    );
+    assert.equal(resolveLocation('ipfs://QmX').href, 'https://ipfs.io/ipfs/QmX');
   });
 });
