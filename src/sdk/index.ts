@@ -4,6 +4,7 @@ export * from './dataset.js';
 export * from './chain/index.js';
 export * from './attestation/index.js';
 export * from './enclave/index.js';
+export * from './worker/index.js';
 export {
   generateDatasetKey,
   parseDatasetKey,
