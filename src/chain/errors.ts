@@ -239,6 +239,11 @@ export function decodeChainError(err: unknown): SealworkError {
       const d = decodeRevertData(withData.data, err);
       if (d) return d;
     }
+    if (err.walk((e) => (e as Error).name === 'InsufficientFundsError'))
+      return new SealworkError('WALLET_INSUFFICIENT_FUNDS', 'The wallet has not enough ETH to pay for gas.', {
+        hint: 'Fund it; on the embedded chain: `sealwork chain fund <address>`, or use --as <dev account>.',
+        cause: err,
+      });
     const name = err.walk(
       (e) => (e as Error).name === 'HttpRequestError' || (e as Error).name === 'TimeoutError',
     );

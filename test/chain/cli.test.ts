@@ -217,6 +217,11 @@ describe('embedded chain through the CLI', () => {
       signOrderToFile({ home, password: 'nope nope nope', kind: 'request', fields: { app } }),
       'WALLET_PASSWORD_WRONG',
     );
+    const poor = await cli(['workerpool', 'deploy', '--description', 'mine'], pw);
+    assert.equal(poor.json.error.code, 'WALLET_INSUFFICIENT_FUNDS');
+    await ok(['chain', 'fund', w.address, '--eth', '5']);
+    const mine = await deployWorkerpool({ home, password: pw.SEALWORK_WALLET_PASSWORD, description: 'mine' });
+    assert.equal(mine.owner, w.address);
     const signed = await signOrderToFile({
       home,
       password: pw.SEALWORK_WALLET_PASSWORD,

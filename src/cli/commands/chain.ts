@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { chainStatus, deployChain, startChain, stopChain } from '../../sdk/chain/embedded.js';
+import { chainStatus, deployChain, fundAccount, startChain, stopChain } from '../../sdk/chain/embedded.js';
 import { action } from '../context.js';
 import { group } from '../groups.js';
 import { registerAssets } from './chain-assets.js';
@@ -75,6 +75,19 @@ export function register(program: Command): void {
         `datasets:    ${d.datasetRegistry}`,
         `workerpools: ${d.workerpoolRegistry}`,
       ]);
+    }),
+  );
+
+  chainOptions(
+    chain
+      .command('fund')
+      .description('Give an address ETH on a local dev chain (e.g. a wallet made with `wallet create`)')
+      .argument('<address>')
+      .option('--eth <amount>', 'balance to set, in ETH (default 100)', (v) => Number(v)),
+  ).action(
+    action(async (ctx, o: ChainOpts & { eth?: number }, address: string) => {
+      const r = await fundAccount({ home: ctx.home, chainUrl: o.chainUrl, address, eth: o.eth });
+      ctx.out(r, `${r.address}: ${Number(r.balance / 10n ** 14n) / 1e4} ETH`);
     }),
   );
 

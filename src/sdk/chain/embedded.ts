@@ -1,7 +1,17 @@
 /** The embedded chain: anvil on 127.0.0.1 with state under $SEALWORK_HOME/chain, plus deployments anywhere. */
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPublicClient, createWalletClient, http, type PublicClient } from 'viem';
+import {
+  createPublicClient,
+  createWalletClient,
+  getAddress,
+  http,
+  isAddress,
+  parseEther,
+  toHex,
+  type Address,
+  type PublicClient,
+} from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { isProcessRunning, spawnAnvil, stopProcess, waitForRpc } from '../../chain/anvil.js';
 import {
@@ -212,4 +222,35 @@ export async function deployChain(p: ChainParameters = {}): Promise<Deployment> 
   }
   await saveDeployment(home, deployment);
   return deployment;
+}
+
+/** Set an account's ETH balance on a local dev chain (anvil_setBalance): for wallets made with `wallet create`. */
+export async function fundAccount(p: {
+  home?: string;
+  chainUrl?: string;
+  address: string;
+  eth?: number;
+}): Promise<{ address: Address; balance: bigint }> {
+  const home = resolveHome(p.home);
+  const url = await resolveChainUrl(home, p.chainUrl);
+  const chainId = await waitForRpc(url, 5000);
+  if (chainId !== DEV_CHAIN_ID)
+    throw new SealworkError(
+      'DEV_CHAIN_ONLY',
+      `Funding is possible only on a local dev chain (id ${DEV_CHAIN_ID}).`,
+      {
+        hint: 'On a real network, send ETH to the wallet from another account.',
+        details: { chainId },
+      },
+    );
+  if (!isAddress(p.address, { strict: false }))
+    throw new SealworkError('ADDRESS_INVALID', `${p.address} is not an address.`);
+  const address = getAddress(p.address);
+  const balance = parseEther(String(p.eth ?? 100));
+  const publicClient = createPublicClient({ chain: chainFor(chainId, url), transport: http(url) });
+  await publicClient.request({
+    method: 'anvil_setBalance' as never,
+    params: [address, toHex(balance)] as never,
+  });
+  return { address, balance: await publicClient.getBalance({ address }) };
 }
