@@ -200,7 +200,7 @@ export async function imageContentDigest(path: string): Promise<string> {
 
 export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
   const measured = new Map<string, MeasureAppReturnType>();
-  return async ({ taskId, deal, index, worker }) => {
+  return async ({ taskId, deal, index, worker, signal }) => {
     const note = (s: string) => o.onStep?.(taskId, s);
     // 1. Enclave challenge from the SMS, and the scheduler's authorization of (worker, task, enclave).
     const enclaveChallenge = await stage('SMS_CHALLENGE_FAILED', 'enclave challenge', () =>
@@ -319,7 +319,10 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
         })),
         timeoutMs: o.taskTimeoutMs ?? 60_000,
         workDir,
+        signal,
       });
+      if (signal.aborted)
+        throw new SealworkError('WORKER_STOPPING', 'The worker is stopping; the task resumes at restart.');
       if (run.timedOut)
         throw new SealworkError(
           'APP_TIMEOUT',

@@ -57,6 +57,24 @@ export interface WorkerOptions {
   onEvent?: (e: WorkerEvent) => void;
 }
 
+/** Failures that say a service was unreachable, not that the task is wrong: retried with backoff. */
+const TRANSIENT_CODES = new Set([
+  'SMS_UNREACHABLE',
+  'CHAIN_UNREACHABLE',
+  'RESULT_UPLOAD_FAILED',
+  'DATASET_DOWNLOAD_FAILED',
+  'INPUT_FILE_DOWNLOAD_FAILED',
+  'APP_IMAGE_DOWNLOAD_FAILED',
+]);
+
+export function isTransient(cause: FailureCause): boolean {
+  if (TRANSIENT_CODES.has(cause.code)) return true;
+  return (
+    cause.code === 'WORKER_INTERNAL' &&
+    /fetch failed|ECONNREFUSED|ECONNRESET|socket hang up|HTTP request failed|timed out/i.test(cause.message)
+  );
+}
+
 /** The failure cause of an error: its stable code and message (no secret values in either). */
 export function causeOf(e: unknown): FailureCause {
   if (isSealworkError(e))
@@ -77,6 +95,8 @@ export class Worker {
   private wake: (() => void) | undefined;
   private abort = new AbortController();
   private lastClaimCheck = 0;
+  private retries = new Map<string, number>();
+  private notBefore = new Map<string, number>();
 
   constructor(o: WorkerOptions) {
     this.o = { slots: 2, pollMs: 300, ...o, worker: o.worker ?? o.scheduler };
@@ -153,6 +173,7 @@ export class Worker {
         for (const t of j.unfinished()) {
           if (this.running.size >= this.o.slots) break;
           if (this.running.has(t.taskId)) continue;
+          if ((this.notBefore.get(t.taskId) ?? 0) > Date.now()) continue;
           const p = this.drive(t.taskId).finally(() => {
             this.running.delete(t.taskId);
             this.wake?.();
@@ -290,6 +311,15 @@ export class Worker {
       } catch (e) {
         if (this.stopped) return;
         const cause = causeOf(e);
+        const tries = (this.retries.get(taskId) ?? 0) + 1;
+        if (isTransient(cause) && tries < MAX_ATTEMPTS) {
+          // A service was unreachable: the step is retried later (the journal still holds it).
+          this.retries.set(taskId, tries);
+          this.notBefore.set(taskId, Date.now() + 1000 * 2 ** tries);
+          this.emit({ kind: 'error', taskId, detail: `retrying later: [${cause.code}] ${cause.message}` });
+          return;
+        }
+        this.retries.delete(taskId);
         if (j.fail(taskId, cause)) this.emit({ kind: 'failed', taskId, cause });
         return;
       }

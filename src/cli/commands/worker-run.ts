@@ -261,6 +261,7 @@ export function registerRun(program: Command): void {
           keyFile: o.key,
           out: o.out,
           force: o.force,
+          ...(ca ? { ca } : {}),
           onWarning: (w) => process.stderr.write(`${w}\n`),
         });
         ctx.out(r, [

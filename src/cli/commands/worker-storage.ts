@@ -3,13 +3,21 @@ import { parseSize, startStorageService, storagePut } from '../../sdk/worker/sto
 import { action } from '../context.js';
 import { group } from '../groups.js';
 
-/** Wait for SIGINT/SIGTERM, then run `stop` once. */
+/**
+ * Wait for SIGINT/SIGTERM, then run `stop` once. The listeners stay installed until `stop` has
+ * finished, so a repeated or re-raised signal cannot kill the process mid-shutdown.
+ */
 export function untilSignal(stop: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
+    let stopping = false;
     const handler = () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-      void stop().finally(resolve);
+      if (stopping) return;
+      stopping = true;
+      void stop().finally(() => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+        resolve();
+      });
     };
     process.on('SIGINT', handler);
     process.on('SIGTERM', handler);
