@@ -29,6 +29,14 @@ import {
   signOrder,
   type ChainWriter,
 } from '../../src/chain/index.js';
+import { collateralToJson, type SimPlatform } from '../../src/attestation/index.js';
+import {
+  generateSessionKeyPair,
+  sessionReportData,
+  type SessionKeyPair,
+  type SessionRequest,
+  type SmsClient,
+} from '../../src/sms/index.js';
 import type { TestChain } from '../helpers/chain.js';
 
 export type Role = ChainWriter & { account: PrivateKeyAccount };
@@ -168,6 +176,43 @@ export async function setupWorld(chain: TestChain): Promise<World> {
     },
     authorize(taskid, enclaveChallenge, worker = roles.worker.account.address) {
       return signAuthorization(roles.scheduler.account, { worker, taskid, enclaveChallenge });
+    },
+  };
+}
+
+/** A valid session request for a task (fresh nonce, quote binding a fresh session key). */
+export async function sessionRequest(o: {
+  client: SmsClient;
+  platform: SimPlatform;
+  world: World;
+  taskId: Hex;
+  dealId: Hex;
+  taskIndex: number;
+  challenge: Address;
+}): Promise<{ req: SessionRequest; key: SessionKeyPair }> {
+  const key = generateSessionKeyPair();
+  const { nonce } = await o.client.getNonce();
+  const worker = o.world.roles.worker.account.address;
+  const signature = await o.world.authorize(o.taskId, o.challenge, worker);
+  const q = await o.platform.quote({
+    mrenclave: o.world.fingerprint.mrenclave,
+    reportData: sessionReportData(key.publicJwk, nonce),
+  });
+  return {
+    key,
+    req: {
+      authorization: {
+        chainTaskId: o.taskId,
+        dealId: o.dealId,
+        taskIndex: o.taskIndex,
+        workerWallet: worker,
+        enclaveChallenge: o.challenge,
+        signature,
+      },
+      quote: `0x${Buffer.from(q.quote).toString('hex')}`,
+      collateral: collateralToJson(q.collateral),
+      publicKey: key.publicJwk,
+      nonce,
     },
   };
 }

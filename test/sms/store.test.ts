@@ -1,0 +1,183 @@
+/**
+ * Sealed storage: AES-256-GCM with the row identity as AAD, the master key file, and the same
+ * behaviour on a real PostgreSQL server (started here with initdb + pg_ctl; skipped when absent).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openSimPlatform } from '../../src/attestation/index.js';
+import { isSealworkError } from '../../src/errors.js';
+import {
+  createSealer,
+  decryptSessionJwe,
+  loadMasterKey,
+  openSqliteStore,
+  type SessionSecrets,
+} from '../../src/sms/index.js';
+import { secretAad } from '../../src/sms/store.js';
+import { startTestChain, type TestChain } from '../helpers/chain.js';
+import { tempDir } from '../helpers/cli.js';
+import {
+  postgresAvailable,
+  startTestPostgres,
+  startTestSms,
+  type TestPostgres,
+  type TestSms,
+} from '../helpers/sms.js';
+import { sessionRequest, setupWorld } from './fixtures.js';
+
+describe('sealing', () => {
+  const sealer = createSealer(randomBytes(32));
+  const id = { kind: 'web3' as const, owner: '0x' + '11'.repeat(20), name: '' };
+  it('round-trips, and the sealed bytes do not contain the value', () => {
+    const sealed = sealer.seal('top secret value', secretAad(id));
+    assert.equal(sealed.indexOf(Buffer.from('top secret')), -1);
+    assert.equal(sealer.open(sealed, secretAad(id)).toString(), 'top secret value');
+  });
+  it('a sealed value moved to another row, altered, or opened under another key does not open', () => {
+    const sealed = sealer.seal('v', secretAad(id));
+    const other = secretAad({ ...id, owner: '0x' + '22'.repeat(20) });
+    assert.throws(
+      () => sealer.open(sealed, other),
+      (e: unknown) => isSealworkError(e, 'SMS_SEALED_VALUE_CORRUPT'),
+    );
+    const tampered = Buffer.from(sealed);
+    tampered[tampered.length - 1]! ^= 1;
+    assert.throws(
+      () => sealer.open(tampered, secretAad(id)),
+      (e: unknown) => isSealworkError(e, 'SMS_SEALED_VALUE_CORRUPT'),
+    );
+    assert.throws(
+      () => createSealer(randomBytes(32)).open(sealed, secretAad(id)),
+      (e: unknown) => isSealworkError(e, 'SMS_SEALED_VALUE_CORRUPT'),
+    );
+  });
+});
+
+describe('master key', () => {
+  it('is generated once as a 0600 file, reused, refused when readable by others, and taken from the env', async () => {
+    const t = tempDir();
+    try {
+      const a = await loadMasterKey(t.dir, {});
+      assert.equal(a.created, true);
+      assert.equal(statSync(a.path!).mode & 0o777, 0o600);
+      const b = await loadMasterKey(t.dir, {});
+      assert.equal(b.created, false);
+      assert.deepEqual(b.key, a.key);
+      chmodSync(a.path!, 0o644);
+      await assert.rejects(loadMasterKey(t.dir, {}), (e: unknown) =>
+        isSealworkError(e, 'SMS_MASTER_KEY_EXPOSED'),
+      );
+      const hex = randomBytes(32).toString('hex');
+      const c = await loadMasterKey(t.dir, { SEALWORK_SMS_MASTER_KEY: hex });
+      assert.equal(c.source, 'env');
+      assert.equal(c.key.toString('hex'), hex);
+      await assert.rejects(loadMasterKey(t.dir, { SEALWORK_SMS_MASTER_KEY: 'short' }), (e: unknown) =>
+        isSealworkError(e, 'SMS_MASTER_KEY_INVALID'),
+      );
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('SQLite store', () => {
+  it('runs in WAL mode with synchronous=FULL', async () => {
+    const t = tempDir();
+    try {
+      const s = await openSqliteStore(join(t.dir, 'sms.db'));
+      await s.close();
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(t.dir, 'sms.db'), { readonly: true });
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      db.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe(
+  'PostgreSQL store (same behaviour)',
+  { skip: postgresAvailable() ? false : 'initdb/pg_ctl not found' },
+  () => {
+    let pg: TestPostgres;
+    let chain: TestChain;
+    before(async () => {
+      [pg, chain] = await Promise.all([startTestPostgres(), startTestChain()]);
+    });
+    after(async () => {
+      await chain?.stop();
+      await pg?.stop();
+    });
+
+    it('pushes, refuses duplicates, releases a session, and keeps everything sealed across restarts', async () => {
+      const world = await setupWorld(chain);
+      const t = tempDir();
+      let sms: TestSms | undefined;
+      try {
+        sms = await startTestSms({ chain, home: t.dir, db: pg.url });
+        assert.equal((await sms.client.health()).db, 'postgres');
+        const key = randomBytes(32).toString('base64');
+        const secret = `pg-secret-${randomBytes(8).toString('hex')}`;
+        await sms.client.pushDatasetSecret(world.roles.datasetOwner.account, world.dataset, key);
+        await assert.rejects(
+          sms.client.pushDatasetSecret(world.roles.datasetOwner.account, world.dataset, key),
+          /SECRET_EXISTS|already exists/,
+        );
+        await sms.client.pushRequesterSecret(world.roles.requester.account, 'pgname', secret);
+        await sms.client.pushWeb2Secret(world.roles.requester.account, 'w2', 'one');
+        await sms.client.pushWeb2Secret(world.roles.requester.account, 'w2', 'two', { update: true });
+
+        const deal = await world.deal({ withDataset: true, params: { iexec_secrets: { '1': 'pgname' } } });
+        const task = await world.initialize(deal, 0);
+        const challenge = await sms.client.getEnclaveChallenge(world.roles.scheduler.account, task);
+        const platform = await openSimPlatform(t.dir);
+        const { req, key: enclaveKey } = await sessionRequest({
+          client: sms.client,
+          platform,
+          world,
+          taskId: task,
+          dealId: deal,
+          taskIndex: 0,
+          challenge,
+        });
+        const res = await sms.client.openSession(req);
+        const s = await decryptSessionJwe<SessionSecrets>(res.jwe, enclaveKey.privateKey);
+        assert.equal(s.dataset?.key, key);
+        assert.deepEqual(s.requesterSecrets, { '1': secret });
+        await sms.stop();
+        sms = undefined;
+
+        // Restart on the same database: still there, still immutable; nothing in clear in PostgreSQL.
+        sms = await startTestSms({ chain, home: t.dir, db: pg.url });
+        assert.equal(await sms.client.hasDatasetSecret(world.dataset), true);
+        const { default: pgLib } = await import('pg');
+        const c = new pgLib.Client({ connectionString: pg.url });
+        await c.connect();
+        const rows = await c.query<{ value: Buffer }>('SELECT value FROM secrets');
+        const challengeRows = await c.query<{ private_key: Buffer }>(
+          'SELECT private_key FROM tee_challenges',
+        );
+        const audit = await c.query<{ verdict: string; secrets: string }>(
+          'SELECT verdict, secrets FROM audit_log',
+        );
+        await c.end();
+        assert.equal(rows.rows.length, 3);
+        const all = Buffer.concat([
+          ...rows.rows.map((r) => r.value),
+          ...challengeRows.rows.map((r) => r.private_key),
+        ]);
+        for (const needle of [key, secret, 'two', s.enclaveChallenge.privateKey.slice(2)])
+          assert.equal(all.indexOf(Buffer.from(needle)), -1, 'secret in clear in PostgreSQL');
+        assert.equal(all.indexOf(Buffer.from(key, 'base64')), -1);
+        assert.ok(audit.rows.some((r) => r.verdict === 'released' && r.secrets.includes('requester:pgname')));
+      } finally {
+        await sms?.stop();
+        t.cleanup();
+      }
+    });
+  },
+);
