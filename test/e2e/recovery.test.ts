@@ -99,7 +99,7 @@ describe('worker crash recovery', { skip }, () => {
   let app: Address;
   let dataset: Address;
   before(async () => {
-    s = await startTestStack({ worker: false });
+    s = await startTestStack({ runWorker: false });
     // A slow app, so the kill lands while the enclave runs it.
     const slow = SAMPLE_APP_SCRIPT.replace('set -e', 'set -e\nsleep 2');
     app = (await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), script: slow })).app;

@@ -127,7 +127,7 @@ describe('worker end to end', { skip }, () => {
     const dl = await runCli(['--home', s.home, '--json', 'result', 'download', taskId, '--out', out], {
       env,
     });
-    assert.equal(dl.code, 0, dl.stderr);
+    assert.equal(dl.code, 0, dl.stderr + dl.stdout);
     assert.equal(readFileSync(join(out, 'result.txt'), 'utf8').split('\n')[3], 'args: plain');
     assert.deepEqual(JSON.parse(readFileSync(join(out, 'computed.json'), 'utf8')), {
       'deterministic-output-path': '/iexec_out/result.txt',
@@ -204,6 +204,58 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
       message: 'The app exited with status 3.',
       details: { exitCode: 3 },
     });
+  });
+
+  it('an app image published as an https:// OCI archive is downloaded, checked against its checksum and run', async () => {
+    const app = await deploySampleApp(s.stack, {
+      dir: join(s.home, 'apps'),
+      name: 'remote-app',
+      viaStorage: true,
+    });
+    const ds = (await deploySampleDataset(s.stack, { restrictApp: app.app })).dataset;
+    const t = await runAndWait({ app: app.app, dataset: ds });
+    assert.equal(t.status, 'COMPLETED', JSON.stringify(t.worker));
+  });
+
+  it('failure causes: dataset checksum mismatch, SMS refusal (no result key for the beneficiary)', async () => {
+    const app = await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), name: 'cause-app' });
+    // A dataset whose on-chain checksum is not the stored file's.
+    const ds = await deploySampleDataset(s.stack, { restrictApp: app.app });
+    const { createChainClientsFor } = await import('../../src/sdk/stack/index.js');
+    const { createDataset, createDatasetOrder, devAccountByName, publishOrder, signOrder } =
+      await import('../../src/chain/index.js');
+    const { smsClient } = await import('../../src/sms/index.js');
+    const owner = devAccountByName('dataset-owner');
+    const c = await createChainClientsFor(s.home, s.stack.chain.url, owner);
+    const w = { publicClient: c.publicClient, walletClient: c.walletClient, deployment: c.deployment };
+    const { address: bad } = await createDataset(w, {
+      name: 'bad',
+      multiaddr: ds.url,
+      checksum: `0x${'ab'.repeat(32)}`,
+    });
+    await smsClient(s.stack.sms.url, { ca: s.stack.sms.cert }).pushDatasetSecret(
+      owner,
+      bad,
+      'A'.repeat(43) + '=',
+    );
+    const order = await signOrder(
+      c.walletClient!,
+      { chainId: c.deployment.chainId, hub: c.deployment.hub },
+      'dataset',
+      createDatasetOrder({ dataset: bad, apprestrict: app.app, volume: 10n }),
+    );
+    await publishOrder(w, 'dataset', order);
+    const t1 = await runAndWait({ app: app.app, dataset: bad });
+    assert.equal(t1.worker?.cause?.code, 'DATASET_CHECKSUM_MISMATCH');
+    // Result encryption for a beneficiary that pushed no key: the SMS refuses the session.
+    const t2 = await runAndWait({
+      app: app.app,
+      encryptResult: true,
+      beneficiary: devAccountByName('enclave').address,
+    });
+    assert.equal(t2.worker?.cause?.code, 'RESULT_KEY_MISSING');
+    const audit = await s.stack.sms.store.listAudit({ taskId: t2.taskId });
+    assert.equal(audit[0]?.verdict, 'refused');
   });
 
   it('a dataset restricted to another app cannot be matched', async () => {

@@ -245,15 +245,27 @@ export function registerRun(program: Command): void {
       .option('--decrypt', 'decrypt the result (needs --key)')
       .option('--key <file>', 'the beneficiary RSA private key (PEM)')
       .option('--out <dir>', 'folder for the result files (default ./<taskid>)')
+      .option('--storage-ca <cert.pem>', 'certificate of the result storage (default: the local storage’s)')
       .option('--force', 'overwrite existing files'),
   ).action(
     action(
       async (
         ctx,
-        o: ChainOpts & { decrypt?: boolean; key?: string; out?: string; force?: boolean },
+        o: ChainOpts & { decrypt?: boolean; key?: string; out?: string; storageCa?: string; force?: boolean },
         taskid: string,
       ) => {
         const { downloadResult } = await import('../../sdk/worker/requester.js');
+        let ca: string[] | undefined;
+        if (o.storageCa) {
+          const { readFile } = await import('node:fs/promises');
+          const { fsError } = await import('../../errors.js');
+          const path = o.storageCa;
+          ca = [
+            await readFile(path, 'utf8').catch((e: unknown) => {
+              throw fsError(e, path, 'read');
+            }),
+          ];
+        }
         const r = await downloadResult({
           ...chainParams(ctx, o),
           taskId: taskid as Hex,

@@ -52,14 +52,21 @@ export async function deploySampleApp(
     volume?: bigint;
     /** Deploy with a zero checksum (the image is then identified by its fingerprint only). */
     noChecksum?: boolean;
+    /** Publish the image as an OCI archive in the stack's storage and deploy its https:// URL. */
+    viaStorage?: boolean;
   } = { dir: '' },
 ): Promise<{ app: Address; image: string; mrenclave: string; fingerprint: string; checksum: Hex }> {
   const dev = devAccountByName(p.as ?? 'app-dev');
-  const built = await buildSampleApp({ dir: p.dir, script: p.script, name: p.name });
+  const built = await buildSampleApp({ dir: p.dir, script: p.script, name: p.name, archive: p.viaStorage });
+  let multiaddr = built.out;
+  if (p.viaStorage) {
+    const ca = stack.storage.certPath ? [await fs.readFile(stack.storage.certPath, 'utf8')] : [];
+    multiaddr = (await putObject({ url: stack.storage.url, data: await fs.readFile(built.out), ca })).url;
+  }
   const c = await createChainClientsFor(stack.home, stack.chain.url, dev);
   const { address: app } = await createApp(writer(c), {
     name: p.name ?? 'sample-app',
-    multiaddr: built.out,
+    multiaddr,
     checksum: p.noChecksum ? `0x${'0'.repeat(64)}` : built.checksum,
     mrenclave: JSON.stringify(built.mrenclaveJson),
   });

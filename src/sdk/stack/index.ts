@@ -45,7 +45,7 @@ export interface StartStackParameters {
   worker?: LocalAccount;
   taskTimeoutMs?: number;
   /** Start the in-process worker (default true; false to run `sealwork worker start` separately). */
-  worker?: boolean;
+  runWorker?: boolean;
 }
 
 export interface Stack {
@@ -188,7 +188,7 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
     const workerAccount = p.worker ?? devAccountByName('worker');
     const workerpool = await ensureDevWorkerpool(home, chainUrl, scheduler);
     const worker =
-      p.worker === false
+      p.runWorker === false
         ? undefined
         : await startWorker({
             home,

@@ -101,11 +101,13 @@ export async function buildSampleApp(p: {
   dir: string;
   script?: string;
   name?: string;
+  /** Write the protected image as an OCI tar archive (`<name>.tar`) instead of a layout folder. */
+  archive?: boolean;
 }): Promise<BuildAppReturnType & { checksum: `0x${string}` }> {
   await fs.mkdir(p.dir, { recursive: true });
   const name = p.name ?? 'sample-app';
   const plain = join(p.dir, `${name}.plain`);
-  const out = join(p.dir, name);
+  const out = join(p.dir, p.archive ? `${name}.tar` : name);
   await fs.rm(plain, { recursive: true, force: true });
   await fs.rm(out, { recursive: true, force: true });
   await writeSampleImage(plain, p.script, p.dir);
