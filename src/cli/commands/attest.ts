@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
-import { simQuote, verifyQuoteFile, type VerifyQuoteFileReturnType } from '../../sdk/attestation/index.js';
+import type { VerifyQuoteFileReturnType } from '../../sdk/attestation/index.js';
+const loadSdkAttestationIndex = () => import('../../sdk/attestation/index.js');
 import { action } from '../context.js';
 import { group } from '../groups.js';
 
@@ -78,7 +79,9 @@ export function register(program: Command): void {
           },
           quote: string,
         ) => {
-          const r = await verifyQuoteFile({
+          const r = await (
+            await loadSdkAttestationIndex()
+          ).verifyQuoteFile({
             quote,
             collateral: o.collateral,
             at: o.at,
@@ -161,7 +164,9 @@ export function register(program: Command): void {
               });
             return Number(v);
           };
-          const r = await simQuote({
+          const r = await (
+            await loadSdkAttestationIndex()
+          ).simQuote({
             mrenclave: o.mrenclave,
             reportData: o.reportData,
             mrsigner: o.mrsigner,

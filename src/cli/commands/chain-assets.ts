@@ -1,13 +1,6 @@
 import type { Command } from 'commander';
 import type { Address } from 'viem';
-import {
-  deployApp,
-  deployDataset,
-  deployWorkerpool,
-  showApp,
-  showDataset,
-  showWorkerpool,
-} from '../../sdk/chain/assets.js';
+const loadSdkChainAssets = () => import('../../sdk/chain/assets.js');
 import { action } from '../context.js';
 import { group } from '../groups.js';
 import { chainOptions, chainParams, type ChainOpts } from './chain-common.js';
@@ -38,7 +31,7 @@ export function registerAssets(program: Command): void {
           owner?: Address;
         },
       ) => {
-        const r = await deployApp({ ...chainParams(ctx, o), ...o });
+        const r = await (await loadSdkChainAssets()).deployApp({ ...chainParams(ctx, o), ...o });
         ctx.out(r, [`app:   ${r.address}`, `owner: ${r.owner}`, `tx:    ${r.txHash}`]);
       },
     ),
@@ -47,7 +40,9 @@ export function registerAssets(program: Command): void {
     app.command('show').description('Show an app registered on chain').argument('<address>'),
   ).action(
     action(async (ctx, o: ChainOpts, address: string) => {
-      const r = await showApp({ ...chainParams(ctx, o), address: address as Address });
+      const r = await (
+        await loadSdkChainAssets()
+      ).showApp({ ...chainParams(ctx, o), address: address as Address });
       ctx.out(r, [
         `app:       ${r.address}`,
         `owner:     ${r.owner}`,
@@ -73,7 +68,7 @@ export function registerAssets(program: Command): void {
       .option('--owner <address>', 'owner of the dataset NFT (default: the wallet)'),
   ).action(
     action(async (ctx, o: ChainOpts & { name: string; url: string; checksum: string; owner?: Address }) => {
-      const r = await deployDataset({ ...chainParams(ctx, o), ...o });
+      const r = await (await loadSdkChainAssets()).deployDataset({ ...chainParams(ctx, o), ...o });
       ctx.out(r, [`dataset: ${r.address}`, `owner:   ${r.owner}`, `tx:      ${r.txHash}`]);
     }),
   );
@@ -81,7 +76,9 @@ export function registerAssets(program: Command): void {
     dataset.command('show').description('Show a dataset registered on chain').argument('<address>'),
   ).action(
     action(async (ctx, o: ChainOpts, address: string) => {
-      const r = await showDataset({ ...chainParams(ctx, o), address: address as Address });
+      const r = await (
+        await loadSdkChainAssets()
+      ).showDataset({ ...chainParams(ctx, o), address: address as Address });
       ctx.out(r, [
         `dataset:  ${r.address}`,
         `owner:    ${r.owner}`,
@@ -101,7 +98,7 @@ export function registerAssets(program: Command): void {
       .option('--owner <address>', 'owner of the workerpool NFT (default: the wallet)'),
   ).action(
     action(async (ctx, o: ChainOpts & { description: string; owner?: Address }) => {
-      const r = await deployWorkerpool({ ...chainParams(ctx, o), ...o });
+      const r = await (await loadSdkChainAssets()).deployWorkerpool({ ...chainParams(ctx, o), ...o });
       ctx.out(r, [`workerpool: ${r.address}`, `owner:      ${r.owner}`, `tx:         ${r.txHash}`]);
     }),
   );
@@ -109,7 +106,9 @@ export function registerAssets(program: Command): void {
     pool.command('show').description('Show a workerpool registered on chain').argument('<address>'),
   ).action(
     action(async (ctx, o: ChainOpts, address: string) => {
-      const r = await showWorkerpool({ ...chainParams(ctx, o), address: address as Address });
+      const r = await (
+        await loadSdkChainAssets()
+      ).showWorkerpool({ ...chainParams(ctx, o), address: address as Address });
       ctx.out(r, [`workerpool:  ${r.address}`, `owner:       ${r.owner}`, `description: ${r.description}`]);
     }),
   );

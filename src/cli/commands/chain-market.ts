@@ -1,15 +1,9 @@
 import type { Command } from 'commander';
 import type { Address } from 'viem';
 import type { OrderKind } from '../../chain/orders.js';
-import { claimTaskById, matchDeal, showDeal, showTask } from '../../sdk/chain/deals.js';
-import {
-  cancelOrderFile,
-  listMarket,
-  publishOrderFile,
-  signOrderToFile,
-  signedOrderToJson,
-  type SignOrderFields,
-} from '../../sdk/chain/orders.js';
+const loadSdkChainDeals = () => import('../../sdk/chain/deals.js');
+import type { SignOrderFields } from '../../sdk/chain/orders.js';
+const loadSdkChainOrders = () => import('../../sdk/chain/orders.js');
 import { action } from '../context.js';
 import { group } from '../groups.js';
 import { chainOptions, chainParams, type ChainOpts } from './chain-common.js';
@@ -66,17 +60,28 @@ export function registerMarket(program: Command): void {
       .option('--force', 'overwrite --out');
     chainOptions(c).action(
       action(async (ctx, o: ChainOpts & SignOrderFields & { out?: string; force?: boolean }) => {
-        const r = await signOrderToFile({
+        const r = await (
+          await loadSdkChainOrders()
+        ).signOrderToFile({
           ...chainParams(ctx, o),
           kind,
           fields: o,
           out: o.out,
           force: o.force,
         });
-        ctx.out({ file: r.file, orderHash: r.orderHash, ...signedOrderToJson(r.signed) }, [
-          `${kind} order ${r.orderHash}`,
-          r.file ? `written: ${r.file}` : JSON.stringify(signedOrderToJson(r.signed), null, 2),
-        ]);
+        ctx.out(
+          {
+            file: r.file,
+            orderHash: r.orderHash,
+            ...(await loadSdkChainOrders()).signedOrderToJson(r.signed),
+          },
+          [
+            `${kind} order ${r.orderHash}`,
+            r.file
+              ? `written: ${r.file}`
+              : JSON.stringify((await loadSdkChainOrders()).signedOrderToJson(r.signed), null, 2),
+          ],
+        );
       }),
     );
   }
@@ -88,7 +93,7 @@ export function registerMarket(program: Command): void {
       .argument('<file>'),
   ).action(
     action(async (ctx, o: ChainOpts, file: string) => {
-      const r = await publishOrderFile({ ...chainParams(ctx, o), file });
+      const r = await (await loadSdkChainOrders()).publishOrderFile({ ...chainParams(ctx, o), file });
       ctx.out(r, [`published ${r.kind} order ${r.orderHash}`, `tx: ${r.txHash}`]);
     }),
   );
@@ -97,7 +102,7 @@ export function registerMarket(program: Command): void {
     order.command('cancel').description('Cancel an order on chain (owner only)').argument('<file>'),
   ).action(
     action(async (ctx, o: ChainOpts, file: string) => {
-      const r = await cancelOrderFile({ ...chainParams(ctx, o), file });
+      const r = await (await loadSdkChainOrders()).cancelOrderFile({ ...chainParams(ctx, o), file });
       ctx.out(r, [`cancelled ${r.kind} order ${r.orderHash}`, `tx: ${r.txHash}`]);
     }),
   );
@@ -125,7 +130,7 @@ export function registerMarket(program: Command): void {
           all?: boolean;
         },
       ) => {
-        const list = await listMarket({ ...chainParams(ctx, o), ...o });
+        const list = await (await loadSdkChainOrders()).listMarket({ ...chainParams(ctx, o), ...o });
         ctx.out(
           list.map((p) => ({
             kind: p.kind,
@@ -166,7 +171,7 @@ export function registerMarket(program: Command): void {
           requestOrder: string;
         },
       ) => {
-        const r = await matchDeal({ ...chainParams(ctx, o), ...o });
+        const r = await (await loadSdkChainDeals()).matchDeal({ ...chainParams(ctx, o), ...o });
         ctx.out(r, [
           `deal:  ${r.dealid}`,
           `tasks: ${r.volume}`,
@@ -180,7 +185,7 @@ export function registerMarket(program: Command): void {
     deal.command('show').description('Show a deal and the status of its tasks').argument('<dealid>'),
   ).action(
     action(async (ctx, o: ChainOpts, dealid: string) => {
-      const d = await showDeal({ ...chainParams(ctx, o), dealid });
+      const d = await (await loadSdkChainDeals()).showDeal({ ...chainParams(ctx, o), dealid });
       ctx.out(d, [
         `deal:        ${d.dealid}`,
         `app:         ${d.app.pointer} (owner ${d.app.owner})`,
@@ -199,7 +204,7 @@ export function registerMarket(program: Command): void {
   const task = group(program, 'task');
   chainOptions(task.command('show').description('Show a task on chain').argument('<taskid>')).action(
     action(async (ctx, o: ChainOpts, taskid: string) => {
-      const t = await showTask({ ...chainParams(ctx, o), taskid });
+      const t = await (await loadSdkChainDeals()).showTask({ ...chainParams(ctx, o), taskid });
       ctx.out(t, [
         `task:      ${t.taskid}`,
         `status:    ${t.statusName}`,
@@ -223,7 +228,7 @@ export function registerMarket(program: Command): void {
       .argument('<taskid>'),
   ).action(
     action(async (ctx, o: ChainOpts, taskid: string) => {
-      const r = await claimTaskById({ ...chainParams(ctx, o), taskid });
+      const r = await (await loadSdkChainDeals()).claimTaskById({ ...chainParams(ctx, o), taskid });
       ctx.out(r, [`claimed ${r.taskid}`, `tx: ${r.txHash}`]);
     }),
   );

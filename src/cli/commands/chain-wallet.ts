@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
-import { createWallet, importWallet, showWallet } from '../../sdk/chain/wallet.js';
+const loadSdkChainWallet = () => import('../../sdk/chain/wallet.js');
 import { action, type CliContext } from '../context.js';
 import { group } from '../groups.js';
 import { promptSecret } from './chain-common.js';
@@ -24,7 +24,9 @@ export function registerWallet(program: Command): void {
     .option('--force', 'replace an existing wallet')
     .action(
       action(async (ctx, o: { force?: boolean }) => {
-        const r = await createWallet({ home: ctx.home, password: await newPassword(ctx), force: o.force });
+        const r = await (
+          await loadSdkChainWallet()
+        ).createWallet({ home: ctx.home, password: await newPassword(ctx), force: o.force });
         ctx.out(r, [`address:  ${r.address}`, `keystore: ${r.keystore}`]);
       }),
     );
@@ -51,7 +53,9 @@ export function registerWallet(program: Command): void {
             process.env.SEALWORK_IMPORT_PRIVATE_KEY ??
             (tty ? await promptSecret('private key: ') : undefined);
         }
-        const r = await importWallet({
+        const r = await (
+          await loadSdkChainWallet()
+        ).importWallet({
           home: ctx.home,
           privateKey,
           keystoreFile: o.keystore,
@@ -68,7 +72,7 @@ export function registerWallet(program: Command): void {
     .description('Show the wallet address (never the key)')
     .action(
       action(async (ctx) => {
-        const r = await showWallet({ home: ctx.home });
+        const r = await (await loadSdkChainWallet()).showWallet({ home: ctx.home });
         ctx.out(r, [`address: ${r.address}`, `source:  ${r.source === 'keystore' ? r.keystore : r.source}`]);
       }),
     );

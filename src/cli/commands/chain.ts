@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { chainStatus, deployChain, fundAccount, startChain, stopChain } from '../../sdk/chain/embedded.js';
+const loadSdkChainEmbedded = () => import('../../sdk/chain/embedded.js');
 import { action } from '../context.js';
 import { group } from '../groups.js';
 import { registerAssets } from './chain-assets.js';
@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'port on 127.0.0.1 (default 8545)', (v) => Number.parseInt(v, 10))
     .action(
       action(async (ctx, o: { port?: number }) => {
-        const r = await startChain({ home: ctx.home, port: o.port });
+        const r = await (await loadSdkChainEmbedded()).startChain({ home: ctx.home, port: o.port });
         ctx.out(r, [
           `${r.alreadyRunning ? 'already running' : 'started'}: ${r.url} (pid ${r.pid}, chain id ${r.chainId})`,
           `${r.deployed ? 'deployed' : 'hub'}: ${r.deployment.hub}`,
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .description('Stop the embedded chain (its state is kept for the next start)')
     .action(
       action(async (ctx) => {
-        const r = await stopChain({ home: ctx.home });
+        const r = await (await loadSdkChainEmbedded()).stopChain({ home: ctx.home });
         ctx.out(r, r.stopped ? `stopped (pid ${r.pid})` : 'the embedded chain is not running');
       }),
     );
@@ -44,7 +44,7 @@ export function register(program: Command): void {
       .description('Show the configured chain: URL, whether it answers, block, deployment'),
   ).action(
     action(async (ctx, o: ChainOpts) => {
-      const r = await chainStatus({ home: ctx.home, chainUrl: o.chainUrl });
+      const r = await (await loadSdkChainEmbedded()).chainStatus({ home: ctx.home, chainUrl: o.chainUrl });
       ctx.out(r, [
         `chain:   ${r.url}${r.embedded ? ' (embedded)' : ''}${r.pid ? ` pid ${r.pid}` : ''}`,
         `status:  ${r.reachable ? `running, chain id ${r.chainId}, block ${r.blockNumber}` : 'not reachable'}`,
@@ -68,7 +68,7 @@ export function register(program: Command): void {
       .description('Deploy the contracts on the configured chain and record the deployment'),
   ).action(
     action(async (ctx, o: ChainOpts) => {
-      const d = await deployChain(chainParams(ctx, o));
+      const d = await (await loadSdkChainEmbedded()).deployChain(chainParams(ctx, o));
       ctx.out(d, [
         `hub:         ${d.hub}`,
         `apps:        ${d.appRegistry}`,
@@ -86,7 +86,9 @@ export function register(program: Command): void {
       .option('--eth <amount>', 'balance to set, in ETH (default 100)', (v) => Number(v)),
   ).action(
     action(async (ctx, o: ChainOpts & { eth?: number }, address: string) => {
-      const r = await fundAccount({ home: ctx.home, chainUrl: o.chainUrl, address, eth: o.eth });
+      const r = await (
+        await loadSdkChainEmbedded()
+      ).fundAccount({ home: ctx.home, chainUrl: o.chainUrl, address, eth: o.eth });
       ctx.out(r, `${r.address}: ${Number(r.balance / 10n ** 14n) / 1e4} ETH`);
     }),
   );

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { datasetChecksum, decryptDataset, encryptDataset } from '../../sdk/dataset.js';
+
+// SDK modules are imported inside actions: `sealwork --help` and unrelated commands stay fast and small.
+const sdk = () => import('../../sdk/dataset.js');
 import { action } from '../context.js';
 import { group } from '../groups.js';
 import { progressBar } from '../progress.js';
@@ -23,6 +25,7 @@ export function register(program: Command): void {
           file: string,
         ) => {
           const bar = progressBar('encrypting', ctx.interactive);
+          const { encryptDataset } = await sdk();
           const r = await encryptDataset({
             input: file,
             output: o.out,
@@ -61,6 +64,7 @@ export function register(program: Command): void {
     .action(
       action(async (ctx, o: { keyFile: string; out?: string; force?: boolean }, file: string) => {
         const bar = progressBar('decrypting', ctx.interactive);
+        const { decryptDataset } = await sdk();
         const r = await decryptDataset({
           input: file,
           keyFile: o.keyFile,
@@ -79,6 +83,7 @@ export function register(program: Command): void {
     .action(
       action(async (ctx, _o: object, file: string) => {
         const bar = progressBar('hashing', ctx.interactive);
+        const { datasetChecksum } = await sdk();
         const checksum = await datasetChecksum({ input: file, onProgress: bar.update }).finally(bar.done);
         ctx.out({ file, checksum }, checksum);
       }),

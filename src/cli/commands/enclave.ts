@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
-import { buildApp, execApp, measureApp, parseMemorySize } from '../../sdk/enclave/index.js';
+const loadSdkEnclaveIndex = () => import('../../sdk/enclave/index.js');
 import { action } from '../context.js';
 import { group } from '../groups.js';
 
@@ -75,7 +75,9 @@ export function register(program: Command): void {
         ) => {
           const threads = Number(o.threads);
           ctx.info(`note: ${SIM_WARNING}`);
-          const r = await buildApp({
+          const r = await (
+            await loadSdkEnclaveIndex()
+          ).buildApp({
             image,
             out: o.out,
             entrypoint: o.entrypoint,
@@ -110,7 +112,7 @@ export function register(program: Command): void {
     .option('--fs-key-file <path>', 'needed only if the measured program lies in an encrypted region')
     .action(
       action(async (ctx, o: { fsKeyFile?: string }, image: string) => {
-        const r = await measureApp({ image, fsKeyFile: o.fsKeyFile });
+        const r = await (await loadSdkEnclaveIndex()).measureApp({ image, fsKeyFile: o.fsKeyFile });
         ctx.out(r, [`image:       ${r.image}`, ...identityLines(r), `files:       ${r.files} verified`]);
       }),
     );
@@ -151,7 +153,9 @@ export function register(program: Command): void {
           image: string,
         ) => {
           ctx.info(`note: ${SIM_WARNING}`);
-          const r = await execApp({
+          const r = await (
+            await loadSdkEnclaveIndex()
+          ).execApp({
             image,
             fspfKey: o.fspfKey,
             fspfTag: o.fspfTag,
@@ -162,7 +166,9 @@ export function register(program: Command): void {
             args: o.args,
             env: o.env,
             timeout: o.timeout,
-            memoryBytes: o.memory ? parseMemorySize(o.memory, 'memory limit') : undefined,
+            memoryBytes: o.memory
+              ? (await loadSdkEnclaveIndex()).parseMemorySize(o.memory, 'memory limit')
+              : undefined,
           });
           if (ctx.json) ctx.out({ ...r, outDir: o.out }, '');
           else {
