@@ -13,7 +13,7 @@ import { deploySampleApp, deploySampleDataset } from '../../src/sdk/stack/demo.j
 import { SAMPLE_APP_SCRIPT } from '../../src/sdk/stack/sample.js';
 import { runApp, watchTask } from '../../src/sdk/worker/requester.js';
 import { TaskJournal } from '../../src/worker/journal.js';
-import { CLI_ENTRY, ROOT } from '../helpers/cli.js';
+import { CLI_ENTRY, ROOT, runCli } from '../helpers/cli.js';
 import { hasBusybox, hasBwrap } from '../helpers/images.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -107,6 +107,25 @@ describe('worker crash recovery', { skip }, () => {
   });
   after(async () => {
     await s?.stop();
+  });
+
+  it('refuses to serve a workerpool its wallet does not own', async () => {
+    const r = await runCli(
+      [
+        '--home',
+        s.home,
+        '--json',
+        'worker',
+        'start',
+        '--workerpool',
+        s.stack.workerpool,
+        '--as',
+        'requester',
+      ],
+      { env: { SEALWORK_CHAIN_URL: s.stack.chain.url }, timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 1);
+    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'WORKERPOOL_NOT_OWNED');
   });
 
   it('a worker killed mid-task resumes it after restart: completed once, nothing lost or done twice', async () => {

@@ -33,6 +33,10 @@ export function registerRun(program: Command): void {
       .description('Run the scheduler + enclave worker of a workerpool until interrupted (simulated SGX)')
       .requiredOption('--workerpool <address>', 'the workerpool to serve (its owner wallet signs)')
       .option('--slots <n>', 'tasks run concurrently', '2')
+      .option(
+        '--publish-order <volume>',
+        'publish an open TEE workerpool order of this volume if none is open',
+      )
       .option('--sms-url <url>', 'the SMS (default: the one `sms start` recorded under this home)')
       .option('--sms-ca <cert.pem>', 'the SMS certificate to trust (default: the recorded one)')
       .option('--storage-url <url>', 'result storage (default: the one started under this home)')
@@ -46,6 +50,7 @@ export function registerRun(program: Command): void {
         o: ChainOpts & {
           workerpool: Address;
           slots: string;
+          publishOrder?: string;
           smsUrl?: string;
           smsCa?: string;
           storageUrl?: string;
@@ -60,6 +65,7 @@ export function registerRun(program: Command): void {
           ...chainParams(ctx, o),
           workerpool: o.workerpool,
           slots: Number(o.slots),
+          ...(o.publishOrder ? { publishOrderVolume: Number(o.publishOrder) } : {}),
           smsUrl: o.smsUrl,
           smsCa: o.smsCa,
           storageUrl: o.storageUrl,

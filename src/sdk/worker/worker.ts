@@ -3,7 +3,18 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Address, LocalAccount } from 'viem';
 import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
-import { createChainClients, resolveAccount } from '../../chain/index.js';
+import { createWalletClient, http } from 'viem';
+import {
+  createChainClients,
+  createWorkerpoolOrder,
+  isTeeTag,
+  listOrders,
+  publishOrder,
+  readWorkerpool,
+  resolveAccount,
+  signOrder,
+  TAG_TEE,
+} from '../../chain/index.js';
 import { SealworkError, fsError } from '../../errors.js';
 import { readSmsRecord, smsClient } from '../../sms/index.js';
 import { resolveHome } from '../../util/home.js';
@@ -37,6 +48,8 @@ export interface StartWorkerParameters {
   downloadCa?: string[];
   ipfsGateway?: string;
   slots?: number;
+  /** Publish an open TEE workerpool order of this volume when the workerpool has none. */
+  publishOrderVolume?: number;
   pollMs?: number;
   taskTimeoutMs?: number;
   platform?: SimPlatform;
@@ -71,6 +84,44 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     throw new SealworkError('WALLET_MISSING', 'The worker needs the workerpool owner wallet.', {
       hint: 'Set SEALWORK_PRIVATE_KEY to the workerpool owner key, or use --as workerpool on the embedded chain.',
     });
+  const pool = await readWorkerpool(clients.publicClient as never, p.workerpool);
+  if (pool.owner.toLowerCase() !== scheduler.address.toLowerCase())
+    throw new SealworkError(
+      'WORKERPOOL_NOT_OWNED',
+      `Workerpool ${p.workerpool} is owned by ${pool.owner}, not by the configured wallet ${scheduler.address}.`,
+      {
+        hint: 'Run the worker with the workerpool owner wallet (SEALWORK_PRIVATE_KEY, or --as on the embedded chain).',
+      },
+    );
+  if (p.publishOrderVolume) {
+    const open = await listOrders(clients.publicClient as never, clients.deployment, {
+      kind: 'workerpool',
+      workerpool: p.workerpool,
+    });
+    if (!open.some((o) => o.kind === 'workerpool' && isTeeTag(o.order.tag) && o.remaining > 0n)) {
+      const walletClient = createWalletClient({
+        chain: clients.chain,
+        transport: http(clients.url),
+        account: scheduler,
+      });
+      const domain = { chainId: clients.deployment.chainId, hub: clients.deployment.hub };
+      const order = await signOrder(
+        walletClient,
+        domain,
+        'workerpool',
+        createWorkerpoolOrder({
+          workerpool: p.workerpool,
+          tag: TAG_TEE,
+          volume: BigInt(p.publishOrderVolume),
+        }),
+      );
+      await publishOrder(
+        { publicClient: clients.publicClient, walletClient, deployment: clients.deployment },
+        'workerpool',
+        order,
+      );
+    }
+  }
   let storageUrl = p.storageUrl;
   if (!storageUrl) {
     const ep = await readStorageEndpoint(home);
