@@ -187,4 +187,41 @@ describe('worker crash recovery', { skip }, () => {
       await w1.stop('SIGKILL');
     }
   });
+
+  it('a worker killed right after the result is computed and signed contributes it after restart, once', async () => {
+    const chainUrl = s.stack.chain.url;
+    const w1 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+    try {
+      const r = await runApp({
+        home: s.home,
+        chainUrl,
+        as: 'requester',
+        app,
+        dataset,
+        workerpool: s.stack.workerpool,
+      });
+      const taskId = r.taskIds[0]!;
+      await w1.waitFor('computed', taskId);
+      await w1.stop('SIGKILL');
+      const w2 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+      try {
+        const done = await watchTask({ home: s.home, chainUrl, taskId, timeoutMs: 60_000, pollMs: 100 });
+        assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
+        const c = s.stack.chain.clients;
+        const t = await readTask(c.publicClient as never, c.deployment.hub, taskId);
+        assert.equal(t.contributors.length, 1);
+        // The app never ran again: the signed result was resumed from the journal.
+        assert.ok(!w2.events.some((e) => e.kind === 'computing' && e.taskId === taskId));
+      } finally {
+        await w2.stop();
+      }
+      const j = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
+      const rec = j.get(taskId);
+      j.close();
+      assert.equal(rec?.step, 'completed');
+      assert.equal(rec?.attempts, 1);
+    } finally {
+      await w1.stop('SIGKILL');
+    }
+  });
 });
