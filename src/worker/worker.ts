@@ -335,6 +335,11 @@ export class Worker {
     let n = 0;
     for (const t of candidates) {
       const onChain = await this.o.chain.readTask(t.taskId);
+      if (onChain.status === 'FAILED') {
+        // Claimed by someone else: nothing left to do.
+        j.advance(t.taskId, 'failed', 'claimed');
+        continue;
+      }
       if (onChain.status !== 'ACTIVE' && onChain.status !== 'REVEALING') continue;
       if (now < onChain.finalDeadline) continue;
       try {
