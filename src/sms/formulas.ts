@@ -5,15 +5,19 @@
  * (`personal_sign`) signature of the 32-byte challenge, i.e. of `"\x19Ethereum Signed Message:\n32" ‖ challenge`.
  */
 import { createHash } from 'node:crypto';
+import { secp256k1 } from '@noble/curves/secp256k1';
 import {
   concatHex,
+  hashMessage,
   hexToBytes,
   keccak256,
   recoverMessageAddress,
+  recoverPublicKey,
   stringToHex,
   type Address,
   type Hex,
 } from 'viem';
+import { publicKeyToAddress } from 'viem/accounts';
 
 export const SMS_DOMAIN_STRING = 'IEXEC_SMS_DOMAIN';
 /** `keccak256(utf8("IEXEC_SMS_DOMAIN"))`. */
@@ -95,6 +99,62 @@ export async function recoverChallengeSigner(
   } catch {
     return undefined;
   }
+}
+
+type Point = ReturnType<typeof secp256k1.ProjectivePoint.fromHex>;
+/** Public keys of recently seen expected signers (workerpool owners), with a precomputed window. */
+const signerPoints = new Map<string, Point>();
+const MAX_SIGNER_POINTS = 16;
+const N = secp256k1.CURVE.n;
+
+function modInv(a: bigint): bigint {
+  let [lm, hm, low, high] = [1n, 0n, ((a % N) + N) % N, N];
+  while (low > 1n) {
+    const r = high / low;
+    [lm, hm, low, high] = [hm - lm * r, lm, high - low * r, low];
+  }
+  return ((lm % N) + N) % N;
+}
+
+/**
+ * Is `signature` the EIP-191 signature of the 32-byte `challenge` by `expected`? Same answer as
+ * recovering the signer and comparing, but once a signer's public key is known (first successful
+ * recovery), later checks are an ECDSA verification with a precomputed table for that key
+ * (~4× faster than recovery): the hot path of attested sessions, where the expected signer is the
+ * workerpool owner.
+ */
+export async function isSignedBy(
+  challenge: Hex,
+  signature: string,
+  expected: Address | string,
+): Promise<boolean> {
+  const sig = signature.trim();
+  if (!/^0x[0-9a-fA-F]{130}$/.test(sig)) return false;
+  const key = expected.toLowerCase();
+  const digest = hashMessage({ raw: challenge });
+  const Q = signerPoints.get(key);
+  if (!Q) {
+    let pub: Hex;
+    try {
+      pub = await recoverPublicKey({ hash: digest, signature: sig as Hex });
+    } catch {
+      return false;
+    }
+    if (publicKeyToAddress(pub).toLowerCase() !== key) return false;
+    if (signerPoints.has(key)) return true; // a concurrent call already cached it
+    if (signerPoints.size >= MAX_SIGNER_POINTS)
+      signerPoints.delete(signerPoints.keys().next().value as string);
+    signerPoints.set(key, secp256k1.utils.precompute(8, secp256k1.ProjectivePoint.fromHex(pub.slice(2))));
+    return true;
+  }
+  const r = BigInt(sig.slice(0, 66));
+  const s = BigInt(`0x${sig.slice(66, 130)}`);
+  if (r <= 0n || r >= N || s <= 0n || s >= N) return false;
+  const w = modInv(s);
+  const e = BigInt(digest) % N;
+  const R = secp256k1.ProjectivePoint.BASE.multiply((e * w) % N).add(Q.multiply((r * w) % N));
+  if (R.equals(secp256k1.ProjectivePoint.ZERO)) return false;
+  return R.toAffine().x % N === r;
 }
 
 /** `sha256(publicKey ‖ nonce)`: what REPORTDATA[0:32] must hold for an attested session. */

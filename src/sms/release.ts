@@ -21,6 +21,7 @@ import {
   APP_DEVELOPER_SECRET_KEY,
   APP_FS_KEY_NAME,
   RESULT_ENCRYPTION_KEY_NAME,
+  isSignedBy,
   recoverChallengeSigner,
   sessionBinding,
   teeChallengeRequestHash,
@@ -424,14 +425,21 @@ export function createReleaseService(d: ReleaseDeps) {
 
         // 3. The authorization is signed by the workerpool owner, for the task's enclave challenge.
         const owner = await timed('chain', () => workerpoolOwner(deal));
-        const signer = await timed('signature', () =>
-          recoverChallengeSigner(workerpoolAuthorizationHash(a as WorkerpoolAuthorization), a.signature),
-        );
-        if (!owner || !signer || signer.toLowerCase() !== owner.toLowerCase())
+        const authorized =
+          owner !== undefined &&
+          (await timed('signature', () =>
+            isSignedBy(workerpoolAuthorizationHash(a as WorkerpoolAuthorization), a.signature, owner),
+          ));
+        if (!authorized) {
+          const signer = await recoverChallengeSigner(
+            workerpoolAuthorizationHash(a as WorkerpoolAuthorization),
+            a.signature,
+          );
           throw new Refusal(
             'AUTHORIZATION_INVALID',
             `The workerpool authorization is not signed by the workerpool owner ${owner ?? '(unknown)'}${signer ? ` (signed by ${signer})` : ''}.`,
           );
+        }
         const challenge = await store.getChallenge(taskId);
         if (!challenge || challenge.address.toLowerCase() !== a.enclaveChallenge.toLowerCase())
           throw new Refusal(

@@ -182,17 +182,23 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
       'SELECT task_id, address, private_key, final_deadline FROM tee_challenges WHERE task_id = ?',
     ),
     deleteExpired: db.prepare('DELETE FROM tee_challenges WHERE final_deadline < ?'),
-    audit: db.prepare(
-      'INSERT INTO audit_log (time, task_id, app, mrenclave, mrsigner, worker, secrets, verdict, code, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
     setMeta: db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),
   };
-  const writeAudit = db.transaction((items: AuditEntry[]) => {
+  // The audit log is written through a second connection with synchronous=NORMAL: in WAL mode a
+  // commit then survives a process crash or kill -9 (not a power cut) without an fsync on the hot
+  // path of attested sessions. Secrets and challenge keys (the first connection) stay FULL.
+  const auditDb = new Database(path);
+  auditDb.pragma('synchronous = NORMAL');
+  auditDb.pragma('busy_timeout = 5000');
+  const auditInsert = auditDb.prepare(
+    'INSERT INTO audit_log (time, task_id, app, mrenclave, mrsigner, worker, secrets, verdict, code, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const writeAudit = auditDb.transaction((items: AuditEntry[]) => {
     for (const e of items)
-      q.audit.run(
+      auditInsert.run(
         e.time,
         e.taskId,
         e.app,
@@ -261,6 +267,7 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
     },
     async close() {
       await audit.drain();
+      if (auditDb.open) auditDb.close();
       if (db.open) db.close();
     },
   };

@@ -1,0 +1,276 @@
+/**
+ * bench/sms-release: N concurrent simulated enclaves request attested sessions for ACTIVE tasks.
+ *
+ * Phase 1 (end to end): `sealwork sms start` runs as its own process (HTTPS, SQLite, real anvil);
+ * this process plays the enclaves. Requests are prepared beforehand (nonce, session key, simulated
+ * quote binding them), then sent with 50 and 200 in flight; prints releases/s and p50/p99 latency.
+ * Phase 2 (where the time goes): the same release service in-process, without HTTP, summing the
+ * time spent in each step (chain reads, signature recovery, quote verification, secrets, JWE,
+ * audit commit).
+ *
+ * Usage: node --import tsx bench/sms-release.ts [requests per level, default 2000]
+ * Immutable chain data (app fingerprint, deal, dataset) is cached; task status is read every time.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Address, Hex } from 'viem';
+import { collateralToJson, openSimPlatform, type SimPlatform } from '../src/attestation/index.js';
+import {
+  generateSessionKeyPair,
+  sessionReportData,
+  silentLogger,
+  smsClient,
+  type SessionRequest,
+  type SmsClient,
+} from '../src/sms/index.js';
+import { startTestChain } from '../test/helpers/chain.js';
+import { CLI_ENTRY, ROOT, tempDir } from '../test/helpers/cli.js';
+import { startTestSms } from '../test/helpers/sms.js';
+import { setupWorld, type World } from '../test/sms/fixtures.js';
+
+const N = Number(process.argv[2] ?? 2000);
+const LEVELS = [50, 200];
+const TASKS = 20;
+
+interface Prepared {
+  body: string;
+  req: SessionRequest;
+}
+
+async function prepare(
+  client: SmsClient,
+  platform: SimPlatform,
+  world: World,
+  tasks: { taskId: Hex; index: number; challenge: Address; signature: Hex }[],
+  dealId: Hex,
+  n: number,
+): Promise<Prepared[]> {
+  const out: Prepared[] = [];
+  const worker = world.roles.worker.account.address;
+  for (let i = 0; i < n; i++) {
+    const t = tasks[i % tasks.length]!;
+    const { nonce } = await client.getNonce();
+    const key = generateSessionKeyPair();
+    const q = platform.quoteSync({
+      mrenclave: world.fingerprint.mrenclave,
+      reportData: sessionReportData(key.publicJwk, nonce),
+    });
+    const req: SessionRequest = {
+      authorization: {
+        chainTaskId: t.taskId,
+        dealId,
+        taskIndex: t.index,
+        workerWallet: worker,
+        enclaveChallenge: t.challenge,
+        signature: t.signature,
+      },
+      quote: `0x${Buffer.from(q.quote).toString('hex')}`,
+      collateral: collateralToJson(q.collateral),
+      publicKey: key.publicJwk,
+      nonce,
+    };
+    out.push({ req, body: JSON.stringify(req) });
+  }
+  return out;
+}
+
+async function run(
+  n: number,
+  concurrency: number,
+  one: (i: number) => Promise<void>,
+): Promise<{ perSec: number; p50: number; p99: number; errors: number }> {
+  const lat: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const t = performance.now();
+        try {
+          await one(i);
+          lat.push(performance.now() - t);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+  return { perSec: lat.length / secs, p50: q(0.5), p99: q(0.99), errors };
+}
+
+const fmt = (x: number) => x.toFixed(1).padStart(7);
+
+async function main() {
+  console.log(
+    `sms-release bench: ${N} sessions per level, ${TASKS} ACTIVE tasks, ${cpus().length} CPUs, node ${process.version}`,
+  );
+  const chain = await startTestChain();
+  const world = await setupWorld(chain);
+  const t = tempDir('sealwork-bench-sms-');
+  const home = t.dir;
+  await chain.saveTo(home);
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    // --- the SMS as its own process
+    const profile = process.env.SMS_BENCH_PROFILE_DIR; // set to write a CPU profile of the SMS process
+    child = spawn(
+      process.execPath,
+      [
+        ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+        '--import',
+        'tsx',
+        CLI_ENTRY,
+        'sms',
+        'start',
+        '--port',
+        '0',
+        '--allow-simulation',
+        '--log-level',
+        'warn',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, SEALWORK_HOME: home, SEALWORK_CHAIN_URL: chain.url },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    const rec = join(home, 'sms', 'sms.json');
+    const end = Date.now() + 30_000;
+    while (!existsSync(rec)) {
+      if (Date.now() > end) throw new Error('sms start did not come up');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { url, certPath } = JSON.parse(readFileSync(rec, 'utf8')) as { url: string; certPath: string };
+    const ca = readFileSync(certPath, 'utf8');
+    const client = smsClient(url, { ca });
+    const platform = await openSimPlatform(home);
+
+    // --- chain state: a TEE deal with a dataset and a requester secret, TASKS initialized tasks
+    await client.pushDatasetSecret(
+      world.roles.datasetOwner.account,
+      world.dataset,
+      randomBytes(32).toString('base64'),
+    );
+    await client.pushRequesterSecret(world.roles.requester.account, 'token', 'bench-secret');
+    await client.pushAppSecret(world.roles.appDev.account, world.app, 'bench-app-secret');
+    const dealId = await world.deal({
+      withDataset: true,
+      volume: TASKS,
+      params: { iexec_args: 'bench', iexec_secrets: { '1': 'token' } },
+    });
+    const tasks = [];
+    for (let i = 0; i < TASKS; i++) {
+      const taskId = await world.initialize(dealId, i);
+      const challenge = await client.getEnclaveChallenge(world.roles.scheduler.account, taskId);
+      tasks.push({ taskId, index: i, challenge, signature: await world.authorize(taskId, challenge) });
+    }
+
+    console.log(
+      '\nphase 1 — end to end over HTTPS (SMS in its own process, SQLite WAL synchronous=FULL, anvil)',
+    );
+    console.log('concurrency   releases/s    p50 ms    p99 ms   errors');
+    for (const c of LEVELS) {
+      const prepared = await prepare(client, platform, world, tasks, dealId, N + c);
+      const agent = new Agent({ keepAlive: true, maxSockets: c, ca });
+      const u = new URL('/tee/sessions', url);
+      const https = await import('node:https');
+      const post = (body: string) =>
+        new Promise<void>((resolve, reject) => {
+          const r = https.request(
+            u,
+            {
+              method: 'POST',
+              agent,
+              headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () =>
+                res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+              );
+            },
+          );
+          r.on('error', reject);
+          r.end(body);
+        });
+      // warm-up: open the c keep-alive TLS connections and fill the caches (not timed)
+      await run(c, c, (i) => post(prepared[i]!.body));
+      const r = await run(N, c, (i) => post(prepared[c + i]!.body));
+      agent.destroy();
+      console.log(
+        `${String(c).padStart(11)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${r.errors}`,
+      );
+    }
+    child.kill('SIGTERM');
+    await new Promise((r) => child!.once('exit', r));
+    child = undefined;
+
+    // --- phase 2: same service in-process, no HTTP: where the time goes
+    const sms = await startTestSms({ chain, home, logger: silentLogger, nonceTtlMs: 600_000 });
+    try {
+      const SEQ = Math.min(300, N);
+      const prepared = await prepare(sms.client, platform, world, tasks, dealId, N + SEQ);
+      const release = sms.sms.release;
+      // (a) one at a time: what each step costs
+      const before = { ...release.timings };
+      const seq = await run(SEQ, 1, async (i) => {
+        const res = await release.openSession(prepared[i]!.req);
+        if (res.status !== 200) throw new Error(String(res.body?.error?.code));
+      });
+      const n = release.timings.sessions - before.sessions;
+      const per = (k: keyof typeof before) => (release.timings[k] - before[k]) / n;
+      console.log(`\nphase 2 — release service in-process, no HTTP/TLS`);
+      console.log(
+        `one at a time: ${seq.perSec.toFixed(0)} releases/s, mean ${(1000 / seq.perSec).toFixed(2)} ms; time per release in each step (ms):`,
+      );
+      const rows: [string, keyof typeof before][] = [
+        ['chain reads (task fresh; deal/app/dataset cached)', 'chain'],
+        ['signature check (workerpool authorization)', 'signature'],
+        ['quote verification + policy', 'quote'],
+        ['secrets (open sealed values)', 'secrets'],
+        ['JWE encryption (ECDH-ES + A256GCM)', 'encryption'],
+        ['audit commit (group-committed, no fsync)', 'audit'],
+      ];
+      let sum = 0;
+      for (const [label, k] of rows) {
+        sum += per(k);
+        console.log(`  ${label.padEnd(52)} ${per(k).toFixed(3).padStart(8)}`);
+      }
+      console.log(
+        `  ${'rest (parsing, validation, REPORTDATA, payload)'.padEnd(52)} ${(1000 / seq.perSec - sum).toFixed(3).padStart(8)}`,
+      );
+      // (b) 50 in flight
+      const r = await run(N, 50, async (i) => {
+        const res = await release.openSession(prepared[SEQ + i]!.req);
+        if (res.status !== 200) throw new Error(String(res.body?.error?.code));
+      });
+      console.log(
+        `50 in flight: ${r.perSec.toFixed(0)} releases/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`,
+      );
+      if (sms.sms.chainStats) {
+        const s = sms.sms.chainStats;
+        console.log(
+          `  chain calls: task ${s.calls.task}, deal ${s.calls.deal}, app ${s.calls.app}, dataset ${s.calls.dataset}; cache hits ${s.cacheHits}`,
+        );
+      }
+    } finally {
+      await sms.close();
+    }
+  } finally {
+    if (child) child.kill('SIGKILL');
+    await chain.stop();
+    t.cleanup();
+  }
+}
+
+await main();
