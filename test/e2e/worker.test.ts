@@ -163,23 +163,38 @@ describe('worker end to end', { skip }, () => {
     assert.match(warnings[0]!, /PKCS#1 v1\.5/);
   });
 
-  it('requester secrets and input files reach the app; an app failure is recorded with its cause', async () => {
+  it('app developer secret, requester secret, input file and an encrypted FSPF region (file-system key from the SMS) reach the app; an app failure is recorded with its cause', async () => {
     const script = `#!/bin/sh
 if [ "$1" = fail ]; then exit 3; fi
 {
+  echo "model: $(cat /app/model/weights.txt)"
+  echo "developer secret: $IEXEC_APP_DEVELOPER_SECRET"
   echo "secret: $IEXEC_REQUESTER_SECRET_1"
   echo "inputs: $IEXEC_INPUT_FILES_NUMBER $IEXEC_INPUT_FILE_NAME_1"
   cat "$IEXEC_IN/$IEXEC_INPUT_FILE_NAME_1"
 } > "$IEXEC_OUT/out.txt"
 printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json"
 `;
-    const app = await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), name: 'io-app', script });
+    // The app's model sits in an encrypted FSPF region: readable only with the file-system key the
+    // SMS releases to the attested enclave.
+    const app = await deploySampleApp(s.stack, {
+      dir: join(s.home, 'apps'),
+      name: 'io-app',
+      script,
+      regions: ['/:authenticated', '/app/model:encrypted'],
+      files: [{ path: '/app/model/weights.txt', data: Buffer.from('model-weights-7') }],
+    });
     const { devAccountByName } = await import('../../src/chain/index.js');
     const { smsClient } = await import('../../src/sms/index.js');
     await smsClient(s.stack.sms.url, { ca: s.stack.sms.cert }).pushRequesterSecret(
       devAccountByName('requester'),
       'api-token',
       'tok-123',
+    );
+    await smsClient(s.stack.sms.url, { ca: s.stack.sms.cert }).pushAppSecret(
+      devAccountByName('app-dev'),
+      app.app,
+      'dev-42',
     );
     const { putObject } = await import('../../src/worker/storage/client.js');
     const input = await putObject({
@@ -194,7 +209,7 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
     const name = input.url.split('/').pop();
     assert.equal(
       readFileSync(join(out, 'out.txt'), 'utf8'),
-      `secret: tok-123\ninputs: 1 ${name}\ninput file body\n`,
+      `model: model-weights-7\ndeveloper secret: dev-42\nsecret: tok-123\ninputs: 1 ${name}\ninput file body\n`,
     );
     const f = await runAndWait({ app: app.app, args: 'fail' });
     assert.equal(f.status, 'ACTIVE');

@@ -54,10 +54,20 @@ export async function deploySampleApp(
     noChecksum?: boolean;
     /** Publish the image as an OCI archive in the stack's storage and deploy its https:// URL. */
     viaStorage?: boolean;
+    /** FSPF regions; with an encrypted region, the file-system key is pushed to the SMS. */
+    regions?: string[];
+    files?: { path: string; data: Buffer }[];
   } = { dir: '' },
 ): Promise<{ app: Address; image: string; mrenclave: string; fingerprint: string; checksum: Hex }> {
   const dev = devAccountByName(p.as ?? 'app-dev');
-  const built = await buildSampleApp({ dir: p.dir, script: p.script, name: p.name, archive: p.viaStorage });
+  const built = await buildSampleApp({
+    dir: p.dir,
+    script: p.script,
+    name: p.name,
+    archive: p.viaStorage,
+    ...(p.regions ? { regions: p.regions } : {}),
+    ...(p.files ? { files: p.files } : {}),
+  });
   let multiaddr = built.out;
   if (p.viaStorage) {
     const ca = stack.storage.certPath ? [await fs.readFile(stack.storage.certPath, 'utf8')] : [];
@@ -77,6 +87,7 @@ export async function deploySampleApp(
     createAppOrder({ app, tag: TAG_TEE, volume: p.volume ?? 1_000_000n }),
   );
   await publishOrder(writer(c), 'app', order);
+  if (built.fsKeyFile) await sms(stack).pushAppFsKey(dev, app, await fs.readFile(built.fsKeyFile, 'utf8'));
   return {
     app,
     image: built.out,

@@ -46,6 +46,7 @@ export async function writeSampleImage(
   out: string,
   script = SAMPLE_APP_SCRIPT,
   workDir?: string,
+  extraFiles: { path: string; data: Buffer }[] = [],
 ): Promise<string> {
   if (!existsSync(BUSYBOX_PATH))
     throw new SealworkError(
@@ -65,6 +66,18 @@ export async function writeSampleImage(
       await packEntry(pack, { name: 'tmp/', type: 'directory', mode: 0o1777 });
       await packEntry(pack, { name: 'app/', type: 'directory', mode: 0o755 });
       await packEntry(pack, { name: 'app/run.sh', type: 'file', mode: 0o755 }, { data: Buffer.from(script) });
+      const dirs = new Set<string>(['app/']);
+      for (const f of extraFiles) {
+        const parts = f.path.replace(/^\/+/, '').split('/');
+        for (let i = 1; i < parts.length; i++) {
+          const d = `${parts.slice(0, i).join('/')}/`;
+          if (!dirs.has(d)) {
+            dirs.add(d);
+            await packEntry(pack, { name: d, type: 'directory', mode: 0o755 });
+          }
+        }
+        await packEntry(pack, { name: parts.join('/'), type: 'file', mode: 0o644 }, { data: f.data });
+      }
     });
     await writeOciImage({
       out,
@@ -103,6 +116,10 @@ export async function buildSampleApp(p: {
   name?: string;
   /** Write the protected image as an OCI tar archive (`<name>.tar`) instead of a layout folder. */
   archive?: boolean;
+  /** FSPF regions (default `/:authenticated`); an `encrypted` region writes `<name>.fskey.json`. */
+  regions?: string[];
+  /** More files in the image (e.g. data in an encrypted region). */
+  files?: { path: string; data: Buffer }[];
 }): Promise<BuildAppReturnType & { checksum: `0x${string}` }> {
   await fs.mkdir(p.dir, { recursive: true });
   const name = p.name ?? 'sample-app';
@@ -110,7 +127,7 @@ export async function buildSampleApp(p: {
   const out = join(p.dir, p.archive ? `${name}.tar` : name);
   await fs.rm(plain, { recursive: true, force: true });
   await fs.rm(out, { recursive: true, force: true });
-  await writeSampleImage(plain, p.script, p.dir);
+  await writeSampleImage(plain, p.script, p.dir, p.files);
   const built = await buildApp({
     image: plain,
     out,
@@ -119,6 +136,7 @@ export async function buildSampleApp(p: {
     stack: '1M',
     threads: 2,
     workDir: p.dir,
+    ...(p.regions ? { regions: p.regions, fsKeyFile: join(p.dir, `${name}.fskey.json`), force: true } : {}),
   });
   await fs.rm(plain, { recursive: true, force: true });
   return { ...built, checksum: await imageChecksum(out) };
