@@ -110,6 +110,16 @@ async function run(
 
 const fmt = (x: number) => x.toFixed(1).padStart(7);
 
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuMsOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
 async function main() {
   console.log(
     `sms-release bench: ${N} sessions per level, ${TASKS} ACTIVE tasks, ${cpus().length} CPUs, node ${process.version}`,
@@ -178,7 +188,9 @@ async function main() {
     console.log(
       '\nphase 1 — end to end over HTTPS (SMS in its own process, SQLite WAL synchronous=FULL, anvil)',
     );
-    console.log('concurrency   releases/s    p50 ms    p99 ms   errors');
+    console.log(
+      'concurrency   releases/s    p50 ms    p99 ms   errors   SMS CPU ms/release   client CPU ms/release',
+    );
     for (const c of LEVELS) {
       const prepared = await prepare(client, platform, world, tasks, dealId, N + c);
       const agent = new Agent({ keepAlive: true, maxSockets: c, ca });
@@ -205,10 +217,14 @@ async function main() {
         });
       // warm-up: open the c keep-alive TLS connections and fill the caches (not timed)
       await run(c, c, (i) => post(prepared[i]!.body));
+      const smsCpu0 = cpuMsOf(child.pid!);
+      const selfCpu0 = process.cpuUsage();
       const r = await run(N, c, (i) => post(prepared[c + i]!.body));
+      const smsCpu = (cpuMsOf(child.pid!) - smsCpu0) / N;
+      const self = process.cpuUsage(selfCpu0);
       agent.destroy();
       console.log(
-        `${String(c).padStart(11)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${r.errors}`,
+        `${String(c).padStart(11)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${String(r.errors).padStart(6)}   ${smsCpu.toFixed(2).padStart(18)}   ${((self.user + self.system) / 1000 / N).toFixed(2).padStart(21)}`,
       );
     }
     child.kill('SIGTERM');

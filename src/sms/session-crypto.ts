@@ -1,7 +1,7 @@
 /**
  * The enclave's ephemeral session key and the encrypted release (JWE, ECDH-ES + A256GCM, jose).
  *
- * The enclave generates a key pair (P-256 or X25519), puts `sha256(publicKey ‖ nonce)` in
+ * The enclave generates a key pair (X25519 by default, or P-256), puts `sha256(publicKey ‖ nonce)` in
  * REPORTDATA[0:32] of its quote, and sends the public key as a JWK. `publicKey` bytes are the raw
  * public key: `0x04 ‖ x ‖ y` (65 bytes) for P-256, the 32-byte `x` for X25519.
  */
@@ -49,7 +49,7 @@ export interface SessionKeyPair {
 }
 
 /** A fresh ephemeral session key pair (what the enclave does before asking for a quote). */
-export function generateSessionKeyPair(curve: 'P-256' | 'X25519' = 'P-256'): SessionKeyPair {
+export function generateSessionKeyPair(curve: 'P-256' | 'X25519' = 'X25519'): SessionKeyPair {
   if (curve === 'X25519') {
     const { publicKey, privateKey } = generateKeyPairSync('x25519');
     const j = publicKey.export({ format: 'jwk' }) as { x: string };
