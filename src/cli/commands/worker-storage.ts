@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseSize, startStorageService, storagePut } from '../../sdk/worker/storage.js';
+const loadSdkWorkerStorage = () => import('../../sdk/worker/storage.js');
 import { action } from '../context.js';
 import { group } from '../groups.js';
 
@@ -34,11 +34,13 @@ export function registerStorage(program: Command): void {
     .option('--max-size <size>', 'largest object accepted (e.g. 64M, 1G)', '1G')
     .action(
       action(async (ctx, o: { host: string; port: string; maxSize: string }) => {
-        const s = await startStorageService({
+        const s = await (
+          await loadSdkWorkerStorage()
+        ).startStorageService({
           home: ctx.home,
           host: o.host,
           port: Number(o.port),
-          maxObjectBytes: parseSize(o.maxSize),
+          maxObjectBytes: (await loadSdkWorkerStorage()).parseSize(o.maxSize),
         });
         ctx.out({ url: s.url, port: s.port, certPath: s.certPath }, [
           `storage listening on ${s.url}`,
@@ -54,7 +56,9 @@ export function registerStorage(program: Command): void {
     .option('--storage-url <url>', 'storage to use (default: the one started under this home)')
     .action(
       action(async (ctx, o: { storageUrl?: string }, file: string) => {
-        const r = await storagePut({ file, storageUrl: o.storageUrl, home: ctx.home });
+        const r = await (
+          await loadSdkWorkerStorage()
+        ).storagePut({ file, storageUrl: o.storageUrl, home: ctx.home });
         ctx.out(r, [`url:      ${r.url}`, `checksum: ${r.sha256}`, `size:     ${r.size}`]);
       }),
     );
