@@ -2,17 +2,7 @@
 import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import { SealworkError, fsError } from '../../errors.js';
-import {
-  checkSecret,
-  generateResultKey,
-  pushAppFsKey,
-  pushAppSecret,
-  pushDatasetSecret,
-  pushRequesterSecret,
-  pushResultKey,
-  type SecretCheckKind,
-  type SmsSignerParameters,
-} from '../../sdk/sms/index.js';
+import type { SecretCheckKind, SmsSignerParameters } from '../../sdk/sms/index.js';
 import { action, type CliContext } from '../context.js';
 import { group } from '../groups.js';
 import { chainParams, promptSecret } from './chain-common.js';
@@ -88,6 +78,9 @@ async function readSecret(
   return v;
 }
 
+// Loaded on use: other commands do not pay for the SMS's dependencies.
+const sdk = () => import('../../sdk/sms/index.js');
+
 const pushed = (ctx: CliContext, what: string, r: { sms: string; signer: string; target: string }) =>
   ctx.out({ pushed: true, ...r }, `${what} pushed to ${r.sms} (signed by ${r.signer})`);
 
@@ -111,7 +104,7 @@ export function register(program: Command): void {
       pushed(
         ctx,
         `key of dataset ${address}`,
-        await pushDatasetSecret({ ...params(ctx, o), dataset: address, key }),
+        await (await sdk()).pushDatasetSecret({ ...params(ctx, o), dataset: address, key }),
       );
     }),
   );
@@ -130,7 +123,7 @@ export function register(program: Command): void {
       pushed(
         ctx,
         `secret of app ${address}`,
-        await pushAppSecret({ ...params(ctx, o), app: address, secret }),
+        await (await sdk()).pushAppSecret({ ...params(ctx, o), app: address, secret }),
       );
     }),
   );
@@ -147,7 +140,7 @@ export function register(program: Command): void {
       pushed(
         ctx,
         `file-system key of app ${address}`,
-        await pushAppFsKey({ ...params(ctx, o), app: address, fsKeyFile: o.fsKeyFile }),
+        await (await sdk()).pushAppFsKey({ ...params(ctx, o), app: address, fsKeyFile: o.fsKeyFile }),
       );
     }),
   );
@@ -163,7 +156,11 @@ export function register(program: Command): void {
   ).action(
     action(async (ctx, o: SmsOpts & { secretFile?: string; stdin?: boolean }, name: string) => {
       const secret = await readSecret(ctx, { file: o.secretFile, stdin: o.stdin }, `secret ${name}`);
-      pushed(ctx, `requester secret ${name}`, await pushRequesterSecret({ ...params(ctx, o), name, secret }));
+      pushed(
+        ctx,
+        `requester secret ${name}`,
+        await (await sdk()).pushRequesterSecret({ ...params(ctx, o), name, secret }),
+      );
     }),
   );
 
@@ -178,7 +175,9 @@ export function register(program: Command): void {
     .option('--force', 'overwrite an existing key pair')
     .action(
       action(async (ctx, o: { out?: string; force?: boolean }) => {
-        const r = await generateResultKey({
+        const r = await (
+          await sdk()
+        ).generateResultKey({
           home: ctx.home,
           ...(o.out ? { out: o.out } : {}),
           ...(o.force ? { force: true } : {}),
@@ -201,7 +200,9 @@ export function register(program: Command): void {
       .option('--update', 'replace the key already pushed'),
   ).action(
     action(async (ctx, o: SmsOpts & { publicKeyFile?: string; update?: boolean }) => {
-      const r = await pushResultKey({
+      const r = await (
+        await sdk()
+      ).pushResultKey({
         ...params(ctx, o),
         ...(o.publicKeyFile ? { publicKeyFile: o.publicKeyFile } : {}),
         ...(o.update ? { update: true } : {}),
@@ -227,7 +228,9 @@ export function register(program: Command): void {
     if (kind === 'requester' || kind === 'web2') c.argument('<name>', 'secret name');
     c.action(
       action(async (ctx, o: SmsOpts, address: string, name?: string) => {
-        const r = await checkSecret({
+        const r = await (
+          await sdk()
+        ).checkSecret({
           home: ctx.home,
           ...(o.smsUrl ? { smsUrl: o.smsUrl } : {}),
           ...(o.smsCa ? { smsCa: o.smsCa } : {}),

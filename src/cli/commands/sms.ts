@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
-import { readSmsRecord } from '../../sms/index.js';
-import { resolveSms, startSmsService } from '../../sdk/sms/index.js';
 import { action } from '../context.js';
 import { group } from '../groups.js';
 import { register as registerSecrets } from './sms-secrets.js';
+
+// Loaded on use: `sealwork --help` and other commands do not pay for the SMS's dependencies.
+const loadSdk = () => import('../../sdk/sms/index.js');
+const loadSms = () => import('../../sms/start.js');
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -56,7 +58,9 @@ export function register(program: Command): void {
               'LOG_LEVEL_INVALID',
               `--log-level must be one of ${LOG_LEVELS.join(', ')}.`,
             );
-          const running = await startSmsService({
+          const running = await (
+            await loadSdk()
+          ).startSmsService({
             home: ctx.home,
             host: o.host,
             port: o.port,
@@ -113,12 +117,14 @@ export function register(program: Command): void {
     .option('--sms-ca <file>', 'PEM certificate to trust (default: the local SMS certificate)')
     .action(
       action(async (ctx, o: { smsUrl?: string; smsCa?: string }) => {
-        const { client, url, caPath } = await resolveSms({
+        const { client, url, caPath } = await (
+          await loadSdk()
+        ).resolveSms({
           home: ctx.home,
           smsUrl: o.smsUrl,
           smsCa: o.smsCa,
         });
-        const rec = await readSmsRecord(ctx.home);
+        const rec = await (await loadSms()).readSmsRecord(ctx.home);
         const health = await client.health();
         ctx.out({ url, caPath: caPath ?? null, pid: rec?.url === url ? rec.pid : null, health }, [
           `sms: ${url} (${String(health.status)})`,
