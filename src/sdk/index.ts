@@ -5,6 +5,7 @@ export * from './chain/index.js';
 export * from './attestation/index.js';
 export * from './enclave/index.js';
 export * from './worker/index.js';
+export * from './sms/index.js';
 export {
   generateDatasetKey,
   parseDatasetKey,
