@@ -387,3 +387,28 @@ describe('interop: the real iexec SDK pushes to sealwork SMS', () => {
     assert.deepEqual([...methods].sort(), ['eth_chainId']);
   });
 });
+
+describe('chain outage', () => {
+  it('answers 503 CHAIN_UNAVAILABLE when the chain is down, and HEAD (no chain) still works', async () => {
+    const other = await startTestChain();
+    const w = await setupWorld(other);
+    const s = await startTestSms({ chain: other });
+    try {
+      const key = key32();
+      await s.client.pushDatasetSecret(w.roles.datasetOwner.account, w.dataset, key);
+      await other.stop();
+      const k2 = key32();
+      const r = await s.client.request('POST', `/secrets/web3?secretAddress=${w.app}`, k2, {
+        Authorization: await w.roles.appDev.account.signMessage({
+          message: { raw: web3SecretChallenge(w.app, k2) },
+        }),
+      });
+      assert.equal(r.status, 503);
+      assert.equal(r.json?.error?.code, 'CHAIN_UNAVAILABLE');
+      assert.equal(await s.client.hasDatasetSecret(w.dataset), true);
+    } finally {
+      await s.stop();
+      await other.stop();
+    }
+  });
+});

@@ -213,4 +213,16 @@ describe('sealwork sms (CLI)', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /SMS_MASTER_KEY_MISMATCH/);
   });
+
+  it('refuses an invalid --policy before starting (POLICY_INVALID)', async () => {
+    const policy = join(home, 'policy.json');
+    writeFileSync(policy, JSON.stringify({ acceptedTcbStatuses: ['Great'], allowDebug: 'yes' }));
+    const r = await runCli(['sms', 'start', '--port', '0', '--policy', policy], {
+      env: env(),
+      timeoutMs: 30_000,
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /POLICY_INVALID/);
+    assert.match(r.stderr, /acceptedTcbStatuses/);
+  });
 });

@@ -77,11 +77,13 @@ interface Build {
   bindOtherKey?: boolean;
   tamper?: boolean;
   nonce?: Hex;
+  /** Another SMS to ask for the nonce. */
+  via?: TestSms;
 }
 
 async function build(o: Build = {}) {
   const key = generateSessionKeyPair();
-  const nonce = o.nonce ?? (await sms.client.getNonce()).nonce;
+  const nonce = o.nonce ?? (await (o.via ?? sms).client.getNonce()).nonce;
   const taskId = o.taskId ?? task0;
   const enclaveChallenge = o.challenge ?? challenge0;
   const worker = world.roles.worker.account.address;
@@ -222,6 +224,20 @@ describe('session refusals (in check order)', () => {
   it('REPORTDATA_MISMATCH when REPORTDATA does not bind the session key', async () => {
     const { req } = await build({ bindOtherKey: true });
     await refused(req, 'REPORTDATA_MISMATCH');
+  });
+  it('QUOTE_ROOT_UNTRUSTED for a simulated quote when the SMS does not allow simulation', async () => {
+    const strict = await startTestSms({ chain, allowSimulation: false });
+    try {
+      const c = await strict.client.getEnclaveChallenge(world.roles.scheduler.account, task0);
+      const { req } = await build({ via: strict, challenge: c });
+      await assert.rejects(strict.client.openSession(req), (e: unknown) => {
+        assert.ok(isSealworkError(e, 'QUOTE_ROOT_UNTRUSTED'), String(e));
+        return true;
+      });
+      assert.equal((await strict.client.health()).simulation, false);
+    } finally {
+      await strict.stop();
+    }
   });
   it('MRENCLAVE_MISMATCH for another enclave than the app fingerprint', async () => {
     const { req } = await build({ mrenclave: randomBytes(32).toString('hex') });
