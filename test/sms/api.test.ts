@@ -52,6 +52,16 @@ describe('service', () => {
     const r = await req('GET', `/secrets/web3?secretAddress=${world.dataset}`);
     assert.equal(r.status, 405);
   });
+  it('GET /tee/nonce gives fresh 32-byte nonces; POST /tee/challenges with a bad task id is 400', async () => {
+    const a = await sms.client.getNonce();
+    const b = await sms.client.getNonce();
+    assert.match(a.nonce, /^0x[0-9a-f]{64}$/);
+    assert.notEqual(a.nonce, b.nonce);
+    assert.ok(Date.parse(a.expiresAt) > Date.now());
+    const r = await req('POST', '/tee/challenges/0x1234', '');
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error?.code, 'TASK_ID_INVALID');
+  });
   it('unknown routes are 404', async () => {
     assert.equal((await req('GET', '/nope')).status, 404);
   });
