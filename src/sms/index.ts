@@ -8,7 +8,7 @@
  *   const sms = smsClient(url, { ca });
  *   const challenge = await sms.getEnclaveChallenge(workerpoolOwner, taskId);
  *   const { nonce } = await sms.getNonce();
- *   const key = generateSessionKeyPair();
+ *   const key = generateSessionKeyPair(); // X25519 (or 'P-256')
  *   // quote with REPORTDATA = sessionReportData(key.publicJwk, nonce)
  *   const { jwe } = await sms.openSession({ authorization, quote, collateral, publicKey: key.publicJwk, nonce });
  *   const secrets = await decryptSessionJwe<SessionSecrets>(jwe, key.privateKey);
@@ -28,6 +28,7 @@ export {
   workerpoolAuthorizationHash,
   teeChallengeRequestHash,
   recoverChallengeSigner,
+  isSignedBy,
   sessionBinding,
 } from './formulas.js';
 export {
