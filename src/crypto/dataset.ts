@@ -13,13 +13,15 @@ import { createReadStream, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { SealworkError, fsError } from '../errors.js';
 import { atomicTarget } from '../util/atomic.js';
+import { growingFileHasher, inlineHasher } from './file-hasher.js';
 import { minorGc } from '../util/gc.js';
 
 export const DATASET_KEY_BYTES = 32;
 export const DATASET_IV_BYTES = 16;
 const AES_BLOCK = 16;
-const CHUNK = 1 << 20; // 1 MiB reads into one reused buffer: constant memory whatever the file size
+const CHUNK = 2 << 20;
 const GC_EVERY = 8 << 20;
+const HASH_ON_WORKER_FROM = 32 << 20; // below this, a worker's start-up costs more than it saves
 
 export type ProgressFn = (done: number, total: number) => void;
 
@@ -111,10 +113,11 @@ async function statFile(path: string): Promise<number> {
 }
 
 /**
- * Stream the open `fin` through `update`, appending the output to `out`. 1 MiB reads into one
- * reused buffer, with a minor GC every 8 MiB (see util/gc.ts): peak memory stays constant, about
- * the process baseline plus a few MiB, whatever the file size. Reads are asynchronous, so signals
- * (Ctrl-C) are handled even while waiting on a slow input such as a pipe.
+ * Stream the open `fin` through `update`, appending the output to `out`. Two read buffers: the
+ * next read runs on the thread pool while the current chunk is transformed and written. A minor
+ * GC every few MiB frees the cipher's output buffers (see util/gc.ts), so peak memory stays
+ * constant — the process baseline plus a few MiB — whatever the file size. Reads are asynchronous,
+ * so signals (Ctrl-C) are handled even while waiting on a slow input such as a pipe.
  */
 async function pumpFile(
   input: string,
@@ -123,22 +126,28 @@ async function pumpFile(
   update: (chunk: Buffer) => Buffer,
   total: number,
   opts: StreamFileOptions,
+  afterWrite?: () => void,
 ): Promise<void> {
-  const buf = Buffer.allocUnsafe(CHUNK);
+  const read = (buf: Buffer) =>
+    fin.read(buf, 0, CHUNK, null).catch((e) => {
+      throw fsError(e, input, 'read');
+    });
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
+  let which = 0;
   let done = 0;
   let sinceGc = 0;
+  // One read in flight at a time, at the current file position (works for pipes too).
+  let reading = read(bufs[0]);
   while (true) {
-    let n: number;
-    try {
-      n = (await fin.read(buf, 0, CHUNK, null)).bytesRead;
-    } catch (e) {
-      throw fsError(e, input, 'read');
-    }
-    if (n === 0) break;
+    const { bytesRead, buffer } = await reading;
+    if (bytesRead === 0) break;
     opts.signal?.throwIfAborted();
-    await out.write(update(buf.subarray(0, n)));
-    done += n;
-    sinceGc += n;
+    which ^= 1;
+    reading = read(bufs[which]!);
+    await out.write(update(buffer.subarray(0, bytesRead)));
+    afterWrite?.();
+    done += bytesRead;
+    sinceGc += bytesRead;
     if (sinceGc >= GC_EVERY) {
       sinceGc = 0;
       minorGc();
@@ -190,30 +199,39 @@ export async function encryptDatasetFile(
   const total = await statFile(input);
   const target = await atomicTarget(output, { force: opts.force });
   const iv = randomBytes(DATASET_IV_BYTES);
-  const hash = createHash('sha256').update(iv);
   const cipher = createCipheriv('aes-256-cbc', k, iv);
-  let encryptedSize = iv.length;
+  let encryptedSize = 0; // bytes of the output written so far
+  let checksum: `0x${string}`;
   try {
     const out = await fs.open(target.tmpPath, 'wx', 0o644);
+    // Large files are hashed on a worker thread that reads back what was written, so hashing
+    // overlaps with encryption; small files are hashed inline.
+    const inline = total < HASH_ON_WORKER_FROM ? inlineHasher() : undefined;
+    const hasher = inline ?? growingFileHasher(target.tmpPath);
     try {
-      await out.write(iv);
-      const encrypt = (chunk: Buffer) => {
-        const c = cipher.update(chunk);
-        hash.update(c);
-        encryptedSize += c.length;
+      let pending = 0;
+      const produced = (c: Buffer) => {
+        inline?.update(c);
+        pending = c.length;
         return c;
       };
+      const written = () => {
+        encryptedSize += pending;
+        hasher.advance(encryptedSize);
+      };
+      await out.write(produced(iv));
+      written();
       const fin = await openInput(input);
       try {
-        await pumpFile(input, fin, out, encrypt, total, opts);
+        await pumpFile(input, fin, out, (chunk) => produced(cipher.update(chunk)), total, opts, written);
       } finally {
         await fin.close();
       }
-      const last = cipher.final();
-      hash.update(last);
-      encryptedSize += last.length;
-      await out.write(last);
+      await out.write(produced(cipher.final()));
+      written();
+      checksum = `0x${await hasher.finish(encryptedSize)}`;
     } finally {
+      await hasher.close();
       await out.close();
     }
     await target.commit();
@@ -222,7 +240,7 @@ export async function encryptDatasetFile(
     if (e instanceof SealworkError) throw e;
     throw fsError(e, input, 'encrypt');
   }
-  return { checksum: `0x${hash.digest('hex')}`, plainSize: total, encryptedSize };
+  return { checksum, plainSize: total, encryptedSize };
 }
 
 /** Decrypt `input` (IV ‖ AES-256-CBC) into `output`, atomically; nothing is left on failure. */

@@ -125,6 +125,23 @@ describe('interop with the iExec SDK', () => {
     }
   });
 
+  it('large files (checksum hashed on a worker thread) match sha256sum and openssl', async () => {
+    const size = (40 << 20) + 5;
+    const plainPath = join(tmp.dir, 'large.bin');
+    await fs.writeFile(plainPath, randomBytes(size));
+    const r = await encryptDataset({
+      input: plainPath,
+      output: `${plainPath}.enc`,
+      keyFile: `${plainPath}.key`,
+    });
+    assert.equal(r.checksum, `0x${sha256sum(r.output)}`);
+    assert.equal(r.encryptedSize, 16 + (Math.floor(size / 16) + 1) * 16);
+    assert.equal((await fs.stat(r.output)).size, r.encryptedSize);
+    const back = join(tmp.dir, 'large.back');
+    await decryptDataset({ input: r.output, keyFile: r.keyFile, output: back });
+    assert.equal(sha256sum(back), sha256sum(plainPath));
+  });
+
   it('writes the key file with mode 0600 and never the key into the encrypted file', async () => {
     const p = join(tmp.dir, 'mode.txt');
     await fs.writeFile(p, 'x');
@@ -243,7 +260,7 @@ describe('bad input leaves nothing behind', () => {
 
   it('an aborted encryption leaves no partial file', async () => {
     const p = join(tmp.dir, 'abort.bin');
-    await fs.writeFile(p, randomBytes(8 << 20));
+    await fs.writeFile(p, randomBytes(40 << 20)); // large enough for the worker-thread hasher
     const ac = new AbortController();
     const out = join(tmp.dir, 'abort.enc');
     const keyFile = join(tmp.dir, 'abort.key');
