@@ -49,7 +49,7 @@ function measure(name: string, cmd: string[], output: string): Row {
   const r = spawnSync('python3', ['-c', MEASURE, ...cmd], { encoding: 'utf8', cwd: ROOT });
   const [secs, rssKb, code] = r.stdout.trim().split(/\s+/).map(Number);
   if (code !== 0 || !existsSync(output)) throw new Error(`${name} failed: ${r.stderr}`);
-  const expected = (Math.floor((sizeMiB << 20) / 16) + 1) * 16 + 16;
+  const expected = (Math.floor((sizeMiB * 1048576) / 16) + 1) * 16 + 16;
   const size = statSync(output).size;
   if (size !== expected && size !== expected - 16) throw new Error(`${name}: unexpected output size ${size}`);
   return { name, seconds: secs!, mibps: sizeMiB / secs!, rssMB: (rssKb! * 1024) / 1e6 };
