@@ -13,8 +13,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { Agent } from 'node:https';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { Agent, request as httpsRequest } from 'node:https';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +35,8 @@ import { setupWorld, type World } from '../test/sms/fixtures.js';
 
 const N = Number(process.argv[2] ?? 2000);
 const LEVELS = [50, 200];
+/** SMS processes (`sms start --workers`). */
+const WORKERS = [1, 2];
 const TASKS = 20;
 
 interface Prepared {
@@ -110,14 +112,27 @@ async function run(
 
 const fmt = (x: number) => x.toFixed(1).padStart(7);
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
-function cpuMsOf(pid: number): number {
+/** [ppid, CPU ms (user + system)] of a process, from /proc (Linux). */
+function procStat(pid: number): [number, number] | undefined {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    return [Number(f[1]), ((Number(f[11]) + Number(f[12])) * 1000) / 100]; // ticks (USER_HZ = 100)
   } catch {
-    return NaN;
+    return undefined;
   }
+}
+
+/** CPU ms used so far by a process and its direct children (the SMS workers); NaN off Linux. */
+function cpuMsOfTree(pid: number): number {
+  const own = procStat(pid);
+  if (!own) return NaN;
+  let total = own[1];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const st = procStat(Number(d));
+    if (st && st[0] === pid) total += st[1];
+  }
+  return total;
 }
 
 async function main() {
@@ -131,38 +146,48 @@ async function main() {
   await chain.saveTo(home);
   let child: ReturnType<typeof spawn> | undefined;
   try {
-    // --- the SMS as its own process
+    // --- the SMS as its own process(es): `sealwork sms start [--workers W]`
     const profile = process.env.SMS_BENCH_PROFILE_DIR; // set to write a CPU profile of the SMS process
-    child = spawn(
-      process.execPath,
-      [
-        ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
-        '--import',
-        'tsx',
-        CLI_ENTRY,
-        'sms',
-        'start',
-        '--port',
-        '0',
-        '--allow-simulation',
-        '--log-level',
-        'warn',
-      ],
-      {
-        cwd: ROOT,
-        env: { ...process.env, SEALWORK_HOME: home, SEALWORK_CHAIN_URL: chain.url },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
     const rec = join(home, 'sms', 'sms.json');
-    const end = Date.now() + 30_000;
-    while (!existsSync(rec)) {
-      if (Date.now() > end) throw new Error('sms start did not come up');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const { url, certPath } = JSON.parse(readFileSync(rec, 'utf8')) as { url: string; certPath: string };
-    const ca = readFileSync(certPath, 'utf8');
-    const client = smsClient(url, { ca });
+    const startSms = async (workers: number) => {
+      const c = spawn(
+        process.execPath,
+        [
+          ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+          '--import',
+          'tsx',
+          CLI_ENTRY,
+          'sms',
+          'start',
+          '--port',
+          '0',
+          '--allow-simulation',
+          '--log-level',
+          'warn',
+          '--workers',
+          String(workers),
+        ],
+        {
+          cwd: ROOT,
+          env: { ...process.env, SEALWORK_HOME: home, SEALWORK_CHAIN_URL: chain.url },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
+      const end = Date.now() + 60_000;
+      while (!existsSync(rec)) {
+        if (Date.now() > end) throw new Error('sms start did not come up');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const { url, certPath } = JSON.parse(readFileSync(rec, 'utf8')) as { url: string; certPath: string };
+      return { child: c, url, ca: readFileSync(certPath, 'utf8') };
+    };
+    const stopSms = async (c: ReturnType<typeof spawn>) => {
+      c.kill('SIGTERM');
+      await new Promise((r) => c.once('exit', r));
+    };
+    let s1 = await startSms(1);
+    child = s1.child;
+    const client = smsClient(s1.url, { ca: s1.ca });
     const platform = await openSimPlatform(home);
 
     // --- chain state: a TEE deal with a dataset and a requester secret, TASKS initialized tasks
@@ -185,50 +210,54 @@ async function main() {
       tasks.push({ taskId, index: i, challenge, signature: await world.authorize(taskId, challenge) });
     }
 
+    console.log('\nphase 1 — end to end over HTTPS (`sms start`, SQLite WAL synchronous=FULL, anvil)');
     console.log(
-      '\nphase 1 — end to end over HTTPS (SMS in its own process, SQLite WAL synchronous=FULL, anvil)',
+      'processes   in flight   releases/s    p50 ms    p99 ms   errors   SMS CPU ms/release   client CPU ms/release',
     );
-    console.log(
-      'concurrency   releases/s    p50 ms    p99 ms   errors   SMS CPU ms/release   client CPU ms/release',
-    );
-    for (const c of LEVELS) {
-      const prepared = await prepare(client, platform, world, tasks, dealId, N + c);
-      const agent = new Agent({ keepAlive: true, maxSockets: c, ca });
-      const u = new URL('/tee/sessions', url);
-      const https = await import('node:https');
-      const post = (body: string) =>
-        new Promise<void>((resolve, reject) => {
-          const r = https.request(
-            u,
-            {
-              method: 'POST',
-              agent,
-              headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-            },
-            (res) => {
-              res.resume();
-              res.on('end', () =>
-                res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
-              );
-            },
-          );
-          r.on('error', reject);
-          r.end(body);
-        });
-      // warm-up: open the c keep-alive TLS connections and fill the caches (not timed)
-      await run(c, c, (i) => post(prepared[i]!.body));
-      const smsCpu0 = cpuMsOf(child.pid!);
-      const selfCpu0 = process.cpuUsage();
-      const r = await run(N, c, (i) => post(prepared[c + i]!.body));
-      const smsCpu = (cpuMsOf(child.pid!) - smsCpu0) / N;
-      const self = process.cpuUsage(selfCpu0);
-      agent.destroy();
-      console.log(
-        `${String(c).padStart(11)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${String(r.errors).padStart(6)}   ${smsCpu.toFixed(2).padStart(18)}   ${((self.user + self.system) / 1000 / N).toFixed(2).padStart(21)}`,
-      );
+    for (const workers of WORKERS) {
+      if (workers !== 1) {
+        await stopSms(child);
+        s1 = await startSms(workers);
+        child = s1.child;
+      }
+      const smsc = smsClient(s1.url, { ca: s1.ca });
+      for (const c of LEVELS) {
+        const prepared = await prepare(smsc, platform, world, tasks, dealId, N + c);
+        const agent = new Agent({ keepAlive: true, maxSockets: c, ca: s1.ca });
+        const u = new URL('/tee/sessions', s1.url);
+        const post = (body: string) =>
+          new Promise<void>((resolve, reject) => {
+            const r = httpsRequest(
+              u,
+              {
+                method: 'POST',
+                agent,
+                headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+              },
+              (res) => {
+                res.resume();
+                res.on('end', () =>
+                  res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+                );
+              },
+            );
+            r.on('error', reject);
+            r.end(body);
+          });
+        // warm-up: open the c keep-alive TLS connections and fill the caches (not timed)
+        await run(c, c, (i) => post(prepared[i]!.body));
+        const smsCpu0 = cpuMsOfTree(child.pid!);
+        const selfCpu0 = process.cpuUsage();
+        const r = await run(N, c, (i) => post(prepared[c + i]!.body));
+        const smsCpu = (cpuMsOfTree(child.pid!) - smsCpu0) / N;
+        const self = process.cpuUsage(selfCpu0);
+        agent.destroy();
+        console.log(
+          `${String(workers).padStart(9)}   ${String(c).padStart(9)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${String(r.errors).padStart(6)}   ${smsCpu.toFixed(2).padStart(18)}   ${((self.user + self.system) / 1000 / N).toFixed(2).padStart(21)}`,
+        );
+      }
     }
-    child.kill('SIGTERM');
-    await new Promise((r) => child!.once('exit', r));
+    await stopSms(child);
     child = undefined;
 
     // --- phase 2: same service in-process, no HTTP: where the time goes

@@ -10,7 +10,7 @@
  *    and releasing nothing; on success a JWE (ECDH-ES + A256GCM) to the enclave's session key.
  * 4. Every release and refusal goes to the audit log (table + log line).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import { encodePacked, isAddress, isHex, keccak256, type Address, type Hex } from 'viem';
@@ -204,6 +204,12 @@ export interface ReleaseDeps {
   nonceTtlMs?: number;
   /** Max live nonces (default 100 000). */
   maxNonces?: number;
+  /**
+   * Shared nonces, for several SMS processes behind one port: nonces are
+   * `random(16) ‖ expiry(8, ms) ‖ HMAC-SHA256(key, random ‖ expiry)[0:8]`, checkable by any
+   * process, and single use is enforced by the store (`useNonce`). Default: in memory.
+   */
+  nonceKey?: Uint8Array;
 }
 
 /** Where the time of a session goes (milliseconds, summed), for the benchmark. */
@@ -253,6 +259,17 @@ export function createReleaseService(d: ReleaseDeps) {
     } finally {
       timings[k] += performance.now() - t;
     }
+  }
+
+  /** Expiry of a shared nonce if it is ours and now marked used; undefined if forged or replayed. */
+  async function consumeSharedNonce(nonce: string): Promise<number | undefined> {
+    const b = Buffer.from(nonce.slice(2), 'hex');
+    if (b.length !== 32) return undefined;
+    const mac = createHmac('sha256', d.nonceKey!).update(b.subarray(0, 24)).digest().subarray(0, 8);
+    if (!timingSafeEqual(mac, b.subarray(24))) return undefined;
+    const exp = Number(b.readBigUInt64BE(16));
+    if (exp <= Date.now()) return exp; // expired: refused below, nothing to record
+    return (await store.useNonce(nonce, exp)) ? exp : undefined;
   }
 
   async function workerpoolOwner(deal: ChainDealInfo): Promise<Address | undefined> {
@@ -345,6 +362,16 @@ export function createReleaseService(d: ReleaseDeps) {
     /** `GET /tee/nonce`. */
     newNonce(): { nonce: Hex; expiresAt: string } {
       const now = Date.now();
+      if (d.nonceKey) {
+        const body = Buffer.alloc(24);
+        randomBytes(16).copy(body);
+        body.writeBigUInt64BE(BigInt(now + nonceTtl), 16);
+        const mac = createHmac('sha256', d.nonceKey).update(body).digest().subarray(0, 8);
+        return {
+          nonce: `0x${body.toString('hex')}${mac.toString('hex')}` as Hex,
+          expiresAt: new Date(now + nonceTtl).toISOString(),
+        };
+      }
       if (nonces.size >= maxNonces) sweepNonces(now);
       if (nonces.size >= maxNonces) {
         const oldest = nonces.keys().next().value;
@@ -358,6 +385,7 @@ export function createReleaseService(d: ReleaseDeps) {
     /** Delete the challenge keys of tasks past their final deadline. */
     async cleanup(nowSeconds = Math.floor(Date.now() / 1000)): Promise<number> {
       sweepNonces(Date.now());
+      if (d.nonceKey) await store.deleteExpiredNonces(Date.now());
       const n = await store.deleteExpiredChallenges(nowSeconds);
       if (n > 0) logger.info('enclave challenges deleted after final deadline', { count: n });
       return n;
@@ -449,7 +477,7 @@ export function createReleaseService(d: ReleaseDeps) {
 
         // 4. The nonce is fresh and unused (consumed now, whatever happens next).
         const nonceKey = req.nonce.toLowerCase();
-        const exp = nonces.get(nonceKey);
+        const exp = d.nonceKey ? await consumeSharedNonce(nonceKey) : nonces.get(nonceKey);
         nonces.delete(nonceKey);
         if (exp === undefined)
           throw new Refusal(

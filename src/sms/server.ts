@@ -24,6 +24,8 @@ export interface SmsDeps {
   verifier: AttestationVerifier;
   logger: Logger;
   nonceTtlMs?: number;
+  /** Shared (HMAC, store-checked) nonces for multi-process SMS; see ReleaseDeps.nonceKey. */
+  nonceKey?: Uint8Array;
   /** Cache immutable chain reads (default true). */
   cacheChain?: boolean;
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
@@ -65,6 +67,7 @@ export function createSms(d: SmsDeps): Sms {
     verifier: d.verifier,
     logger: d.logger,
     ...(d.nonceTtlMs !== undefined ? { nonceTtlMs: d.nonceTtlMs } : {}),
+    ...(d.nonceKey ? { nonceKey: d.nonceKey } : {}),
   });
   const app = createSmsApp({ secrets, release, logger: d.logger, ...(d.health ? { health: d.health } : {}) });
   return { app, secrets, release, ...(cached ? { chainStats: cached.stats } : {}) };

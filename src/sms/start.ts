@@ -3,6 +3,8 @@
  * from configuration. Writes `$SEALWORK_HOME/sms/sms.json` (URL, certificate path) so local
  * clients find it, and removes it on close.
  */
+import cluster from 'node:cluster';
+import { hkdfSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Address } from 'viem';
@@ -43,6 +45,12 @@ export interface StartSmsOptions {
   /** How often expired enclave challenges are deleted (default 60 s). */
   cleanupIntervalMs?: number;
   nonceTtlMs?: number;
+  /**
+   * Run as one process of a multi-process SMS (see startSmsCluster): nonces are shared (HMAC under
+   * a key derived from the master key, single use recorded in the store) and the record file is
+   * left to the primary.
+   */
+  clusterWorker?: boolean;
 }
 
 export interface RunningSms {
@@ -82,6 +90,11 @@ export async function readSmsRecord(home: string): Promise<SmsRecord | undefined
   }
 }
 
+/** The HMAC key of shared nonces: derived from the master key, the same in every SMS process. */
+function deriveNonceKey(master: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'sealwork-sms-nonce-v1', 32));
+}
+
 async function readPolicyFile(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -116,6 +129,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
   const master = await loadMasterKey(dir);
   if (master.created) logger.info('master key generated', { path: master.path });
   const sealer = createSealer(master.key);
+  const nonceKey = o.clusterWorker ? deriveNonceKey(master.key) : undefined;
   master.key.fill(0);
   const dbLocation = o.db ?? join(dir, 'sms.db');
   const store = await openStore(dbLocation);
@@ -144,6 +158,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       verifier,
       logger,
       ...(o.nonceTtlMs !== undefined ? { nonceTtlMs: o.nonceTtlMs } : {}),
+      ...(nonceKey ? { nonceKey } : {}),
       health: () => ({
         db: store.kind,
         chainId: clients.chain.id,
@@ -172,24 +187,27 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
     timer.unref();
     closers.push(async () => clearInterval(timer));
     await sms.release.cleanup();
-    const record: SmsRecord = {
+    if (!o.clusterWorker) {
+      const record: SmsRecord = {
+        url: listening.url,
+        pid: process.pid,
+        ...(tls?.certPath ? { certPath: tls.certPath } : {}),
+        ...(tls ? { fingerprint256: tls.fingerprint256 } : {}),
+        startedAt: new Date().toISOString(),
+      };
+      await writeFileAtomic(smsRecordPath(o.home), `${JSON.stringify(record, null, 2)}\n`, {
+        force: true,
+        mode: 0o644,
+      });
+      closers.push(async () => {
+        const cur = await readSmsRecord(o.home);
+        if (cur?.pid === process.pid && cur.url === listening.url)
+          await fs.rm(smsRecordPath(o.home), { force: true });
+      });
+    }
+    logger.info(o.clusterWorker ? 'sms worker started' : 'sms started', {
       url: listening.url,
       pid: process.pid,
-      ...(tls?.certPath ? { certPath: tls.certPath } : {}),
-      ...(tls ? { fingerprint256: tls.fingerprint256 } : {}),
-      startedAt: new Date().toISOString(),
-    };
-    await writeFileAtomic(smsRecordPath(o.home), `${JSON.stringify(record, null, 2)}\n`, {
-      force: true,
-      mode: 0o644,
-    });
-    closers.push(async () => {
-      const cur = await readSmsRecord(o.home);
-      if (cur?.pid === process.pid && cur.url === listening.url)
-        await fs.rm(smsRecordPath(o.home), { force: true });
-    });
-    logger.info('sms started', {
-      url: listening.url,
       db: store.kind === 'postgres' ? redactDbUrl(dbLocation) : dbLocation,
       chainUrl: clients.url,
       hub: clients.deployment.hub,
@@ -217,4 +235,135 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
     await closeAll();
     throw e;
   }
+}
+
+export interface SmsCluster {
+  url: string;
+  port: number;
+  cert?: string;
+  certPath?: string;
+  fingerprint256?: string;
+  db: string;
+  chainUrl: string;
+  hub: Address;
+  policy: Record<string, unknown>;
+  workers: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Primary of a multi-process SMS (node:cluster): prepares what must exist once (policy check,
+ * master key, schema, TLS certificate), forks `workers` processes that re-run this command and
+ * serve the same port (each calls `startSms({ clusterWorker: true })`), replaces a worker that
+ * dies, and writes the record file. `close()` stops the workers gracefully (SIGTERM).
+ */
+export async function startSmsCluster(o: StartSmsOptions & { workers: number }): Promise<SmsCluster> {
+  if (!cluster.isPrimary) throw new Error('startSmsCluster must run in the primary process');
+  const logger = o.logger ?? createLogger({ level: o.logLevel ?? 'info' });
+  const dir = smsDir(o.home);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const policy: Record<string, unknown> = {
+    ...DEFAULT_SMS_POLICY,
+    ...(o.policyFile ? await readPolicyFile(resolve(o.policyFile)) : {}),
+    ...(o.policy ?? {}),
+    ...(o.allowSimulation ? { allowSimulation: true } : {}),
+  };
+  parseSmsPolicy(policy);
+  const master = await loadMasterKey(dir);
+  if (master.created) logger.info('master key generated', { path: master.path });
+  const sealer = createSealer(master.key);
+  master.key.fill(0);
+  const dbLocation = o.db ?? join(dir, 'sms.db');
+  const store = await openStore(dbLocation);
+  try {
+    await checkMasterKey(store, sealer);
+  } finally {
+    await store.close();
+  }
+  const clients = await createChainClients({ home: o.home, ...(o.chainUrl ? { chainUrl: o.chainUrl } : {}) });
+  if (policy.allowSimulation) await openSimPlatform(o.simPlatformHome ?? o.home);
+  const tls = o.insecureHttp
+    ? undefined
+    : await loadOrCreateTls({
+        dir: join(dir, 'tls'),
+        ...(o.tlsCert ? { certPath: o.tlsCert } : {}),
+        ...(o.tlsKey ? { keyPath: o.tlsKey } : {}),
+      });
+
+  let closing = false;
+  const live = new Set<import('node:cluster').Worker>();
+  let port = 0;
+  const ready = new Promise<void>((resolveReady, rejectReady) => {
+    let listening = 0;
+    cluster.on('listening', (_w, address) => {
+      port = address.port;
+      if (++listening === o.workers) resolveReady();
+    });
+    cluster.on('exit', (w, code, signal) => {
+      live.delete(w);
+      if (closing) return;
+      if (listening < o.workers) {
+        rejectReady(
+          new SealworkError(
+            'SMS_WORKER_FAILED',
+            `An SMS worker process exited while starting (code ${code}, signal ${signal}).`,
+          ),
+        );
+        return;
+      }
+      logger.error('sms worker died; starting another', { pid: w.process.pid, code, signal });
+      live.add(cluster.fork());
+    });
+  });
+  for (let i = 0; i < o.workers; i++) live.add(cluster.fork());
+  await ready.catch(async (e) => {
+    closing = true;
+    for (const w of live) w.process.kill('SIGTERM');
+    throw e;
+  });
+  const host = o.host ?? '127.0.0.1';
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const record: SmsRecord = {
+    url,
+    pid: process.pid,
+    ...(tls?.certPath ? { certPath: tls.certPath } : {}),
+    ...(tls ? { fingerprint256: tls.fingerprint256 } : {}),
+    startedAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(smsRecordPath(o.home), `${JSON.stringify(record, null, 2)}\n`, {
+    force: true,
+    mode: 0o644,
+  });
+  logger.info('sms started', {
+    url,
+    workers: o.workers,
+    db: store.location,
+    chainUrl: clients.url,
+    hub: clients.deployment.hub,
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    ...(tls ? { cert: tls.cert, certPath: tls.certPath, fingerprint256: tls.fingerprint256 } : {}),
+    db: store.location,
+    chainUrl: clients.url,
+    hub: clients.deployment.hub,
+    policy,
+    workers: o.workers,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const exits = [...live].map(
+          (w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))),
+        );
+        for (const w of live) w.process.kill('SIGTERM');
+        await Promise.all(exits);
+        const cur = await readSmsRecord(o.home);
+        if (cur?.pid === process.pid) await fs.rm(smsRecordPath(o.home), { force: true });
+        logger.info('sms stopped', { url });
+      })();
+      return closed;
+    },
+  };
 }

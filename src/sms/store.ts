@@ -58,6 +58,12 @@ export interface SmsStore {
   getChallenge(taskId: string): Promise<StoredChallenge | undefined>;
   /** Delete challenges whose final deadline is before `nowSeconds`; returns how many. */
   deleteExpiredChallenges(nowSeconds: number): Promise<number>;
+  /**
+   * Mark a nonce used (shared across SMS processes); false when it was already used. Stored until
+   * `expiresAtMs`, then removed by `deleteExpiredNonces`.
+   */
+  useNonce(nonce: string, expiresAtMs: number): Promise<boolean>;
+  deleteExpiredNonces(nowMs: number): Promise<number>;
   appendAudit(e: AuditEntry): Promise<void>;
   listAudit(opts?: { taskId?: string; limit?: number }): Promise<AuditEntry[]>;
   getMeta(key: string): Promise<string | undefined>;
@@ -116,6 +122,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, task_id TEXT, app TEXT, mrenclave TEXT,
   mrsigner TEXT, worker TEXT, secrets TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT, reason TEXT);
 CREATE INDEX IF NOT EXISTS audit_log_task ON audit_log (task_id);
+CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 `;
 
 interface AuditRow {
@@ -196,6 +203,10 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
   const auditInsert = auditDb.prepare(
     'INSERT INTO audit_log (time, task_id, app, mrenclave, mrsigner, worker, secrets, verdict, code, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
+  const useNonce = auditDb.prepare(
+    'INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
+  );
+  const deleteNonces = auditDb.prepare('DELETE FROM used_nonces WHERE expires_at < ?');
   const writeAudit = auditDb.transaction((items: AuditEntry[]) => {
     for (const e of items)
       auditInsert.run(
@@ -246,6 +257,12 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
     async deleteExpiredChallenges(nowSeconds) {
       return q.deleteExpired.run(nowSeconds).changes;
     },
+    async useNonce(nonce, expiresAtMs) {
+      return useNonce.run(nonce, expiresAtMs).changes === 1;
+    },
+    async deleteExpiredNonces(nowMs) {
+      return deleteNonces.run(nowMs).changes;
+    },
     appendAudit(e) {
       return audit.push(e);
     },
@@ -287,6 +304,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
   id BIGSERIAL PRIMARY KEY, time TEXT NOT NULL, task_id TEXT, app TEXT, mrenclave TEXT,
   mrsigner TEXT, worker TEXT, secrets TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT, reason TEXT);
 CREATE INDEX IF NOT EXISTS audit_log_task ON audit_log (task_id);
+CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
 `;
 
 /** Redact the password of a postgres:// URL for logs and errors. */
@@ -403,6 +421,17 @@ export async function openPostgresStore(url: string): Promise<SmsStore> {
     },
     async deleteExpiredChallenges(nowSeconds) {
       const r = await pool.query('DELETE FROM tee_challenges WHERE final_deadline < $1', [nowSeconds]);
+      return r.rowCount ?? 0;
+    },
+    async useNonce(nonce, expiresAtMs) {
+      const r = await pool.query(
+        'INSERT INTO used_nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [nonce, expiresAtMs],
+      );
+      return r.rowCount === 1;
+    },
+    async deleteExpiredNonces(nowMs) {
+      const r = await pool.query('DELETE FROM used_nonces WHERE expires_at < $1', [nowMs]);
       return r.rowCount ?? 0;
     },
     appendAudit(e) {

@@ -42,13 +42,16 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 }
 
 /** Start `sealwork sms start` as a child; resolves once it recorded its URL. */
-async function startSms(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
+async function startSms(
+  extraEnv: Record<string, string> = {},
+  extraArgs: string[] = [],
+): Promise<ChildProcess> {
   const rec = join(home, 'sms', 'sms.json');
   const before = existsSync(rec) ? readFileSync(rec, 'utf8') : '';
   smsStderr = '';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI_ENTRY, 'sms', 'start', '--port', '0', '--allow-simulation'],
+    ['--import', 'tsx', CLI_ENTRY, 'sms', 'start', '--port', '0', '--allow-simulation', ...extraArgs],
     {
       cwd: ROOT,
       env: { ...process.env, ...env(), ...extraEnv } as NodeJS.ProcessEnv,
@@ -224,5 +227,26 @@ describe('sealwork sms (CLI)', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /POLICY_INVALID/);
     assert.match(r.stderr, /acceptedTcbStatuses/);
+  });
+
+  it('--workers 2 serves one port from two processes and stops them all on SIGTERM', async () => {
+    const proc = await startSms({}, ['--workers', '2']);
+    try {
+      let r = await runCli(['sms', 'status', '--json'], { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      r = await runCli(['requester', 'push-secret', 'multi'], { env: env('requester'), input: 'v' });
+      assert.equal(r.code, 0, r.stderr);
+      r = await runCli(
+        ['secret', 'check', 'requester', world.roles.requester.account.address, 'multi', '--json'],
+        { env: env() },
+      );
+      assert.equal((JSON.parse(r.stdout) as { exists: boolean }).exists, true);
+      assert.equal((smsStderr.match(/"msg":"sms worker started"/g) ?? []).length, 2);
+    } finally {
+      proc.kill('SIGTERM');
+      const e = await exit(proc);
+      assert.equal(e.code, 0, smsStderr);
+    }
+    assert.equal(existsSync(join(home, 'sms', 'sms.json')), false);
   });
 });

@@ -19,7 +19,7 @@ import {
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
-import { setupWorld, type World } from './fixtures.js';
+import { sessionRequest, setupWorld, type World } from './fixtures.js';
 
 let chain: TestChain;
 let sms: TestSms;
@@ -302,6 +302,42 @@ describe('release', () => {
     assert.ok(all.includes('"verdict":"released"'));
     for (const s of [DATASET_KEY, REQUESTER_SECRET, DEV_SECRET, FS_KEY])
       assert.ok(!all.includes(s), 'secret value in the logs');
+  });
+  it('shared nonces (multi-process SMS): a nonce from one process is accepted once by any, forged ones are refused', async () => {
+    // Two SMS instances on one home (database, master key), as the processes of `sms start --workers 2`.
+    const t = tempDir();
+    const a = await startTestSms({ chain, home: t.dir, clusterWorker: true });
+    const b = await startTestSms({ chain, home: t.dir, clusterWorker: true });
+    try {
+      const deal = await world.deal({});
+      const task = await world.initialize(deal, 0);
+      const challenge = await a.client.getEnclaveChallenge(world.roles.scheduler.account, task);
+      assert.equal(await b.client.getEnclaveChallenge(world.roles.scheduler.account, task), challenge);
+      const simPlatform = await openSimPlatform(t.dir);
+      const one = {
+        client: a.client,
+        platform: simPlatform,
+        world,
+        taskId: task,
+        dealId: deal,
+        taskIndex: 0,
+        challenge,
+      };
+      const { req, key } = await sessionRequest(one);
+      const res = await b.client.openSession(req); // nonce issued by a, used at b
+      const s = await decryptSessionJwe<SessionSecrets>(res.jwe, key.privateKey);
+      assert.equal(s.task.id, task);
+      await assert.rejects(a.client.openSession(req), (e: unknown) => isSealworkError(e, 'NONCE_INVALID'));
+      const forged = await sessionRequest(one);
+      forged.req.nonce = `0x${randomBytes(32).toString('hex')}`;
+      await assert.rejects(b.client.openSession(forged.req), (e: unknown) =>
+        isSealworkError(e, 'NONCE_INVALID'),
+      );
+    } finally {
+      await b.stop();
+      await a.stop();
+      t.cleanup();
+    }
   });
   it('deletes the challenge key after the final deadline', async () => {
     const task2 = (await import('../../src/chain/index.js')).computeTaskId(dealWithDataset, 2);

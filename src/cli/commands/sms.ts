@@ -33,6 +33,12 @@ export function register(program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate (default: self-signed, generated on first start)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info')
+    .option(
+      '--workers <n>',
+      'SMS processes sharing the port (node:cluster)',
+      (v) => Number.parseInt(v, 10),
+      1,
+    )
     .action(
       action(
         async (
@@ -47,8 +53,13 @@ export function register(program: Command): void {
             tlsCert?: string;
             tlsKey?: string;
             logLevel: string;
+            workers: number;
           },
         ) => {
+          if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64)
+            throw new SealworkError('WORKERS_INVALID', '--workers must be 1..64.', {
+              hint: 'Give a process count.',
+            });
           if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
             throw new SealworkError('PORT_INVALID', `--port must be 0..65535.`, {
               hint: 'Give a TCP port number.',
@@ -58,9 +69,7 @@ export function register(program: Command): void {
               'LOG_LEVEL_INVALID',
               `--log-level must be one of ${LOG_LEVELS.join(', ')}.`,
             );
-          const running = await (
-            await loadSdk()
-          ).startSmsService({
+          const common = {
             home: ctx.home,
             host: o.host,
             port: o.port,
@@ -71,40 +80,57 @@ export function register(program: Command): void {
             ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
             ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
             logLevel: o.logLevel as (typeof LOG_LEVELS)[number],
-          });
-          ctx.out(
-            {
-              url: running.url,
-              certPath: running.certPath ?? null,
-              fingerprint256: running.fingerprint256 ?? null,
-              db: running.db,
-              chainUrl: running.chainUrl,
-              hub: running.hub,
-              simulation: Boolean(running.policy.allowSimulation),
-            },
-            [
-              `sms listening on ${running.url}`,
-              ...(running.certPath
-                ? [`certificate: ${running.certPath} (sha256 ${running.fingerprint256})`]
-                : []),
-              `database:    ${running.db}`,
-              `chain:       ${running.chainUrl} (hub ${running.hub})`,
-              ...(running.policy.allowSimulation
-                ? ['simulation:  quotes of the simulated platform are ACCEPTED (no hardware protection)']
-                : []),
-            ],
-          );
+          };
+          const { default: cluster } = await import('node:cluster');
+          const sdk = await loadSdk();
+          // With --workers > 1 this process is the primary; the forked workers re-run this
+          // command and serve the port (printing nothing).
+          const isWorker = o.workers > 1 && cluster.isWorker;
+          const running =
+            o.workers > 1 && cluster.isPrimary
+              ? await sdk.startSmsClusterService({ ...common, workers: o.workers })
+              : await sdk.startSmsService({ ...common, ...(isWorker ? { clusterWorker: true } : {}) });
+          if (!isWorker)
+            ctx.out(
+              {
+                url: running.url,
+                certPath: running.certPath ?? null,
+                fingerprint256: running.fingerprint256 ?? null,
+                db: running.db,
+                chainUrl: running.chainUrl,
+                hub: running.hub,
+                simulation: Boolean(running.policy.allowSimulation),
+                workers: o.workers,
+              },
+              [
+                `sms listening on ${running.url}${o.workers > 1 ? ` (${o.workers} processes)` : ''}`,
+                ...(running.certPath
+                  ? [`certificate: ${running.certPath} (sha256 ${running.fingerprint256})`]
+                  : []),
+                `database:    ${running.db}`,
+                `chain:       ${running.chainUrl} (hub ${running.hub})`,
+                ...(running.policy.allowSimulation
+                  ? ['simulation:  quotes of the simulated platform are ACCEPTED (no hardware protection)']
+                  : []),
+              ],
+            );
           await new Promise<void>((resolveStop) => {
             const stop = (signal: string) => {
               process.off('SIGINT', onInt);
               process.off('SIGTERM', onTerm);
-              ctx.info(`${signal}: stopping the SMS…`);
-              running.close().then(resolveStop, resolveStop);
+              if (!isWorker) ctx.info(`${signal}: stopping the SMS…`);
+              running
+                .close()
+                // A worker's IPC channel to the primary keeps it alive: close it so the process exits.
+                .finally(() => (isWorker && process.connected ? process.disconnect() : undefined))
+                .then(resolveStop, resolveStop);
             };
             const onInt = () => stop('SIGINT');
             const onTerm = () => stop('SIGTERM');
             process.on('SIGINT', onInt);
             process.on('SIGTERM', onTerm);
+            // A worker whose primary is gone stops too.
+            if (isWorker) process.once('disconnect', () => stop('disconnect'));
           });
         },
       ),

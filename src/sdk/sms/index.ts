@@ -12,6 +12,8 @@ import {
   readSmsRecord,
   smsClient,
   startSms,
+  startSmsCluster,
+  type SmsCluster,
   type RunningSms,
   type SmsClient,
   type StartSmsOptions,
@@ -20,11 +22,18 @@ import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
 import type { ChainParameters } from '../chain/common.js';
 
-export type { RunningSms, StartSmsOptions } from '../../sms/index.js';
+export type { RunningSms, SmsCluster, StartSmsOptions } from '../../sms/index.js';
 
 /** Start the SMS (see `startSms`); `home` defaults to SEALWORK_HOME / ~/.sealwork. */
 export function startSmsService(p: Omit<StartSmsOptions, 'home'> & { home?: string }): Promise<RunningSms> {
   return startSms({ ...p, home: resolveHome(p.home) });
+}
+
+/** Start a multi-process SMS (primary side of node:cluster); see `startSmsCluster`. */
+export function startSmsClusterService(
+  p: Omit<StartSmsOptions, 'home'> & { home?: string; workers: number },
+): Promise<SmsCluster> {
+  return startSmsCluster({ ...p, home: resolveHome(p.home) });
 }
 
 export interface SmsEndpointParameters {
