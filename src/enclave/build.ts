@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { SealworkError, fsError } from '../errors.js';
+import { SealworkError, fsError, isSealworkError } from '../errors.js';
 import { assertWritableTarget, writeFileAtomic } from '../util/atomic.js';
 import { resolveHome } from '../util/home.js';
 import { formatFingerprint } from './fingerprint.js';
@@ -34,7 +34,7 @@ import {
 } from './image.js';
 import { computeMrEnclave, type EnclaveConfig } from './mrenclave.js';
 import { openImage, packEntry, unpackImage, writeLayer, writeOciImage, type ImageConfigJson } from './oci.js';
-import { components, isHex, parseSize, splitCommand } from './util.js';
+import { components, isHex, parseSize, safeEqualHex, splitCommand } from './util.js';
 
 export const DEFAULT_HEAP = 1024 ** 3;
 export const DEFAULT_STACK = 8 * 1024 ** 2;
@@ -215,6 +215,15 @@ export async function buildApp(p: BuildAppParameters): Promise<BuildAppReturnTyp
     const measured = await measuredExecutable(root, argv, env, workingDir, (ip) =>
       fs.readFile(join(root, ...components(ip))),
     );
+    if (regionOf(measured.path, regions).protection === 'encrypted')
+      throw new SealworkError(
+        'MEASURED_EXECUTABLE_ENCRYPTED',
+        `The measured program ${measured.path} lies in the encrypted region ${regionOf(measured.path, regions).path}.`,
+        {
+          hint: 'MrEnclave is computed before any key is released, so the binary itself cannot be encrypted: keep it in an authenticated region (scripts run by it may stay encrypted).',
+          details: { file: measured.path, chain: measured.chain },
+        },
+      );
     const mrenclave = computeMrEnclave(measured.content, cfg);
     const fspfKey = Buffer.from(p.fspfKey ?? randomBytes(32).toString('hex'), 'hex');
     const keys: FsKeys = newFsKeys(regions, p.fsKeys);
@@ -224,7 +233,8 @@ export async function buildApp(p: BuildAppParameters): Promise<BuildAppReturnTyp
     let encrypted!: Set<string>;
     let tag!: Buffer;
     const layer2 = await writeLayer(join(stage, 'layer2.tar'), async (pack) => {
-      const r = await buildFspf(root, regions, { env, workingDir }, keys, (path, stored, mode) =>
+      const enclave = { ...cfg, mrenclave, measured: measured.path };
+      const r = await buildFspf(root, regions, { env, workingDir, enclave }, keys, (path, stored, mode) =>
         packEntry(pack, { name: path.slice(1), type: 'file', mode }, { data: stored }),
       );
       fspf = r.fspf;
@@ -392,13 +402,56 @@ export async function loadProtectedImage(p: {
       }
       return fs.readFile(join(root, ...components(ip)));
     };
-    const measured = await measuredExecutable(root, meta.entrypoint, fspf.env, fspf.workingDir, read);
+    let measured: { path: string; content: Buffer };
+    try {
+      measured = await measuredExecutable(root, meta.entrypoint, fspf.env, fspf.workingDir, read);
+    } catch (e) {
+      if (p.decryptTo || !isSealworkError(e, 'FS_KEY_REQUIRED')) throw e;
+      // The entrypoint is a script in an encrypted region: before the key is released, measure the
+      // interpreter recorded in the authenticated FSPF at build time (what SGX measures; the
+      // script is covered by the tag). At run time, with the key, the chain is resolved again.
+      measured = { path: fspf.enclave.measured, content: await read(fspf.enclave.measured) };
+    }
     const mrenclave = computeMrEnclave(measured.content, cfg);
+    if (p.fspfKey !== undefined) checkSealedIdentity(fspf, cfg, mrenclave, measured.path);
     return { stage, root, meta, fspf, identity: identity(mrenclave, key, tag, cfg, measured.path), cleanup };
   } catch (e) {
     await cleanup();
     throw e;
   }
+}
+
+/**
+ * With a given key and tag, the FSPF's sealed identity is authoritative: the configuration in the
+ * public enclave.json and the executable actually measured must be the ones sealed at build time.
+ */
+function checkSealedIdentity(fspf: Fspf, cfg: EnclaveConfig, mrenclave: string, measured: string): void {
+  const sealed = fspf.enclave;
+  const configKeys = ['entrypoint', 'heapSize', 'stackSize', 'threads', 'debug'] as const;
+  const changed = configKeys.filter((k) => JSON.stringify(cfg[k]) !== JSON.stringify(sealed[k]));
+  if (changed.length > 0)
+    throw new SealworkError(
+      'ENCLAVE_CONFIG_CHANGED',
+      `Refusing to start: ${ENCLAVE_JSON_PATH} differs from the configuration sealed in the FSPF (${changed.join(', ')}).`,
+      {
+        hint: 'The enclave metadata was edited; use the image the fingerprint belongs to, or rebuild it.',
+        details: { file: ENCLAVE_JSON_PATH, changed },
+      },
+    );
+  if (measured !== sealed.measured || !safeEqualHex(mrenclave, sealed.mrenclave))
+    throw new SealworkError(
+      'MRENCLAVE_MISMATCH',
+      `Refusing to start: the measured program ${measured} gives MrEnclave ${mrenclave}, not the ${sealed.mrenclave} sealed in the FSPF (program ${sealed.measured}).`,
+      {
+        hint: 'The executable (or what the entrypoint resolves to) changed; keep it in an authenticated region, or use the image the fingerprint belongs to.',
+        details: {
+          file: measured,
+          expected: sealed.mrenclave,
+          measured: mrenclave,
+          sealedProgram: sealed.measured,
+        },
+      },
+    );
 }
 
 export interface MeasureAppReturnType extends AppIdentity {

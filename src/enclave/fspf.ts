@@ -17,6 +17,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes }
 import { createReadStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SealworkError } from '../errors.js';
+import type { EnclaveConfig } from './mrenclave.js';
 import { components, imagePath, isHex, underPrefix } from './util.js';
 
 export type Protection = 'not-protected' | 'authenticated' | 'encrypted';
@@ -41,14 +42,27 @@ export interface FspfEntry {
   cipherSha256?: string;
 }
 
+/**
+ * The enclave identity sealed into the FSPF: the tag then authenticates MrEnclave, the measured
+ * program and the configuration too, so key and tag alone (without an expected MrEnclave) refuse
+ * a swapped binary or an edited `/.sealwork/enclave.json`.
+ */
+export interface FspfEnclave extends EnclaveConfig {
+  mrenclave: string;
+  /** Image path of the measured executable (a script's interpreter). */
+  measured: string;
+}
+
 export interface Fspf {
   format: 'sealwork-fspf';
-  version: 1;
+  /** 2: the enclave identity is sealed in (`enclave`). Version 1 FSPFs are refused: rebuild. */
+  version: 2;
   regions: Region[];
   entries: FspfEntry[];
   /** The image's environment and working folder, authenticated with the files. */
   env: string[];
   workingDir: string;
+  enclave: FspfEnclave;
 }
 
 /** The per-region keys of encrypted regions: the file-system key file (JSON, mode 0600). */
@@ -177,17 +191,35 @@ export function openFspf(blob: Buffer, key: Buffer, tag: Buffer): Fspf {
       hint: 'Rebuild the image with `sealwork app build`.',
       details: { file: FSPF_PATH },
     });
+  if (fspf?.format === 'sealwork-fspf' && (fspf.version as number) === 1)
+    throw new SealworkError(
+      'FSPF_INVALID',
+      `${FSPF_PATH} was written by an older sealwork (FSPF version 1, without the sealed enclave identity).`,
+      {
+        hint: 'Rebuild the image with `sealwork app build` and deploy its new fingerprint.',
+        details: { file: FSPF_PATH },
+      },
+    );
+  const enc = fspf?.enclave;
   if (
-    fspf.format !== 'sealwork-fspf' ||
-    fspf.version !== 1 ||
+    fspf?.format !== 'sealwork-fspf' ||
+    fspf.version !== 2 ||
     !Array.isArray(fspf.entries) ||
-    !Array.isArray(fspf.env)
+    !Array.isArray(fspf.env) ||
+    typeof enc !== 'object' ||
+    enc === null ||
+    typeof enc.mrenclave !== 'string' ||
+    !isHex(enc.mrenclave, 32) ||
+    typeof enc.measured !== 'string' ||
+    !Array.isArray(enc.entrypoint) ||
+    !enc.entrypoint.every((a) => typeof a === 'string')
   )
     throw invalid();
   // Authenticated, but written by the app's builder: never let a path climb out of a host folder.
   try {
     fspf.regions = normalizeRegions(fspf.regions);
     for (const e of fspf.entries) if (imagePath(e.path) !== e.path || e.path === '/') throw invalid();
+    if (imagePath(enc.measured) !== enc.measured) throw invalid();
   } catch {
     throw invalid();
   }
@@ -285,7 +317,7 @@ const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex')
 export async function buildFspf(
   root: string,
   regions: Region[],
-  meta: { env: string[]; workingDir: string },
+  meta: { env: string[]; workingDir: string; enclave: FspfEnclave },
   keys: FsKeys,
   onEncrypted: (path: string, stored: Buffer, mode: number) => Promise<void>,
 ): Promise<{ fspf: Fspf; encrypted: Set<string> }> {
@@ -318,7 +350,7 @@ export async function buildFspf(
         entries.push({ path: e.path, type: 'file', mode, size: st.size, sha256: await sha256OfFile(e.host) });
     }
   }
-  return { fspf: { format: 'sealwork-fspf', version: 1, regions, entries, ...meta }, encrypted };
+  return { fspf: { format: 'sealwork-fspf', version: 2, regions, entries, ...meta }, encrypted };
 }
 
 export interface VerifyProblem {

@@ -217,8 +217,8 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
   try {
     img = await loadProtectedImage({
       image: p.image,
-      fspfKey: p.fspfKey.toLowerCase(),
-      fspfTag: p.fspfTag.toLowerCase(),
+      fspfKey: p.fspfKey.toLowerCase().replace(/^0x/, ''),
+      fspfTag: p.fspfTag.toLowerCase().replace(/^0x/, ''),
       fsKeys,
       decryptTo: encDir,
       workDir: p.workDir,

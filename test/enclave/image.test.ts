@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, measureApp, openImage, unpackImage } from '../../src/enclave/index.js';
+import { buildApp, measureApp, openImage, runEnclave, unpackImage } from '../../src/enclave/index.js';
 import { isSealworkError } from '../../src/errors.js';
 import { tempDir } from '../helpers/cli.js';
 import {
@@ -10,6 +10,7 @@ import {
   busyboxImage,
   filesContaining,
   hasBusybox,
+  hasBwrap,
   layerTar,
   writeImage,
   type LayerEntry,
@@ -80,7 +81,8 @@ describe('protected images', { skip }, () => {
     assert.equal(again.fingerprint, a.fingerprint, 'reproducible for a given key');
     assert.notEqual(heap.mrenclave, a.mrenclave);
     assert.notEqual(debug.mrenclave, a.mrenclave);
-    assert.equal(heap.fspfTag, a.fspfTag); // the file system did not change
+    // The configuration is sealed in the FSPF too (so key and tag alone refuse an edited one).
+    assert.notEqual(heap.fspfTag, a.fspfTag);
     assert.equal(changed.mrenclave, a.mrenclave);
     assert.notEqual(changed.fspfTag, a.fspfTag);
     const random = await build(base, 'p-rand');
@@ -111,6 +113,45 @@ describe('protected images', { skip }, () => {
     assert.ok((await filesContaining(img, Buffer.from(secret))).length > 0);
     assert.equal((await measureApp(r.out)).fingerprint, r.fingerprint);
   });
+
+  it(
+    'a script in an encrypted region: its interpreter is measured without the key; a binary there is refused',
+    { skip: hasBwrap() ? false : 'bubblewrap is not installed' },
+    async () => {
+      const img = await busyboxImage(out('enc-script-src'), [
+        { name: 'app/', type: 'directory' },
+        { name: 'app/run.sh', data: '#!/bin/sh\necho secret-logic > /iexec_out/ran\n', mode: 0o755 },
+      ]);
+      const r = await build(img, 'p-enc-script', { regions: ['/:authenticated', '/app:encrypted'] });
+      assert.equal(r.measured, '/bin/busybox');
+      assert.deepEqual(await filesContaining(r.out, Buffer.from('secret-logic')), []);
+      // What the worker does before attestation: measure with no file-system key.
+      const m = await measureApp(r.out);
+      assert.equal(m.fingerprint, r.fingerprint);
+      assert.equal(m.measured, '/bin/busybox');
+      // After attestation, with the key: the chain is resolved from the decrypted script and runs.
+      const outDir = out('enc-script-out');
+      const run = await runEnclave({
+        image: r.out,
+        fspfKey: r.fspfKey,
+        fspfTag: r.fspfTag,
+        mrenclave: r.mrenclave,
+        fsKeyFile: r.fsKeyFile,
+        outDir,
+        workDir: t.dir,
+      });
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.equal(await fs.readFile(join(outDir, 'ran'), 'utf8'), 'secret-logic\n');
+      await assert.rejects(
+        build(img, 'p-enc-bin', {
+          entrypoint: '/bin/busybox true',
+          regions: ['/:authenticated', '/bin:encrypted'],
+        }),
+        (e) => isSealworkError(e, 'MEASURED_EXECUTABLE_ENCRYPTED') && e.details?.file === '/bin/busybox',
+      );
+      assert.equal(existsSync(out('p-enc-bin')), false);
+    },
+  );
 
   it('honours whiteouts and opaque folders', async () => {
     const img = await writeImage(out('wh'), [

@@ -161,11 +161,20 @@ describe('FSPF sealing', () => {
   const key = Buffer.alloc(32, 7);
   const fspf: Fspf = {
     format: 'sealwork-fspf',
-    version: 1,
+    version: 2,
     regions: [{ path: '/', protection: 'authenticated' }],
     entries: [{ path: '/app/run.sh', type: 'file', mode: 0o755, size: 3, sha256: 'aa'.repeat(32) }],
     env: ['PATH=/bin'],
     workingDir: '/',
+    enclave: {
+      mrenclave: 'bb'.repeat(32),
+      measured: '/bin/busybox',
+      entrypoint: ['/app/run.sh'],
+      heapSize: 4096,
+      stackSize: 4096,
+      threads: 1,
+      debug: false,
+    },
   };
   it('round-trips, the tag is the stored GCM tag, and sealing is deterministic per key', () => {
     const a = sealFspf(fspf, key);
@@ -175,6 +184,9 @@ describe('FSPF sealing', () => {
     assert.deepEqual(sealFspf(fspf, key).blob, a.blob);
     const b = sealFspf({ ...fspf, env: ['PATH=/usr/bin'] }, key);
     assert.notDeepEqual(b.tag, a.tag);
+    // The sealed enclave identity is covered by the tag too.
+    const c = sealFspf({ ...fspf, enclave: { ...fspf.enclave, heapSize: 8192 } }, key);
+    assert.notDeepEqual(c.tag, a.tag);
   });
   it('refuses a wrong key, a wrong tag and a flipped byte', () => {
     const a = sealFspf(fspf, key);
@@ -195,6 +207,22 @@ describe('FSPF sealing', () => {
     assert.throws(
       () => openFspf(evil.blob, key, evil.tag),
       (e) => isSealworkError(e, 'FSPF_INVALID'),
+    );
+    const evilMeasured = sealFspf({ ...fspf, enclave: { ...fspf.enclave, measured: '/../bin/sh' } }, key);
+    assert.throws(
+      () => openFspf(evilMeasured.blob, key, evilMeasured.tag),
+      (e) => isSealworkError(e, 'FSPF_INVALID'),
+    );
+  });
+  it('refuses a version 1 FSPF (no sealed enclave identity) with a rebuild hint', () => {
+    const { enclave: _omit, ...rest } = fspf;
+    const old = sealFspf({ ...rest, version: 1 } as unknown as Fspf, key);
+    assert.throws(
+      () => openFspf(old.blob, key, old.tag),
+      (e) =>
+        isSealworkError(e, 'FSPF_INVALID') &&
+        /older sealwork/.test(e.message) &&
+        /Rebuild/.test(e.hint ?? ''),
     );
   });
 });

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApp, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
 import { isSealworkError } from '../../src/errors.js';
 import { tempDir } from '../helpers/cli.js';
-import { appendLayer, busyboxImage, hasBusybox, hasBwrap, type LayerEntry } from '../helpers/images.js';
+import {
+  appendLayer,
+  BUSYBOX,
+  busyboxImage,
+  hasBusybox,
+  hasBwrap,
+  type LayerEntry,
+} from '../helpers/images.js';
 
 const skip = !hasBusybox()
   ? 'busybox-static is not installed'
@@ -158,6 +165,60 @@ describe('FSPF: every tamper case refuses to start and names the file', { skip }
     const r = await run(built.out, { mrenclave: 'ff'.repeat(32) });
     assert.ok('error' in r && isSealworkError(r.error, 'MRENCLAVE_MISMATCH'));
     assert.equal(r.ran, false);
+  });
+  it('edited enclave metadata (another entrypoint), with key and tag only', async () => {
+    const meta = {
+      format: 'sealwork-enclave',
+      version: 1,
+      simulated: true,
+      framework: 'SCONE',
+      sconeVersion: 'v5',
+      ...built.config,
+      entrypoint: ['/bin/sh', '-c', 'echo ran > /iexec_out/ran'],
+      fspfKey: built.fspfKey,
+      measured: built.measured,
+    };
+    const r = await run(await tampered([{ name: '.sealwork/enclave.json', data: JSON.stringify(meta) }]));
+    refused(r, 'ENCLAVE_CONFIG_CHANGED', '/.sealwork/enclave.json');
+  });
+  it('edited enclave metadata (heap), with key and tag only', async () => {
+    const meta = {
+      format: 'sealwork-enclave',
+      version: 1,
+      simulated: true,
+      framework: 'SCONE',
+      sconeVersion: 'v5',
+      ...built.config,
+      heapSize: built.config.heapSize * 2,
+      fspfKey: built.fspfKey,
+      measured: built.measured,
+    };
+    const r = await run(await tampered([{ name: '.sealwork/enclave.json', data: JSON.stringify(meta) }]));
+    refused(r, 'ENCLAVE_CONFIG_CHANGED', '/.sealwork/enclave.json');
+  });
+  it('swapped binary in a not-protected region, with key and tag only (MrEnclave sealed in the FSPF)', async () => {
+    const loose = await buildApp({
+      image: await busyboxImage(join(t.dir, 'src-loose'), [
+        { name: 'app/', type: 'directory' },
+        { name: 'app/run.sh', data: '#!/bin/sh\necho ran > /iexec_out/ran\n', mode: 0o755 },
+      ]),
+      out: join(t.dir, 'protected-loose'),
+      entrypoint: '/app/run.sh',
+      regions: ['/:not-protected', '/app:authenticated'],
+      home: t.dir,
+      workDir: t.dir,
+    });
+    assert.equal(loose.measured, '/bin/busybox');
+    const dir = join(t.dir, `tampered-${n++}`);
+    cpSync(loose.out, dir, { recursive: true });
+    // Still a working busybox (trailing bytes are ignored by the loader), but other pages.
+    const trojan = Buffer.concat([readFileSync(BUSYBOX), Buffer.alloc(5000, 1)]);
+    await appendLayer(dir, [{ name: 'bin/busybox', data: trojan, mode: 0o755 }]);
+    const r = await run(dir, { fspfKey: loose.fspfKey, fspfTag: loose.fspfTag, fsKeyFile: undefined });
+    refused(r, 'MRENCLAVE_MISMATCH', '/bin/busybox');
+    // The control: the untouched image runs with the same key and tag.
+    const ok = await run(loose.out, { fspfKey: loose.fspfKey, fspfTag: loose.fspfTag, fsKeyFile: undefined });
+    assert.ok('ok' in ok && ok.ok.exitCode === 0 && ok.ran);
   });
   it('accepts changes in a not-protected region (control)', async () => {
     const r = await run(await tampered([{ name: 'scratch/anything', data: 'x' }]));
