@@ -102,6 +102,12 @@ function tools(): { bwrap: string; prlimit: string } {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Names the caller may not set: they would change which program runs or what it loads (PATH,
+ * LD_*) — so the program measured into MrEnclave would not be the one executed — or they are
+ * fixed by the runtime.
+ */
+const RESERVED_ENV = /^(PATH|LD_[A-Z0-9_]*|IEXEC_IN|IEXEC_OUT|SCONE_MODE|SEALWORK_SIMULATED)$/;
 
 /** iExec's environment for one task (the worker passes the result as `env`). */
 export function iexecEnv(p: {
@@ -197,6 +203,11 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
     if (!ENV_NAME.test(k))
       throw new SealworkError('ENV_INVALID', `Invalid environment variable name "${k}".`, {
         hint: 'Use letters, digits and _.',
+      });
+    else if (RESERVED_ENV.test(k))
+      throw new SealworkError('ENV_RESERVED', `The environment variable ${k} cannot be set by the caller.`, {
+        hint: 'PATH and LD_* come from the image (authenticated by the FSPF); IEXEC_IN, IEXEC_OUT and SCONE_MODE are fixed by the runtime.',
+        details: { name: k },
       });
   const memFiles = (p.files ?? []).map((f) => ({
     path: imagePath(f.path, 'INPUT_PATH_INVALID'),

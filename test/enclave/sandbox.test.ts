@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import { buildApp, iexecEnv, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
+import { isSealworkError } from '../../src/errors.js';
 import { tempDir } from '../helpers/cli.js';
 import { busyboxImage, filesContaining, hasBusybox, hasBwrap } from '../helpers/images.js';
 
@@ -213,5 +214,19 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
     assert.doesNotMatch(limited.stdout, /allocated/);
     assert.notEqual(limited.exitCode, 0);
     assert.match(limited.memoryLimit.mechanism, /RLIMIT_AS/);
+    // Default: the enclave's memory (heap + threads × stack), from the sealed configuration.
+    assert.equal(ok.memoryLimit.bytes, 256 * 2 ** 20 + 8 * 8 * 2 ** 20);
+  });
+
+  it('refuses caller environment that would change the program run or the fixed variables', async () => {
+    for (const name of ['PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'IEXEC_OUT', 'SCONE_MODE']) {
+      const outDir = join(t.dir, `out-${n++}`);
+      await assert.rejects(
+        run(['io'], { env: { [name]: '/iexec_in', IEXEC_TASK_ID: '0x1' }, outDir }),
+        (e) =>
+          isSealworkError(e, 'ENV_RESERVED') && e.details?.name === name && !e.message.includes('/iexec_in'),
+      );
+      assert.equal(existsSync(join(outDir, 'result.txt')), false);
+    }
   });
 });
