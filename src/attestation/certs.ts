@@ -23,6 +23,8 @@ export interface ParsedCert {
   serial: string;
   subject: string;
   issuer: string;
+  /** Hex of the DER subject Name (compared with a CRL's issuer). */
+  subjectDer: string;
   ca: boolean;
 }
 
@@ -63,11 +65,39 @@ export function parseCert(pem: string): ParsedCert {
     serial: normSerial(cert.serialNumber),
     subject: cert.subject,
     issuer: cert.issuer,
+    subjectDer: subjectDerHex(new Uint8Array(cert.raw)),
     ca: cert.ca,
   };
   if (certCache.size > 4096) certCache.clear();
   certCache.set(pem, p);
   return p;
+}
+
+/** Hex of a DER certificate's subject Name (TBSCertificate: [version], serial, alg, issuer, validity, subject). */
+function subjectDerHex(der: Uint8Array): string {
+  try {
+    const tbs = children(readTlv(der).content)[0];
+    const f = tbs ? children(tbs.content) : [];
+    const subject = f[f[0]?.tag === 0xa0 ? 5 : 4];
+    return subject?.tag === 0x30 ? Buffer.from(subject.raw).toString('hex') : '';
+  } catch {
+    return '';
+  }
+}
+
+/** The common name (CN) of an X509Certificate subject string ("C=US\nO=…\nCN=…"). */
+export function commonName(subject: string): string {
+  return (
+    subject
+      .split('\n')
+      .find((l) => l.startsWith('CN='))
+      ?.slice(3) ?? ''
+  );
+}
+
+/** Does this CRL name `issuer` (exact DER subject) and carry its signature? */
+export function crlIssuedBy(crl: ParsedCrl, issuer: ParsedCert): boolean {
+  return issuer.subjectDer !== '' && crl.issuer === issuer.subjectDer && crlSignedBy(crl, issuer);
 }
 
 // ---------- PCK extension ----------
@@ -295,10 +325,12 @@ function verifyChainUncached(pems: string[], roots: LoadedRoot[]): ChainResult {
   } catch (e) {
     return fail((e as Error).message);
   }
-  // Drop a trailing self-signed root if it is one of ours (checked by fingerprint below).
+  // Drop the trailing root if it is one of ours (by fingerprint), also when it is repeated.
   const last = certs[certs.length - 1]!;
   let root = roots.find((r) => r.fingerprint256 === last.fingerprint256);
-  if (root) certs = certs.slice(0, -1);
+  if (root)
+    while (certs.length && certs[certs.length - 1]!.fingerprint256 === root.fingerprint256)
+      certs = certs.slice(0, -1);
   if (certs.length === 0) return fail('chain holds only a root certificate');
   for (let i = 0; i + 1 < certs.length; i++) {
     const child = certs[i]!;
@@ -322,8 +354,17 @@ function verifyChainUncached(pems: string[], roots: LoadedRoot[]): ChainResult {
 }
 
 /** Lowest-level helper: raw r‖s P-256 ECDSA-SHA256 verification with node:crypto. */
+const p256Keys = new WeakSet<KeyObject>();
+/** Is this a P-256 (prime256v1) public key? Anything else never verifies a DCAP signature. */
+export function isP256Key(key: KeyObject): boolean {
+  if (p256Keys.has(key)) return true;
+  const ok = key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  if (ok) p256Keys.add(key);
+  return ok;
+}
+
 export function verifyP256(data: Uint8Array, sigRS: Uint8Array, key: KeyObject): boolean {
-  if (sigRS.length !== 64) return false;
+  if (sigRS.length !== 64 || !isP256Key(key)) return false;
   try {
     return cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, sigRS);
   } catch {

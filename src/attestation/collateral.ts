@@ -345,7 +345,12 @@ export function rawJsonMember(text: string, key: string): string | undefined {
     if (text[i] !== '"') return undefined;
     const ks = i;
     skipString();
-    const k = JSON.parse(text.slice(ks, i)) as string;
+    let k: unknown;
+    try {
+      k = JSON.parse(text.slice(ks, i));
+    } catch {
+      return undefined; // not JSON: the caller reports it
+    }
     ws();
     if (text[i] !== ':') return undefined;
     i++;

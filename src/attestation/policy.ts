@@ -97,15 +97,16 @@ export function parsePolicy(json: unknown): Policy {
   return r.data;
 }
 
-const parsedPolicies = new WeakMap<object, Policy>();
+/** Policies already validated, with the JSON they were validated from (a changed object is re-read). */
+const parsedPolicies = new WeakMap<object, { json: string; policy: Policy }>();
 function cachedPolicy(input: Policy | PolicyInput): Policy {
   if (typeof input !== 'object' || input === null) return parsePolicy(input);
-  let p = parsedPolicies.get(input);
-  if (!p) {
-    p = parsePolicy(input);
-    parsedPolicies.set(input, p);
-  }
-  return p;
+  const json = JSON.stringify(input);
+  const hit = parsedPolicies.get(input);
+  if (hit && hit.json === json) return hit.policy;
+  const policy = parsePolicy(input);
+  parsedPolicies.set(input, { json, policy });
+  return policy;
 }
 
 export interface PolicyClaim {

@@ -12,7 +12,10 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { SealworkError } from '../errors.js';
 import {
   clearCertCaches,
-  crlSignedBy,
+  commonName,
+  crlIssuedBy,
+  isP256Key,
+  parseCert,
   parseCrl,
   parsePckExtension,
   verifyChain,
@@ -164,7 +167,14 @@ export function identityOf(q: Quote): QuoteIdentity {
 
 // ---------- prepared collateral (cached) ----------
 
+/** A snapshot of one collateral: what is parsed is exactly what signatures are checked over. */
 interface Prepared {
+  /** The collateral's fields when this was prepared: reused for the same object only if unchanged. */
+  source: unknown[];
+  tcbText: string;
+  tcbSignature: Uint8Array;
+  qeText: string;
+  qeSignature: Uint8Array;
   tcb: TcbInfo;
   qe: QeIdentity;
   tcbChain: string[];
@@ -179,25 +189,45 @@ interface Prepared {
 let preparedByObject = new WeakMap<Collateral, Prepared>();
 const preparedByKey = new Map<string, Prepared>();
 
+const sourceOf = (c: Collateral): unknown[] => [
+  c.tcbInfo,
+  c.tcbInfoSignature,
+  c.tcbInfoIssuerChain,
+  c.qeIdentity,
+  c.qeIdentitySignature,
+  c.qeIdentityIssuerChain,
+  c.rootCaCrl,
+  c.pckCrl,
+  c.pckCertChain,
+];
+
 function prepare(c: Collateral): Prepared {
+  const source = sourceOf(c);
   let p = preparedByObject.get(c);
-  if (p) return p;
+  if (p && p.source.every((v, i) => v === source[i])) return p;
   const key = collateralKey(c);
   p = preparedByKey.get(key);
   if (!p) {
     p = {
+      source,
+      tcbText: c.tcbInfo,
+      tcbSignature: Uint8Array.from(c.tcbInfoSignature),
+      qeText: c.qeIdentity,
+      qeSignature: Uint8Array.from(c.qeIdentitySignature),
       tcb: parseTcbInfo(c.tcbInfo),
       qe: parseQeIdentity(c.qeIdentity),
       tcbChain: splitPem(c.tcbInfoIssuerChain),
       qeChain: splitPem(c.qeIdentityIssuerChain),
-      rootCrl: c.rootCaCrl ? parseCrl(c.rootCaCrl) : undefined,
-      pckCrl: c.pckCrl ? parseCrl(c.pckCrl) : undefined,
+      rootCrl: c.rootCaCrl ? parseCrl(Uint8Array.from(c.rootCaCrl)) : undefined,
+      pckCrl: c.pckCrl ? parseCrl(Uint8Array.from(c.pckCrl)) : undefined,
       tcbSig: new Map(),
       qeSig: new Map(),
     };
     if (preparedByKey.size > 64) preparedByKey.clear();
     preparedByKey.set(key, p);
   }
+  // A shared entry (same content, another object) keeps its caches; remember this object's fields.
+  if (p.source !== source) p = { ...p, source };
   preparedByObject.set(c, p);
   return p;
 }
@@ -351,25 +381,46 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   }
   const pckChain = verifyChain(pckPems, roots);
   if (!check('pck.chain', pckChain.ok, `PCK chain: ${pckChain.detail}`)) return done();
+  // Intel's hierarchy: PCK certificate ← PCK Processor/Platform CA ← root. Exactly that depth, so
+  // the root CA CRL covers the intermediate and the PCK CRL covers the leaf.
   const pckLeaf = pckChain.certs[0]!;
+  const pckCa = pckChain.certs[1];
+  const pckShape =
+    pckChain.certs.length !== 2 || !pckCa
+      ? `the PCK chain has ${pckChain.certs.length} certificate(s) below the root, expected 2 (PCK certificate, PCK CA)`
+      : !/SGX PCK Certificate/.test(commonName(pckLeaf.subject)) || pckLeaf.ca
+        ? `leaf "${commonName(pckLeaf.subject)}" is not an SGX PCK certificate`
+        : !/SGX PCK (Processor|Platform) CA/.test(commonName(pckCa.subject))
+          ? `issuer "${commonName(pckCa.subject)}" is not an SGX PCK Processor/Platform CA`
+          : !isP256Key(pckLeaf.publicKey)
+            ? 'the PCK public key is not P-256'
+            : undefined;
   if (
     !check(
       'pck.certificate',
-      /SGX PCK Certificate/.test(pckLeaf.subject),
-      'leaf CN contains "SGX PCK Certificate"',
+      pckShape === undefined,
+      pckShape ?? `"${commonName(pckLeaf.subject)}" issued by "${commonName(pckCa!.subject)}"`,
     )
   )
     return done();
 
   // --- collateral chains, all anchored at the same root ---
-  const signerCn = (c: ChainResult) => c.ok && /SGX TCB Signing/.test(c.certs[0]!.subject);
+  // The TCB signing certificate is issued by the root itself (one certificate below it).
+  const signerCn = (c: ChainResult) =>
+    c.ok &&
+    c.certs.length === 1 &&
+    !c.certs[0]!.ca &&
+    /SGX TCB Signing/.test(commonName(c.certs[0]!.subject)) &&
+    isP256Key(c.certs[0]!.publicKey);
   const tcbChain = verifyChain(prep.tcbChain, roots);
   if (
     !check(
       'tcb.info.chain',
       signerCn(tcbChain),
       tcbChain.ok
-        ? `TCB info signing chain: ${tcbChain.detail}, signer CN "SGX TCB Signing"`
+        ? tcbChain.certs.length === 1
+          ? `TCB info signing chain: ${tcbChain.detail}, signer "${commonName(tcbChain.certs[0]!.subject)}"`
+          : `TCB info signing chain: ${tcbChain.certs.length} certificates below the root, expected 1 (SGX TCB Signing)`
         : `TCB info signing chain: ${tcbChain.detail}`,
     )
   )
@@ -380,7 +431,9 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
       'qe.identity.chain',
       signerCn(qeChain),
       qeChain.ok
-        ? `QE identity signing chain: ${qeChain.detail}, signer CN "SGX TCB Signing"`
+        ? qeChain.certs.length === 1
+          ? `QE identity signing chain: ${qeChain.detail}, signer "${commonName(qeChain.certs[0]!.subject)}"`
+          : `QE identity signing chain: ${qeChain.certs.length} certificates below the root, expected 1 (SGX TCB Signing)`
         : `QE identity signing chain: ${qeChain.detail}`,
     )
   )
@@ -434,18 +487,7 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
     return done();
   }
   const rootCrl = prep.rootCrl;
-  const rootParsed: ParsedCert = {
-    cert: root.cert,
-    der: new Uint8Array(root.cert.raw),
-    fingerprint256: root.fingerprint256,
-    publicKey: root.cert.publicKey,
-    notBefore: 0,
-    notAfter: 0,
-    serial: '',
-    subject: root.cert.subject,
-    issuer: root.cert.issuer,
-    ca: true,
-  };
+  const rootParsed: ParsedCert = parseCert(root.pem);
   const intermediates = (c: ChainResult) => c.certs[c.certs.length - 1]!;
   const rootRevoked = [pckChain, tcbChain, qeChain]
     .map(intermediates)
@@ -453,13 +495,13 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   const rootSerial = root.cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
   if (rootCrl.revoked.has(rootSerial))
     rootRevoked.push({ ...rootParsed, subject: `${root.name} (the root itself)` });
-  const rootCrlOk = rootCrl.issuer.length > 0 && crlSignedBy(rootCrl, rootParsed);
+  const rootCrlOk = crlIssuedBy(rootCrl, rootParsed);
   if (
     !check(
       'root.crl',
       rootCrlOk && rootRevoked.length === 0,
       !rootCrlOk
-        ? 'the root CA CRL is not signed by the trusted root'
+        ? `the root CA CRL is not issued and signed by ${root.name}`
         : rootRevoked.length
           ? `revoked by the root CA CRL: ${rootRevoked.map((c) => c.subject.replace(/\n/g, ', ')).join('; ')}`
           : `signed by ${root.name}; no chain certificate revoked`,
@@ -470,15 +512,14 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
     check('pck.crl', false, 'no PCK CRL in the collateral');
     return done();
   }
-  const pckIssuer = pckChain.certs[1] ?? rootParsed;
-  const pckCrlOk = crlSignedBy(prep.pckCrl, pckIssuer);
+  const pckCrlOk = crlIssuedBy(prep.pckCrl, pckCa!);
   const pckRevoked = prep.pckCrl.revoked.has(pckLeaf.serial);
   if (
     !check(
       'pck.crl',
       pckCrlOk && !pckRevoked,
       !pckCrlOk
-        ? 'the PCK CRL is not signed by the PCK certificate issuer'
+        ? `the PCK CRL is not issued and signed by "${commonName(pckCa!.subject)}" (the PCK certificate's issuer)`
         : pckRevoked
           ? 'the PCK certificate is revoked'
           : 'signed by the PCK issuer CA; PCK certificate not revoked',
@@ -490,22 +531,14 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   const tcbSigner = tcbChain.certs[0]!;
   let tcbSigOk = prep.tcbSig.get(tcbSigner.fingerprint256);
   if (tcbSigOk === undefined) {
-    tcbSigOk = verifyP256(
-      Buffer.from(params.collateral.tcbInfo),
-      params.collateral.tcbInfoSignature,
-      tcbSigner.publicKey,
-    );
+    tcbSigOk = verifyP256(Buffer.from(prep.tcbText), prep.tcbSignature, tcbSigner.publicKey);
     prep.tcbSig.set(tcbSigner.fingerprint256, tcbSigOk);
   }
   if (!check('tcb.info.signature', tcbSigOk, 'TCB info signed by the TCB signing certificate')) return done();
   const qeSigner = qeChain.certs[0]!;
   let qeSigOk = prep.qeSig.get(qeSigner.fingerprint256);
   if (qeSigOk === undefined) {
-    qeSigOk = verifyP256(
-      Buffer.from(params.collateral.qeIdentity),
-      params.collateral.qeIdentitySignature,
-      qeSigner.publicKey,
-    );
+    qeSigOk = verifyP256(Buffer.from(prep.qeText), prep.qeSignature, qeSigner.publicKey);
     prep.qeSig.set(qeSigner.fingerprint256, qeSigOk);
   }
   if (!check('qe.identity.signature', qeSigOk, 'QE identity signed by the TCB signing certificate'))
@@ -558,8 +591,17 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   if (!check('qe.report.signature', qeReportSignedBy(quote, pckLeaf), 'QE report signed by the PCK key'))
     return done();
   const binding = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
-  const bound = binding.equals(Buffer.from(quote.qeReport.reportData.subarray(0, 32)));
-  if (!check('qe.report.data', bound, 'QE report data = SHA-256(attestation key ‖ QE auth data)'))
+  const qeRd = quote.qeReport.reportData;
+  const bound = binding.equals(Buffer.from(qeRd.subarray(0, 32))) && qeRd.subarray(32).every((b) => b === 0);
+  if (
+    !check(
+      'qe.report.data',
+      bound,
+      bound
+        ? 'QE report data = SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes'
+        : 'QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes',
+    )
+  )
     return done();
 
   // --- QE identity (4.1.2.4.14–15) ---
