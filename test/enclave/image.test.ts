@@ -129,6 +129,17 @@ describe('protected images', { skip }, () => {
       const m = await measureApp(r.out);
       assert.equal(m.fingerprint, r.fingerprint);
       assert.equal(m.measured, '/bin/busybox');
+      // With the key file, measure also decrypts and checks every encrypted file.
+      assert.equal((await measureApp(r.out, { fsKeyFile: r.fsKeyFile })).fingerprint, r.fingerprint);
+      const wrongKeys = out('wrong.fskey.json');
+      await fs.writeFile(
+        wrongKeys,
+        JSON.stringify({ format: 'sealwork-fs-keys', version: 1, regions: { '/app': 'cd'.repeat(32) } }),
+      );
+      await assert.rejects(
+        measureApp(r.out, { fsKeyFile: wrongKeys }),
+        (e) => isSealworkError(e, 'FS_KEY_WRONG') && e.details?.file === '/app/run.sh',
+      );
       // After attestation, with the key: the chain is resolved from the decrypted script and runs.
       const outDir = out('enc-script-out');
       const run = await runEnclave({

@@ -109,7 +109,10 @@ export function register(program: Command): void {
     .command('measure')
     .description('Recompute MrEnclave, FSPF key and tag of a protected image (checking every protected file)')
     .argument('<image>', 'protected image')
-    .option('--fs-key-file <path>', 'needed only if the measured program lies in an encrypted region')
+    .option(
+      '--fs-key-file <path>',
+      'also decrypt and check every file of encrypted regions (not needed to measure)',
+    )
     .action(
       action(async (ctx, o: { fsKeyFile?: string }, image: string) => {
         const r = await (await loadSdkEnclaveIndex()).measureApp({ image, fsKeyFile: o.fsKeyFile });

@@ -49,7 +49,7 @@ export async function buildApp(
 
 export interface MeasureAppParameters {
   image: string;
-  /** Needed only when the measured program lies in an encrypted region. */
+  /** Optional: also decrypt and check every file of encrypted regions (not needed for the identity). */
   fsKeyFile?: string;
   workDir?: string;
 }
