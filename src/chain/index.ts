@@ -109,7 +109,7 @@ export {
   contributeAndFinalize,
   claimTask,
 } from './write.js';
-export { type ListOrdersFilter, type PublishedOrder, listOrders } from './market.js';
+export { type ListOrdersFilter, type ListOrdersOptions, type PublishedOrder, listOrders } from './market.js';
 export { chainErrorsAbi, CHAIN_ERROR_MESSAGES, decodeChainError, decodeRevertData } from './errors.js';
 export {
   type KeystoreV3,

@@ -1,6 +1,7 @@
 /** The order book read from the chain itself: Broadcast*Order events, minus consumed/cancelled volume. */
-import type { Address, Hex, PublicClient } from 'viem';
+import type { AbiEvent, Address, Hex, Log, PublicClient } from 'viem';
 import type { Deployment } from './deployment.js';
+import { decodeChainError } from './errors.js';
 import { hubAbi } from './generated/hub.js';
 import { hashOrder, type OrderByKind, type OrderKind } from './orders.js';
 
@@ -33,6 +34,52 @@ const EVENT_KIND = {
   BroadcastRequestOrder: 'request',
 } as const;
 
+export interface ListOrdersOptions {
+  /**
+   * Blocks per eth_getLogs request (default 50 000). Public RPC endpoints cap the range of one
+   * request; on an error the range is halved and retried (a few times) before giving up.
+   */
+  blockRange?: bigint;
+}
+
+const BROADCAST_EVENTS = hubAbi.filter(
+  (x) => x.type === 'event' && x.name in EVENT_KIND,
+) as unknown as readonly AbiEvent[];
+
+/** Broadcast*Order logs of the hub since its deployment, read in block ranges. */
+async function broadcastLogs(
+  client: PublicClient,
+  deployment: Deployment,
+  kind: OrderKind | undefined,
+  blockRange: bigint,
+): Promise<Log[]> {
+  const events = kind
+    ? BROADCAST_EVENTS.filter((e) => EVENT_KIND[e.name as keyof typeof EVENT_KIND] === kind)
+    : BROADCAST_EVENTS;
+  const logs: Log[] = [];
+  try {
+    const latest = await client.getBlockNumber({ cacheTime: 0 });
+    let from = BigInt(deployment.blockNumber);
+    let span = blockRange > 0n ? blockRange : 1n;
+    let retries = 0;
+    while (from <= latest) {
+      const to = from + span - 1n < latest ? from + span - 1n : latest;
+      try {
+        logs.push(
+          ...(await client.getLogs({ address: deployment.hub, events, fromBlock: from, toBlock: to })),
+        );
+        from = to + 1n;
+      } catch (e) {
+        if (span === 1n || ++retries > 8) throw e;
+        span /= 2n; // the endpoint may refuse wide ranges: retry narrower
+      }
+    }
+  } catch (e) {
+    throw decodeChainError(e);
+  }
+  return logs;
+}
+
 const eq = (a: string | undefined, b: string | undefined) =>
   !a || (b !== undefined && a.toLowerCase() === b.toLowerCase());
 
@@ -40,13 +87,14 @@ export async function listOrders(
   client: PublicClient,
   deployment: Deployment,
   filter: ListOrdersFilter = {},
+  options: ListOrdersOptions = {},
 ): Promise<PublishedOrder[]> {
-  const logs = await client.getContractEvents({
-    address: deployment.hub,
-    abi: hubAbi,
-    fromBlock: BigInt(deployment.blockNumber),
-    toBlock: 'latest',
-  });
+  const logs = (await broadcastLogs(
+    client,
+    deployment,
+    filter.kind,
+    options.blockRange ?? 50_000n,
+  )) as (Log & { eventName: string; args: unknown })[];
   const domain = { chainId: deployment.chainId, hub: deployment.hub };
   const seen = new Set<string>();
   const out: PublishedOrder[] = [];
@@ -82,16 +130,21 @@ export async function listOrders(
       txHash: log.transactionHash,
     } as PublishedOrder);
   }
-  const consumed = await Promise.all(
-    out.map((p) =>
-      client.readContract({
-        address: deployment.hub,
-        abi: hubAbi,
-        functionName: 'viewConsumed',
-        args: [p.orderHash],
-      }),
-    ),
-  );
+  let consumed: bigint[];
+  try {
+    consumed = await Promise.all(
+      out.map((p) =>
+        client.readContract({
+          address: deployment.hub,
+          abi: hubAbi,
+          functionName: 'viewConsumed',
+          args: [p.orderHash],
+        }),
+      ),
+    );
+  } catch (e) {
+    throw decodeChainError(e);
+  }
   out.forEach((p, i) => {
     p.consumed = consumed[i]!;
     const v = p.order.volume;

@@ -12,7 +12,9 @@ import {
   chainStatus,
   deployDataset,
   deployWorkerpool,
+  fundAccount,
   importWallet,
+  listMarket,
   publishOrderFile,
   showApp,
   signOrderToFile,
@@ -120,6 +122,38 @@ describe('embedded chain through the CLI', () => {
     );
   });
 
+  it('refuses bad input before any transaction, naming what is wrong', async () => {
+    // `order sign` refuses a signature the hub would reject: not the owner, not registered, not the requester.
+    const sign = (as: string, kind: 'app' | 'workerpool' | 'request', fields: Record<string, string>) =>
+      signOrderToFile({ ...sdk(as), kind, fields });
+    await assert.rejects(sign('requester', 'app', { app }), (e: any) => {
+      assert.equal(e.code, 'ORDER_SIGNER_NOT_OWNER');
+      assert.match(e.message, new RegExp(`Only the owner ${devAccount(1).address} of app ${app}`));
+      return true;
+    });
+    await rejectsCode(sign('workerpool', 'workerpool', { workerpool: app }), 'ASSET_NOT_REGISTERED');
+    await rejectsCode(
+      sign('app-dev', 'request', { app, requester: devAccount(4).address }),
+      'ORDER_SIGNER_NOT_OWNER',
+    );
+    await rejectsCode(sign('app-dev', 'app', { app, volume: '0' }), 'ORDER_FIELD_INVALID');
+    assert.equal((await sign('app-dev', 'app', { app })).signed.kind, 'app');
+    // `order list` filters are validated instead of silently matching nothing.
+    await rejectsCode(listMarket({ home, kind: 'bogus' as never }), 'ORDER_KIND_INVALID');
+    await rejectsCode(listMarket({ home, app: '0x12' as never }), 'ADDRESS_INVALID');
+    // Numbers given on the command line.
+    const badPort = await cli(['chain', 'start', '--port', 'abc']);
+    assert.equal(badPort.json.error.code, 'CHAIN_PORT_INVALID');
+    await rejectsCode(
+      fundAccount({ home, address: devAccount(9).address, eth: Number('x') }),
+      'AMOUNT_INVALID',
+    );
+    assert.equal(
+      (await fundAccount({ home, address: devAccount(9).address, eth: 0.5 })).balance,
+      5n * 10n ** 17n,
+    );
+  });
+
   it('signs, publishes, lists, matches and shows deals and tasks; decodes refusals', async () => {
     await ok([
       'order',
@@ -203,7 +237,7 @@ describe('embedded chain through the CLI', () => {
     const st = await chainStatus({ home });
     assert.equal(st.reachable, true);
     assert.equal(st.deployment?.hub, s.deployment.hub);
-    const { showDeal, listMarket } = await import('../../src/sdk/chain/index.js');
+    const { showDeal } = await import('../../src/sdk/chain/index.js');
     assert.equal((await showDeal({ home, dealid })).requester, devAccount(4).address);
     assert.ok((await listMarket({ home, app: app as `0x${string}`, all: true })).length >= 1);
   });

@@ -330,7 +330,24 @@ describe('orders and deals', () => {
 
   it('refuses an order signed by a non-owner, and accepts a published (presigned) one', async () => {
     const s = await orders();
-    s.a = await signOrder(role.other!.walletClient!, dom(), 'app', { ...s.a });
+    const byOther = <K extends 'app' | 'dataset' | 'workerpool' | 'request'>(k: K, o: object) =>
+      signOrder(role.other!.walletClient!, dom(), k, { ...o } as never);
+    await rejects(
+      match({ ...s, d: await byOther('dataset', s.d!) }),
+      'ORDER_SIGNATURE_INVALID',
+      /dataset order/,
+    );
+    await rejects(
+      match({ ...s, w: await byOther('workerpool', s.w) }),
+      'ORDER_SIGNATURE_INVALID',
+      /workerpool order/,
+    );
+    await rejects(
+      match({ ...s, r: await byOther('request', s.r) }),
+      'ORDER_SIGNATURE_INVALID',
+      /request order/,
+    );
+    s.a = await byOther('app', s.a);
     await rejects(match(s), 'ORDER_SIGNATURE_INVALID', /app order .* is neither signed by/);
     const r2 = await signOrder(role.other!.walletClient!, dom(), 'request', { ...s.r });
     await rejects(publishOrder(role.other!, 'request', r2), 'ORDER_SIGNATURE_INVALID');
@@ -393,6 +410,12 @@ describe('orders and deals', () => {
       kind: 'request',
     });
     assert.ok(byReq.every((p) => p.kind === 'request') && byReq.length >= 1);
+    // Read in narrow block ranges (as for RPC endpoints that cap eth_getLogs): the same market.
+    const narrow = await listOrders(pc, chain.deployment, { app }, { blockRange: 7n });
+    assert.deepEqual(
+      narrow.map((p) => p.orderHash),
+      byApp.map((p) => p.orderHash),
+    );
     await match(s);
     assert.ok(!(await listOrders(pc, chain.deployment, { app })).some((p) => p.orderHash === h));
     assert.ok((await listOrders(pc, chain.deployment, { app, all: true })).some((p) => p.orderHash === h));
@@ -481,6 +504,20 @@ describe('tasks: contributeAndFinalize and claim', () => {
     assert.deepEqual(t.contributors, [worker.address]);
     await rejects(contribute({}), 'TASK_WRONG_STATUS', /COMPLETED/);
     await rejects(claimTask(role.requester!, taskid), 'TASK_WRONG_STATUS');
+  });
+
+  it('completes a non-TEE task without an enclave, with the workerpool authorization only', async () => {
+    const m = await match(await orders({ dataset: null }));
+    const t = (await initializeTask(role.scheduler!, m.dealid, m.botFirst)).taskid;
+    const auth = (w: Address) =>
+      signAuthorization(role.scheduler!.account, { worker: w, taskid: t, enclaveChallenge: zeroAddress });
+    const send = async (authorizationSign: Hex) =>
+      contributeAndFinalize(role.worker!, { taskid: t, resultDigest: digest, results, authorizationSign });
+    await rejects(send(await auth(role.other!.account.address)), 'TASK_AUTHORIZATION_INVALID');
+    await send(await auth(worker.address));
+    const done = await readTask(pc, chain.deployment.hub, t);
+    assert.equal(done.status, TaskStatus.COMPLETED);
+    assert.equal(done.consensusValue, resultHash(t, digest));
   });
 
   it('claims a task after its final deadline → FAILED (not before)', async () => {

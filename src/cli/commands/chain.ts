@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .description(
       'Start the embedded chain (anvil on 127.0.0.1, state in $SEALWORK_HOME/chain); deploys the contracts on first start',
     )
-    .option('--port <port>', 'port on 127.0.0.1 (default 8545)', (v) => Number.parseInt(v, 10))
+    .option('--port <port>', 'port on 127.0.0.1 (default 8545)', (v) => Number(v))
     .action(
       action(async (ctx, o: { port?: number }) => {
         const r = await (await loadSdkChainEmbedded()).startChain({ home: ctx.home, port: o.port });

@@ -95,6 +95,10 @@ function clients(url: string) {
 
 /** Start the embedded chain (detached anvil); deploys the contracts on first start. */
 export async function startChain(p: StartChainParameters = {}): Promise<StartChainReturnType> {
+  if (p.port !== undefined && !(Number.isInteger(p.port) && p.port >= 1 && p.port <= 65535))
+    throw new SealworkError('CHAIN_PORT_INVALID', `--port ${p.port} is not a TCP port.`, {
+      hint: 'Give an integer from 1 to 65535 (default 8545).',
+    });
   const home = resolveHome(p.home);
   const dir = chainDir(home);
   await fs.mkdir(dir, { recursive: true });
@@ -231,6 +235,11 @@ export async function fundAccount(p: {
   address: string;
   eth?: number;
 }): Promise<{ address: Address; balance: bigint }> {
+  const eth = p.eth ?? 100;
+  if (!Number.isFinite(eth) || eth < 0)
+    throw new SealworkError('AMOUNT_INVALID', `--eth ${p.eth} is not an amount of ETH.`, {
+      hint: 'Give a non-negative number, e.g. --eth 5 or --eth 0.5.',
+    });
   const home = resolveHome(p.home);
   const url = await resolveChainUrl(home, p.chainUrl);
   const chainId = await waitForRpc(url, 5000);
@@ -246,7 +255,7 @@ export async function fundAccount(p: {
   if (!isAddress(p.address, { strict: false }))
     throw new SealworkError('ADDRESS_INVALID', `${p.address} is not an address.`);
   const address = getAddress(p.address);
-  const balance = parseEther(String(p.eth ?? 100));
+  const balance = parseEther(eth.toFixed(18).replace(/\.?0+$/, ''));
   const publicClient = createPublicClient({ chain: chainFor(chainId, url), transport: http(url) });
   await publicClient.request({
     method: 'anvil_setBalance' as never,

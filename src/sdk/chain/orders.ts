@@ -9,6 +9,7 @@ import {
   createRequestOrder,
   createWorkerpoolOrder,
   hashOrder,
+  ORDER_KINDS,
   orderFromJson,
   orderToJson,
   signOrder,
@@ -18,7 +19,10 @@ import {
   type OrderKind,
   type SignedOrderFile,
 } from '../../chain/orders.js';
-import { readConsumed } from '../../chain/read.js';
+import type { ChainClients } from '../../chain/clients.js';
+import { decodeChainError } from '../../chain/errors.js';
+import { appRegistryAbi } from '../../chain/generated/appRegistry.js';
+import { assetOwner, readConsumed } from '../../chain/read.js';
 import { cancelOrder, publishOrder } from '../../chain/write.js';
 import { SealworkError, fsError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -94,7 +98,10 @@ export async function signOrderToFile(
       });
     }
   }
-  const common = { volume: uint(f.volume, 'volume', 1n), tag: toTag(f.tag) };
+  const volume = uint(f.volume, 'volume', 1n);
+  if (volume === 0n)
+    throw new SealworkError('ORDER_FIELD_INVALID', '--volume 0: an order needs a volume of at least 1.');
+  const common = { volume, tag: toTag(f.tag) };
   let order: AnyOrder;
   if (k === 'app')
     order = createAppOrder({
@@ -140,6 +147,7 @@ export async function signOrderToFile(
       params: f.params ?? '{}',
     });
   }
+  await assertSigner(c, k, order, c.account!.address);
   const domain = { chainId: c.deployment.chainId, hub: c.deployment.hub };
   const signedOrder = await signOrder(c.walletClient!, domain, k, order as never);
   const signed = { kind: k, chainId: domain.chainId, hub: domain.hub, order: signedOrder } as SignedOrderFile;
@@ -152,6 +160,60 @@ export async function signOrderToFile(
     });
   }
   return { file, orderHash, signed };
+}
+
+const REGISTRY = {
+  app: 'appRegistry',
+  dataset: 'datasetRegistry',
+  workerpool: 'workerpoolRegistry',
+} as const;
+
+/**
+ * Refuse to sign an order whose signature the hub would reject: an asset order must be signed by
+ * the asset's owner (the asset must be registered), a request order by its requester.
+ */
+async function assertSigner(
+  c: ChainClients,
+  kind: OrderKind,
+  order: AnyOrder,
+  signer: Address,
+): Promise<void> {
+  if (kind === 'request') {
+    const requester = (order as OrderByKind['request']).requester;
+    if (requester !== signer)
+      throw new SealworkError(
+        'ORDER_SIGNER_NOT_OWNER',
+        `A request order must be signed by its requester ${requester}; the wallet is ${signer}.`,
+        { hint: 'Drop --requester, or sign with the requester’s wallet.' },
+      );
+    return;
+  }
+  const asset = (order as unknown as Record<string, Address>)[kind]!;
+  let registered: boolean;
+  try {
+    registered = await c.publicClient.readContract({
+      address: c.deployment[REGISTRY[kind]],
+      abi: appRegistryAbi, // the three registries share isRegistered(address)
+      functionName: 'isRegistered',
+      args: [asset],
+    });
+  } catch (e) {
+    throw decodeChainError(e);
+  }
+  if (!registered)
+    throw new SealworkError('ASSET_NOT_REGISTERED', `No ${kind} is registered at ${asset} on this chain.`, {
+      hint: `Deploy it first (\`sealwork ${kind} deploy\`), or check the address and --chain-url.`,
+      details: { [kind]: asset },
+    });
+  const owner = await assetOwner(c.publicClient, asset);
+  if (owner !== signer)
+    throw new SealworkError(
+      'ORDER_SIGNER_NOT_OWNER',
+      `Only the owner ${owner} of ${kind} ${asset} can sign its orders; the wallet is ${signer}.`,
+      {
+        hint: 'Sign with the owner’s wallet (SEALWORK_PRIVATE_KEY, `sealwork wallet`, or --as on the embedded chain).',
+      },
+    );
 }
 
 export function signedOrderToJson(s: SignedOrderFile): Record<string, unknown> {
@@ -229,8 +291,15 @@ export async function cancelOrderFile(
 
 /** Published orders with volume left (or all with `all`), read from the chain's events. */
 export async function listMarket(p: ChainParameters & ListOrdersFilter): Promise<PublishedOrder[]> {
+  if (p.kind !== undefined && !ORDER_KINDS.includes(p.kind))
+    throw new SealworkError('ORDER_KIND_INVALID', `--kind ${p.kind} is not an order kind.`, {
+      hint: `Use one of: ${ORDER_KINDS.join(', ')}.`,
+    });
+  const filter: ListOrdersFilter = { kind: p.kind, all: p.all };
+  for (const f of ['app', 'dataset', 'workerpool', 'requester'] as const)
+    if (p[f] !== undefined) filter[f] = addr(p[f], f);
   const c = await connect(p);
-  return listOrders(c.publicClient, c.deployment, p);
+  return listOrders(c.publicClient, c.deployment, filter);
 }
 
 /** Consumed volume of an order file on chain. */
