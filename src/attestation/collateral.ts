@@ -383,7 +383,12 @@ function bytesFrom(v: unknown, what: string): Uint8Array {
 function pemText(v: unknown, what: string): string {
   if (typeof v === 'string') {
     let s = v;
-    if (s.includes('%2D') || s.includes('%0A')) s = decodeURIComponent(s); // PCS headers are URL-encoded
+    if (s.includes('%2D') || s.includes('%0A'))
+      try {
+        s = decodeURIComponent(s); // PCS headers are URL-encoded
+      } catch (e) {
+        throw collateralError(`${what} has a bad URL encoding`, e);
+      }
     if (!s.includes('-----BEGIN CERTIFICATE-----')) throw collateralError(`${what} holds no PEM certificate`);
     return s;
   }

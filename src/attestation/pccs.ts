@@ -84,7 +84,12 @@ export async function fetchPccsCollateral(p: FetchPccsCollateralParameters): Pro
   const header = (res: Response, url: string, ...names: string[]) => {
     for (const n of names) {
       const v = res.headers.get(n);
-      if (v) return decodeURIComponent(v);
+      if (v)
+        try {
+          return decodeURIComponent(v);
+        } catch (e) {
+          throw pccsError(`malformed ${n} header (bad URL encoding)`, url, e);
+        }
     }
     throw pccsError(`missing ${names[0]} header`, url);
   };

@@ -149,6 +149,15 @@ describe('verifier hardening (forgeries signed below the anchor)', () => {
         tcbInfo,
       );
     }
+    // A URL-encoded (PCS header) issuer chain with a bad escape.
+    assert.throws(
+      () =>
+        parseCollateral({
+          ...rawCollateralJson(collateral),
+          tcb_info_issuer_chain: '%2D%ZZ-----BEGIN CERTIFICATE-----',
+        }),
+      (e: unknown) => isSealworkError(e) && e.code === 'COLLATERAL_INVALID',
+    );
   });
 
   it('a policy object changed after use is re-read (no stale cached policy)', () => {
