@@ -22,10 +22,11 @@ case "$mode" in
 io)
   cat /iexec_in/in.txt /iexec_in/mem/dataset.txt
   echo "task=$IEXEC_TASK_ID secret1=$IEXEC_REQUESTER_SECRET_1 files=$IEXEC_INPUT_FILES_NUMBER in=$IEXEC_IN out=$IEXEC_OUT"
+  echo "dev=$IEXEC_APP_DEVELOPER_SECRET dataset=$IEXEC_DATASET_FILENAME input1=$IEXEC_INPUT_FILE_NAME_1 mode=$SCONE_MODE"
   echo result > /iexec_out/result.txt
   echo x > /app/x 2>/dev/null && echo ROOT-WRITABLE
   echo x > /iexec_in/x 2>/dev/null && echo IN-WRITABLE
-  echo x > /tmp/x && echo tmp-ok
+  echo x > /tmp/sealwork-private-tmp-probe && echo tmp-ok
   exit 3 ;;
 net)
   nc -l -p 9999 >/dev/null 2>&1 &
@@ -119,7 +120,13 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
       inDir,
       outDir,
       files: [{ path: 'mem/dataset.txt', data: Buffer.from('from-memory\n') }],
-      env: iexecEnv({ taskId: '0xabc', requesterSecrets: { 1: 's3cr3t' }, inputFiles: ['https://x/y'] }),
+      env: iexecEnv({
+        taskId: '0xabc',
+        requesterSecrets: { 1: 's3cr3t' },
+        inputFiles: ['y'],
+        appDeveloperSecret: 'd3v',
+        datasetFilename: 'dataset.txt',
+      }),
     });
     assert.equal(r.exitCode, 3, r.stderr);
     assert.equal(r.timedOut, false);
@@ -127,8 +134,10 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
     assert.equal(r.mrenclave, app.mrenclave);
     assert.equal(
       r.stdout,
-      'from-in-dir\nfrom-memory\ntask=0xabc secret1=s3cr3t files=1 in=/iexec_in out=/iexec_out\ntmp-ok\n',
+      'from-in-dir\nfrom-memory\ntask=0xabc secret1=s3cr3t files=1 in=/iexec_in out=/iexec_out\n' +
+        'dev=d3v dataset=dataset.txt input1=y mode=SIM\ntmp-ok\n',
     );
+    assert.equal(existsSync('/tmp/sealwork-private-tmp-probe'), false, '/tmp is private to the sandbox');
     assert.equal(await fs.readFile(join(outDir, 'result.txt'), 'utf8'), 'result\n');
     assert.equal(existsSync(join(inDir, 'x')), false);
     assert.deepEqual(await fs.readdir(shm), [], 'in-memory inputs and decrypted files are wiped');
