@@ -198,6 +198,12 @@ function zodMessage(e: z.ZodError): string {
 
 const hx = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 
+/** Lexicographic comparison of SVN vectors (like std::vector's operator<). */
+function lexCompare(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
 export function parseTcbInfo(text: string): TcbInfo {
   let json: unknown;
   try {
@@ -236,6 +242,16 @@ export function parseTcbInfo(text: string): TcbInfo {
       advisoryIds: l.advisoryIDs ?? [],
       tcbDate: l.tcbDate,
     };
+  });
+  // Intel's QVL keeps TCB levels in a set ordered highest first (TcbLevel::operator>): by the
+  // 16 SGX component SVNs (lexicographic), then PCESVN, then (TDX v3) the TDX components. Sort the
+  // same way (stably), so the result does not depend on the order the JSON lists them in.
+  const isTdx = (t.id ?? 'SGX') === 'TDX' && t.version >= 3;
+  levels.sort((a, b) => {
+    const c = lexCompare(b.comps, a.comps);
+    if (c !== 0) return c;
+    if (isTdx && a.pceSvn === b.pceSvn) return lexCompare(b.tdxComps ?? [], a.tdxComps ?? []);
+    return b.pceSvn - a.pceSvn;
   });
   const mod = (m: z.infer<typeof moduleSchema>) => ({
     mrsigner: hx(m.mrsigner),

@@ -87,6 +87,25 @@ describe('TCB evaluation end to end (collateral re-signed with the simulation ke
     assert.deepEqual(r.advisoryIds, ['SA-1']);
   });
 
+  it('levels are taken in Intel QVL order (highest first), whatever order the JSON lists them in', () => {
+    const r = run(
+      resign({
+        tcb: (t) => {
+          const lower = PLATFORM.map((v, i) => (i === 6 ? v - 1 : v));
+          t.tcbLevels = [
+            { tcb: { sgxtcbcomponents: comps(PLATFORM.map(() => 0)), pcesvn: 0 }, tcbStatus: 'OutOfDate' },
+            { tcb: { sgxtcbcomponents: comps(lower), pcesvn: 13 }, tcbStatus: 'SWHardeningNeeded' },
+            { tcb: { sgxtcbcomponents: comps(PLATFORM), pcesvn: 12 }, tcbStatus: 'ConfigurationNeeded' },
+            { tcb: { sgxtcbcomponents: comps(PLATFORM), pcesvn: 13 }, tcbStatus: 'UpToDate' },
+          ];
+        },
+      }),
+    );
+    assert.equal(r.ok, true, JSON.stringify(r.checks.filter((c) => !c.ok)));
+    assert.equal(r.tcbStatus, 'UpToDate');
+    assert.deepEqual(r.advisoryIds, []);
+  });
+
   it('no matching level: refused, status null', () => {
     const r = run(
       resign({
