@@ -56,14 +56,29 @@ function bytesText(b: Hex): string {
 }
 
 async function hasCode(client: PublicClient, address: Address): Promise<boolean> {
-  const code = await client.getCode({ address });
-  return Boolean(code && code !== '0x');
+  try {
+    const code = await client.getCode({ address });
+    return Boolean(code && code !== '0x');
+  } catch (e) {
+    throw decodeChainError(e); // e.g. CHAIN_UNREACHABLE, not an internal error
+  }
 }
 
 async function notFound(kind: string, address: Address): Promise<never> {
   throw new SealworkError('ASSET_NOT_FOUND', `No ${kind} is deployed at ${address} on this chain.`, {
     hint: 'Check the address and the chain (--chain-url).',
     details: { address },
+  });
+}
+
+/** A failed getter read: the chain is down (CHAIN_UNREACHABLE), or the address is not such an asset. */
+function notAsset(kind: string, address: Address, e: unknown): SealworkError {
+  if (e instanceof SealworkError) return e;
+  const decoded = decodeChainError(e);
+  if (decoded.code === 'CHAIN_UNREACHABLE') return decoded;
+  return new SealworkError('ASSET_NOT_FOUND', `${address} is not a sealwork ${kind}.`, {
+    details: { address },
+    cause: e,
   });
 }
 
@@ -129,11 +144,7 @@ export async function readApp(client: PublicClient, address: Address): Promise<A
       enclave: parseMrEnclave(raw),
     };
   } catch (e) {
-    if (e instanceof SealworkError) throw e;
-    throw new SealworkError('ASSET_NOT_FOUND', `${address} is not a sealwork app.`, {
-      details: { address },
-      cause: e,
-    });
+    throw notAsset('app', address, e);
   }
 }
 
@@ -170,10 +181,7 @@ export async function readDataset(client: PublicClient, address: Address): Promi
       checksum: checksum as Hex,
     };
   } catch (e) {
-    throw new SealworkError('ASSET_NOT_FOUND', `${address} is not a sealwork dataset.`, {
-      details: { address },
-      cause: e,
-    });
+    throw notAsset('dataset', address, e);
   }
 }
 
@@ -202,10 +210,7 @@ export async function readWorkerpool(client: PublicClient, address: Address): Pr
       description: description as string,
     };
   } catch (e) {
-    throw new SealworkError('ASSET_NOT_FOUND', `${address} is not a sealwork workerpool.`, {
-      details: { address },
-      cause: e,
-    });
+    throw notAsset('workerpool', address, e);
   }
 }
 

@@ -206,6 +206,13 @@ describe('registries', () => {
     assert.equal(ds.checksum, `0x${'33'.repeat(32)}`);
     assert.equal((await readWorkerpool(pc, pool)).description, 'pool');
     await rejects(readApp(pc, role.other!.account.address), 'ASSET_NOT_FOUND');
+    await rejects(readDataset(pc, chain.deployment.hub), 'ASSET_NOT_FOUND', /is not a sealwork dataset/);
+    // An unreachable chain reads as such, not as a missing asset.
+    const { freePort } = await import('../../src/chain/index.js');
+    const dead = createPublicClient({
+      transport: http(`http://127.0.0.1:${await freePort()}`, { retryCount: 0 }),
+    }) as PublicClient;
+    await rejects(readWorkerpool(dead, pool), 'CHAIN_UNREACHABLE');
     await rejects(
       createApp(role.appDev!, {
         name: 'app',
