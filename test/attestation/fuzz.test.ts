@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isSealworkError } from '../../src/errors.js';
-import { openSimPlatform, parseQuote, parseCollateral } from '../../src/attestation/index.js';
+import {
+  openSimPlatform,
+  parseQuote,
+  parseCollateral,
+  verifyQuoteSync,
+  type Collateral,
+  type TrustedRoot,
+} from '../../src/attestation/index.js';
+import { parseCrl, parsePckExtension } from '../../src/attestation/certs.js';
 import { tempDir } from '../helpers/cli.js';
 import { HAVE_VECTORS, quoteVec, textVec } from './vectors.js';
 
@@ -39,10 +47,15 @@ function tryParse(b: Uint8Array, label: string): void {
 describe('quote parser fuzz (bounded)', () => {
   const seeds: Uint8Array[] = [];
   let home: { dir: string; cleanup: () => void };
+  let simCollateral: Collateral;
+  let simRoot: TrustedRoot;
   before(async () => {
     home = tempDir();
     const sim = await openSimPlatform(home.dir);
-    seeds.push((await sim.quote({ mrenclave: '01'.repeat(32), reportData: '02'.repeat(64) })).quote);
+    const first = await sim.quote({ mrenclave: '01'.repeat(32), reportData: '02'.repeat(64) });
+    seeds.push(first.quote);
+    simCollateral = first.collateral;
+    simRoot = sim.trustedRoot;
     if (HAVE_VECTORS)
       for (const f of [
         'phala-dcap-qvl/sgx_quote',
@@ -97,6 +110,54 @@ describe('quote parser fuzz (bounded)', () => {
         tryParse(b, `mutation #${n}`);
       }
     }
+  });
+
+  it('DER readers (CRL, PCK extension) on mutated input: a result or a typed error', () => {
+    const r = rng(11);
+    const crl = simCollateral.rootCaCrl!;
+    const pckDer = Buffer.from(
+      parseQuote(seeds[0]!)
+        .certification.pemChain![0]!.replace(/-----[^-]+-----/g, '')
+        .replace(/\s+/g, ''),
+      'base64',
+    );
+    const mutate = (src: Uint8Array) => {
+      const b = Uint8Array.from(src);
+      for (let j = 0, k = 1 + Math.floor(r() * 3); j < k; j++)
+        b[Math.floor(r() * b.length)] = Math.floor(r() * 256);
+      return r() < 0.3 ? b.subarray(0, Math.floor(r() * b.length)) : b;
+    };
+    for (let n = 0; n < 1500; n++) {
+      for (const [what, f] of [
+        ['crl', () => parseCrl(mutate(crl))],
+        ['pck extension', () => parsePckExtension(mutate(pckDer))],
+      ] as const) {
+        try {
+          f();
+        } catch (e) {
+          if (!isSealworkError(e)) throw new Error(`${what} mutation ${n}: non-typed ${(e as Error)?.stack}`);
+        }
+      }
+    }
+  });
+
+  it('the verifier on mutated quotes: never throws anything but a typed error', () => {
+    const r = rng(5);
+    const s = seeds[0]!;
+    let verified = 0;
+    for (let n = 0; n < 400; n++) {
+      const b = Uint8Array.from(s);
+      b[Math.floor(r() * b.length)] ^= 1 + Math.floor(r() * 255);
+      try {
+        const res = verifyQuoteSync({ quote: b, collateral: simCollateral, trustedRoots: [simRoot] });
+        if (res.ok) verified++;
+      } catch (e) {
+        if (!isSealworkError(e)) throw new Error(`verify mutation ${n}: non-typed ${(e as Error)?.stack}`);
+      }
+    }
+    // Only flips in bytes no signature covers may still verify (e.g. the PEM's NUL or padding);
+    // the signed quote region is most of the file, so most mutations must fail.
+    assert.ok(verified < 100, `${verified} of 400 mutated quotes verified`);
   });
 
   it('hex text and garbage collateral are refused with typed errors', () => {
