@@ -15,7 +15,7 @@ import {
   newFsKeys,
   normalizeRegions,
   openFspf,
-  parseFsKeys,
+  readFsKeyFile,
   regionOf,
   sealFspf,
   storedFspfTag,
@@ -465,14 +465,7 @@ export async function measureApp(
   image: string,
   opts: { fsKeyFile?: string; workDir?: string } = {},
 ): Promise<MeasureAppReturnType> {
-  let fsKeys: FsKeys | undefined;
-  if (opts.fsKeyFile)
-    fsKeys = parseFsKeys(
-      await fs.readFile(opts.fsKeyFile, 'utf8').catch((e) => {
-        throw fsError(e, opts.fsKeyFile!, 'read');
-      }),
-      opts.fsKeyFile,
-    );
+  const fsKeys = opts.fsKeyFile ? await readFsKeyFile(opts.fsKeyFile) : undefined;
   let shm: string | undefined;
   if (fsKeys) shm = await fs.mkdtemp(join(await shmBase(), 'sealwork-measure-'));
   try {

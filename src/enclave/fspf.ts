@@ -16,7 +16,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SealworkError } from '../errors.js';
+import { SealworkError, fsError } from '../errors.js';
 import type { EnclaveConfig } from './mrenclave.js';
 import { components, imagePath, isHex, underPrefix } from './util.js';
 
@@ -273,6 +273,14 @@ export function parseFsKeys(input: string | FsKeys, where = 'file-system key'): 
       hint: 'Use the key file written by `sealwork app build` (JSON with one hex key per encrypted region).',
     });
   return obj as FsKeys;
+}
+
+/** Read and parse a file-system key file (errors name the file, never a key). */
+export async function readFsKeyFile(path: string): Promise<FsKeys> {
+  const text = await fs.readFile(path, 'utf8').catch((e) => {
+    throw fsError(e, path, 'read file-system key file');
+  });
+  return parseFsKeys(text, `file-system key file ${path}`);
 }
 
 // ------------------------------------------------------------------------------ scanning

@@ -20,7 +20,7 @@ import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SealworkError, fsError } from '../errors.js';
 import { loadProtectedImage, shmBase, type LoadedImage } from './build.js';
-import { parseFsKeys, regionOf, walkRoot, type FsKeys } from './fspf.js';
+import { parseFsKeys, readFsKeyFile, regionOf, walkRoot, type FsKeys } from './fspf.js';
 import { components, imagePath, safeEqualHex, splitCommand } from './util.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -183,15 +183,8 @@ async function ensureMountPoint(root: string, path: string): Promise<void> {
 export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveReturnType> {
   const started = Date.now();
   const { bwrap, prlimit } = tools();
-  let fsKeys: FsKeys | undefined;
-  if (p.fsKey !== undefined) fsKeys = parseFsKeys(p.fsKey);
-  else if (p.fsKeyFile)
-    fsKeys = parseFsKeys(
-      await fs.readFile(p.fsKeyFile, 'utf8').catch((e) => {
-        throw fsError(e, p.fsKeyFile!, 'read file-system key file');
-      }),
-      `file-system key file ${p.fsKeyFile}`,
-    );
+  const fsKeys: FsKeys | undefined =
+    p.fsKey !== undefined ? parseFsKeys(p.fsKey) : p.fsKeyFile ? await readFsKeyFile(p.fsKeyFile) : undefined;
   const outDir = resolve(p.outDir);
   await fs.mkdir(outDir, { recursive: true }).catch((e) => {
     throw fsError(e, outDir, 'create output folder');
@@ -355,6 +348,7 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
       }, timeoutMs);
       const onAbort = () => killAll();
       p.signal?.addEventListener('abort', onAbort, { once: true });
+      if (p.signal?.aborted) killAll(); // aborted before the listener existed
       const onExit = () => killAll();
       process.once('exit', onExit);
       child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -227,6 +227,15 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
     assert.equal(ok.memoryLimit.bytes, 256 * 2 ** 20 + 8 * 8 * 2 ** 20);
   });
 
+  it('an already aborted signal stops the app at once', async () => {
+    const started = Date.now();
+    const r = await run(['sleep'], { signal: AbortSignal.abort() });
+    assert.equal(r.signal, 'SIGKILL');
+    assert.equal(r.timedOut, false);
+    assert.ok(Date.now() - started < 15_000);
+    assert.equal(sleepersOnHost(), 0);
+  });
+
   it('refuses caller environment that would change the program run or the fixed variables', async () => {
     for (const name of ['PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'IEXEC_OUT', 'SCONE_MODE']) {
       const outDir = join(t.dir, `out-${n++}`);

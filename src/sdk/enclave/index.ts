@@ -2,9 +2,8 @@
  * SDK of the enclave domain: build, measure and run protected app images (simulated SCONE).
  * Thin typed wrappers over src/enclave; the CLI calls only these.
  */
-import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
-import { SealworkError, fsError } from '../../errors.js';
+import { SealworkError } from '../../errors.js';
 import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
 import {
   buildApp as buildAppImage,
@@ -118,18 +117,11 @@ export async function execApp(p: ExecAppParameters): Promise<RunEnclaveReturnTyp
         hint: 'Pass --fspf-key and --fspf-tag (or --fingerprint), as printed by `sealwork app build`.',
       },
     );
-  let fsKey = p.fsKey;
-  if (fsKey === undefined && p.fsKeyFile)
-    fsKey = await fs.readFile(p.fsKeyFile, 'utf8').catch((e) => {
-      throw fsError(e, p.fsKeyFile!, 'read file-system key file');
-    });
   return runEnclave({
     ...p,
     fspfKey,
     fspfTag,
     ...(fp && !p.mrenclave ? { mrenclave: fp.mrenclave } : {}),
-    fsKey,
-    fsKeyFile: undefined,
     env: parseEnv(p.env),
     timeoutMs: p.timeout === undefined ? undefined : parseRunTimeout(p.timeout),
   });
