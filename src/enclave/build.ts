@@ -71,7 +71,7 @@ export interface BuildAppParameters {
   out: string;
   /** Entrypoint command (a string, split like a shell without expansion, or argv). */
   entrypoint: string | string[];
-  /** Enclave heap: bytes or a size (`1G`); default 1G. Also the memory limit at run time. */
+  /** Enclave heap: bytes or a size (`1G`); default 1G. The run-time memory limit is heap + threads × stack. */
   heap?: string | number;
   /** Per-thread stack (default 8M). */
   stack?: string | number;

@@ -40,7 +40,11 @@ export function register(program: Command): void {
       "command the enclave runs (its program, or a script's interpreter, is measured)",
     )
     .requiredOption('--out <image>', 'protected image to write (folder; a .tar name writes an archive)')
-    .option('--heap <size>', 'enclave heap, also the memory limit at run time (e.g. 1G)', '1G')
+    .option(
+      '--heap <size>',
+      'enclave heap (e.g. 1G); the run-time memory limit is heap + threads × stack',
+      '1G',
+    )
     .option('--stack <size>', 'stack per thread (e.g. 8M)', '8M')
     .option('--threads <n>', 'enclave threads', '8')
     .option('--debug', 'debug enclave (changes MrEnclave)')
