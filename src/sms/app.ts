@@ -4,9 +4,12 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { isChainUnavailable } from './chain-reader.js';
 import type { Logger } from './log.js';
 import type { ReleaseService } from './release.js';
 import type { ApiResult, SecretApi } from './secrets.js';
+
+export { isChainUnavailable };
 
 export interface SmsAppDeps {
   secrets: SecretApi;
@@ -14,14 +17,6 @@ export interface SmsAppDeps {
   logger: Logger;
   /** Extra fields for /health (store kind, chain id, …). */
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
-}
-
-/** Thrown by chain readers when the node cannot be reached (→ 503). */
-export function isChainUnavailable(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return (
-    code === 'CHAIN_UNAVAILABLE' || code === 'CHAIN_RPC_ERROR' || (e as Error)?.name === 'HttpRequestError'
-  );
 }
 
 function send(c: Context, r: ApiResult): Response {

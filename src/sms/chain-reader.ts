@@ -63,6 +63,17 @@ export function isTeeTag(tag: Hex): boolean {
   return (BigInt(tag) & 1n) === 1n;
 }
 
+/** Thrown by chain readers when the node cannot be reached (→ 503). */
+export function isChainUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return (
+    code === 'CHAIN_UNAVAILABLE' ||
+    code === 'CHAIN_UNREACHABLE' ||
+    code === 'CHAIN_RPC_ERROR' ||
+    (e as Error)?.name === 'HttpRequestError'
+  );
+}
+
 /** Counters of what the cache saved (for the benchmark's breakdown). */
 export interface ChainReaderStats {
   calls: Record<keyof ChainReader, number>;

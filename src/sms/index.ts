@@ -103,3 +103,4 @@ export {
   smsDir,
   smsRecordPath,
 } from './start.js';
+export { type TaskReader, rawTaskReader, decodeTaskHead, VIEW_TASK_SELECTOR } from './task-reader.js';

@@ -15,7 +15,13 @@ import { performance } from 'node:perf_hooks';
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import { encodePacked, isAddress, isHex, keccak256, type Address, type Hex } from 'viem';
 import { z } from 'zod';
-import { isTeeTag, ZERO_ADDRESS, type ChainDealInfo, type ChainReader } from './chain-reader.js';
+import {
+  isChainUnavailable,
+  isTeeTag,
+  ZERO_ADDRESS,
+  type ChainDealInfo,
+  type ChainReader,
+} from './chain-reader.js';
 import { parseAppMrEnclave } from './fingerprint.js';
 import {
   APP_DEVELOPER_SECRET_KEY,
@@ -600,7 +606,21 @@ export function createReleaseService(d: ReleaseDeps) {
         logger.debug('session timing', { taskId, ms: performance.now() - t0 });
         return { status: 200, response: { jwe, taskId, released } };
       } catch (e) {
-        if (!(e instanceof Refusal)) throw e;
+        if (!(e instanceof Refusal)) {
+          // Chain down (503) or an internal failure (500): nothing was released; record it too
+          // (a fixed reason: an error message is not ours to copy into the audit log).
+          const down = isChainUnavailable(e);
+          await audit({
+            ...ctx,
+            secrets: [],
+            verdict: 'refused',
+            code: down ? 'CHAIN_UNAVAILABLE' : 'INTERNAL',
+            reason: down
+              ? 'The chain could not be read; nothing was released.'
+              : 'Internal SMS error; nothing was released.',
+          }).catch(() => {});
+          throw e;
+        }
         await audit({ ...ctx, secrets: [], verdict: 'refused', code: e.code, reason: e.reason });
         return { status: e.status, body: { error: { code: e.code, message: e.reason } } };
       }

@@ -14,10 +14,12 @@ import { SealworkError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { createAttestationVerifier, DEFAULT_SMS_POLICY, parseSmsPolicy } from './attestation-adapter.js';
 import { batchedClient, chainReaderFromClient } from './chain-adapter.js';
+import type { ChainReader } from './chain-reader.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { createSealer, loadMasterKey } from './sealing.js';
 import { checkMasterKey, createSms, listen, type Sms } from './server.js';
 import { openStore, redactDbUrl, type SmsStore } from './store.js';
+import { rawTaskReader } from './task-reader.js';
 import { loadOrCreateTls } from './tls.js';
 
 export interface StartSmsOptions {
@@ -143,7 +145,16 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       home: o.home,
       ...(o.chainUrl ? { chainUrl: o.chainUrl } : {}),
     });
-    const chain = chainReaderFromClient(batchedClient(clients.url, clients.chain.id), clients.deployment.hub);
+    const viemChain = chainReaderFromClient(
+      batchedClient(clients.url, clients.chain.id),
+      clients.deployment.hub,
+    );
+    // Task status (read fresh for every session) over a raw, batched, keep-alive eth_call.
+    const taskReader = /^https?:/i.test(clients.url)
+      ? rawTaskReader(clients.url, clients.deployment.hub)
+      : undefined;
+    if (taskReader) closers.push(async () => taskReader.close());
+    const chain: ChainReader = taskReader ? { ...viemChain, task: (id) => taskReader.task(id) } : viemChain;
     const simulationRoot = policy.allowSimulation
       ? (await openSimPlatform(o.simPlatformHome ?? o.home)).trustedRoot
       : undefined;

@@ -15,7 +15,8 @@ import { web2SecretChallenge, web3SecretChallenge } from '../../src/sms/index.js
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { ROOT } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
-import { setupWorld, type World } from './fixtures.js';
+import { openSimPlatform } from '../../src/attestation/index.js';
+import { sessionRequest, setupWorld, type World } from './fixtures.js';
 
 let chain: TestChain;
 let sms: TestSms;
@@ -406,7 +407,29 @@ describe('chain outage', () => {
     try {
       const key = key32();
       await s.client.pushDatasetSecret(w.roles.datasetOwner.account, w.dataset, key);
+      const dealId = await w.deal({});
+      const taskId = await w.initialize(dealId, 0);
+      const challenge = await s.client.getEnclaveChallenge(w.roles.scheduler.account, taskId);
+      const platform = await openSimPlatform(s.home);
+      const { req } = await sessionRequest({
+        client: s.client,
+        platform,
+        world: w,
+        taskId,
+        dealId,
+        taskIndex: 0,
+        challenge,
+      });
       await other.stop();
+      const session = await s.client.request('POST', '/tee/sessions', JSON.stringify(req), {
+        'content-type': 'application/json',
+      });
+      assert.equal(session.status, 503);
+      assert.equal(session.json?.error?.code, 'CHAIN_UNAVAILABLE');
+      const [audit] = await s.store.listAudit({ taskId, limit: 1 });
+      assert.equal(audit?.verdict, 'refused', 'a release refused for a chain outage is audited');
+      assert.equal(audit?.code, 'CHAIN_UNAVAILABLE');
+      assert.deepEqual(audit?.secrets, []);
       const k2 = key32();
       const r = await s.client.request('POST', `/secrets/web3?secretAddress=${w.app}`, k2, {
         Authorization: await w.roles.appDev.account.signMessage({

@@ -339,6 +339,21 @@ describe('release', () => {
       t.cleanup();
     }
   });
+  it('reads task status fresh: a task claimed (FAILED) after a release is refused TASK_NOT_ACTIVE', async () => {
+    const deal = await world.deal({ volume: 1 });
+    const task = await world.initialize(deal, 0);
+    const challenge = await sms.client.getEnclaveChallenge(world.roles.scheduler.account, task);
+    const one = { client: sms.client, platform, world, taskId: task, dealId: deal, taskIndex: 0, challenge };
+    const first = await sessionRequest(one);
+    assert.equal((await sms.client.openSession(first.req)).taskId, task);
+    const { claimTask, readTask } = await import('../../src/chain/index.js');
+    const t = await readTask(world.roles.other.publicClient, chain.deployment.hub, task);
+    const now = Number((await world.roles.other.publicClient.getBlock()).timestamp);
+    await chain.increaseTime(Number(t.finalDeadline) - now + 60);
+    await claimTask(world.roles.requester, task);
+    const { req } = await sessionRequest(one);
+    await refused(req, 'TASK_NOT_ACTIVE');
+  });
   it('deletes the challenge key after the final deadline', async () => {
     const task2 = (await import('../../src/chain/index.js')).computeTaskId(dealWithDataset, 2);
     const c2 = await sms.client.getEnclaveChallenge(world.roles.scheduler.account, task2);
@@ -350,5 +365,37 @@ describe('release', () => {
     assert.equal(await sms.store.getChallenge(task2), undefined);
     const { req } = await build({ taskId: task2, taskIndex: 2, challenge: c2 });
     await refused(req, 'ENCLAVE_CHALLENGE_UNKNOWN');
+  });
+});
+
+describe('raw task reader (the release hot path)', () => {
+  it('decodes viewTask like viem, for ACTIVE and UNSET tasks, with concurrent reads batched', async () => {
+    const { rawTaskReader, chainReaderFromClient, batchedClient } = await import('../../src/sms/index.js');
+    const { computeTaskId } = await import('../../src/chain/index.js');
+    const raw = rawTaskReader(chain.url, chain.deployment.hub);
+    const viemReader = chainReaderFromClient(batchedClient(chain.url, chain.chainId), chain.deployment.hub);
+    try {
+      const unset = computeTaskId(dealWithDataset, 1);
+      for (const id of [task0, unset]) assert.deepEqual(await raw.task(id), await viemReader.task(id));
+      assert.equal((await raw.task(task0)).status, 'ACTIVE');
+      assert.equal((await raw.task(unset)).status, 'UNSET');
+      const many = await Promise.all(Array.from({ length: 50 }, (_, i) => raw.task(i % 2 ? task0 : unset)));
+      assert.deepEqual(
+        many.map((t) => t.status),
+        many.map((_, i) => (i % 2 ? 'ACTIVE' : 'UNSET')),
+      );
+    } finally {
+      raw.close();
+    }
+  });
+  it('fails with CHAIN_UNAVAILABLE when nothing answers', async () => {
+    const { rawTaskReader } = await import('../../src/sms/index.js');
+    const { freePort } = await import('../helpers/sms.js');
+    const raw = rawTaskReader(`http://127.0.0.1:${await freePort()}`, chain.deployment.hub);
+    try {
+      await assert.rejects(raw.task(task0), (e: unknown) => isSealworkError(e, 'CHAIN_UNAVAILABLE'));
+    } finally {
+      raw.close();
+    }
   });
 });
