@@ -147,7 +147,8 @@ describe('quote parser fuzz (bounded)', () => {
     let verified = 0;
     for (let n = 0; n < 400; n++) {
       const b = Uint8Array.from(s);
-      b[Math.floor(r() * b.length)] ^= 1 + Math.floor(r() * 255);
+      const at = Math.floor(r() * b.length);
+      b[at] = b[at]! ^ (1 + Math.floor(r() * 255));
       try {
         const res = verifyQuoteSync({ quote: b, collateral: simCollateral, trustedRoots: [simRoot] });
         if (res.ok) verified++;
