@@ -329,10 +329,19 @@ const BIGINT_FIELDS = new Set([
   'trust',
 ]);
 
-/** An order as plain JSON (bigints as decimal strings), as iExec tools exchange them. */
+/**
+ * An order as plain JSON (bigints as decimal strings), as iExec tools exchange them, with its
+ * fields in the struct's order (then `sign`).
+ */
 export function orderToJson(order: AnyOrder): Record<string, string> {
+  const o = order as unknown as Record<string, unknown>;
+  const keys = Object.keys(o);
+  const kind = ORDER_KINDS.find((k) => FIELDS[k].length === keys.length && FIELDS[k].every((f) => f in o));
   return Object.fromEntries(
-    Object.entries(order).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : String(v)]),
+    (kind ? FIELDS[kind] : keys).map((k) => {
+      const v = o[k];
+      return [k, typeof v === 'bigint' ? v.toString() : String(v)];
+    }),
   );
 }
 

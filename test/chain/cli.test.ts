@@ -184,6 +184,11 @@ describe('embedded chain through the CLI', () => {
       { app, dataset, workerpool: pool, tag: 'tee', params: '{"iexec_args":"a b"}' },
       'rq.json',
     );
+    // Order files list the fields in the PoCo struct order, then the signature.
+    const rq = JSON.parse(readFileSync(f('rq.json'), 'utf8'));
+    assert.deepEqual(Object.keys(rq.order).slice(0, 3), ['app', 'appmaxprice', 'dataset']);
+    assert.equal(Object.keys(rq.order).at(-1), 'sign');
+    assert.equal(rq.order.requester, devAccount(4).address);
     const pub = await ok(['order', 'publish', '--as', 'app-dev', f('app.json')]);
     const listed = await ok(['order', 'list', '--app', app]);
     assert.ok(
