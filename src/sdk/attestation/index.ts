@@ -24,6 +24,8 @@ import {
 import { fetchPccsCollateral } from '../../attestation/pccs.js';
 import { parseQuote } from '../../attestation/quote.js';
 import { X509Certificate } from 'node:crypto';
+import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
+import { resolveHome } from '../../util/home.js';
 
 /** Does the quote's PCK chain end at a sealwork simulation root? (used for hints only) */
 function isSimulatedChain(quote: Uint8Array): boolean {
@@ -35,8 +37,6 @@ function isSimulatedChain(quote: Uint8Array): boolean {
     return false;
   }
 }
-import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
-import { resolveHome } from '../../util/home.js';
 
 export * from '../../attestation/index.js';
 
