@@ -300,7 +300,9 @@ const chainCache = new Map<string, ChainResult>();
  * Signature results are cached; validity dates are checked by the caller via notBefore/notAfter.
  */
 export function verifyChain(pems: string[], roots: LoadedRoot[]): ChainResult {
-  const key = `${roots.map((r) => r.fingerprint256).join(',')}|${pems.join('')}`;
+  // The key names each root with its simulation flag: the same certificate trusted once as a
+  // simulation root must never yield a cached "real hardware" anchor (or the reverse).
+  const key = `${roots.map((r) => `${r.fingerprint256}/${r.simulated ? 's' : 'r'}/${r.name}`).join(',')}|${pems.join('')}`;
   const cached = chainCache.get(key);
   if (cached) return cached;
   const res = verifyChainUncached(pems, roots);

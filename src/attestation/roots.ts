@@ -45,7 +45,7 @@ export interface LoadedRoot extends TrustedRoot {
 const loaded = new Map<string, LoadedRoot>();
 
 export function loadRoot(root: TrustedRoot): LoadedRoot {
-  const key = `${root.simulated ? 's' : 'r'}:${root.pem}`;
+  const key = `${root.simulated ? 's' : 'r'}:${root.name}:${root.pem}`;
   let l = loaded.get(key);
   if (!l) {
     let cert: X509Certificate;

@@ -86,6 +86,21 @@ describe('verifier hardening (forgeries signed below the anchor)', () => {
     assert.match(firstFailure(r)!.detail, /2 certificates below the root, expected 1/);
   });
 
+  it('cached chain results keep the simulation flag of the root they were checked under', () => {
+    const asReal = { ...sim.trustedRoot, name: 'same certificate, trusted as real' };
+    const real = verifyQuoteSync({
+      quote,
+      collateral,
+      trustedRoots: [{ ...asReal, simulated: false }],
+    });
+    assert.equal(real.ok, true);
+    assert.equal(real.simulated, false);
+    const again = verify(quote, collateral); // the sim root, simulated: true
+    assert.equal(again.ok, true);
+    assert.equal(again.simulated, true);
+    assert.equal(again.root, sim.trustedRoot.name);
+  });
+
   it('a CRL signed by the right key but naming another issuer is refused', () => {
     const now = Date.now();
     const window = { thisUpdate: new Date(now - 3600e3), nextUpdate: new Date(now + 86400e3) };
