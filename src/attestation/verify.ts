@@ -504,7 +504,7 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
         ? `the root CA CRL is not issued and signed by ${root.name}`
         : rootRevoked.length
           ? `revoked by the root CA CRL: ${rootRevoked.map((c) => c.subject.replace(/\n/g, ', ')).join('; ')}`
-          : `signed by ${root.name}; no chain certificate revoked`,
+          : `issued and signed by ${root.name}; no chain certificate revoked`,
     )
   )
     return done();
@@ -522,7 +522,7 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
         ? `the PCK CRL is not issued and signed by "${commonName(pckCa!.subject)}" (the PCK certificate's issuer)`
         : pckRevoked
           ? 'the PCK certificate is revoked'
-          : 'signed by the PCK issuer CA; PCK certificate not revoked',
+          : `issued and signed by "${commonName(pckCa!.subject)}"; PCK certificate not revoked`,
     )
   )
     return done();
