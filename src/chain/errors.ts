@@ -173,6 +173,47 @@ export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {
     code: 'ASSET_NOT_OWNER',
     message: (a) => `${short(a[0])} does not own asset token ${short(a[1])} (owner ${short(a[2])}).`,
   },
+  ERC721InvalidApprover: {
+    code: 'ASSET_NOT_OWNER',
+    message: (a) =>
+      `${short(a[0])} may not approve transfers of this asset: it is not its owner or operator.`,
+  },
+  ERC721InvalidOperator: {
+    code: 'ASSET_OPERATOR_INVALID',
+    message: (a) => `${short(a[0])} cannot be made an operator of assets.`,
+    hint: 'Give a non-zero operator address.',
+  },
+  ERC721InvalidOwner: {
+    code: 'ASSET_OWNER_INVALID',
+    message: (a) => `${short(a[0])} cannot own assets.`,
+    hint: 'Give a non-zero owner address.',
+  },
+  ERC721InvalidSender: {
+    code: 'ASSET_ALREADY_EXISTS',
+    message: (a) => `The asset token cannot be minted again (sender ${short(a[0])}).`,
+  },
+  FailedDeployment: {
+    code: 'ASSET_CREATE_FAILED',
+    message: () => 'The asset contract could not be created (clone deployment failed).',
+    hint: 'Check that the chain supports CREATE2 and EIP-1167 proxies.',
+  },
+  InsufficientBalance: {
+    code: 'CHAIN_INSUFFICIENT_BALANCE',
+    message: (a) => `The contract balance ${a[0]} is below the ${a[1]} needed.`,
+  },
+  InvalidShortString: {
+    code: 'CHAIN_REVERTED',
+    message: () => 'A string given to the hub is not a valid short string.',
+  },
+  StringTooLong: {
+    code: 'CHAIN_REVERTED',
+    message: (a) => `The string "${a[0]}" is too long for the hub.`,
+  },
+  OwnableInvalidOwner: {
+    code: 'HUB_OWNER_INVALID',
+    message: (a) => `${short(a[0])} cannot own the hub.`,
+    hint: 'Give a non-zero address.',
+  },
   OwnableUnauthorizedAccount: {
     code: 'HUB_NOT_OWNER',
     message: (a) => `Only the hub owner may do this; the sender is ${short(a[0])}.`,

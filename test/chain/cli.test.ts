@@ -244,6 +244,9 @@ describe('embedded chain through the CLI', () => {
     assert.equal(st.deployment?.hub, s.deployment.hub);
     const { showDeal } = await import('../../src/sdk/chain/index.js');
     assert.equal((await showDeal({ home, dealid })).requester, devAccount(4).address);
+    const capped = await showDeal({ home, dealid, maxTasks: 0 });
+    assert.equal(capped.tasks.length, 0, 'task listing is capped');
+    assert.equal(capped.botSize, 1n);
     assert.ok((await listMarket({ home, app: app as `0x${string}`, all: true })).length >= 1);
   });
 

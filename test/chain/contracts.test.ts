@@ -192,6 +192,28 @@ async function orders(
 const match = (s: Set4, who = role.requester!) =>
   matchOrders(who, { app: s.a, dataset: s.d, workerpool: s.w, request: s.r });
 
+describe('revert decoding', () => {
+  it('has a sentence and a stable code for every custom error of every contract', async () => {
+    const { chainErrorsAbi, CHAIN_ERROR_MESSAGES, decodeRevertData } =
+      await import('../../src/chain/index.js');
+    const { encodeErrorResult } = await import('viem');
+    const names = (chainErrorsAbi as unknown as { name: string }[]).map((e) => e.name);
+    assert.ok(names.includes('RestrictionViolated') && names.includes('ERC721IncorrectOwner'));
+    assert.deepEqual(
+      names.filter((n) => !CHAIN_ERROR_MESSAGES[n]),
+      [],
+    );
+    const data = encodeErrorResult({
+      abi: chainErrorsAbi,
+      errorName: 'RestrictionViolated',
+      args: [1, 0, app, teeApp],
+    });
+    const e = decodeRevertData(data);
+    assert.equal(e?.code, 'ORDER_RESTRICTED');
+    assert.equal(e?.message, `The dataset order restricts apps to ${app}; this match uses app ${teeApp}.`);
+  });
+});
+
 describe('registries', () => {
   it('creates assets at their own addresses, owned by the NFT owner, with PoCo getters', async () => {
     const info = await readApp(pc, teeApp);

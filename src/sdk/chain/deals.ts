@@ -13,6 +13,19 @@ export interface MatchDealParameters extends ChainParameters {
   datasetOrder?: string;
   workerpoolOrder: string;
   requestOrder: string;
+  /** List at most this many task ids (default 100; the deal may hold more). */
+  maxTasks?: number;
+}
+
+/** Default number of tasks listed by matchDeal/showDeal (a deal's volume can be large). */
+export const MAX_LISTED_TASKS = 100;
+
+function taskIds(dealid: Hex, botFirst: bigint, botSize: bigint, max = MAX_LISTED_TASKS) {
+  const n = botSize < BigInt(max) ? Number(botSize) : max;
+  return Array.from({ length: n }, (_, i) => ({
+    index: botFirst + BigInt(i),
+    taskid: computeTaskId(dealid, botFirst + BigInt(i)),
+  }));
 }
 
 /** Match four order files into a deal (any wallet may send it). */
@@ -32,9 +45,7 @@ export async function matchDeal(p: MatchDealParameters): Promise<MatchOrdersRetu
     workerpool: workerpool.order as never,
     request: request.order as never,
   });
-  const taskids = Array.from({ length: Number(r.volume) }, (_, i) =>
-    computeTaskId(r.dealid, r.botFirst + BigInt(i)),
-  );
+  const taskids = taskIds(r.dealid, r.botFirst, r.volume, p.maxTasks).map((t) => t.taskid);
   return { ...r, taskids };
 }
 
@@ -48,13 +59,14 @@ export interface ShowDealReturnType extends Deal {
   tasks: { taskid: Hex; index: bigint; status: string }[];
 }
 
-export async function showDeal(p: ChainParameters & { dealid: string }): Promise<ShowDealReturnType> {
+/** A deal and the status of its first `maxTasks` tasks (default 100; `botSize` is the total). */
+export async function showDeal(
+  p: ChainParameters & { dealid: string; maxTasks?: number },
+): Promise<ShowDealReturnType> {
   const c = await connect(p);
   const deal = await readDeal(c.publicClient, c.deployment.hub, hex32(p.dealid, 'deal id'));
   const tasks = await Promise.all(
-    Array.from({ length: Number(deal.botSize) }, async (_, i) => {
-      const index = deal.botFirst + BigInt(i);
-      const taskid = computeTaskId(deal.dealid, index);
+    taskIds(deal.dealid, deal.botFirst, deal.botSize, p.maxTasks).map(async ({ taskid, index }) => {
       const t = await readTask(c.publicClient, c.deployment.hub, taskid);
       return { taskid, index, status: taskStatusName(t.status) };
     }),
