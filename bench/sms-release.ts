@@ -35,8 +35,10 @@ import { setupWorld, type World } from '../test/sms/fixtures.js';
 
 const N = Number(process.argv[2] ?? 2000);
 const LEVELS = [50, 200];
+/** Open-loop arrival rates (requests/s), at most 200 in flight. */
+const RATES = (process.env.SMS_BENCH_RATES ?? '250,500,1000').split(',').map(Number);
 /** SMS processes (`sms start --workers`). */
-const WORKERS = [1, 2];
+const WORKERS = (process.env.SMS_BENCH_WORKERS ?? '1,2').split(',').map(Number);
 const TASKS = 20;
 
 interface Prepared {
@@ -110,6 +112,52 @@ async function run(
   return { perSec: lat.length / secs, p50: q(0.5), p99: q(0.99), errors };
 }
 
+/**
+ * Open loop: request i is due at t0 + i/rate whatever happened before (at most `cap` in flight; a
+ * request that has to wait for a slot counts that wait in its latency, so a service that falls
+ * behind shows it in p99 instead of hiding it by slowing the arrivals).
+ */
+async function runOpen(
+  n: number,
+  rate: number,
+  cap: number,
+  one: (i: number) => Promise<void>,
+): Promise<{ perSec: number; p50: number; p99: number; errors: number; maxInFlight: number }> {
+  const lat: number[] = [];
+  let errors = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const waiting: (() => void)[] = [];
+  const t0 = performance.now();
+  const all: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    all.push(
+      (async () => {
+        if (inFlight >= cap) await new Promise<void>((r) => waiting.push(r));
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          await one(i);
+          lat.push(performance.now() - due);
+        } catch {
+          errors++;
+        } finally {
+          inFlight--;
+          waiting.shift()?.();
+        }
+      })(),
+    );
+  }
+  await Promise.all(all);
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+  return { perSec: lat.length / secs, p50: q(0.5), p99: q(0.99), errors, maxInFlight };
+}
+
 const fmt = (x: number) => x.toFixed(1).padStart(7);
 
 /** [ppid, CPU ms (user + system)] of a process, from /proc (Linux). */
@@ -133,6 +181,23 @@ function cpuMsOfTree(pid: number): number {
     if (st && st[0] === pid) total += st[1];
   }
   return total;
+}
+
+/** pid of the anvil this process started (a direct child named anvil). */
+function anvilPid(): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (
+        readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'anvil' &&
+        procStat(Number(d))?.[0] === process.pid
+      )
+        return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
 }
 
 async function main() {
@@ -212,8 +277,19 @@ async function main() {
 
     console.log('\nphase 1 — end to end over HTTPS (`sms start`, SQLite WAL synchronous=FULL, anvil)');
     console.log(
-      'processes   in flight   releases/s    p50 ms    p99 ms   errors   SMS CPU ms/release   client CPU ms/release',
+      '  closed loop "N in flight": N clients, each sends its next request as soon as the last is answered,',
     );
+    console.log('  so latency = N / throughput (Little). Open loop "R/s": requests due at a fixed rate R,');
+    console.log('  at most 200 in flight, latency counted from the due time (a backlog shows in p99).');
+    console.log('  CPU columns: milliseconds of CPU per release used by the SMS, by anvil, by this client.');
+    console.log(
+      'procs   load           releases/s    p50 ms    p99 ms   errors   SMS CPU   anvil CPU   client CPU',
+    );
+    const anvil = anvilPid();
+    const modes: { label: string; inFlight: number; rate?: number }[] = [
+      ...LEVELS.map((c) => ({ label: `${c} in flight`, inFlight: c })),
+      ...RATES.map((rate) => ({ label: `${rate}/s`, inFlight: 200, rate })),
+    ];
     for (const workers of WORKERS) {
       if (workers !== 1) {
         await stopSms(child);
@@ -221,7 +297,8 @@ async function main() {
         child = s1.child;
       }
       const smsc = smsClient(s1.url, { ca: s1.ca });
-      for (const c of LEVELS) {
+      for (const m of modes) {
+        const c = m.inFlight;
         const prepared = await prepare(smsc, platform, world, tasks, dealId, N + c);
         const agent = new Agent({ keepAlive: true, maxSockets: c, ca: s1.ca });
         const u = new URL('/tee/sessions', s1.url);
@@ -247,13 +324,18 @@ async function main() {
         // warm-up: open the c keep-alive TLS connections and fill the caches (not timed)
         await run(c, c, (i) => post(prepared[i]!.body));
         const smsCpu0 = cpuMsOfTree(child.pid!);
+        const anvilCpu0 = anvil ? procStat(anvil)![1] : NaN;
         const selfCpu0 = process.cpuUsage();
-        const r = await run(N, c, (i) => post(prepared[c + i]!.body));
+        const r = m.rate
+          ? await runOpen(N, m.rate, c, (i) => post(prepared[c + i]!.body))
+          : await run(N, c, (i) => post(prepared[c + i]!.body));
         const smsCpu = (cpuMsOfTree(child.pid!) - smsCpu0) / N;
+        const anvilCpu = anvil ? (procStat(anvil)![1] - anvilCpu0) / N : NaN;
         const self = process.cpuUsage(selfCpu0);
         agent.destroy();
+        const cpu = (x: number) => x.toFixed(2).padStart(9);
         console.log(
-          `${String(workers).padStart(9)}   ${String(c).padStart(9)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${String(r.errors).padStart(6)}   ${smsCpu.toFixed(2).padStart(18)}   ${((self.user + self.system) / 1000 / N).toFixed(2).padStart(21)}`,
+          `${String(workers).padStart(5)}   ${m.label.padEnd(12)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${String(r.errors).padStart(6)}   ${cpu(smsCpu)}   ${cpu(anvilCpu).padStart(9)}   ${cpu((self.user + self.system) / 1000 / N).padStart(10)}`,
         );
       }
     }

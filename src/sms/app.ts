@@ -38,11 +38,11 @@ export function createSmsApp(d: SmsAppDeps): Hono {
   });
   const sessionBodyLimit = bodyLimit({
     maxSize: 2 * 1024 * 1024,
-    onError: (c) =>
-      c.json(
-        { error: { code: 'SESSION_REQUEST_TOO_LARGE', message: 'Session requests are limited to 2 MiB.' } },
-        413,
-      ),
+    onError: async (c) => {
+      const message = 'Session requests are limited to 2 MiB.';
+      await release.auditRefusal('SESSION_REQUEST_TOO_LARGE', message);
+      return c.json({ error: { code: 'SESSION_REQUEST_TOO_LARGE', message } }, 413);
+    },
   });
 
   app.use(async (c, next) => {

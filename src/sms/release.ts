@@ -365,6 +365,21 @@ export function createReleaseService(d: ReleaseDeps) {
       return { status: 200, address: stored.address as Address };
     },
 
+    /** Audit a session request refused before it reached `openSession` (e.g. a body over the limit). */
+    async auditRefusal(code: string, reason: string): Promise<void> {
+      await audit({
+        taskId: null,
+        app: null,
+        mrenclave: null,
+        mrsigner: null,
+        worker: null,
+        secrets: [],
+        verdict: 'refused',
+        code,
+        reason,
+      });
+    },
+
     /** `GET /tee/nonce`. */
     newNonce(): { nonce: Hex; expiresAt: string } {
       const now = Date.now();

@@ -252,6 +252,29 @@ describe('session refusals (in check order)', () => {
   });
 });
 
+describe('session request over the body limit', () => {
+  it('is 413 SESSION_REQUEST_TOO_LARGE, and audited as a refusal', async () => {
+    const { request } = await import('node:https');
+    const status = await new Promise<number>((resolve, reject) => {
+      // A connection of its own: the SMS closes it after refusing the oversized body.
+      const r = request(
+        new URL('/tee/sessions', sms.url),
+        { method: 'POST', agent: false, ca: sms.cert, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      r.on('error', reject);
+      r.end(`{"quote":"${'a'.repeat(2 * 1024 * 1024)}"}`);
+    });
+    assert.equal(status, 413);
+    const [a] = await sms.store.listAudit({ limit: 1 });
+    assert.equal(a?.verdict, 'refused');
+    assert.equal(a?.code, 'SESSION_REQUEST_TOO_LARGE');
+  });
+});
+
 describe('release', () => {
   let lastNonce: Hex;
   it('releases a JWE that decrypts with the enclave key only, with every secret the task needs', async () => {
@@ -302,6 +325,12 @@ describe('release', () => {
     assert.ok(all.includes('"verdict":"released"'));
     for (const s of [DATASET_KEY, REQUESTER_SECRET, DEV_SECRET, FS_KEY])
       assert.ok(!all.includes(s), 'secret value in the logs');
+  });
+  it('never puts a secret value in the audit table or a refusal message', async () => {
+    const audit = JSON.stringify(await sms.store.listAudit({ limit: 10_000 }));
+    assert.ok(audit.includes('"verdict":"released"') && audit.includes('"verdict":"refused"'));
+    for (const s of [DATASET_KEY, REQUESTER_SECRET, DEV_SECRET, FS_KEY])
+      assert.ok(!audit.includes(s), 'secret value in the audit log');
   });
   it('shared nonces (multi-process SMS): a nonce from one process is accepted once by any, forged ones are refused', async () => {
     // Two SMS instances on one home (database, master key), as the processes of `sms start --workers 2`.
