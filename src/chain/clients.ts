@@ -20,6 +20,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts';
 import { SealworkError } from '../errors.js';
 import { chainDir, findDeployment, type Deployment } from './deployment.js';
+import { walletMissingError } from './errors.js';
 import { decryptKeystore, devAccountByName, keystorePath, parsePrivateKey, readKeystore } from './wallet.js';
 
 /** anvil's default chain id: named dev accounts are allowed only there. */
@@ -116,8 +117,6 @@ export interface CreateChainClientsParameters extends Omit<ResolveAccountParamet
   chainUrl?: string;
   /** Fail with WALLET_MISSING when no signer is configured. */
   requireWallet?: boolean;
-  /** Skip looking up the deployment (for `chain deploy`). */
-  skipDeployment?: boolean;
 }
 
 export interface ChainClients {
@@ -145,20 +144,11 @@ export async function createChainClients(p: CreateChainClientsParameters): Promi
       },
     );
   const account = await resolveAccount({ ...p, home: p.home });
-  if (!account && p.requireWallet)
-    throw new SealworkError(
-      'WALLET_MISSING',
-      'This command sends a transaction and no wallet is configured.',
-      {
-        hint: 'Set SEALWORK_PRIVATE_KEY, create one with `sealwork wallet create`, or use --as <dev account> on the embedded chain.',
-      },
-    );
+  if (!account && p.requireWallet) throw walletMissingError();
   const walletClient = account
     ? createWalletClient({ chain, transport: http(url), account, pollingInterval: 100 })
     : undefined;
-  const deployment = p.skipDeployment
-    ? (undefined as unknown as Deployment)
-    : await findDeployment(p.home, url, publicClient as PublicClient);
+  const deployment = await findDeployment(p.home, url, publicClient as PublicClient);
   return {
     url,
     chain,

@@ -220,6 +220,17 @@ export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {
   },
 };
 
+/** WALLET_MISSING: a transaction is needed and no signer is configured. */
+export function walletMissingError(): SealworkError {
+  return new SealworkError(
+    'WALLET_MISSING',
+    'This command sends a transaction and no wallet is configured.',
+    {
+      hint: 'Set SEALWORK_PRIVATE_KEY, create one with `sealwork wallet create`, or use --as <dev account> on the embedded chain.',
+    },
+  );
+}
+
 function sentence(name: string, args: readonly unknown[], cause: unknown): SealworkError {
   const s = CHAIN_ERROR_MESSAGES[name];
   if (!s)

@@ -16,7 +16,7 @@ import {
 } from 'viem';
 import { SealworkError } from '../errors.js';
 import type { Deployment } from './deployment.js';
-import { decodeChainError } from './errors.js';
+import { decodeChainError, walletMissingError } from './errors.js';
 import { appRegistryAbi } from './generated/appRegistry.js';
 import { datasetRegistryAbi } from './generated/datasetRegistry.js';
 import { hubAbi } from './generated/hub.js';
@@ -46,14 +46,7 @@ export interface TxResult {
 }
 
 function wallet(c: ChainWriter): WalletClient & { account: Account } {
-  if (!c.walletClient?.account)
-    throw new SealworkError(
-      'WALLET_MISSING',
-      'This command sends a transaction and no wallet is configured.',
-      {
-        hint: 'Set SEALWORK_PRIVATE_KEY, create one with `sealwork wallet create`, or use --as <dev account> on the embedded chain.',
-      },
-    );
+  if (!c.walletClient?.account) throw walletMissingError();
   return c.walletClient as WalletClient & { account: Account };
 }
 
