@@ -4,27 +4,38 @@ import { basename, dirname, join } from 'node:path';
 import { SealworkError, fsError } from '../errors.js';
 
 /**
- * Files being written right now. On SIGINT/SIGTERM they are removed before the process
- * exits, so no partial output survives Ctrl-C.
+ * Files being written right now. While there are any, SIGINT/SIGTERM/SIGHUP remove them before the
+ * process goes down, so no partial output survives Ctrl-C. The handlers exist only while a write
+ * is in progress, and they re-raise the signal only when nothing else in the process listens to
+ * it: a service with its own graceful shutdown keeps it.
  */
 const pending = new Set<string>();
-let handlersInstalled = false;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-function installSignalHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      for (const p of pending) {
-        try {
-          rmSync(p, { force: true });
-        } catch {
-          /* best effort */
-        }
-      }
-      process.kill(process.pid, signal);
-    });
+function onSignal(signal: NodeJS.Signals): void {
+  for (const p of pending) {
+    try {
+      rmSync(p, { force: true });
+    } catch {
+      /* best effort */
+    }
   }
+  pending.clear();
+  removeSignalHandlers();
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+function addPending(path: string): void {
+  if (pending.size === 0) for (const s of SIGNALS) process.on(s, onSignal);
+  pending.add(path);
+}
+
+function removeSignalHandlers(): void {
+  for (const s of SIGNALS) process.off(s, onSignal);
+}
+
+function deletePending(path: string): void {
+  if (pending.delete(path) && pending.size === 0) removeSignalHandlers();
 }
 
 export async function assertWritableTarget(path: string, force: boolean): Promise<void> {
@@ -65,8 +76,7 @@ export async function atomicTarget(
     throw fsError(e, dir, 'create folder');
   }
   const tmpPath = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
-  installSignalHandlers();
-  pending.add(tmpPath);
+  addPending(tmpPath);
   let done = false;
   return {
     tmpPath,
@@ -77,19 +87,19 @@ export async function atomicTarget(
         // Re-check right before the rename: another process may have created it meanwhile.
         await assertWritableTarget(path, false).catch(async (e) => {
           await fs.rm(tmpPath, { force: true });
-          pending.delete(tmpPath);
+          deletePending(tmpPath);
           done = true;
           throw e;
         });
       }
       await fs.rename(tmpPath, path);
-      pending.delete(tmpPath);
+      deletePending(tmpPath);
       done = true;
     },
     async abort() {
       if (done) return;
       await fs.rm(tmpPath, { force: true });
-      pending.delete(tmpPath);
+      deletePending(tmpPath);
       done = true;
     },
   };
