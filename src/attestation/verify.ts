@@ -467,7 +467,8 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   ];
   if (prep.rootCrl) windows.push(['root CA CRL', prep.rootCrl.thisUpdate, prep.rootCrl.nextUpdate]);
   if (prep.pckCrl) windows.push(['PCK CRL', prep.pckCrl.thisUpdate, prep.pckCrl.nextUpdate]);
-  const outside = windows.filter(([, from, to]) => now < from || now > to);
+  // Written so that an unreadable date (NaN) counts as outside the window: fail closed.
+  const outside = windows.filter(([, from, to]) => !(now >= from && now <= to));
   if (
     !check(
       'collateral.validity',
