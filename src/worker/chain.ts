@@ -206,10 +206,17 @@ export class WorkerChain {
     return { address: dataset, name, multiaddr: bytesToText(multiaddr), checksum };
   }
 
-  /** Deals noticed for `workerpool` in blocks [fromBlock, latest]. */
-  async scanDeals(workerpool: Address, fromBlock: bigint): Promise<{ deals: Hex[]; toBlock: bigint }> {
-    const toBlock = await this.publicClient.getBlockNumber();
-    if (toBlock < fromBlock) return { deals: [], toBlock: fromBlock - 1n };
+  /**
+   * Deals noticed for `workerpool` in blocks [fromBlock, latest]; `toBlock` is the latest block (below
+   * `fromBlock` when there is nothing new) and `toBlockHash` its hash.
+   */
+  async scanDeals(
+    workerpool: Address,
+    fromBlock: bigint,
+  ): Promise<{ deals: Hex[]; toBlock: bigint; toBlockHash: Hex }> {
+    const latest = await this.publicClient.getBlock({ blockTag: 'latest' });
+    const toBlock = latest.number;
+    if (toBlock < fromBlock) return { deals: [], toBlock, toBlockHash: latest.hash };
     const logs = await this.publicClient.getContractEvents({
       address: this.hub,
       abi: hubAbi,
@@ -221,7 +228,16 @@ export class WorkerChain {
     const deals = logs
       .filter((l) => l.args.workerpool && isAddressEqual(l.args.workerpool, workerpool))
       .map((l) => l.args.dealid as Hex);
-    return { deals: [...new Set(deals)], toBlock };
+    return { deals: [...new Set(deals)], toBlock, toBlockHash: latest.hash };
+  }
+
+  /** The hash of block `n`, or undefined when this chain has no such block. */
+  async blockHash(n: bigint): Promise<Hex | undefined> {
+    try {
+      return (await this.publicClient.getBlock({ blockNumber: n })).hash;
+    } catch {
+      return undefined;
+    }
   }
 
   async now(): Promise<bigint> {

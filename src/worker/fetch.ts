@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SealworkError } from '../errors.js';
 
@@ -13,6 +14,30 @@ export interface FetchOptions {
   /** Gateway for `ipfs://<cid>` and `/ipfs/<cid>` URLs (default https://ipfs.io). */
   ipfsGateway?: string;
   timeoutMs?: number;
+  /**
+   * `file://` URLs: read anywhere (undefined: a local user fetching for themselves), refused
+   * (`false`: the worker's default, since a dataset or input-file URL comes from someone else and
+   * must not read the worker host's files), or only under this folder (symlinks resolved).
+   */
+  fileRoot?: string | false;
+}
+
+async function checkFileRoot(path: string, root: string | false | undefined, href: string): Promise<void> {
+  if (root === undefined) return;
+  const refuse = () =>
+    new SealworkError('FILE_URL_REFUSED', `This worker does not read ${href}: file:// URLs are off here.`, {
+      hint:
+        root === false
+          ? 'Use an http(s):// or IPFS location; a worker operator can allow a folder with --file-root <dir>.'
+          : `This worker reads file:// URLs only under ${root}.`,
+      details: { url: href },
+    });
+  if (root === false) throw refuse();
+  const [real, base] = await Promise.all([
+    fs.realpath(path).catch(() => path),
+    fs.realpath(root).catch(() => root),
+  ]);
+  if (real !== base && !real.startsWith(base.endsWith(sep) ? base : base + sep)) throw refuse();
 }
 
 /** Turn a multiaddr-ish dataset/app location into a fetchable URL. */
@@ -110,6 +135,7 @@ export async function fetchBytes(location: string, o: FetchOptions = {}): Promis
   const maxBytes = o.maxBytes ?? 1024 * 1024 * 1024;
   if (url.protocol === 'file:') {
     const path = fileURLToPath(url);
+    await checkFileRoot(path, o.fileRoot, url.href);
     const st = await fs.stat(path).catch((e) => {
       throw new SealworkError('DOWNLOAD_FAILED', `Cannot read ${path}: ${(e as Error).message}`, {
         details: { url: url.href },

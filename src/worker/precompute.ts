@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { posix } from 'node:path';
 import { decryptDatasetBuffer } from '../crypto/dataset.js';
-import { SealworkError } from '../errors.js';
+import { SealworkError, isSealworkError } from '../errors.js';
 import { fetchBytes, resolveLocation, type FetchOptions } from './fetch.js';
 
 export interface InMemoryFile {
@@ -25,6 +25,7 @@ export interface DatasetRelease {
 /** Download the dataset, verify `0x`+sha256 against the on-chain checksum, decrypt it in memory. */
 export async function fetchDataset(ds: DatasetRelease, o: FetchOptions = {}): Promise<InMemoryFile> {
   const enc = await fetchBytes(ds.url, o).catch((e) => {
+    if (isSealworkError(e, 'FILE_URL_REFUSED')) throw e;
     throw new SealworkError(
       'DATASET_DOWNLOAD_FAILED',
       `Cannot download dataset ${ds.address} from ${ds.url}.`,
@@ -83,6 +84,7 @@ export async function fetchInputFiles(urls: string[], o: FetchOptions = {}): Pro
   for (const url of urls) {
     const name = inputFileName(url, o.ipfsGateway);
     const data = await fetchBytes(url, o).catch((e) => {
+      if (isSealworkError(e, 'FILE_URL_REFUSED')) throw e;
       throw new SealworkError('INPUT_FILE_DOWNLOAD_FAILED', `Cannot download input file ${url}.`, {
         details: { url },
         cause: e,

@@ -86,6 +86,17 @@ export function causeOf(e: unknown): FailureCause {
   return { code: 'WORKER_INTERNAL', message: (e as Error)?.message ?? String(e) };
 }
 
+/** The journal key of the block cursor of a workerpool. */
+export function cursorKey(workerpool: Address): string {
+  return `cursor:${workerpool.toLowerCase()}`;
+}
+
+/** A cursor is `<next block>:<hash of the block before it>` (or only `<next block>`). */
+function parseCursor(v: string | undefined): { next: bigint; hash: string | undefined } {
+  const [n, hash] = (v ?? '0').split(':');
+  return { next: BigInt(n ?? '0'), hash };
+}
+
 export class Worker {
   private o: Required<Omit<WorkerOptions, 'onEvent' | 'worker'>> &
     Pick<WorkerOptions, 'onEvent'> & { worker: LocalAccount };
@@ -152,12 +163,32 @@ export class Worker {
 
   private async run(): Promise<void> {
     const j = this.o.journal;
-    const cursorKey = `cursor:${this.o.workerpool.toLowerCase()}`;
+    const key = cursorKey(this.o.workerpool);
+    let verified = false;
     while (!this.stopped) {
       try {
         // 1. New deals of our workerpool since the cursor.
-        const from = BigInt(j.getMeta(cursorKey) ?? '0');
-        const { deals, toBlock } = await this.o.chain.scanDeals(this.o.workerpool, from);
+        const cursor = parseCursor(j.getMeta(key));
+        let from = cursor.next;
+        if (!verified && from > 0n) {
+          // A journal kept across a chain reset (fresh anvil state, another chain at the same URL)
+          // holds a cursor off this chain: the block before it is missing or differs. Rescan.
+          const h = await this.o.chain.blockHash(from - 1n);
+          if (!h || (cursor.hash && h.toLowerCase() !== cursor.hash.toLowerCase())) {
+            this.emit({
+              kind: 'error',
+              detail: 'the chain changed since the last run: rescanning its deals',
+            });
+            from = 0n;
+          }
+        }
+        verified = true;
+        const { deals, toBlock, toBlockHash } = await this.o.chain.scanDeals(this.o.workerpool, from);
+        if (toBlock + 1n < from) {
+          // The chain went back below the cursor (it was reset while we ran): rescan.
+          j.setMeta(key, '0');
+          continue;
+        }
         for (const dealId of deals) {
           const deal = await this.o.chain.readDeal(dealId);
           if (!deal) continue;
@@ -168,7 +199,7 @@ export class Worker {
           }
         }
         // The cursor moves only after the tasks are journaled: a crash re-reads, `add` is idempotent.
-        j.setMeta(cursorKey, String(toBlock + 1n));
+        if (toBlock >= from) j.setMeta(key, `${toBlock + 1n}:${toBlockHash}`);
         // 2. Fill the free slots with unfinished tasks.
         for (const t of j.unfinished()) {
           if (this.running.size >= this.o.slots) break;

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort } from '../../src/chain/anvil.js';
@@ -24,35 +25,66 @@ const alive = (pid: number) => {
 };
 
 describe('sealwork dev', { skip }, () => {
-  it('--exit-after-demo runs the whole story and exits 0 with the decrypted result; the chain is stopped', async () => {
+  it('--exit-after-demo runs the whole story and exits 0 with the decrypted result; again on the same home; 8545 taken → another port', async () => {
     const t = tempDir('sealwork-dev-');
-    try {
-      const port = await freePort();
-      const r = await runCli(
-        ['--home', t.dir, '--json', 'dev', '--exit-after-demo', '--chain-port', String(port)],
-        {
-          timeoutMs: 90_000,
-        },
-      );
+    // Something else listens on 8545 (as another home's chain would): dev must not talk to it.
+    const blocker = createServer();
+    const blocked = await new Promise<boolean>((r) => {
+      blocker.once('error', () => r(false)); // already taken by someone else: just as good
+      blocker.listen(8545, '127.0.0.1', () => r(true));
+    });
+    const runDemo = async (extra: string[]) => {
+      const r = await runCli(['--home', t.dir, '--json', 'dev', '--exit-after-demo', ...extra], {
+        timeoutMs: 90_000,
+      });
       assert.equal(r.code, 0, r.stderr + r.stdout);
       const j = JSON.parse(r.stdout) as {
         ok: boolean;
         result: string;
+        stack: { chainUrl: string };
+        notices: string[];
         steps: { step: string; detail: string }[];
       };
       assert.equal(j.ok, true);
       assert.match(j.result, /^patients: 100\nmean glucose: 123\.2 mg\/dL\n/);
-      const steps = j.steps.map((s) => s.step);
-      for (const s of ['app', 'dataset', 'requester', 'deal', 'task', 'result'])
-        assert.ok(steps.includes(s), s);
-      // Distinct dev accounts narrate their parts.
-      const text = j.steps.map((s) => s.detail).join('\n');
-      for (const who of ['[app-dev', '[dataset-owner', '[requester', '[workerpool]'])
-        assert.ok(text.includes(who), who);
       const rec = JSON.parse(readFileSync(join(t.dir, 'chain', 'embedded.json'), 'utf8')) as { pid: number };
       assert.equal(alive(rec.pid), false, 'the embedded chain started by dev is stopped');
       assert.equal(existsSync(join(t.dir, 'stack.json')), false);
+      return j;
+    };
+    try {
+      // 1. Fresh home, default port taken: a free port is used, and said so.
+      const first = await runDemo([]);
+      assert.doesNotMatch(first.stack.chainUrl, /:8545$/);
+      // (When another program held 8545 before the test, it may have let it go meanwhile.)
+      if (blocked)
+        assert.match(
+          first.notices.join('\n'),
+          /port 8545 is in use by another program: the embedded chain uses port \d+/,
+        );
+      const steps = first.steps.map((s) => s.step);
+      for (const s of ['app', 'dataset', 'requester', 'deal', 'task', 'result'])
+        assert.ok(steps.includes(s), s);
+      // Distinct dev accounts narrate their parts.
+      const text = first.steps.map((s) => s.detail).join('\n');
+      for (const who of ['[app-dev', '[dataset-owner', '[requester', '[workerpool]'])
+        assert.ok(text.includes(who), who);
+      // 2. A taken port asked for explicitly: a clear error, nothing started.
+      const other = createServer();
+      await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+      const takenPort = (other.address() as AddressInfo).port;
+      const taken = await runCli(['--home', t.dir, '--json', 'dev', '--chain-port', String(takenPort)], {
+        timeoutMs: 30_000,
+      });
+      other.close();
+      assert.equal(taken.code, 1, taken.stdout);
+      assert.equal((JSON.parse(taken.stdout) as { error: { code: string } }).error.code, 'CHAIN_PORT_IN_USE');
+      // 3. The same home again, its chain state wiped (a fresh chain under an existing home, whose
+      // worker journal remembers blocks of the old one): the demo still runs through.
+      rmSync(join(t.dir, 'chain', 'anvil-state.json'), { force: true });
+      await runDemo(['--chain-port', String(await freePort())]);
     } finally {
+      if (blocked) blocker.close();
       t.cleanup();
     }
   });

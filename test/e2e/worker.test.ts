@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { utils as iexecUtils } from 'iexec';
@@ -35,8 +37,20 @@ describe('worker end to end', { skip }, () => {
     return watchTask({ ...access(), taskId: r.taskIds[0]!, timeoutMs: 60_000, pollMs: 100 });
   };
 
+  // A local IPFS gateway (plain HTTP): serves /ipfs/<cid> from this map and counts the requests.
+  const ipfs = new Map<string, Buffer>();
+  const ipfsHits: string[] = [];
+  let gateway: Server;
+
   before(async () => {
-    s = await startTestStack();
+    gateway = createServer((req, res) => {
+      ipfsHits.push(req.url ?? '');
+      const body = ipfs.get((req.url ?? '').replace(/^\/ipfs\//, ''));
+      res.writeHead(body ? 200 : 404).end(body);
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    const gw = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/`;
+    s = await startTestStack({ ipfsGateway: gw });
     const app = await deploySampleApp(s.stack, { dir: join(s.home, 'apps') });
     appA = app.app;
     datasetA = (await deploySampleDataset(s.stack, { restrictApp: appA })).dataset;
@@ -44,6 +58,7 @@ describe('worker end to end', { skip }, () => {
   });
   after(async () => {
     await s?.stop();
+    gateway?.close();
   });
 
   it('happy path with result encryption (RSA-OAEP): only the beneficiary key decrypts; a wrong key cannot', async () => {
@@ -219,6 +234,18 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
       message: 'The app exited with status 3.',
       details: { exitCode: 3 },
     });
+    // One `task show`: the on-chain fields plus the cause from this home's worker journal.
+    const env = { SEALWORK_CHAIN_URL: s.stack.chain.url };
+    const shown = await runCli(['--home', s.home, '--json', 'task', 'show', f.taskId], { env });
+    assert.equal(shown.code, 0, shown.stderr);
+    const j = JSON.parse(shown.stdout) as Record<string, unknown>;
+    assert.equal(j.statusName, 'ACTIVE');
+    assert.equal(j.workerStep, 'failed');
+    assert.equal(j.resultsLocation, null);
+    assert.equal((j.failureCause as { code: string }).code, 'APP_EXIT_NONZERO');
+    const human = await runCli(['--home', s.home, 'task', 'show', f.taskId], { env });
+    assert.match(human.stdout, /^status: +ACTIVE$/m);
+    assert.match(human.stdout, /^cause: +\[APP_EXIT_NONZERO\] The app exited with status 3\.$/m);
   });
 
   it('an app image published as an https:// OCI archive is downloaded, checked against its checksum and run', async () => {
@@ -230,6 +257,19 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
     const ds = (await deploySampleDataset(s.stack, { restrictApp: app.app })).dataset;
     const t = await runAndWait({ app: app.app, dataset: ds });
     assert.equal(t.status, 'COMPLETED', JSON.stringify(t.worker));
+  });
+
+  it('a dataset at an IPFS path is fetched through the configured gateway, checked and decrypted', async () => {
+    const cid = `QmSealwork${Date.now().toString(36)}`;
+    const ds = await deploySampleDataset(s.stack, { restrictApp: appA, multiaddr: `/ipfs/${cid}` });
+    const { fetchBytes } = await import('../../src/worker/fetch.js');
+    ipfs.set(cid, await fetchBytes(ds.storedUrl, { ca: [readFileSync(s.stack.storage.certPath!, 'utf8')] }));
+    const t = await runAndWait({ app: appA, dataset: ds.dataset, args: 'ipfs' });
+    assert.equal(t.status, 'COMPLETED', JSON.stringify(t.worker));
+    assert.deepEqual(ipfsHits, [`/ipfs/${cid}`]);
+    const out = join(s.home, 'dl-ipfs');
+    await downloadResult({ ...access(), taskId: t.taskId, out });
+    assert.match(readFileSync(join(out, 'result.txt'), 'utf8'), /^patients: 100\n[\s\S]*args: ipfs\n$/);
   });
 
   it('failure causes: dataset checksum mismatch, SMS refusal (no result key for the beneficiary)', async () => {
@@ -269,6 +309,9 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
       beneficiary: devAccountByName('enclave').address,
     });
     assert.equal(t2.worker?.cause?.code, 'RESULT_KEY_MISSING');
+    // An input file on the worker host's disk: a requester must not read the worker's files.
+    const t3 = await runAndWait({ app: app.app, inputFiles: ['file:///etc/hostname'] });
+    assert.equal(t3.worker?.cause?.code, 'FILE_URL_REFUSED');
     const audit = await s.stack.sms.store.listAudit({ taskId: t2.taskId });
     assert.equal(audit[0]?.verdict, 'refused');
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -123,5 +123,21 @@ describe('storage server over TLS', () => {
       'https://gw.example/ipfs/QmX/a.csv',
     );
     assert.equal(resolveLocation('ipfs://QmX').href, 'https://ipfs.io/ipfs/QmX');
+  });
+
+  it('file:// for a worker: refused by default, else only under its folder (symlinks resolved)', async () => {
+    const root = join(t.dir, 'served');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'in.txt'), 'ok');
+    const outside = join(t.dir, 'secret.txt');
+    writeFileSync(outside, 'host secret');
+    symlinkSync(outside, join(root, 'escape.txt'));
+    const refused = (e: unknown) => isSealworkError(e, 'FILE_URL_REFUSED');
+    const url = (p: string) => pathToFileURL(p).href;
+    await assert.rejects(fetchBytes(url(join(root, 'in.txt')), { fileRoot: false }), refused);
+    assert.equal((await fetchBytes(url(join(root, 'in.txt')), { fileRoot: root })).toString(), 'ok');
+    await assert.rejects(fetchBytes(url(outside), { fileRoot: root }), refused);
+    await assert.rejects(fetchBytes(url(join(root, 'escape.txt')), { fileRoot: root }), refused);
+    await assert.rejects(fetchBytes(url(`${root}-sibling/x`), { fileRoot: root }), refused);
   });
 });

@@ -202,10 +202,17 @@ export function registerMarket(program: Command): void {
   );
 
   const task = group(program, 'task');
-  chainOptions(task.command('show').description('Show a task on chain').argument('<taskid>')).action(
+  chainOptions(
+    task
+      .command('show')
+      .description('Show a task: on-chain status, deadlines, result; its failure cause from a local worker')
+      .argument('<taskid>'),
+  ).action(
     action(async (ctx, o: ChainOpts, taskid: string) => {
       const t = await (await loadSdkChainDeals()).showTask({ ...chainParams(ctx, o), taskid });
-      ctx.out(t, [
+      // The worker domain adds the result location and, from this home's worker journal, the cause.
+      const extra = await (await import('./worker-run.js')).taskShowExtras(ctx.home, t);
+      ctx.out({ ...t, ...extra.json }, [
         `task:      ${t.taskid}`,
         `status:    ${t.statusName}`,
         `deal:      ${t.dealid} #${t.idx}`,
@@ -217,6 +224,7 @@ export function registerMarket(program: Command): void {
               `worker:    ${t.contributors.join(', ')}`,
             ]
           : []),
+        ...extra.lines,
       ]);
     }),
   );

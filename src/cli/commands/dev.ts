@@ -1,6 +1,16 @@
 import type { Command } from 'commander';
+import { SealworkError } from '../../errors.js';
 import { action } from '../context.js';
 import { untilSignal } from './worker-storage.js';
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new SealworkError('PORT_INVALID', `--chain-port ${v} is not a port.`, {
+      hint: 'Give an integer from 1 to 65535.',
+    });
+  return n;
+}
 
 export function register(program: Command): void {
   program
@@ -10,7 +20,10 @@ export function register(program: Command): void {
     )
     .option('--no-demo', 'only start the stack and keep it running for manual use')
     .option('--exit-after-demo', 'stop everything after the demo (exit 0 only if the result decrypted)')
-    .option('--chain-port <port>', 'port of the embedded chain', '8545')
+    .option(
+      '--chain-port <port>',
+      'port of the embedded chain (default 8545, or a free one if 8545 is taken)',
+    )
     .option('--slots <n>', 'worker slots', '2')
     .option('--result-key-format <format>', 'demo result key wrap: oaep (default) or iexec', 'oaep')
     .action(
@@ -20,17 +33,22 @@ export function register(program: Command): void {
           o: {
             demo: boolean;
             exitAfterDemo?: boolean;
-            chainPort: string;
+            chainPort?: string;
             slots: string;
             resultKeyFormat: string;
           },
         ) => {
           const t0 = Date.now();
+          const notices: string[] = [];
           const { startStack } = await import('../../sdk/stack/index.js');
           const stack = await startStack({
             home: ctx.home,
-            chainPort: Number(o.chainPort),
+            ...(o.chainPort !== undefined ? { chainPort: parsePort(o.chainPort) } : {}),
             slots: Number(o.slots),
+            onInfo: (m) => {
+              notices.push(m);
+              ctx.info(m);
+            },
             onEvent: (e) => {
               if (e.kind === 'failed')
                 ctx.info(`  worker: task ${e.taskId} failed [${e.cause?.code}] ${e.cause?.message}`);
@@ -56,6 +74,7 @@ export function register(program: Command): void {
                 {
                   ok: true,
                   stack: d,
+                  notices,
                   app: r.app,
                   dataset: r.dataset,
                   taskId: r.taskId,
@@ -71,7 +90,7 @@ export function register(program: Command): void {
                     .map((l) => `  ${l}`),
                 ],
               );
-            } else ctx.out({ ok: true, stack: d }, `stack running: ${JSON.stringify(d)}`);
+            } else ctx.out({ ok: true, stack: d, notices }, `stack running: ${JSON.stringify(d)}`);
             if (o.exitAfterDemo) return;
             ctx.info(
               'the stack keeps running for manual use (see $SEALWORK_HOME/stack.json); Ctrl-C to stop',

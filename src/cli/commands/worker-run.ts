@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Address, Hex } from 'viem';
 import { SealworkError } from '../../errors.js';
-import { action, type CliContext } from '../context.js';
+import type { FailureCause } from '../../worker/journal.js';
+import { action } from '../context.js';
 import { group } from '../groups.js';
 import { chainOptions, chainParams, type ChainOpts } from './chain-common.js';
 import { untilSignal } from './worker-storage.js';
@@ -21,9 +22,43 @@ function parseSecrets(list: string[] = []): Record<string, string> {
   return out;
 }
 
-const when = (t: number | null) => (t ? new Date(t * 1000).toISOString() : '-');
+/**
+ * What `task show` (chain domain, chain-market.ts) adds to the on-chain fields: the result location
+ * and, when this home runs the worker that handled the task, its journal step and failure cause.
+ */
+export async function taskShowExtras(
+  home: string | undefined,
+  task: { taskid: Hex; results: Hex },
+): Promise<{
+  json: {
+    resultsLocation: string | null;
+    resultsStorage: string | null;
+    workerStep: string | null;
+    workerAttempts: number | null;
+    failureCause: FailureCause | null;
+  };
+  lines: string[];
+}> {
+  const { localTaskRecord, parseTaskResults } = await import('../../sdk/worker/requester.js');
+  const results = parseTaskResults(task.results);
+  const local = await localTaskRecord({ home, taskId: task.taskid });
+  return {
+    json: {
+      resultsLocation: results?.location ?? null,
+      resultsStorage: results?.storage ?? null,
+      workerStep: local?.step ?? null,
+      workerAttempts: local?.attempts ?? null,
+      failureCause: local?.cause ?? null,
+    },
+    lines: [
+      ...(results?.location ? [`result:    ${results.location}`] : []),
+      ...(local ? [`local worker: ${local.step} (enclave runs: ${local.attempts})`] : []),
+      ...(local?.cause ? [`cause:     [${local.cause.code}] ${local.cause.message}`] : []),
+    ],
+  };
+}
 
-/** `sealwork worker start`, and the requester commands `app run`, `task show`, `result download|keygen`. */
+/** `sealwork worker start`, and the requester commands `app run`, `result download`. */
 export function registerRun(program: Command): void {
   // ------------------------------------------------------------------ worker start
   const worker = group(program, 'worker');
@@ -42,6 +77,10 @@ export function registerRun(program: Command): void {
       .option('--storage-url <url>', 'result storage (default: the one started under this home)')
       .option('--worker-key-as <name>', 'dev account of the worker wallet (default: the workerpool owner)')
       .option('--ipfs-gateway <url>', 'gateway for /ipfs/ dataset and input-file URLs', 'https://ipfs.io')
+      .option(
+        '--file-root <dir>',
+        'serve file:// dataset and input-file URLs from under this folder only (default: refused)',
+      )
       .option('--task-timeout <seconds>', 'app wall-clock limit', '60'),
   ).action(
     action(
@@ -56,6 +95,7 @@ export function registerRun(program: Command): void {
           storageUrl?: string;
           workerKeyAs?: string;
           ipfsGateway: string;
+          fileRoot?: string;
           taskTimeout: string;
         },
       ) => {
@@ -71,6 +111,7 @@ export function registerRun(program: Command): void {
           storageUrl: o.storageUrl,
           ...(o.workerKeyAs ? { worker: devAccountByName(o.workerKeyAs) } : {}),
           ipfsGateway: o.ipfsGateway,
+          ...(o.fileRoot ? { fileRoot: o.fileRoot } : {}),
           taskTimeoutMs: Number(o.taskTimeout) * 1000,
           onEvent: (e) =>
             ctx.json
@@ -195,50 +236,6 @@ export function registerRun(program: Command): void {
           });
       },
     ),
-  );
-
-  // ------------------------------------------------------------------ task show
-  const task = group(program, 'task');
-  // The chain domain's `task show` prints the on-chain fields; this one adds the result location
-  // and the worker's failure cause, keeping every field of the former in its JSON.
-  const existing = task.commands.findIndex((c) => c.name() === 'show');
-  if (existing >= 0) (task.commands as Command[]).splice(existing, 1);
-  chainOptions(
-    task
-      .command('show')
-      .description('Show a task: status, deadlines, result location, failure cause (from a local worker)')
-      .argument('<taskid>'),
-  ).action(
-    action(async (ctx: CliContext, o: ChainOpts, taskid: string) => {
-      const { showTask: chainShowTask } = await import('../../sdk/chain/deals.js');
-      const { showTask } = await import('../../sdk/worker/requester.js');
-      const onChain = await chainShowTask({ ...chainParams(ctx, o), taskid });
-      const info = await showTask({ ...chainParams(ctx, o), taskId: taskid as Hex });
-      ctx.out(
-        {
-          ...onChain,
-          resultsLocation: info.results?.location ?? null,
-          resultsStorage: info.results?.storage ?? null,
-          app: info.app,
-          dataset: info.dataset,
-          beneficiary: info.beneficiary,
-          failureCause: info.worker?.cause ?? null,
-          workerStep: info.worker?.step ?? null,
-        },
-        [
-          `task:      ${info.taskId}`,
-          `status:    ${info.status}${info.worker ? ` (local worker: ${info.worker.step})` : ''}`,
-          ...(info.dealId ? [`deal:      ${info.dealId} #${info.index}`] : []),
-          ...(info.app ? [`app:       ${info.app}${info.dataset ? `, dataset ${info.dataset}` : ''}`] : []),
-          `deadline:  final ${when(info.finalDeadline)}`,
-          ...(info.resultDigest ? [`digest:    ${info.resultDigest}`] : []),
-          ...(info.results?.location ? [`result:    ${info.results.location}`] : []),
-          ...(info.worker?.cause
-            ? [`cause:     [${info.worker.cause.code}] ${info.worker.cause.message}`]
-            : []),
-        ],
-      );
-    }),
   );
 
   // ------------------------------------------------------------------ result download / keygen

@@ -100,8 +100,16 @@ export async function deploySampleApp(
 /** Dataset owner: encrypt, store, deploy, push the key to the SMS, publish an order restricted to `app`. */
 export async function deploySampleDataset(
   stack: Stack,
-  p: { as?: string; data?: Buffer; restrictApp: Address; name?: string; volume?: bigint },
-): Promise<{ dataset: Address; url: string; checksum: Hex }> {
+  p: {
+    as?: string;
+    data?: Buffer;
+    restrictApp: Address;
+    name?: string;
+    volume?: bigint;
+    /** Deploy with this location (e.g. `/ipfs/<cid>`) instead of the storage URL (still stored there). */
+    multiaddr?: string;
+  },
+): Promise<{ dataset: Address; url: string; storedUrl: string; checksum: Hex }> {
   const owner = devAccountByName(p.as ?? 'dataset-owner');
   const key = generateDatasetKey();
   const enc = encryptDatasetBuffer(p.data ?? sampleDataset(), key);
@@ -113,7 +121,7 @@ export async function deploySampleDataset(
   const c = await createChainClientsFor(stack.home, stack.chain.url, owner);
   const { address: dataset } = await createDataset(writer(c), {
     name: p.name ?? 'patients.csv',
-    multiaddr: put.url,
+    multiaddr: p.multiaddr ?? put.url,
     checksum: put.sha256,
   });
   await sms(stack).pushDatasetSecret(owner, dataset, key);
@@ -124,7 +132,7 @@ export async function deploySampleDataset(
     createDatasetOrder({ dataset, apprestrict: p.restrictApp, volume: p.volume ?? 1_000_000n }),
   );
   await publishOrder(writer(c), 'dataset', order);
-  return { dataset, url: put.url, checksum: put.sha256 };
+  return { dataset, url: p.multiaddr ?? put.url, storedUrl: put.url, checksum: put.sha256 };
 }
 
 /** Requester: a result-encryption key pair; the public key pushed to the SMS. */

@@ -2,7 +2,8 @@
  * The one-command local stack: embedded chain (anvil), SMS, content-addressed storage and a worker
  * for a dev workerpool, all under one $SEALWORK_HOME. `sealwork dev` runs it (and the demo).
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createWalletClient, http, type Address, type LocalAccount } from 'viem';
 import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
@@ -18,7 +19,9 @@ import {
   TAG_TEE,
   type ChainClients,
 } from '../../chain/index.js';
-import { isSealworkError } from '../../errors.js';
+import { SealworkError } from '../../errors.js';
+import { freePort, isProcessRunning } from '../../chain/anvil.js';
+import { readEmbeddedRecord } from '../../chain/clients.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
 import { startStorage, type StorageServer } from '../../worker/storage/server.js';
@@ -30,8 +33,10 @@ export interface StartStackParameters {
   home?: string;
   /** Use this chain instead of starting the embedded one (it must have a recorded deployment). */
   chainUrl?: string;
-  /** Port of the embedded chain (default 8545). */
+  /** Port of the embedded chain (default 8545, or a free port when 8545 is taken). */
   chainPort?: number;
+  /** Notices for the user (e.g. the chain port chosen). */
+  onInfo?: (message: string) => void;
   smsPort?: number;
   storagePort?: number;
   /** Worker slots (default 2). */
@@ -44,6 +49,8 @@ export interface StartStackParameters {
   scheduler?: LocalAccount;
   worker?: LocalAccount;
   taskTimeoutMs?: number;
+  /** Gateway of the worker for `/ipfs/…` and `ipfs://…` locations (default https://ipfs.io). */
+  ipfsGateway?: string;
   /** Start the in-process worker (default true; false to run `sealwork worker start` separately). */
   runWorker?: boolean;
 }
@@ -147,6 +154,54 @@ export async function createChainClientsFor(
   };
 }
 
+/** Is a TCP port free on 127.0.0.1 (nothing listens there)? */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Is the embedded chain recorded under `home` running (a live anvil process)? */
+async function homeChainRunning(home: string): Promise<boolean> {
+  const rec = await readEmbeddedRecord(home);
+  if (!rec || !isProcessRunning(rec.pid)) return false;
+  try {
+    return readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').includes('anvil');
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
+export const DEFAULT_CHAIN_PORT = 8545;
+
+/**
+ * The port to start the embedded chain on. The home's running chain is reused as it is. Otherwise
+ * the port must be free: another program there (often another home's chain) would otherwise answer
+ * in our chain's place. A port asked for explicitly and taken is an error; the default 8545 taken
+ * falls back to a free port.
+ */
+export async function chooseChainPort(
+  home: string,
+  port: number | undefined,
+  onInfo?: (message: string) => void,
+): Promise<number | undefined> {
+  if (await homeChainRunning(home)) return port;
+  const wanted = port ?? DEFAULT_CHAIN_PORT;
+  if (await portFree(wanted)) return wanted;
+  if (port !== undefined)
+    throw new SealworkError(
+      'CHAIN_PORT_IN_USE',
+      `Cannot start the embedded chain on port ${port}: another program listens there.`,
+      { hint: 'Stop that program, or choose another port with --chain-port <port>.', details: { port } },
+    );
+  const free = await freePort();
+  onInfo?.(`port ${wanted} is in use by another program: the embedded chain uses port ${free} instead`);
+  return free;
+}
+
 /** Start chain, SMS, storage and worker under `home`. */
 export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
   const home = resolveHome(p.home);
@@ -159,7 +214,8 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
     let chainUrl = p.chainUrl;
     let startedHere = false;
     if (!chainUrl) {
-      const c = await startChain({ home, ...(p.chainPort !== undefined ? { port: p.chainPort } : {}) });
+      const port = await chooseChainPort(home, p.chainPort, p.onInfo);
+      const c = await startChain({ home, ...(port !== undefined ? { port } : {}) });
       chainUrl = c.url;
       startedHere = !c.alreadyRunning;
       if (startedHere && p.stopChainOnExit !== false)
@@ -204,6 +260,7 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
             onEvent: p.onEvent,
             onStep: p.onStep,
             taskTimeoutMs: p.taskTimeoutMs,
+            ...(p.ipfsGateway ? { ipfsGateway: p.ipfsGateway } : {}),
           });
     if (worker) cleanups.push(() => worker.stop());
     const description: StackDescription = {
@@ -239,7 +296,6 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
     };
   } catch (e) {
     await unwind();
-    if (isSealworkError(e)) throw e;
     throw e;
   }
 }

@@ -286,8 +286,37 @@ export interface TaskInfo {
   worker: { step: string; cause: FailureCause | null } | null;
 }
 
-function journalPath(home: string): string {
-  return join(home, 'worker', 'journal.db');
+/** The `results` bytes of a task on chain (`{"storage","location"}` JSON), parsed; null when empty. */
+export function parseTaskResults(results: Hex): TaskInfo['results'] {
+  if (!results || results === '0x') return null;
+  const text = hexToString(results);
+  try {
+    const j = JSON.parse(text) as unknown;
+    if (j && typeof j === 'object' && !Array.isArray(j)) return j as TaskInfo['results'];
+  } catch {
+    /* not JSON: a bare location */
+  }
+  return { location: text };
+}
+
+export interface LocalTaskRecord {
+  step: string;
+  attempts: number;
+  cause: FailureCause | null;
+  updatedAt: number;
+}
+
+/** What the worker journal of this home knows of a task (null when this home ran no worker for it). */
+export async function localTaskRecord(p: { home?: string; taskId: string }): Promise<LocalTaskRecord | null> {
+  const jp = join(resolveHome(p.home), 'worker', 'journal.db');
+  if (!(await fs.stat(jp).catch(() => undefined))) return null;
+  const j = TaskJournal.open(jp);
+  try {
+    const r = j.get(p.taskId);
+    return r ? { step: r.step, attempts: r.attempts, cause: r.cause ?? null, updatedAt: r.updatedAt } : null;
+  } finally {
+    j.close();
+  }
 }
 
 /** Status, result location and (from a local worker journal) failure cause of a task. */
@@ -301,26 +330,9 @@ export async function showTask(p: ChainAccess & { taskId: Hex; dealId?: Hex }): 
   const deal = dealId
     ? await readDeal(c.publicClient as never, c.deployment.hub, dealId).catch(() => undefined)
     : undefined;
-  let results: TaskInfo['results'] = null;
-  if (t.results && t.results !== '0x') {
-    const text = hexToString(t.results);
-    try {
-      results = JSON.parse(text) as TaskInfo['results'];
-    } catch {
-      results = { location: text };
-    }
-  }
-  let worker: TaskInfo['worker'] = null;
-  const jp = journalPath(c.home);
-  if (await fs.stat(jp).catch(() => undefined)) {
-    const j = TaskJournal.open(jp);
-    try {
-      const r = j.get(p.taskId);
-      if (r) worker = { step: r.step, cause: r.cause ?? null };
-    } finally {
-      j.close();
-    }
-  }
+  const results = parseTaskResults(t.results);
+  const local = await localTaskRecord({ home: c.home, taskId: p.taskId });
+  const worker: TaskInfo['worker'] = local ? { step: local.step, cause: local.cause } : null;
   return {
     taskId: p.taskId,
     status,

@@ -1,6 +1,6 @@
 /** Start a worker (scheduler + enclave runner) for one workerpool, as a library call. */
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Address, LocalAccount } from 'viem';
 import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
 import { createWalletClient, http } from 'viem';
@@ -47,6 +47,8 @@ export interface StartWorkerParameters {
   /** Extra CAs for downloads (datasets, images, input files). */
   downloadCa?: string[];
   ipfsGateway?: string;
+  /** Serve `file://` dataset and input-file URLs from under this folder only (default: refused). */
+  fileRoot?: string;
   slots?: number;
   /** Publish an open TEE workerpool order of this volume when the workerpool has none. */
   publishOrderVolume?: number;
@@ -76,7 +78,21 @@ async function readPem(v: string | undefined): Promise<string | undefined> {
   }
 }
 
+function checkCount(name: string, v: number | undefined, max: number, unit = ''): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= max))
+    throw new SealworkError(
+      'WORKER_OPTIONS_INVALID',
+      `${name} must be a whole number from 1 to ${max}${unit}.`,
+      {
+        details: { value: String(v) },
+      },
+    );
+}
+
 export async function startWorker(p: StartWorkerParameters): Promise<RunningWorker> {
+  checkCount('The number of slots (--slots)', p.slots, 64);
+  checkCount('The task timeout (--task-timeout)', p.taskTimeoutMs, 24 * 3600 * 1000, ' ms');
+  checkCount('The order volume (--publish-order)', p.publishOrderVolume, 1_000_000_000);
   const home = resolveHome(p.home);
   const clients = await createChainClients({ home, chainUrl: p.chainUrl });
   const scheduler = p.scheduler ?? (await resolveAccount({ home, privateKey: p.privateKey, as: p.as }));
@@ -154,6 +170,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     fetch: {
       ca: [...localCa, ...(p.downloadCa ?? [])],
       ...(p.ipfsGateway ? { ipfsGateway: p.ipfsGateway } : {}),
+      fileRoot: p.fileRoot ? resolve(p.fileRoot) : false,
     },
     taskTimeoutMs: p.taskTimeoutMs,
     onStep: p.onStep,
