@@ -92,6 +92,14 @@ export interface AnvilProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The environment anvil runs with: ours without any SEALWORK_* variable, so a long-lived detached
+ * chain never holds SEALWORK_PRIVATE_KEY or a wallet password (e.g. in /proc/<pid>/environ).
+ */
+export function anvilEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('SEALWORK_')));
+}
+
 export async function spawnAnvil(o: SpawnAnvilOptions = {}): Promise<AnvilProcess> {
   const port = o.port ?? (await freePort());
   const args = ['--host', '127.0.0.1', '--port', String(port), '--silent'];
@@ -100,6 +108,7 @@ export async function spawnAnvil(o: SpawnAnvilOptions = {}): Promise<AnvilProces
   let fd: number | undefined;
   if (o.logFile) fd = openSync(o.logFile, 'a');
   const child = spawn(anvilBinary(), args, {
+    env: anvilEnv(),
     detached: o.detached ?? false,
     stdio: ['ignore', fd ?? 'ignore', fd ?? 'pipe'],
   });

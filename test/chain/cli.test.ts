@@ -4,7 +4,7 @@
  * functions in-process to keep the run short.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decryptKeystore, devAccount, encryptKeystore, freePort } from '../../src/chain/index.js';
@@ -72,9 +72,17 @@ describe('embedded chain through the CLI', () => {
   let app: string, dataset: string, pool: string, dealid: string;
 
   it('starts, deploys on first start, and registers assets with named dev accounts', async () => {
-    const s = await ok(['chain', 'start', '--port', String(port)]);
+    const s = await ok(['chain', 'start', '--port', String(port)], {
+      SEALWORK_WALLET_PASSWORD: 'marker-secret-123',
+    });
     assert.equal(s.deployed, true);
     assert.equal(s.url, `http://127.0.0.1:${port}`);
+    // The detached anvil does not inherit SEALWORK_* variables (no secret in a long-lived process).
+    if (existsSync(`/proc/${s.pid}/environ`)) {
+      const environ = readFileSync(`/proc/${s.pid}/environ`, 'utf8');
+      assert.ok(environ.includes('PATH='), 'environ is readable');
+      assert.ok(!environ.includes('SEALWORK_'), 'no SEALWORK_* variable in anvil');
+    }
     const again = await startChain({ home, port });
     assert.equal(again.alreadyRunning, true);
     assert.equal(again.deployed, false);
