@@ -49,7 +49,14 @@ export async function readEmbeddedRecord(home: string): Promise<EmbeddedChainRec
 /** The chain URL: explicit, then SEALWORK_CHAIN_URL, then the embedded chain's recorded URL. */
 export async function resolveChainUrl(home: string, chainUrl?: string): Promise<string> {
   const url = chainUrl ?? process.env.SEALWORK_CHAIN_URL;
-  if (url && url.length > 0) return url;
+  if (url && url.length > 0) {
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw new SealworkError('CHAIN_URL_INVALID', `${url} is not an http(s) JSON-RPC URL.`, {
+        hint: 'Give a full URL, e.g. http://127.0.0.1:8545 (--chain-url or SEALWORK_CHAIN_URL).',
+        details: { url },
+      });
+    return url;
+  }
   const rec = await readEmbeddedRecord(home);
   if (rec) return rec.url;
   throw new SealworkError('CHAIN_NOT_CONFIGURED', 'No chain is configured.', {

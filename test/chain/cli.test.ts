@@ -149,6 +149,10 @@ describe('embedded chain through the CLI', () => {
     // `order list` filters are validated instead of silently matching nothing.
     await rejectsCode(listMarket({ home, kind: 'bogus' as never }), 'ORDER_KIND_INVALID');
     await rejectsCode(listMarket({ home, app: '0x12' as never }), 'ADDRESS_INVALID');
+    await rejectsCode(
+      showApp({ home, chainUrl: 'localhost:8545', address: app as never }),
+      'CHAIN_URL_INVALID',
+    );
     // Numbers given on the command line.
     const badPort = await cli(['chain', 'start', '--port', 'abc']);
     assert.equal(badPort.json.error.code, 'CHAIN_PORT_INVALID');
