@@ -109,7 +109,7 @@ describe('worker crash recovery', { skip }, () => {
     await s?.stop();
   });
 
-  it('refuses to serve a workerpool its wallet does not own', async () => {
+  it('refuses to serve a workerpool its wallet does not own, and invalid options', async () => {
     const r = await runCli(
       [
         '--home',
@@ -126,6 +126,16 @@ describe('worker crash recovery', { skip }, () => {
     );
     assert.equal(r.code, 1);
     assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'WORKERPOOL_NOT_OWNED');
+    // Options are checked before anything starts.
+    const bad = await runCli(
+      ['--home', s.home, 'worker', 'start', '--workerpool', s.stack.workerpool, '--slots', 'two'],
+      { env: { SEALWORK_CHAIN_URL: s.stack.chain.url }, timeoutMs: 30_000 },
+    );
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /^error \[WORKER_OPTIONS_INVALID\]: The number of slots \(--slots\) must be a whole number from 1 to 64\./,
+    );
   });
 
   it('a worker killed mid-task resumes it after restart: completed once, nothing lost or done twice', async () => {

@@ -415,7 +415,8 @@ export async function downloadResult(p: DownloadResultParameters): Promise<Downl
     });
   const home = resolveHome(p.home);
   const location = info.results.location;
-  const data = await fetchBytes(location, { ca: p.ca ?? (await localStorageCa(home)) });
+  // The location comes from the chain (written by the worker): never a path on this machine.
+  const data = await fetchBytes(location, { ca: p.ca ?? (await localStorageCa(home)), fileRoot: false });
   const encrypted = await isEncryptedResult(data);
   let zip = data;
   let format: ResultKeyFormat | undefined;
