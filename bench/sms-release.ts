@@ -36,9 +36,9 @@ import { setupWorld, type World } from '../test/sms/fixtures.js';
 const N = Number(process.argv[2] ?? 2000);
 const LEVELS = [50, 200];
 /** Open-loop arrival rates (requests/s), at most 200 in flight. */
-const RATES = (process.env.SMS_BENCH_RATES ?? '250,500,1000').split(',').map(Number);
+const RATES = (process.env.SMS_BENCH_RATES ?? '250,500,1000').split(',').filter(Boolean).map(Number);
 /** SMS processes (`sms start --workers`). */
-const WORKERS = (process.env.SMS_BENCH_WORKERS ?? '1,2').split(',').map(Number);
+const WORKERS = (process.env.SMS_BENCH_WORKERS ?? '1,2').split(',').filter(Boolean).map(Number);
 const TASKS = 20;
 
 interface Prepared {
