@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Address } from 'viem';
@@ -109,7 +110,7 @@ describe('worker crash recovery', { skip }, () => {
     await s?.stop();
   });
 
-  it('refuses to serve a workerpool its wallet does not own, and invalid options', async () => {
+  it('refuses to serve a workerpool its wallet does not own, invalid options, and a second worker on the same home', async () => {
     const r = await runCli(
       [
         '--home',
@@ -136,6 +137,35 @@ describe('worker crash recovery', { skip }, () => {
       bad.stderr,
       /^error \[WORKER_OPTIONS_INVALID\]: The number of slots \(--slots\) must be a whole number from 1 to 64\./,
     );
+    // One worker per home: a second one is refused while the first runs; a clean stop frees it.
+    const w = startWorkerProcess(s.home, s.stack.chain.url, s.stack.workerpool);
+    const lock = join(s.home, 'worker', 'worker.pid');
+    try {
+      const end = Date.now() + 30_000;
+      while (!existsSync(lock) && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+      const second = await runCli(
+        [
+          '--home',
+          s.home,
+          '--json',
+          'worker',
+          'start',
+          '--workerpool',
+          s.stack.workerpool,
+          '--as',
+          'workerpool',
+        ],
+        { env: { SEALWORK_CHAIN_URL: s.stack.chain.url }, timeoutMs: 30_000 },
+      );
+      assert.equal(second.code, 1);
+      assert.equal(
+        (JSON.parse(second.stdout) as { error: { code: string } }).error.code,
+        'WORKER_ALREADY_RUNNING',
+      );
+    } finally {
+      await w.stop();
+    }
+    assert.equal(existsSync(lock), false);
   });
 
   it('a worker killed mid-task resumes it after restart: completed once, nothing lost or done twice', async () => {

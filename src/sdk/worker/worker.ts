@@ -1,5 +1,5 @@
 /** Start a worker (scheduler + enclave runner) for one workerpool, as a library call. */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Address, LocalAccount } from 'viem';
 import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
@@ -16,6 +16,7 @@ import {
   TAG_TEE,
 } from '../../chain/index.js';
 import { SealworkError, fsError } from '../../errors.js';
+import { isProcessRunning } from '../../chain/anvil.js';
 import { readSmsRecord, smsClient } from '../../sms/index.js';
 import { resolveHome } from '../../util/home.js';
 import { WorkerChain } from '../../worker/chain.js';
@@ -76,6 +77,46 @@ async function readPem(v: string | undefined): Promise<string | undefined> {
   } catch (e) {
     throw fsError(e, v, 'read the certificate');
   }
+}
+
+/** Does `pid` run node (a worker, in `sealwork worker start` or `sealwork dev`)? Guards against a recycled pid. */
+function isNodeProcess(pid: number): boolean {
+  if (!isProcessRunning(pid)) return false;
+  try {
+    return /node|sealwork/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
+/**
+ * Take `<home>/worker/worker.pid` (created exclusively); a file left by a dead process is taken
+ * over. Returns the release function.
+ */
+async function lockWorker(home: string): Promise<() => Promise<void>> {
+  const file = join(home, 'worker', 'worker.pid');
+  await fs.mkdir(join(home, 'worker'), { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      return async () => {
+        const held = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
+        if (held === String(process.pid)) await fs.rm(file, { force: true });
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, file, 'create');
+    }
+    const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+    if (pid && isNodeProcess(pid))
+      throw new SealworkError('WORKER_ALREADY_RUNNING', `A worker (pid ${pid}) already runs on this home.`, {
+        hint: 'Stop it first (Ctrl-C), or run this one with another --home.',
+        details: { pid, lockFile: file },
+      });
+    await fs.rm(file, { force: true }); // left by a process that is gone
+  }
+  throw new SealworkError('WORKER_LOCK_FAILED', `Cannot take the worker lock ${file}.`, {
+    hint: 'Another worker is starting on this home; try again.',
+  });
 }
 
 function checkCount(name: string, v: number | undefined, max: number, unit = ''): void {
@@ -157,8 +198,18 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     });
   const smsCa = await readPem(p.smsCa ?? (rec && rec.url === smsUrl ? rec.certPath : undefined));
   const chain = new WorkerChain(clients.publicClient, clients.url, clients.deployment.hub);
-  const journal = TaskJournal.open(join(home, 'worker', 'journal.db'));
-  const platform = p.platform ?? (await openSimPlatform(home));
+  // One worker per journal: two would race on the same tasks (initialize twice, fail each other's).
+  const unlock = await lockWorker(home);
+  let journal: TaskJournal | undefined;
+  let platform: SimPlatform;
+  try {
+    journal = TaskJournal.open(join(home, 'worker', 'journal.db'));
+    platform = p.platform ?? (await openSimPlatform(home));
+  } catch (e) {
+    journal?.close();
+    await unlock();
+    throw e;
+  }
   const sms = smsClient(smsUrl, { ...(smsCa ? { ca: smsCa } : {}), timeoutMs: 30_000 });
   const runTee = createTeeRunner({
     home,
@@ -196,6 +247,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     async stop() {
       await worker.stop();
       journal.close();
+      await unlock();
     },
   };
 }
