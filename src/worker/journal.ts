@@ -167,14 +167,21 @@ export class TaskJournal {
   }
 
   list(filter: { steps?: TaskStep[]; dealId?: string } = {}): TaskRecord[] {
-    const rows = this.db.prepare('SELECT * FROM tasks ORDER BY created_at, deal_id, idx').all() as Row[];
-    return rows
-      .map(toRecord)
-      .filter(
-        (t) =>
-          (!filter.steps || filter.steps.includes(t.step)) &&
-          (!filter.dealId || t.dealId === filter.dealId.toLowerCase()),
-      );
+    // Filtered in SQL (the step index): the worker asks for its unfinished tasks on every poll,
+    // and a long-lived journal holds many finished ones.
+    const where: string[] = [];
+    const args: string[] = [];
+    if (filter.steps) {
+      if (filter.steps.length === 0) return [];
+      where.push(`step IN (${filter.steps.map(() => '?').join(', ')})`);
+      args.push(...filter.steps);
+    }
+    if (filter.dealId) {
+      where.push('deal_id = ?');
+      args.push(filter.dealId.toLowerCase());
+    }
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, deal_id, idx`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(toRecord);
   }
 
   /** Tasks that still need work after a restart (not final, not failed). */

@@ -54,6 +54,15 @@ describe('task journal', () => {
       [],
     );
     assert.deepEqual(
+      j.list({ steps: ['failed'] }).map((x) => x.taskId),
+      [T2.toLowerCase()],
+    );
+    assert.deepEqual(
+      j.list({ dealId: D.toUpperCase().replace('0X', '0x') }).map((x) => x.step),
+      ['completed', 'failed'],
+    );
+    assert.deepEqual(j.list({ steps: [] }), []);
+    assert.deepEqual(
       j.history(T1).map((h) => h.step),
       ['pending', 'initialized', 'contributing', 'completed'],
     );
