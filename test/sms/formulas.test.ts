@@ -63,3 +63,29 @@ describe('signature checks', () => {
     }
   });
 });
+
+describe('session JWE (ECDH-ES + A256GCM, built with node:crypto, opened with jose)', () => {
+  for (const curve of ['X25519', 'P-256'] as const)
+    it(`round-trips to a ${curve} enclave key, and no other key opens it`, async () => {
+      const { encryptToEnclave, decryptSessionJwe, generateSessionKeyPair } =
+        await import('../../src/sms/index.js');
+      const key = generateSessionKeyPair(curve);
+      const payload = { version: 1, secret: 'a value', n: [1, 2, 3] };
+      const jwe = await encryptToEnclave(payload, key.publicJwk, '0xabc');
+      const [h, ek, iv, ct, tag] = jwe.split('.');
+      assert.equal(ek, '', 'direct key agreement: no encrypted key');
+      assert.equal(Buffer.from(iv!, 'base64url').length, 12);
+      assert.equal(Buffer.from(tag!, 'base64url').length, 16);
+      assert.ok(!Buffer.from(ct!, 'base64url').toString('latin1').includes('a value'));
+      const header = JSON.parse(Buffer.from(h!, 'base64url').toString()) as Record<string, any>;
+      assert.equal(header.alg, 'ECDH-ES');
+      assert.equal(header.enc, 'A256GCM');
+      assert.equal(header.kid, '0xabc');
+      assert.equal(header.epk.crv, curve);
+      assert.deepEqual(await decryptSessionJwe(jwe, key.privateKey), payload);
+      await assert.rejects(
+        decryptSessionJwe(jwe, generateSessionKeyPair(curve).privateKey),
+        /does not decrypt/,
+      );
+    });
+});
