@@ -176,6 +176,9 @@ export function registerMarket(program: Command): void {
           `deal:  ${r.dealid}`,
           `tasks: ${r.volume}`,
           ...r.taskids.map((t, i) => `  #${r.botFirst + BigInt(i)} ${t}`),
+          ...(r.volume > BigInt(r.taskids.length)
+            ? [`  … and ${r.volume - BigInt(r.taskids.length)} more (taskid = keccak256(dealid ‖ index))`]
+            : []),
           `tx:    ${r.txHash}`,
         ]);
       },
@@ -197,6 +200,9 @@ export function registerMarket(program: Command): void {
         `start:       ${when(d.startTime)}`,
         `tasks:`,
         ...d.tasks.map((t) => `  #${t.index} ${t.taskid} ${t.status}`),
+        ...(d.botSize > BigInt(d.tasks.length)
+          ? [`  … and ${d.botSize - BigInt(d.tasks.length)} more (use \`task show <taskid>\`)`]
+          : []),
       ]);
     }),
   );
