@@ -239,6 +239,23 @@ describe('session refusals (in check order)', () => {
       await strict.stop();
     }
   });
+  it('NONCE_INVALID for an expired nonce (short lifetime)', async () => {
+    const quick = await startTestSms({ chain, nonceTtlMs: 30 });
+    try {
+      const c = await quick.client.getEnclaveChallenge(world.roles.scheduler.account, task0);
+      const { req } = await build({ via: quick, challenge: c });
+      await new Promise((r) => setTimeout(r, 60));
+      await assert.rejects(quick.client.openSession(req), (e: unknown) => {
+        assert.ok(isSealworkError(e, 'NONCE_INVALID'), String(e));
+        assert.match(e.message, /expired/);
+        return true;
+      });
+      const [a] = await quick.store.listAudit({ limit: 1 });
+      assert.equal(a?.code, 'NONCE_INVALID');
+    } finally {
+      await quick.stop();
+    }
+  });
   it('MRENCLAVE_MISMATCH for another enclave than the app fingerprint', async () => {
     const { req } = await build({ mrenclave: randomBytes(32).toString('hex') });
     await refused(req, 'MRENCLAVE_MISMATCH');
