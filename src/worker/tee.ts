@@ -65,10 +65,13 @@ export async function resolveAppImage(
   o: FetchOptions = {},
 ): Promise<string> {
   let path: string;
+  let downloaded = false;
   if (/^https?:\/\//.test(multiaddr)) {
+    downloaded = true;
     const cache = join(home, 'worker', 'images');
     await fs.mkdir(cache, { recursive: true });
-    const name = createHash('sha256').update(multiaddr).digest('hex');
+    // Keyed by URL and checksum: an app redeployed at the same URL with a new image is fetched anew.
+    const name = createHash('sha256').update(`${multiaddr}\n${checksum.toLowerCase()}`).digest('hex');
     path = join(cache, `${name}.tar`);
     const have = await fs.stat(path).catch(() => undefined);
     if (!have) {
@@ -105,12 +108,15 @@ export async function resolveAppImage(
       !digest.some((d) =>
         timingSafeEqual(Buffer.from(d, 'hex'), Buffer.from(checksum.slice(2).toLowerCase(), 'hex')),
       )
-    )
+    ) {
+      // A bad download is not kept: the next attempt fetches it again.
+      if (downloaded) await fs.rm(path, { force: true });
       throw new SealworkError(
         'APP_IMAGE_CHECKSUM_MISMATCH',
         `The app image at ${multiaddr} does not match the on-chain checksum ${checksum}: it changed after deployment.`,
         { details: { image: multiaddr, expected: checksum, found: digest.map((d) => `0x${d}`) } },
       );
+    }
   }
   return path;
 }
