@@ -5,16 +5,8 @@
  * REPORTDATA[0:32] of its quote, and sends the public key as a JWK. `publicKey` bytes are the raw
  * public key: `0x04 ‖ x ‖ y` (65 bytes) for P-256, the 32-byte `x` for X25519.
  */
-import {
-  createCipheriv,
-  createHash,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
-import { compactDecrypt } from 'jose';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { CompactEncrypt, compactDecrypt } from 'jose';
 import { SealworkError } from '../errors.js';
 import { sessionBinding } from './formulas.js';
 import type { Hex } from 'viem';
@@ -70,26 +62,10 @@ export function generateSessionKeyPair(curve: 'P-256' | 'X25519' = 'X25519'): Se
 
 const JWE_CTY = 'application/vnd.sealwork.sms-session+json';
 
-/** `len32(x) ‖ x`, the Concat KDF field encoding (RFC 7518 §4.6.2). */
-const lenPrefixed = (b: Buffer) => {
-  const l = Buffer.alloc(4);
-  l.writeUInt32BE(b.length);
-  return Buffer.concat([l, b]);
-};
-/** Concat KDF OtherInfo suffix for ECDH-ES direct key agreement to A256GCM (no apu/apv): fixed. */
-const A256GCM_OTHER_INFO = Buffer.concat([
-  lenPrefixed(Buffer.from('A256GCM')),
-  lenPrefixed(Buffer.alloc(0)),
-  lenPrefixed(Buffer.alloc(0)),
-  Buffer.from([0, 0, 1, 0]), // SuppPubInfo: keydatalen = 256 bits
-]);
-const ROUND_1 = Buffer.from([0, 0, 0, 1]);
-
 /**
  * Encrypt a JSON payload to the enclave's session key: a compact JWE with `alg: ECDH-ES` (direct
- * key agreement, Concat KDF, RFC 7518 §4.6) and `enc: A256GCM`, computed synchronously with
- * node:crypto (an ephemeral key of the enclave key's curve, ECDH, SHA-256 KDF, AES-256-GCM).
- * Any JOSE library decrypts it (the tests and the worker use jose's `compactDecrypt`).
+ * key agreement, Concat KDF) and `enc: A256GCM`, built by jose. The recipient key is imported
+ * once with node:crypto (cheaper than a JWK import per call).
  */
 export async function encryptToEnclave(
   payload: unknown,
@@ -97,28 +73,16 @@ export async function encryptToEnclave(
   kid?: string,
 ): Promise<string> {
   sessionPublicKeyBytes(publicJwk); // validates the JWK (SESSION_KEY_INVALID)
-  const x25519 = publicJwk.kty === 'OKP';
   const recipient = createPublicKey({
-    key: x25519
-      ? { kty: 'OKP', crv: 'X25519', x: publicJwk.x }
-      : { kty: 'EC', crv: 'P-256', x: publicJwk.x, y: (publicJwk as { y: string }).y },
+    key:
+      publicJwk.kty === 'OKP'
+        ? { kty: 'OKP', crv: 'X25519', x: publicJwk.x }
+        : { kty: 'EC', crv: 'P-256', x: publicJwk.x, y: publicJwk.y },
     format: 'jwk',
   });
-  const eph = x25519 ? generateKeyPairSync('x25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const e = eph.publicKey.export({ format: 'jwk' });
-  const epk = x25519 ? { x: e.x, crv: 'X25519', kty: 'OKP' } : { x: e.x, y: e.y, crv: 'P-256', kty: 'EC' };
-  const z = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient });
-  const cek = createHash('sha256').update(ROUND_1).update(z).update(A256GCM_OTHER_INFO).digest();
-  z.fill(0);
-  const header = Buffer.from(
-    JSON.stringify({ alg: 'ECDH-ES', enc: 'A256GCM', cty: JWE_CTY, ...(kid ? { kid } : {}), epk }),
-  ).toString('base64url');
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', cek, iv);
-  cipher.setAAD(Buffer.from(header, 'ascii'));
-  const ct = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()]);
-  cek.fill(0);
-  return `${header}..${iv.toString('base64url')}.${ct.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+  return new CompactEncrypt(Buffer.from(JSON.stringify(payload), 'utf8'))
+    .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', cty: JWE_CTY, ...(kid ? { kid } : {}) })
+    .encrypt(recipient);
 }
 
 /** Decrypt a session JWE with the enclave's private key (what the enclave does with the release). */
