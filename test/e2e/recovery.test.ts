@@ -162,6 +162,13 @@ describe('worker crash recovery', { skip }, () => {
         (JSON.parse(second.stdout) as { error: { code: string } }).error.code,
         'WORKER_ALREADY_RUNNING',
       );
+      // `sealwork dev` on that home is refused before it starts anything.
+      const dev = await runCli(['--home', s.home, '--json', 'dev', '--no-demo'], { timeoutMs: 30_000 });
+      assert.equal(dev.code, 1);
+      assert.equal(
+        (JSON.parse(dev.stdout) as { error: { code: string } }).error.code,
+        'WORKER_ALREADY_RUNNING',
+      );
     } finally {
       await w.stop();
     }

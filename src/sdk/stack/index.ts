@@ -26,7 +26,12 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
 import { startStorage, type StorageServer } from '../../worker/storage/server.js';
 import { startChain, stopChain } from '../chain/embedded.js';
-import { startWorker, type RunningWorker, type WorkerEvent } from '../worker/worker.js';
+import {
+  assertNoWorkerRunning,
+  startWorker,
+  type RunningWorker,
+  type WorkerEvent,
+} from '../worker/worker.js';
 import { silentLogger, startSms, type RunningSms } from '../../sms/index.js';
 
 export interface StartStackParameters {
@@ -206,6 +211,8 @@ export async function chooseChainPort(
 export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
   const home = resolveHome(p.home);
   await fs.mkdir(home, { recursive: true });
+  // Before any service starts (their records under the home would be overwritten, then removed).
+  if (p.runWorker !== false) await assertNoWorkerRunning(home);
   const cleanups: (() => Promise<void>)[] = [];
   const unwind = async () => {
     for (const f of cleanups.reverse()) await f().catch(() => undefined);

@@ -89,6 +89,17 @@ function isNodeProcess(pid: number): boolean {
   }
 }
 
+/** Refuse when a live worker holds `<home>/worker/worker.pid` (checked before starting services). */
+export async function assertNoWorkerRunning(home: string): Promise<void> {
+  const file = join(home, 'worker', 'worker.pid');
+  const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+  if (pid && isNodeProcess(pid))
+    throw new SealworkError('WORKER_ALREADY_RUNNING', `A worker (pid ${pid}) already runs on this home.`, {
+      hint: 'Stop it first (Ctrl-C), or run this one with another --home.',
+      details: { pid, lockFile: file },
+    });
+}
+
 /**
  * Take `<home>/worker/worker.pid` (created exclusively); a file left by a dead process is taken
  * over. Returns the release function.
@@ -106,12 +117,7 @@ async function lockWorker(home: string): Promise<() => Promise<void>> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, file, 'create');
     }
-    const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
-    if (pid && isNodeProcess(pid))
-      throw new SealworkError('WORKER_ALREADY_RUNNING', `A worker (pid ${pid}) already runs on this home.`, {
-        hint: 'Stop it first (Ctrl-C), or run this one with another --home.',
-        details: { pid, lockFile: file },
-      });
+    await assertNoWorkerRunning(home);
     await fs.rm(file, { force: true }); // left by a process that is gone
   }
   throw new SealworkError('WORKER_LOCK_FAILED', `Cannot take the worker lock ${file}.`, {
