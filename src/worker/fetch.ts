@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
@@ -95,7 +95,12 @@ function collect(res: IncomingMessage, maxBytes: number, url: string): Promise<B
 /** Send one HTTP(S) request and read the whole answer (bounded). */
 export function httpCall(
   url: URL,
-  o: FetchOptions & { method?: string; body?: Buffer; headers?: Record<string, string> } = {},
+  o: FetchOptions & {
+    method?: string;
+    /** The request body: bytes, or a file streamed from disk (constant memory). */
+    body?: Buffer | { file: string; size: number };
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
   const maxBytes = o.maxBytes ?? 1024 * 1024 * 1024;
   return new Promise((resolve, reject) => {
@@ -104,7 +109,12 @@ export function httpCall(
       url,
       {
         method: o.method ?? 'GET',
-        headers: { ...(o.body ? { 'content-length': String(o.body.length) } : {}), ...o.headers },
+        headers: {
+          ...(o.body
+            ? { 'content-length': String(Buffer.isBuffer(o.body) ? o.body.length : o.body.size) }
+            : {}),
+          ...o.headers,
+        },
         ...(url.protocol === 'https:' && o.ca?.length ? { ca: caList(o.ca) } : {}),
         timeout: o.timeoutMs ?? 60_000,
       },
@@ -125,7 +135,11 @@ export function httpCall(
         }),
       ),
     );
-    req.end(o.body);
+    if (o.body && !Buffer.isBuffer(o.body))
+      createReadStream(o.body.file)
+        .on('error', (e) => req.destroy(e))
+        .pipe(req);
+    else req.end(o.body);
   });
 }
 

@@ -99,6 +99,19 @@ describe('storage server over TLS', () => {
     }
   });
 
+  it('putFile streams a file from disk (many chunks) and refuses a folder', async () => {
+    const file = join(t.dir, 'big.bin');
+    const data = randomBytes(900 * 1024 + 7);
+    writeFileSync(file, data);
+    const r = await putFile({ file, url: s.url, home: t.dir });
+    assert.equal(r.sha256, `0x${sha(data)}`);
+    assert.equal(r.size, data.length);
+    assert.equal(sha(await fetchBytes(r.url, { ca: await localStorageCa(t.dir) })), sha(data));
+    await assert.rejects(putFile({ file: t.dir, url: s.url, home: t.dir }), (e) =>
+      isSealworkError(e, 'FILE_IS_DIRECTORY'),
+    );
+  });
+
   it('enforces the size limit over the wire', async () => {
     await assert.rejects(
       putObject({ url: s.url, data: randomBytes((1 << 20) + 1), ca: await localStorageCa(t.dir) }),

@@ -34,13 +34,14 @@ export interface PutObjectReturnType {
   url: string;
 }
 
-/** Store bytes in a content-addressed store; answers the URL to give as a dataset or result URL. */
+/** Store bytes (or a file, streamed) in a content-addressed store; answers the URL to give as a dataset or result URL. */
 export async function putObject(p: {
   url: string;
-  data: Buffer;
+  data: Buffer | { file: string; size: number };
   ca?: string[];
 }): Promise<PutObjectReturnType> {
-  if (p.data.length === 0)
+  const size = Buffer.isBuffer(p.data) ? p.data.length : p.data.size;
+  if (size === 0)
     throw new SealworkError('OBJECT_EMPTY', 'Cannot store an empty object.', {
       hint: 'Give a non-empty file.',
     });
@@ -50,6 +51,7 @@ export async function putObject(p: {
     ca: p.ca,
     headers: { 'content-type': 'application/octet-stream' },
     maxBytes: 1 << 20,
+    timeoutMs: 600_000,
   });
   let body: { sha256?: string; size?: number; url?: string; error?: { code: string; message: string } };
   try {
@@ -63,7 +65,7 @@ export async function putObject(p: {
       `The storage refused the object: ${body.error?.message ?? `HTTP ${r.status}`}`,
       { details: { status: r.status } },
     );
-  return { sha256: body.sha256 as `0x${string}`, size: body.size ?? p.data.length, url: body.url as string };
+  return { sha256: body.sha256 as `0x${string}`, size: body.size ?? size, url: body.url as string };
 }
 
 /** Store a file; the storage URL comes from `url` or the running local storage. */
@@ -73,9 +75,11 @@ export async function putFile(p: {
   home: string;
   ca?: string[];
 }): Promise<PutObjectReturnType> {
-  let data: Buffer;
+  let size: number;
   try {
-    data = await fs.readFile(p.file);
+    const st = await fs.stat(p.file);
+    if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    size = st.size;
   } catch (e) {
     throw fsError(e, p.file, 'read');
   }
@@ -89,5 +93,6 @@ export async function putFile(p: {
     url = ep.url;
   }
   const ca = p.ca ?? (await localStorageCa(p.home));
-  return putObject({ url, data, ca });
+  // Streamed from disk: a large encrypted dataset is never held in memory.
+  return putObject({ url, data: { file: p.file, size }, ca });
 }
