@@ -227,6 +227,22 @@ export class TaskJournal {
     return tx();
   }
 
+  /** Take back the attempt counted for an enclave run that a clean stop interrupted. */
+  refundAttempt(taskId: string): boolean {
+    const id = taskId.toLowerCase();
+    const tx = this.db.transaction(() => {
+      const r = this.db
+        .prepare(
+          `UPDATE tasks SET attempts = attempts - 1, updated_at = ? WHERE task_id = ? AND step = 'initialized' AND attempts > 0`,
+        )
+        .run(Date.now(), id);
+      if (r.changes === 1)
+        this.log(id, 'initialized', 'run interrupted by a clean stop (attempt not counted)');
+      return r.changes === 1;
+    });
+    return tx();
+  }
+
   /** Record a failure with its cause (from any non-final step). */
   fail(taskId: string, cause: FailureCause): boolean {
     return this.advance(taskId, ['pending', 'initialized', 'computed', 'contributing'], 'failed', { cause });

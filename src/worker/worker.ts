@@ -340,7 +340,11 @@ export class Worker {
             return;
         }
       } catch (e) {
-        if (this.stopped) return;
+        if (this.stopped) {
+          // A clean stop interrupted the enclave run: not the task's fault, so not an attempt.
+          if (t.step === 'initialized') j.refundAttempt(taskId);
+          return;
+        }
         const cause = causeOf(e);
         const tries = (this.retries.get(taskId) ?? 0) + 1;
         if (isTransient(cause) && tries < MAX_ATTEMPTS) {

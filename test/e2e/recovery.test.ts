@@ -175,9 +175,10 @@ describe('worker crash recovery', { skip }, () => {
     assert.equal(existsSync(lock), false);
   });
 
-  it('a worker killed mid-task resumes it after restart: completed once, nothing lost or done twice', async () => {
+  it('a worker stopped, then killed mid-task resumes it after restart: completed once, nothing lost or done twice', async () => {
     const chainUrl = s.stack.chain.url;
-    const w1 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+    const w0 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+    let w1: WorkerProc | undefined;
     try {
       const r = await runApp({
         home: s.home,
@@ -188,6 +189,16 @@ describe('worker crash recovery', { skip }, () => {
         workerpool: s.stack.workerpool,
       });
       const taskId = r.taskIds[0]!;
+      // A clean stop (SIGTERM) inside the enclave run: the run is aborted and not counted as an attempt.
+      await w0.waitFor('computing', taskId);
+      await new Promise((res) => setTimeout(res, 500));
+      await w0.stop('SIGTERM');
+      const j0 = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
+      const rec0 = j0.get(taskId);
+      j0.close();
+      assert.equal(rec0?.step, 'initialized');
+      assert.equal(rec0?.attempts, 0);
+      w1 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
       await w1.waitFor('computing', taskId);
       await new Promise((res) => setTimeout(res, 700));
       await w1.stop('SIGKILL');
@@ -224,14 +235,17 @@ describe('worker crash recovery', { skip }, () => {
       assert.deepEqual(steps, [
         'pending',
         'initialized',
-        'initialized',
-        'initialized',
+        'initialized', // w0's run
+        'initialized', // … given back by its clean stop
+        'initialized', // w1's run (killed)
+        'initialized', // w2's run
         'computed',
         'contributing',
         'completed',
       ]);
     } finally {
-      await w1.stop('SIGKILL');
+      await w0.stop('SIGKILL');
+      await w1?.stop('SIGKILL');
     }
   });
 
