@@ -125,6 +125,18 @@ describe('worker end to end', { skip }, () => {
       { env },
     );
     assert.equal(run.code, 0, run.stderr + run.stdout);
+    // Bad numbers are refused before any transaction.
+    for (const [flag, value, code] of [
+      ['--volume', '0', 'VOLUME_INVALID'],
+      ['--timeout', 'soon', 'WATCH_TIMEOUT_INVALID'],
+    ] as const) {
+      const bad = await runCli(
+        ['--home', s.home, '--json', 'app', 'run', appA, '--as', 'requester', '--watch', flag, value],
+        { env },
+      );
+      assert.equal(bad.code, 1, bad.stdout);
+      assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, code);
+    }
     const j = JSON.parse(run.stdout) as { taskIds: Hex[]; tasks: TaskInfo[] };
     assert.equal(j.tasks[0]!.status, 'COMPLETED');
     const taskId = j.taskIds[0]!;

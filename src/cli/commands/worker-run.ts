@@ -187,6 +187,15 @@ export function registerRun(program: Command): void {
               hint: 'Use oaep (default) or iexec.',
             },
           );
+        const timeoutMs = Number(o.timeout) * 1000;
+        if (o.watch && !(timeoutMs > 0))
+          throw new SealworkError(
+            'WATCH_TIMEOUT_INVALID',
+            `--timeout ${o.timeout} is not a number of seconds.`,
+            {
+              hint: 'Give --timeout as e.g. 300.',
+            },
+          );
         const { runApp, watchTask } = await import('../../sdk/worker/requester.js');
         const r = await runApp({
           ...chainParams(ctx, o),
@@ -215,7 +224,7 @@ export function registerRun(program: Command): void {
             await watchTask({
               ...chainParams(ctx, o),
               taskId,
-              timeoutMs: Number(o.timeout) * 1000,
+              timeoutMs,
               onChange: (i) =>
                 ctx.info(
                   `task ${taskId.slice(0, 10)}… ${i.status}${i.worker ? ` (worker: ${i.worker.step})` : ''}`,

@@ -116,6 +116,11 @@ export interface RunAppReturnType {
 
 /** Sign a request order for `app` (and dataset), find matching published orders, match the deal. */
 export async function runApp(p: RunAppParameters): Promise<RunAppReturnType> {
+  if (p.volume !== undefined && !(Number.isSafeInteger(p.volume) && p.volume >= 1))
+    throw new SealworkError('VOLUME_INVALID', `The volume must be a whole number of tasks (1 or more).`, {
+      hint: 'Give --volume as e.g. 1 or 100.',
+      details: { volume: String(p.volume) },
+    });
   const c = await clients(p, true);
   const requester = c.account!.address;
   const volume = BigInt(p.volume ?? 1);
@@ -358,6 +363,14 @@ export interface WatchTaskParameters extends ChainAccess {
 
 /** Poll a task until COMPLETED or FAILED (or the local worker records a failure). */
 export async function watchTask(p: WatchTaskParameters): Promise<TaskInfo> {
+  if (p.timeoutMs !== undefined && !(p.timeoutMs > 0))
+    throw new SealworkError(
+      'WATCH_TIMEOUT_INVALID',
+      'The watch timeout must be a positive number of seconds.',
+      {
+        hint: 'Give --timeout as e.g. 300.',
+      },
+    );
   const end = Date.now() + (p.timeoutMs ?? 300_000);
   let last = '';
   while (true) {
