@@ -38,6 +38,13 @@ export function register(program: Command): void {
             resultKeyFormat: string;
           },
         ) => {
+          // A reader that goes away (`sealwork dev | head`) must not kill dev before it stops the
+          // chain it started: output errors are dropped, the stack still stops cleanly.
+          const dropEpipe = (e: NodeJS.ErrnoException) => {
+            if (e.code !== 'EPIPE') throw e;
+          };
+          process.stdout.on('error', dropEpipe);
+          process.stderr.on('error', dropEpipe);
           const t0 = Date.now();
           const notices: string[] = [];
           const { startStack } = await import('../../sdk/stack/index.js');
