@@ -2,11 +2,9 @@
  * Gas per operation of the sealwork contracts on a fresh anvil:
  *   node --import tsx bench/gas.ts
  */
-import { createPublicClient, createWalletClient, http, stringToHex, type PublicClient } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import { stringToHex } from 'viem';
 import {
   TAG_TEE,
-  chainFor,
   claimTask,
   contributeAndFinalize,
   createApp,
@@ -23,32 +21,12 @@ import {
   signEnclaveResult,
   signOrder,
   cancelOrder,
-  type ChainWriter,
 } from '../src/chain/index.js';
-import { startTestChain } from '../test/helpers/chain.js';
+import { startTestChain, testClients } from '../test/helpers/chain.js';
 
 const chain = await startTestChain();
 try {
-  const c = chainFor(chain.chainId, chain.url);
-  const pc = createPublicClient({
-    chain: c,
-    transport: http(chain.url),
-    pollingInterval: 50,
-  }) as PublicClient;
-  const w = (i: number): ChainWriter & { account: ReturnType<typeof privateKeyToAccount> } => {
-    const account = privateKeyToAccount(chain.accounts[i]!.privateKey);
-    return {
-      account,
-      publicClient: pc,
-      walletClient: createWalletClient({
-        chain: c,
-        transport: http(chain.url),
-        account,
-        pollingInterval: 50,
-      }),
-      deployment: chain.deployment,
-    };
-  };
+  const { role: w } = testClients(chain);
   const [dev, owner, sched, req, worker, enclave] = [w(1), w(2), w(3), w(4), w(5), w(6)];
   const dom = { chainId: chain.chainId, hub: chain.deployment.hub };
   const rows: [string, bigint][] = [];

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   createPublicClient,
-  createWalletClient,
   http,
   stringToHex,
   zeroAddress,
@@ -11,14 +10,13 @@ import {
   type Hex,
   type PublicClient,
 } from 'viem';
-import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+import type { PrivateKeyAccount } from 'viem/accounts';
 import {
   TAG_TEE,
   TaskStatus,
   assetOwner,
   authorizationMessage,
   cancelOrder,
-  chainFor,
   claimTask,
   computeDealId,
   computeTaskId,
@@ -55,7 +53,7 @@ import {
   type WorkerpoolOrder,
 } from '../../src/chain/index.js';
 import { isSealworkError } from '../../src/errors.js';
-import { startTestChain, type TestChain } from '../helpers/chain.js';
+import { startTestChain, testClients, type TestChain } from '../helpers/chain.js';
 
 let chain: TestChain;
 let pc: PublicClient;
@@ -83,8 +81,8 @@ async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<
 
 before(async () => {
   chain = await startTestChain();
-  const c = chainFor(chain.chainId, chain.url);
-  pc = createPublicClient({ chain: c, transport: http(chain.url), pollingInterval: 50 }) as PublicClient;
+  const clients = testClients(chain);
+  pc = clients.publicClient;
   const names = [
     'deployer',
     'appDev',
@@ -96,18 +94,7 @@ before(async () => {
     'other',
   ];
   names.forEach((n, i) => {
-    const account = privateKeyToAccount(chain.accounts[i]!.privateKey);
-    role[n] = {
-      account,
-      publicClient: pc,
-      walletClient: createWalletClient({
-        chain: c,
-        transport: http(chain.url),
-        account,
-        pollingInterval: 50,
-      }),
-      deployment: chain.deployment,
-    };
+    role[n] = clients.role(i);
   });
   app = (
     await createApp(role.appDev!, {

@@ -10,11 +10,12 @@ import {
   type Hex,
   type PublicClient,
 } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { spawnAnvil } from '../../src/chain/anvil.js';
 import { chainFor } from '../../src/chain/clients.js';
 import { deployContracts, saveDeployment, type Deployment } from '../../src/chain/deployment.js';
 import { devAccount } from '../../src/chain/wallet.js';
+import type { ChainWriter } from '../../src/chain/write.js';
 
 export interface TestChain {
   url: string;
@@ -77,4 +78,38 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
     await anvil.stop();
     throw e;
   }
+}
+
+/** A writer acting as one dev account, with that account at hand for signing. */
+export type TestRole = ChainWriter & { account: PrivateKeyAccount };
+
+/**
+ * Clients on a test chain (both polling every 50 ms): one public client, and `role(i)`, a writer
+ * signing as dev account `i` that shares that public client.
+ */
+export function testClients(chain: Pick<TestChain, 'chainId' | 'url' | 'accounts' | 'deployment'>): {
+  publicClient: PublicClient;
+  role(i: number): TestRole;
+} {
+  const c = chainFor(chain.chainId, chain.url);
+  const publicClient = createPublicClient({
+    chain: c,
+    transport: http(chain.url),
+    pollingInterval: 50,
+  }) as PublicClient;
+  const role = (i: number): TestRole => {
+    const account = privateKeyToAccount(chain.accounts[i]!.privateKey);
+    return {
+      account,
+      publicClient,
+      walletClient: createWalletClient({
+        chain: c,
+        transport: http(chain.url),
+        account,
+        pollingInterval: 50,
+      }),
+      deployment: chain.deployment,
+    };
+  };
+  return { publicClient, role };
 }

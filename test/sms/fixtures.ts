@@ -3,19 +3,9 @@
  * dataset, a workerpool, TEE deals and initialized tasks, on a real anvil.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  createPublicClient,
-  createWalletClient,
-  http,
-  zeroAddress,
-  type Address,
-  type Hex,
-  type PublicClient,
-} from 'viem';
-import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+import { zeroAddress, type Address, type Hex } from 'viem';
 import {
   TAG_TEE,
-  chainFor,
   createApp,
   createAppOrder,
   createDataset,
@@ -27,7 +17,6 @@ import {
   matchOrders,
   signAuthorization,
   signOrder,
-  type ChainWriter,
 } from '../../src/chain/index.js';
 import { collateralToJson, type SimPlatform } from '../../src/attestation/index.js';
 import {
@@ -37,9 +26,9 @@ import {
   type SessionRequest,
   type SmsClient,
 } from '../../src/sms/index.js';
-import type { TestChain } from '../helpers/chain.js';
+import { testClients, type TestChain, type TestRole } from '../helpers/chain.js';
 
-export type Role = ChainWriter & { account: PrivateKeyAccount };
+export type Role = TestRole;
 
 export interface World {
   roles: { appDev: Role; datasetOwner: Role; scheduler: Role; requester: Role; worker: Role; other: Role };
@@ -67,26 +56,7 @@ export interface World {
 const hex = (n: number) => randomBytes(n).toString('hex');
 
 export async function setupWorld(chain: TestChain): Promise<World> {
-  const c = chainFor(chain.chainId, chain.url);
-  const pc = createPublicClient({
-    chain: c,
-    transport: http(chain.url),
-    pollingInterval: 50,
-  }) as PublicClient;
-  const role = (i: number): Role => {
-    const account = privateKeyToAccount(chain.accounts[i]!.privateKey);
-    return {
-      account,
-      publicClient: pc,
-      walletClient: createWalletClient({
-        chain: c,
-        transport: http(chain.url),
-        account,
-        pollingInterval: 50,
-      }),
-      deployment: chain.deployment,
-    };
-  };
+  const { role } = testClients(chain);
   const roles = {
     appDev: role(1),
     datasetOwner: role(2),
