@@ -106,7 +106,8 @@ export function createSmsApp(d: SmsAppDeps): Hono {
   head('/secrets/web2', async (c) =>
     send(c, await secrets.hasWeb2(c.req.query('ownerAddress'), c.req.query('secretName'))),
   );
-  app.post('/secrets/web2', secretBodyLimit, async (c) =>
+  // POST creates, PUT replaces an existing one.
+  const pushWeb2 = (update: boolean) => async (c: Context) =>
     send(
       c,
       await secrets.pushWeb2(
@@ -114,22 +115,11 @@ export function createSmsApp(d: SmsAppDeps): Hono {
         c.req.query('secretName'),
         await c.req.text(),
         auth(c),
-        false,
+        update,
       ),
-    ),
-  );
-  app.put('/secrets/web2', secretBodyLimit, async (c) =>
-    send(
-      c,
-      await secrets.pushWeb2(
-        c.req.query('ownerAddress'),
-        c.req.query('secretName'),
-        await c.req.text(),
-        auth(c),
-        true,
-      ),
-    ),
-  );
+    );
+  app.post('/secrets/web2', secretBodyLimit, pushWeb2(false));
+  app.put('/secrets/web2', secretBodyLimit, pushWeb2(true));
 
   // App developer secret (iExec SDK v9 path and the older `/1`), and the app's file-system key.
   for (const path of ['/apps/:app/secrets', '/apps/:app/secrets/1']) {
