@@ -63,6 +63,13 @@ const tooLarge = () =>
 const badAddress = (what: string, v: string | undefined) =>
   err(400, 'ADDRESS_INVALID', `${what} is not a 20-byte hex address.`, { value: v ?? null });
 
+const isWeb2Name = (n: string | undefined): n is string => !!n && n.length <= MAX_WEB2_NAME;
+const badWeb2Name = () =>
+  err(400, 'SECRET_NAME_INVALID', `secretName must be 1 to ${MAX_WEB2_NAME} characters.`);
+const isRequesterName = (n: string | undefined): n is string => !!n && REQUESTER_SECRET_NAME.test(n);
+const badRequesterName = () =>
+  err(400, 'SECRET_NAME_INVALID', 'Secret key should contain at most 64 characters from [0-9A-Za-z-_].');
+
 /** A dataset key must be standard base64 of exactly 32 bytes (what `dataset encrypt` and the iExec SDK produce). */
 export function isDatasetKey(v: string): boolean {
   if (!/^[A-Za-z0-9+/]{43}=$/.test(v)) return false;
@@ -159,8 +166,7 @@ export function createSecretApi(d: SecretApiDeps) {
     async hasWeb2(ownerAddress: string | undefined, secretName: string | undefined): Promise<ApiResult> {
       const o = normAddress(ownerAddress);
       if (!o) return badAddress('ownerAddress', ownerAddress);
-      if (!secretName || secretName.length > MAX_WEB2_NAME)
-        return err(400, 'SECRET_NAME_INVALID', `secretName must be 1 to ${MAX_WEB2_NAME} characters.`);
+      if (!isWeb2Name(secretName)) return badWeb2Name();
       return exists({ kind: 'web2', owner: o, name: secretName });
     },
 
@@ -173,8 +179,7 @@ export function createSecretApi(d: SecretApiDeps) {
     ): Promise<ApiResult> {
       const o = normAddress(ownerAddress);
       if (!o) return badAddress('ownerAddress', ownerAddress);
-      if (!secretName || secretName.length > MAX_WEB2_NAME)
-        return err(400, 'SECRET_NAME_INVALID', `secretName must be 1 to ${MAX_WEB2_NAME} characters.`);
+      if (!isWeb2Name(secretName)) return badWeb2Name();
       if (!sizeOk(value)) return tooLarge();
       if (secretName === RESULT_ENCRYPTION_KEY_NAME && !isResultEncryptionKey(value))
         return err(
@@ -224,12 +229,7 @@ export function createSecretApi(d: SecretApiDeps) {
     async hasRequester(requester: string | undefined, name: string | undefined): Promise<ApiResult> {
       const r = normAddress(requester);
       if (!r) return badAddress('requester', requester);
-      if (!name || !REQUESTER_SECRET_NAME.test(name))
-        return err(
-          400,
-          'SECRET_NAME_INVALID',
-          'Secret key should contain at most 64 characters from [0-9A-Za-z-_].',
-        );
+      if (!isRequesterName(name)) return badRequesterName();
       return exists({ kind: 'requester', owner: r, name });
     },
 
@@ -241,12 +241,7 @@ export function createSecretApi(d: SecretApiDeps) {
     ): Promise<ApiResult> {
       const r = normAddress(requester);
       if (!r) return badAddress('requester', requester);
-      if (!name || !REQUESTER_SECRET_NAME.test(name))
-        return err(
-          400,
-          'SECRET_NAME_INVALID',
-          'Secret key should contain at most 64 characters from [0-9A-Za-z-_].',
-        );
+      if (!isRequesterName(name)) return badRequesterName();
       if (!sizeOk(value)) return tooLarge();
       const ctx = { requester: r, secretName: name };
       const bad = await checkSigner(web2SecretChallenge(r, name, value), authorization, r, ctx);
