@@ -83,7 +83,23 @@ async function send<T>(
   }
 }
 
+/** The transaction fields of a send, as every write returns them. */
+function txOf(r: TxResult): TxResult {
+  return { txHash: r.txHash, gasUsed: r.gasUsed, blockNumber: r.blockNumber };
+}
+
 // ---------------------------------------------------------------- assets
+
+/** create{App,Dataset,Workerpool}(owner, ...args) on a registry; the owner defaults to the sender. */
+async function createAsset(
+  c: ChainWriter,
+  call: { address: Address; abi: readonly unknown[]; functionName: string },
+  owner: Address | undefined,
+  args: readonly unknown[],
+): Promise<TxResult & { address: Address }> {
+  const r = await send<Address>(c, { ...call, args: [owner ?? wallet(c).account.address, ...args] });
+  return { address: r.result, ...txOf(r) };
+}
 
 export interface CreateAppParameters {
   /** Owner of the new app NFT (default: the sender). */
@@ -103,14 +119,12 @@ export async function createApp(
   c: ChainWriter,
   p: CreateAppParameters,
 ): Promise<TxResult & { address: Address }> {
-  const owner = p.owner ?? wallet(c).account.address;
-  const r = await send<Address>(c, {
-    address: c.deployment.appRegistry,
-    abi: appRegistryAbi,
-    functionName: 'createApp',
-    args: [owner, p.name, p.type ?? 'DOCKER', stringToHex(p.multiaddr), p.checksum, stringToHex(p.mrenclave)],
-  });
-  return { address: r.result, txHash: r.txHash, gasUsed: r.gasUsed, blockNumber: r.blockNumber };
+  return createAsset(
+    c,
+    { address: c.deployment.appRegistry, abi: appRegistryAbi, functionName: 'createApp' },
+    p.owner,
+    [p.name, p.type ?? 'DOCKER', stringToHex(p.multiaddr), p.checksum, stringToHex(p.mrenclave)],
+  );
 }
 
 export interface CreateDatasetParameters {
@@ -126,28 +140,28 @@ export async function createDataset(
   c: ChainWriter,
   p: CreateDatasetParameters,
 ): Promise<TxResult & { address: Address }> {
-  const owner = p.owner ?? wallet(c).account.address;
-  const r = await send<Address>(c, {
-    address: c.deployment.datasetRegistry,
-    abi: datasetRegistryAbi,
-    functionName: 'createDataset',
-    args: [owner, p.name, stringToHex(p.multiaddr), p.checksum],
-  });
-  return { address: r.result, txHash: r.txHash, gasUsed: r.gasUsed, blockNumber: r.blockNumber };
+  return createAsset(
+    c,
+    { address: c.deployment.datasetRegistry, abi: datasetRegistryAbi, functionName: 'createDataset' },
+    p.owner,
+    [p.name, stringToHex(p.multiaddr), p.checksum],
+  );
 }
 
 export async function createWorkerpool(
   c: ChainWriter,
   p: { owner?: Address; description: string },
 ): Promise<TxResult & { address: Address }> {
-  const owner = p.owner ?? wallet(c).account.address;
-  const r = await send<Address>(c, {
-    address: c.deployment.workerpoolRegistry,
-    abi: workerpoolRegistryAbi,
-    functionName: 'createWorkerpool',
-    args: [owner, p.description],
-  });
-  return { address: r.result, txHash: r.txHash, gasUsed: r.gasUsed, blockNumber: r.blockNumber };
+  return createAsset(
+    c,
+    {
+      address: c.deployment.workerpoolRegistry,
+      abi: workerpoolRegistryAbi,
+      functionName: 'createWorkerpool',
+    },
+    p.owner,
+    [p.description],
+  );
 }
 
 // ---------------------------------------------------------------- orders
@@ -184,12 +198,7 @@ export async function publishOrder<K extends OrderKind>(
     functionName: BROADCAST[kind],
     args: [order],
   });
-  return {
-    orderHash: hashOrder(kind, order, domainOf(c)),
-    txHash: r.txHash,
-    gasUsed: r.gasUsed,
-    blockNumber: r.blockNumber,
-  };
+  return { orderHash: hashOrder(kind, order, domainOf(c)), ...txOf(r) };
 }
 
 /** Cancel an order on chain (owner only): its volume becomes fully consumed. */
@@ -204,12 +213,7 @@ export async function cancelOrder<K extends OrderKind>(
     functionName: MANAGE[kind],
     args: [{ order, operation: 1, sign: '0x' }],
   });
-  return {
-    orderHash: hashOrder(kind, order, domainOf(c)),
-    txHash: r.txHash,
-    gasUsed: r.gasUsed,
-    blockNumber: r.blockNumber,
-  };
+  return { orderHash: hashOrder(kind, order, domainOf(c)), ...txOf(r) };
 }
 
 export interface MatchOrdersParameters {
@@ -255,9 +259,7 @@ export async function matchOrders(c: ChainWriter, p: MatchOrdersParameters): Pro
     datasetHash: ev.args.datasetHash,
     workerpoolHash: ev.args.workerpoolHash,
     requestHash: ev.args.requestHash,
-    txHash: r.txHash,
-    gasUsed: r.gasUsed,
-    blockNumber: r.blockNumber,
+    ...txOf(r),
   };
 }
 
@@ -275,7 +277,7 @@ export async function initializeTask(
     functionName: 'initialize',
     args: [dealid, BigInt(index)],
   });
-  return { taskid: r.result, txHash: r.txHash, gasUsed: r.gasUsed, blockNumber: r.blockNumber };
+  return { taskid: r.result, ...txOf(r) };
 }
 
 export interface ContributeAndFinalizeParameters {
@@ -309,7 +311,7 @@ export async function contributeAndFinalize(
       p.authorizationSign,
     ],
   });
-  return { txHash: r.txHash, gasUsed: r.gasUsed, blockNumber: r.blockNumber };
+  return txOf(r);
 }
 
 /** claim(taskid) after the final deadline → task FAILED. */
@@ -320,5 +322,5 @@ export async function claimTask(c: ChainWriter, taskid: Hex): Promise<TxResult> 
     functionName: 'claim',
     args: [taskid],
   });
-  return { txHash: r.txHash, gasUsed: r.gasUsed, blockNumber: r.blockNumber };
+  return txOf(r);
 }
