@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Address } from 'viem';
+import type { ListOrdersFilter } from '../../chain/market.js';
 import type { OrderKind } from '../../chain/orders.js';
 const loadSdkChainDeals = () => import('../../sdk/chain/deals.js');
 import type { SignOrderFields } from '../../sdk/chain/orders.js';
@@ -118,37 +118,25 @@ export function registerMarket(program: Command): void {
       .option('--requester <address>')
       .option('--all', 'include consumed and cancelled orders'),
   ).action(
-    action(
-      async (
-        ctx,
-        o: ChainOpts & {
-          kind?: OrderKind;
-          app?: Address;
-          dataset?: Address;
-          workerpool?: Address;
-          requester?: Address;
-          all?: boolean;
-        },
-      ) => {
-        const list = await (await loadSdkChainOrders()).listMarket({ ...chainParams(ctx, o), ...o });
-        ctx.out(
-          list.map((p) => ({
-            kind: p.kind,
-            orderHash: p.orderHash,
-            remaining: p.remaining,
-            consumed: p.consumed,
-            order: p.order,
-          })),
-          list.length === 0
-            ? 'no published orders'
-            : list.map((p) => {
-                const o2 = p.order as unknown as Record<string, string>;
-                const asset = o2.app ?? o2.dataset ?? o2.workerpool;
-                return `${p.kind.padEnd(10)} ${p.orderHash}  ${asset}  remaining ${p.remaining}/${p.order.volume}`;
-              }),
-        );
-      },
-    ),
+    action(async (ctx, o: ChainOpts & ListOrdersFilter) => {
+      const list = await (await loadSdkChainOrders()).listMarket({ ...chainParams(ctx, o), ...o });
+      ctx.out(
+        list.map((p) => ({
+          kind: p.kind,
+          orderHash: p.orderHash,
+          remaining: p.remaining,
+          consumed: p.consumed,
+          order: p.order,
+        })),
+        list.length === 0
+          ? 'no published orders'
+          : list.map((p) => {
+              const o2 = p.order as unknown as Record<string, string>;
+              const asset = o2.app ?? o2.dataset ?? o2.workerpool;
+              return `${p.kind.padEnd(10)} ${p.orderHash}  ${asset}  remaining ${p.remaining}/${p.order.volume}`;
+            }),
+      );
+    }),
   );
 
   const deal = group(program, 'deal');
