@@ -138,6 +138,21 @@ interface AuditRow {
   reason: string | null;
 }
 
+/** The audit_log columns both stores insert, and an entry's values in that order. */
+const AUDIT_COLUMNS = '(time, task_id, app, mrenclave, mrsigner, worker, secrets, verdict, code, reason)';
+const auditValues = (e: AuditEntry): unknown[] => [
+  e.time,
+  e.taskId,
+  e.app,
+  e.mrenclave,
+  e.mrsigner,
+  e.worker,
+  JSON.stringify(e.secrets),
+  e.verdict,
+  e.code,
+  e.reason,
+];
+
 const fromAuditRow = (r: AuditRow): AuditEntry => ({
   time: r.time,
   taskId: r.task_id,
@@ -201,26 +216,14 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
   auditDb.pragma('synchronous = NORMAL');
   auditDb.pragma('busy_timeout = 5000');
   const auditInsert = auditDb.prepare(
-    'INSERT INTO audit_log (time, task_id, app, mrenclave, mrsigner, worker, secrets, verdict, code, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    `INSERT INTO audit_log ${AUDIT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const useNonce = auditDb.prepare(
     'INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
   );
   const deleteNonces = auditDb.prepare('DELETE FROM used_nonces WHERE expires_at < ?');
   const writeAudit = auditDb.transaction((items: AuditEntry[]) => {
-    for (const e of items)
-      auditInsert.run(
-        e.time,
-        e.taskId,
-        e.app,
-        e.mrenclave,
-        e.mrsigner,
-        e.worker,
-        JSON.stringify(e.secrets),
-        e.verdict,
-        e.code,
-        e.reason,
-      );
+    for (const e of items) auditInsert.run(...auditValues(e));
   });
   const audit = new GroupCommit<AuditEntry>((items) => writeAudit(items));
   type ChallengeRow = { task_id: string; address: string; private_key: Buffer; final_deadline: number };
@@ -341,25 +344,11 @@ export async function openPostgresStore(url: string): Promise<SmsStore> {
   const audit = new GroupCommit<AuditEntry>(async (items) => {
     const values: unknown[] = [];
     const rows = items.map((e, i) => {
-      values.push(
-        e.time,
-        e.taskId,
-        e.app,
-        e.mrenclave,
-        e.mrsigner,
-        e.worker,
-        JSON.stringify(e.secrets),
-        e.verdict,
-        e.code,
-        e.reason,
-      );
+      values.push(...auditValues(e));
       const b = i * 10;
       return `(${Array.from({ length: 10 }, (_, k) => `$${b + k + 1}`).join(', ')})`;
     });
-    await pool.query(
-      `INSERT INTO audit_log (time, task_id, app, mrenclave, mrsigner, worker, secrets, verdict, code, reason) VALUES ${rows.join(', ')}`,
-      values,
-    );
+    await pool.query(`INSERT INTO audit_log ${AUDIT_COLUMNS} VALUES ${rows.join(', ')}`, values);
   });
   type ChallengeRow = { task_id: string; address: string; private_key: Buffer; final_deadline: string };
   const toChallenge = (r: ChallengeRow): StoredChallenge => ({
