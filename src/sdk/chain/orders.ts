@@ -269,24 +269,28 @@ export function assertOrderDomain(
     );
 }
 
-export async function publishOrderFile(
+/** Read an order file, check it was signed for this chain, and publish or cancel it. */
+async function sendOrderFile(
   p: ChainParameters & { file: string },
+  write: typeof publishOrder | typeof cancelOrder,
 ): Promise<{ kind: OrderKind; orderHash: Hex; txHash: Hex }> {
   const s = await readOrderFile(p.file);
   const c = await connect(p, true);
   assertOrderDomain(s, c.deployment, p.file);
-  const r = await publishOrder(c, s.kind, s.order as never);
+  const r = await write(c, s.kind, s.order as never);
   return { kind: s.kind, orderHash: r.orderHash, txHash: r.txHash };
+}
+
+export async function publishOrderFile(
+  p: ChainParameters & { file: string },
+): Promise<{ kind: OrderKind; orderHash: Hex; txHash: Hex }> {
+  return sendOrderFile(p, publishOrder);
 }
 
 export async function cancelOrderFile(
   p: ChainParameters & { file: string },
 ): Promise<{ kind: OrderKind; orderHash: Hex; txHash: Hex }> {
-  const s = await readOrderFile(p.file);
-  const c = await connect(p, true);
-  assertOrderDomain(s, c.deployment, p.file);
-  const r = await cancelOrder(c, s.kind, s.order as never);
-  return { kind: s.kind, orderHash: r.orderHash, txHash: r.txHash };
+  return sendOrderFile(p, cancelOrder);
 }
 
 /** Published orders with volume left (or all with `all`), read from the chain's events. */
