@@ -20,7 +20,7 @@ import { createSealer, loadMasterKey } from './sealing.js';
 import { checkMasterKey, createSms, listen, type Sms } from './server.js';
 import { openStore, redactDbUrl, type SmsStore } from './store.js';
 import { rawTaskReader } from './task-reader.js';
-import { loadOrCreateTls } from './tls.js';
+import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 
 export interface StartSmsOptions {
   home: string;
@@ -114,12 +114,16 @@ async function readPolicyFile(path: string): Promise<Record<string, unknown>> {
   }
 }
 
-export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
+/**
+ * What startSms and startSmsCluster do first, in this order: the SMS directory, the policy (a bad
+ * policy must fail before anything starts), then the master key, which is zeroed once the sealer
+ * (and, with `deriveNonce`, the shared-nonce key) are derived from it.
+ */
+async function prepareSms(o: StartSmsOptions, deriveNonce: boolean) {
   const logger = o.logger ?? createLogger({ level: o.logLevel ?? 'info' });
   const dir = smsDir(o.home);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
 
-  // Policy first: a bad policy must fail before anything starts.
   const policy: Record<string, unknown> = {
     ...DEFAULT_SMS_POLICY,
     ...(o.policyFile ? await readPolicyFile(resolve(o.policyFile)) : {}),
@@ -131,9 +135,38 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
   const master = await loadMasterKey(dir);
   if (master.created) logger.info('master key generated', { path: master.path });
   const sealer = createSealer(master.key);
-  const nonceKey = o.clusterWorker ? deriveNonceKey(master.key) : undefined;
+  const nonceKey = deriveNonce ? deriveNonceKey(master.key) : undefined;
   master.key.fill(0);
-  const dbLocation = o.db ?? join(dir, 'sms.db');
+  return { logger, dir, policy, sealer, nonceKey, dbLocation: o.db ?? join(dir, 'sms.db') };
+}
+
+/** The TLS material (`--tls-cert`/`--tls-key`, or the generated certificate), unless plain HTTP. */
+async function smsTls(o: StartSmsOptions, dir: string): Promise<TlsMaterial | undefined> {
+  if (o.insecureHttp) return undefined;
+  return loadOrCreateTls({
+    dir: join(dir, 'tls'),
+    ...(o.tlsCert ? { certPath: o.tlsCert } : {}),
+    ...(o.tlsKey ? { keyPath: o.tlsKey } : {}),
+  });
+}
+
+/** Write the record file local clients find the SMS by (URL, this pid, certificate). */
+async function writeSmsRecord(home: string, url: string, tls: TlsMaterial | undefined): Promise<void> {
+  const record: SmsRecord = {
+    url,
+    pid: process.pid,
+    ...(tls?.certPath ? { certPath: tls.certPath } : {}),
+    ...(tls ? { fingerprint256: tls.fingerprint256 } : {}),
+    startedAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(smsRecordPath(home), `${JSON.stringify(record, null, 2)}\n`, {
+    force: true,
+    mode: 0o644,
+  });
+}
+
+export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
+  const { logger, dir, policy, sealer, nonceKey, dbLocation } = await prepareSms(o, Boolean(o.clusterWorker));
   const store = await openStore(dbLocation);
   const closers: (() => Promise<void>)[] = [() => store.close()];
   const closeAll = async () => {
@@ -177,13 +210,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
         simulation: Boolean(policy.allowSimulation),
       }),
     });
-    const tls = o.insecureHttp
-      ? undefined
-      : await loadOrCreateTls({
-          dir: join(dir, 'tls'),
-          ...(o.tlsCert ? { certPath: o.tlsCert } : {}),
-          ...(o.tlsKey ? { keyPath: o.tlsKey } : {}),
-        });
+    const tls = await smsTls(o, dir);
     const listening = await listen(sms.app, {
       host: o.host ?? '127.0.0.1',
       port: o.port ?? DEFAULT_SMS_PORT,
@@ -199,17 +226,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
     closers.push(async () => clearInterval(timer));
     await sms.release.cleanup();
     if (!o.clusterWorker) {
-      const record: SmsRecord = {
-        url: listening.url,
-        pid: process.pid,
-        ...(tls?.certPath ? { certPath: tls.certPath } : {}),
-        ...(tls ? { fingerprint256: tls.fingerprint256 } : {}),
-        startedAt: new Date().toISOString(),
-      };
-      await writeFileAtomic(smsRecordPath(o.home), `${JSON.stringify(record, null, 2)}\n`, {
-        force: true,
-        mode: 0o644,
-      });
+      await writeSmsRecord(o.home, listening.url, tls);
       closers.push(async () => {
         const cur = await readSmsRecord(o.home);
         if (cur?.pid === process.pid && cur.url === listening.url)
@@ -270,21 +287,7 @@ export interface SmsCluster {
  */
 export async function startSmsCluster(o: StartSmsOptions & { workers: number }): Promise<SmsCluster> {
   if (!cluster.isPrimary) throw new Error('startSmsCluster must run in the primary process');
-  const logger = o.logger ?? createLogger({ level: o.logLevel ?? 'info' });
-  const dir = smsDir(o.home);
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const policy: Record<string, unknown> = {
-    ...DEFAULT_SMS_POLICY,
-    ...(o.policyFile ? await readPolicyFile(resolve(o.policyFile)) : {}),
-    ...(o.policy ?? {}),
-    ...(o.allowSimulation ? { allowSimulation: true } : {}),
-  };
-  parseSmsPolicy(policy);
-  const master = await loadMasterKey(dir);
-  if (master.created) logger.info('master key generated', { path: master.path });
-  const sealer = createSealer(master.key);
-  master.key.fill(0);
-  const dbLocation = o.db ?? join(dir, 'sms.db');
+  const { logger, dir, policy, sealer, dbLocation } = await prepareSms(o, false);
   const store = await openStore(dbLocation);
   try {
     await checkMasterKey(store, sealer);
@@ -293,13 +296,7 @@ export async function startSmsCluster(o: StartSmsOptions & { workers: number }):
   }
   const clients = await createChainClients({ home: o.home, ...(o.chainUrl ? { chainUrl: o.chainUrl } : {}) });
   if (policy.allowSimulation) await openSimPlatform(o.simPlatformHome ?? o.home);
-  const tls = o.insecureHttp
-    ? undefined
-    : await loadOrCreateTls({
-        dir: join(dir, 'tls'),
-        ...(o.tlsCert ? { certPath: o.tlsCert } : {}),
-        ...(o.tlsKey ? { keyPath: o.tlsKey } : {}),
-      });
+  const tls = await smsTls(o, dir);
 
   let closing = false;
   const live = new Set<import('node:cluster').Worker>();
@@ -334,17 +331,7 @@ export async function startSmsCluster(o: StartSmsOptions & { workers: number }):
   });
   const host = o.host ?? '127.0.0.1';
   const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const record: SmsRecord = {
-    url,
-    pid: process.pid,
-    ...(tls?.certPath ? { certPath: tls.certPath } : {}),
-    ...(tls ? { fingerprint256: tls.fingerprint256 } : {}),
-    startedAt: new Date().toISOString(),
-  };
-  await writeFileAtomic(smsRecordPath(o.home), `${JSON.stringify(record, null, 2)}\n`, {
-    force: true,
-    mode: 0o644,
-  });
+  await writeSmsRecord(o.home, url, tls);
   logger.info('sms started', {
     url,
     workers: o.workers,
