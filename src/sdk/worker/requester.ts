@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { hexToString, isAddressEqual, zeroAddress, type Address, type Hex } from 'viem';
 import {
   computeTaskId,
-  createChainClients,
   createRequestOrder,
   isTeeTag,
   listOrders,
@@ -28,6 +27,7 @@ import {
 import { SealworkError, fsError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
+import { connect, type ChainParameters } from '../chain/common.js';
 import { fetchBytes } from '../../worker/fetch.js';
 import { TaskJournal, type FailureCause } from '../../worker/journal.js';
 import { decryptResult, isEncryptedResult, type ResultKeyFormat } from '../../worker/postcompute.js';
@@ -37,28 +37,12 @@ import { unzipEntries } from '../../worker/zip.js';
 export type TaskStatusName = 'UNSET' | 'ACTIVE' | 'REVEALING' | 'COMPLETED' | 'FAILED';
 const STATUS_NAMES: TaskStatusName[] = ['UNSET', 'ACTIVE', 'REVEALING', 'COMPLETED', 'FAILED'];
 
-export interface ChainAccess {
-  home?: string;
-  chainUrl?: string;
-  /** Signer: a private key, or a named dev account on the embedded chain. */
-  privateKey?: string;
-  as?: string;
-  /** Keystore password (else SEALWORK_WALLET_PASSWORD, else promptPassword). */
-  password?: string;
-  promptPassword?: () => Promise<string>;
-}
+/** Chain access of a requester call: the same options as every chain SDK call. */
+export type ChainAccess = ChainParameters;
 
 async function clients(p: ChainAccess, requireWallet = false): Promise<ChainClients & { home: string }> {
   const home = resolveHome(p.home);
-  const c = await createChainClients({
-    home,
-    chainUrl: p.chainUrl,
-    privateKey: p.privateKey,
-    as: p.as,
-    password: p.password,
-    promptPassword: p.promptPassword,
-    requireWallet,
-  });
+  const c = await connect({ ...p, home }, requireWallet);
   return { ...c, home };
 }
 
