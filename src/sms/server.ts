@@ -9,23 +9,17 @@ import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { SealworkError } from '../errors.js';
 import { createSmsApp } from './app.js';
-import { cachedChainReader, type ChainReader, type ChainReaderStats } from './chain-reader.js';
-import type { Logger } from './log.js';
-import { createReleaseService, type ReleaseService } from './release.js';
+import { cachedChainReader, type ChainReaderStats } from './chain-reader.js';
+import { createReleaseService, type ReleaseDeps, type ReleaseService } from './release.js';
 import { createSecretApi, type SecretApi } from './secrets.js';
 import { safeEqual, type Sealer } from './sealing.js';
 import type { SmsStore } from './store.js';
-import type { AttestationVerifier } from './verifier.js';
 
-export interface SmsDeps {
-  store: SmsStore;
-  sealer: Sealer;
-  chain: ChainReader;
-  verifier: AttestationVerifier;
-  logger: Logger;
-  nonceTtlMs?: number;
-  /** Shared (HMAC, store-checked) nonces for multi-process SMS; see ReleaseDeps.nonceKey. */
-  nonceKey?: Uint8Array;
+/** What the SMS hands on to the release service (and, but for the verifier, the secret API), plus its own options. */
+export interface SmsDeps extends Pick<
+  ReleaseDeps,
+  'store' | 'sealer' | 'chain' | 'verifier' | 'logger' | 'nonceTtlMs' | 'nonceKey'
+> {
   /** Cache immutable chain reads (default true). */
   cacheChain?: boolean;
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
