@@ -55,7 +55,8 @@ export interface StartSmsOptions {
   clusterWorker?: boolean;
 }
 
-export interface RunningSms {
+/** Where a started SMS (one process or a cluster) serves, and what it serves from. */
+export interface SmsEndpoint {
   url: string;
   port: number;
   /** The TLS certificate clients should trust (PEM), when TLS is on. */
@@ -66,6 +67,9 @@ export interface RunningSms {
   chainUrl: string;
   hub: Address;
   policy: Record<string, unknown>;
+}
+
+export interface RunningSms extends SmsEndpoint {
   sms: Sms;
   store: SmsStore;
   close(): Promise<void>;
@@ -265,16 +269,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
   }
 }
 
-export interface SmsCluster {
-  url: string;
-  port: number;
-  cert?: string;
-  certPath?: string;
-  fingerprint256?: string;
-  db: string;
-  chainUrl: string;
-  hub: Address;
-  policy: Record<string, unknown>;
+export interface SmsCluster extends SmsEndpoint {
   workers: number;
   close(): Promise<void>;
 }
