@@ -18,7 +18,7 @@ import type { ChainReader } from './chain-reader.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { createSealer, loadMasterKey } from './sealing.js';
 import { checkMasterKey, createSms, listen, type Sms } from './server.js';
-import { openStore, redactDbUrl, type SmsStore } from './store.js';
+import { openStore, type SmsStore } from './store.js';
 import { rawTaskReader } from './task-reader.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 
@@ -240,7 +240,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
     logger.info(o.clusterWorker ? 'sms worker started' : 'sms started', {
       url: listening.url,
       pid: process.pid,
-      db: store.kind === 'postgres' ? redactDbUrl(dbLocation) : dbLocation,
+      db: store.location,
       chainUrl: clients.url,
       hub: clients.deployment.hub,
       tls: Boolean(tls),
@@ -252,7 +252,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       url: listening.url,
       port: listening.port,
       ...(tls ? { cert: tls.cert, certPath: tls.certPath, fingerprint256: tls.fingerprint256 } : {}),
-      db: store.kind === 'postgres' ? redactDbUrl(dbLocation) : dbLocation,
+      db: store.location,
       chainUrl: clients.url,
       hub: clients.deployment.hub,
       policy,
