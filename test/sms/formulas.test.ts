@@ -60,11 +60,18 @@ describe('signature checks', () => {
       const flipped = `${good.slice(0, 10)}${good[10] === '0' ? '1' : '0'}${good.slice(11)}`;
       assert.equal(await isSignedBy(h, flipped, owner.address), false);
       assert.equal(await isSignedBy(h, '0x1234', owner.address), false);
+      // The high-S twin of a valid signature (s' = n - s, v flipped) is valid for ecrecover too.
+      const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+      const s = BigInt(`0x${good.slice(66, 130)}`);
+      const v = parseInt(good.slice(130), 16);
+      const high = `${good.slice(0, 66)}${(n - s).toString(16).padStart(64, '0')}${(v === 27 ? 28 : 27).toString(16)}`;
+      assert.equal(await recoverChallengeSigner(h, high), owner.address);
+      assert.equal(await isSignedBy(h, high, owner.address), true);
     }
   });
 });
 
-describe('session JWE (ECDH-ES + A256GCM, built with node:crypto, opened with jose)', () => {
+describe('session JWE (ECDH-ES + A256GCM, built and opened with jose)', () => {
   for (const curve of ['X25519', 'P-256'] as const)
     it(`round-trips to a ${curve} enclave key, and no other key opens it`, async () => {
       const { encryptToEnclave, decryptSessionJwe, generateSessionKeyPair } =
