@@ -5,6 +5,7 @@
  * (`personal_sign`) signature of the 32-byte challenge, i.e. of `"\x19Ethereum Signed Message:\n32" ‖ challenge`.
  */
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import {
   concatHex,
@@ -101,6 +102,38 @@ export async function recoverChallengeSigner(
   }
 }
 
+/**
+ * libsecp256k1 (bitcoin-core's C library, prebuilt inside the `secp256k1` npm package) for the
+ * hot-path ECDSA verification; where its native binding cannot load, @noble/curves does the same
+ * check (slower). The package's own pure-JS fallback (elliptic) is deliberately not used.
+ */
+interface NativeSecp256k1 {
+  ecdsaVerify(sig: Uint8Array, msg32: Uint8Array, pub: Uint8Array): boolean;
+  signatureNormalize(sig: Uint8Array): Uint8Array;
+}
+const native: NativeSecp256k1 | undefined = (() => {
+  try {
+    return createRequire(import.meta.url)('secp256k1/bindings') as NativeSecp256k1;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Whether the hot-path signature check runs on libsecp256k1 (true wherever its prebuilt binding loads). */
+export const nativeSecp256k1 = native !== undefined;
+
+function verifyEcdsa(compactSig: Uint8Array, digest: Uint8Array, pub: Uint8Array): boolean {
+  try {
+    if (native) {
+      // libsecp256k1 accepts only low-S; ecrecover accepts both, so normalize first.
+      return native.ecdsaVerify(native.signatureNormalize(compactSig), digest, pub);
+    }
+    return secp256k1.verify(compactSig, digest, pub, { lowS: false, prehash: false });
+  } catch {
+    return false;
+  }
+}
+
 /** Public keys (uncompressed bytes) of recently seen expected signers (workerpool owners). */
 const signerKeys = new Map<string, Uint8Array>();
 const MAX_SIGNER_KEYS = 16;
@@ -108,8 +141,8 @@ const MAX_SIGNER_KEYS = 16;
 /**
  * Is `signature` the EIP-191 signature of the 32-byte `challenge` by `expected`? Same answer as
  * recovering the signer and comparing. Once a signer's public key is known (first successful
- * recovery), later checks are a plain ECDSA verification by @noble/curves against that key,
- * about twice as cheap as recovery: the hot path of attested sessions, where the expected signer
+ * recovery), later checks are a plain ECDSA verification against that key (libsecp256k1, else
+ * @noble/curves), much cheaper than recovery: the hot path of attested sessions, where the expected signer
  * is the workerpool owner. High-S signatures are accepted, as ecrecover accepts them.
  */
 export async function isSignedBy(
@@ -122,13 +155,7 @@ export async function isSignedBy(
   const key = expected.toLowerCase();
   const digest = hashMessage({ raw: challenge });
   const known = signerKeys.get(key);
-  if (known) {
-    try {
-      return secp256k1.verify(sig.slice(2, 130), digest.slice(2), known, { lowS: false, prehash: false });
-    } catch {
-      return false;
-    }
-  }
+  if (known) return verifyEcdsa(hexToBytes(sig.slice(0, 130) as Hex), hexToBytes(digest), known);
   let pub: Hex;
   try {
     pub = await recoverPublicKey({ hash: digest, signature: sig as Hex });

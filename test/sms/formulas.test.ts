@@ -46,6 +46,13 @@ describe('challenge formulas', () => {
 });
 
 describe('signature checks', () => {
+  it('use libsecp256k1 where the npm package ships a prebuilt binding (linux-x64 here)', async (t) => {
+    const { nativeSecp256k1 } = await import('../../src/sms/formulas.js');
+    if (!(process.platform === 'linux' && process.arch === 'x64'))
+      return t.skip('no prebuilt binding expected');
+    assert.equal(nativeSecp256k1, true);
+  });
+
   it('isSignedBy agrees with recovery (first call recovers, later calls verify against the cached key)', async () => {
     const owner = privateKeyToAccount(generatePrivateKey());
     const other = privateKeyToAccount(generatePrivateKey());
