@@ -532,21 +532,30 @@ export function collateralToJson(c: Collateral): Record<string, string> {
   };
 }
 
-/** Stable content hash of a collateral (cache key). */
-export function collateralKey(c: Collateral): string {
-  const h = createHash('sha256');
-  for (const part of [
+/**
+ * Every signed or trusted part of a collateral, in a fixed order: what the cache key hashes and
+ * what a cached preparation is compared against. One list, so a new field cannot be left out of
+ * either.
+ */
+export function collateralParts(c: Collateral): (string | Uint8Array | undefined)[] {
+  return [
     c.tcbInfo,
     c.tcbInfoSignature,
     c.tcbInfoIssuerChain,
     c.qeIdentity,
     c.qeIdentitySignature,
     c.qeIdentityIssuerChain,
-    c.rootCaCrl ?? '',
-    c.pckCrl ?? '',
-    c.pckCertChain ?? '',
-  ]) {
-    const b = typeof part === 'string' ? Buffer.from(part) : part;
+    c.rootCaCrl,
+    c.pckCrl,
+    c.pckCertChain,
+  ];
+}
+
+/** Stable content hash of a collateral (cache key). */
+export function collateralKey(c: Collateral): string {
+  const h = createHash('sha256');
+  for (const part of collateralParts(c)) {
+    const b = typeof part === 'string' ? Buffer.from(part) : (part ?? Buffer.alloc(0));
     h.update(`${b.length}:`).update(b);
   }
   return h.digest('hex');

@@ -27,6 +27,7 @@ import {
 } from './certs.js';
 import {
   collateralKey,
+  collateralParts,
   parseQeIdentity,
   parseTcbInfo,
   type Collateral,
@@ -189,20 +190,8 @@ interface Prepared {
 let preparedByObject = new WeakMap<Collateral, Prepared>();
 const preparedByKey = new Map<string, Prepared>();
 
-const sourceOf = (c: Collateral): unknown[] => [
-  c.tcbInfo,
-  c.tcbInfoSignature,
-  c.tcbInfoIssuerChain,
-  c.qeIdentity,
-  c.qeIdentitySignature,
-  c.qeIdentityIssuerChain,
-  c.rootCaCrl,
-  c.pckCrl,
-  c.pckCertChain,
-];
-
 function prepare(c: Collateral): Prepared {
-  const source = sourceOf(c);
+  const source = collateralParts(c);
   let p = preparedByObject.get(c);
   if (p && p.source.every((v, i) => v === source[i])) return p;
   const key = collateralKey(c);
@@ -412,31 +401,16 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
     !c.certs[0]!.ca &&
     /SGX TCB Signing/.test(commonName(c.certs[0]!.subject)) &&
     isP256Key(c.certs[0]!.publicKey);
+  const signingChainDetail = (what: string, c: ChainResult) =>
+    c.ok
+      ? c.certs.length === 1
+        ? `${what} signing chain: ${c.detail}, signer "${commonName(c.certs[0]!.subject)}"`
+        : `${what} signing chain: ${c.certs.length} certificates below the root, expected 1 (SGX TCB Signing)`
+      : `${what} signing chain: ${c.detail}`;
   const tcbChain = verifyChain(prep.tcbChain, roots);
-  if (
-    !check(
-      'tcb.info.chain',
-      signerCn(tcbChain),
-      tcbChain.ok
-        ? tcbChain.certs.length === 1
-          ? `TCB info signing chain: ${tcbChain.detail}, signer "${commonName(tcbChain.certs[0]!.subject)}"`
-          : `TCB info signing chain: ${tcbChain.certs.length} certificates below the root, expected 1 (SGX TCB Signing)`
-        : `TCB info signing chain: ${tcbChain.detail}`,
-    )
-  )
-    return done();
+  if (!check('tcb.info.chain', signerCn(tcbChain), signingChainDetail('TCB info', tcbChain))) return done();
   const qeChain = verifyChain(prep.qeChain, roots);
-  if (
-    !check(
-      'qe.identity.chain',
-      signerCn(qeChain),
-      qeChain.ok
-        ? qeChain.certs.length === 1
-          ? `QE identity signing chain: ${qeChain.detail}, signer "${commonName(qeChain.certs[0]!.subject)}"`
-          : `QE identity signing chain: ${qeChain.certs.length} certificates below the root, expected 1 (SGX TCB Signing)`
-        : `QE identity signing chain: ${qeChain.detail}`,
-    )
-  )
+  if (!check('qe.identity.chain', signerCn(qeChain), signingChainDetail('QE identity', qeChain)))
     return done();
   const root = pckChain.root!;
   const sameRoot =
