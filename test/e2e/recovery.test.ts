@@ -111,22 +111,18 @@ describe('worker crash recovery', { skip }, () => {
   });
 
   it('refuses to serve a workerpool its wallet does not own, invalid options, and a second worker on the same home', async () => {
-    const r = await runCli(
-      [
-        '--home',
-        s.home,
-        '--json',
-        'worker',
-        'start',
-        '--workerpool',
-        s.stack.workerpool,
-        '--as',
-        'requester',
-      ],
-      { env: { SEALWORK_CHAIN_URL: s.stack.chain.url }, timeoutMs: 30_000 },
-    );
+    const startAs = (as: string) =>
+      runCli(
+        ['--home', s.home, '--json', 'worker', 'start', '--workerpool', s.stack.workerpool, '--as', as],
+        {
+          env: { SEALWORK_CHAIN_URL: s.stack.chain.url },
+          timeoutMs: 30_000,
+        },
+      );
+    const errorCode = (out: string) => (JSON.parse(out) as { error: { code: string } }).error.code;
+    const r = await startAs('requester');
     assert.equal(r.code, 1);
-    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'WORKERPOOL_NOT_OWNED');
+    assert.equal(errorCode(r.stdout), 'WORKERPOOL_NOT_OWNED');
     // Options are checked before anything starts.
     const bad = await runCli(
       ['--home', s.home, 'worker', 'start', '--workerpool', s.stack.workerpool, '--slots', 'two'],
@@ -143,32 +139,13 @@ describe('worker crash recovery', { skip }, () => {
     try {
       const end = Date.now() + 30_000;
       while (!existsSync(lock) && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
-      const second = await runCli(
-        [
-          '--home',
-          s.home,
-          '--json',
-          'worker',
-          'start',
-          '--workerpool',
-          s.stack.workerpool,
-          '--as',
-          'workerpool',
-        ],
-        { env: { SEALWORK_CHAIN_URL: s.stack.chain.url }, timeoutMs: 30_000 },
-      );
+      const second = await startAs('workerpool');
       assert.equal(second.code, 1);
-      assert.equal(
-        (JSON.parse(second.stdout) as { error: { code: string } }).error.code,
-        'WORKER_ALREADY_RUNNING',
-      );
+      assert.equal(errorCode(second.stdout), 'WORKER_ALREADY_RUNNING');
       // `sealwork dev` on that home is refused before it starts anything.
       const dev = await runCli(['--home', s.home, '--json', 'dev', '--no-demo'], { timeoutMs: 30_000 });
       assert.equal(dev.code, 1);
-      assert.equal(
-        (JSON.parse(dev.stdout) as { error: { code: string } }).error.code,
-        'WORKER_ALREADY_RUNNING',
-      );
+      assert.equal(errorCode(dev.stdout), 'WORKER_ALREADY_RUNNING');
     } finally {
       await w.stop();
     }
