@@ -79,9 +79,8 @@ export function register(program: Command): void {
           },
           quote: string,
         ) => {
-          const r = await (
-            await loadSdkAttestationIndex()
-          ).verifyQuoteFile({
+          const { verifyQuoteFile } = await loadSdkAttestationIndex();
+          const r = await verifyQuoteFile({
             quote,
             collateral: o.collateral,
             at: o.at,
@@ -164,9 +163,8 @@ export function register(program: Command): void {
               });
             return Number(v);
           };
-          const r = await (
-            await loadSdkAttestationIndex()
-          ).simQuote({
+          const { simQuote } = await loadSdkAttestationIndex();
+          const r = await simQuote({
             mrenclave: o.mrenclave,
             reportData: o.reportData,
             mrsigner: o.mrsigner,

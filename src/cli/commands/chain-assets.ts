@@ -40,9 +40,8 @@ export function registerAssets(program: Command): void {
     app.command('show').description('Show an app registered on chain').argument('<address>'),
   ).action(
     action(async (ctx, o: ChainOpts, address: string) => {
-      const r = await (
-        await loadSdkChainAssets()
-      ).showApp({ ...chainParams(ctx, o), address: address as Address });
+      const { showApp } = await loadSdkChainAssets();
+      const r = await showApp({ ...chainParams(ctx, o), address: address as Address });
       ctx.out(r, [
         `app:       ${r.address}`,
         `owner:     ${r.owner}`,
@@ -76,9 +75,8 @@ export function registerAssets(program: Command): void {
     dataset.command('show').description('Show a dataset registered on chain').argument('<address>'),
   ).action(
     action(async (ctx, o: ChainOpts, address: string) => {
-      const r = await (
-        await loadSdkChainAssets()
-      ).showDataset({ ...chainParams(ctx, o), address: address as Address });
+      const { showDataset } = await loadSdkChainAssets();
+      const r = await showDataset({ ...chainParams(ctx, o), address: address as Address });
       ctx.out(r, [
         `dataset:  ${r.address}`,
         `owner:    ${r.owner}`,
@@ -106,9 +104,8 @@ export function registerAssets(program: Command): void {
     pool.command('show').description('Show a workerpool registered on chain').argument('<address>'),
   ).action(
     action(async (ctx, o: ChainOpts, address: string) => {
-      const r = await (
-        await loadSdkChainAssets()
-      ).showWorkerpool({ ...chainParams(ctx, o), address: address as Address });
+      const { showWorkerpool } = await loadSdkChainAssets();
+      const r = await showWorkerpool({ ...chainParams(ctx, o), address: address as Address });
       ctx.out(r, [`workerpool:  ${r.address}`, `owner:       ${r.owner}`, `description: ${r.description}`]);
     }),
   );

@@ -60,27 +60,22 @@ export function registerMarket(program: Command): void {
       .option('--force', 'overwrite --out');
     chainOptions(c).action(
       action(async (ctx, o: ChainOpts & SignOrderFields & { out?: string; force?: boolean }) => {
-        const r = await (
-          await loadSdkChainOrders()
-        ).signOrderToFile({
+        const { signOrderToFile, signedOrderToJson } = await loadSdkChainOrders();
+        const r = await signOrderToFile({
           ...chainParams(ctx, o),
           kind,
           fields: o,
           out: o.out,
           force: o.force,
         });
+        const signed = signedOrderToJson(r.signed);
         ctx.out(
           {
             file: r.file,
             orderHash: r.orderHash,
-            ...(await loadSdkChainOrders()).signedOrderToJson(r.signed),
+            ...signed,
           },
-          [
-            `${kind} order ${r.orderHash}`,
-            r.file
-              ? `written: ${r.file}`
-              : JSON.stringify((await loadSdkChainOrders()).signedOrderToJson(r.signed), null, 2),
-          ],
+          [`${kind} order ${r.orderHash}`, r.file ? `written: ${r.file}` : JSON.stringify(signed, null, 2)],
         );
       }),
     );

@@ -24,9 +24,8 @@ export function registerWallet(program: Command): void {
     .option('--force', 'replace an existing wallet')
     .action(
       action(async (ctx, o: { force?: boolean }) => {
-        const r = await (
-          await loadSdkChainWallet()
-        ).createWallet({ home: ctx.home, password: await newPassword(ctx), force: o.force });
+        const { createWallet } = await loadSdkChainWallet();
+        const r = await createWallet({ home: ctx.home, password: await newPassword(ctx), force: o.force });
         ctx.out(r, [`address:  ${r.address}`, `keystore: ${r.keystore}`]);
       }),
     );
@@ -53,9 +52,8 @@ export function registerWallet(program: Command): void {
             process.env.SEALWORK_IMPORT_PRIVATE_KEY ??
             (tty ? await promptSecret('private key: ') : undefined);
         }
-        const r = await (
-          await loadSdkChainWallet()
-        ).importWallet({
+        const { importWallet } = await loadSdkChainWallet();
+        const r = await importWallet({
           home: ctx.home,
           privateKey,
           keystoreFile: o.keystore,

@@ -86,9 +86,8 @@ export function register(program: Command): void {
       .option('--eth <amount>', 'balance to set, in ETH (default 100)', (v) => Number(v)),
   ).action(
     action(async (ctx, o: ChainOpts & { eth?: number }, address: string) => {
-      const r = await (
-        await loadSdkChainEmbedded()
-      ).fundAccount({ home: ctx.home, chainUrl: o.chainUrl, address, eth: o.eth });
+      const { fundAccount } = await loadSdkChainEmbedded();
+      const r = await fundAccount({ home: ctx.home, chainUrl: o.chainUrl, address, eth: o.eth });
       ctx.out(r, `${r.address}: ${Number(r.balance / 10n ** 14n) / 1e4} ETH`);
     }),
   );

@@ -79,9 +79,8 @@ export function register(program: Command): void {
         ) => {
           const threads = Number(o.threads);
           ctx.info(`note: ${SIM_WARNING}`);
-          const r = await (
-            await loadSdkEnclaveIndex()
-          ).buildApp({
+          const { buildApp } = await loadSdkEnclaveIndex();
+          const r = await buildApp({
             image,
             out: o.out,
             entrypoint: o.entrypoint,
@@ -160,9 +159,8 @@ export function register(program: Command): void {
           image: string,
         ) => {
           ctx.info(`note: ${SIM_WARNING}`);
-          const r = await (
-            await loadSdkEnclaveIndex()
-          ).execApp({
+          const { execApp } = await loadSdkEnclaveIndex();
+          const r = await execApp({
             image,
             fspfKey: o.fspfKey,
             fspfTag: o.fspfTag,

@@ -175,9 +175,8 @@ export function register(program: Command): void {
     .option('--force', 'overwrite an existing key pair')
     .action(
       action(async (ctx, o: { out?: string; force?: boolean }) => {
-        const r = await (
-          await sdk()
-        ).generateResultKey({
+        const { generateResultKey } = await sdk();
+        const r = await generateResultKey({
           home: ctx.home,
           ...(o.out ? { out: o.out } : {}),
           ...(o.force ? { force: true } : {}),
@@ -200,9 +199,8 @@ export function register(program: Command): void {
       .option('--update', 'replace the key already pushed'),
   ).action(
     action(async (ctx, o: SmsOpts & { publicKeyFile?: string; update?: boolean }) => {
-      const r = await (
-        await sdk()
-      ).pushResultKey({
+      const { pushResultKey } = await sdk();
+      const r = await pushResultKey({
         ...params(ctx, o),
         ...(o.publicKeyFile ? { publicKeyFile: o.publicKeyFile } : {}),
         ...(o.update ? { update: true } : {}),
@@ -228,9 +226,8 @@ export function register(program: Command): void {
     if (kind === 'requester' || kind === 'web2') c.argument('<name>', 'secret name');
     c.action(
       action(async (ctx, o: SmsOpts, address: string, name?: string) => {
-        const r = await (
-          await sdk()
-        ).checkSecret({
+        const { checkSecret } = await sdk();
+        const r = await checkSecret({
           home: ctx.home,
           ...(o.smsUrl ? { smsUrl: o.smsUrl } : {}),
           ...(o.smsCa ? { smsCa: o.smsCa } : {}),

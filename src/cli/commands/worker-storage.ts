@@ -34,9 +34,8 @@ export function registerStorage(program: Command): void {
     .option('--max-size <size>', 'largest object accepted (e.g. 64M, 1G)', '1G')
     .action(
       action(async (ctx, o: { host: string; port: string; maxSize: string }) => {
-        const s = await (
-          await loadSdkWorkerStorage()
-        ).startStorageService({
+        const { startStorageService } = await loadSdkWorkerStorage();
+        const s = await startStorageService({
           home: ctx.home,
           host: o.host,
           port: Number(o.port),
@@ -56,9 +55,8 @@ export function registerStorage(program: Command): void {
     .option('--storage-url <url>', 'storage to use (default: the one started under this home)')
     .action(
       action(async (ctx, o: { storageUrl?: string }, file: string) => {
-        const r = await (
-          await loadSdkWorkerStorage()
-        ).storagePut({ file, storageUrl: o.storageUrl, home: ctx.home });
+        const { storagePut } = await loadSdkWorkerStorage();
+        const r = await storagePut({ file, storageUrl: o.storageUrl, home: ctx.home });
         ctx.out(r, [`url:      ${r.url}`, `checksum: ${r.sha256}`, `size:     ${r.size}`]);
       }),
     );
