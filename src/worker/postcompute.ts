@@ -14,11 +14,11 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import forge from 'node-forge';
 import { hexToBytes, keccak256, isHex } from 'viem';
-import { SealworkError } from '../errors.js';
+import { isSealworkError, SealworkError } from '../errors.js';
+import { OutputFolder, type OutputEntry, type OutputLimits } from './output.js';
 import { unzipEntries, zipEntries } from './zip.js';
 
 export const COMPUTED_JSON = 'computed.json';
@@ -35,15 +35,43 @@ export interface ComputedJson {
   callbackData?: `0x${string}`;
 }
 
-/** Read and check `<outDir>/computed.json` (`deterministic-output-path`, `callback-data`). */
-export async function readComputedJson(outDir: string): Promise<ComputedJson> {
-  let text: string;
-  try {
-    text = await fs.readFile(join(outDir, COMPUTED_JSON), 'utf8');
-  } catch {
-    throw new SealworkError('COMPUTED_JSON_MISSING', 'The app wrote no /iexec_out/computed.json.', {
+/** computed.json is read only up to this size (64 KiB): it holds two short fields. */
+export const MAX_COMPUTED_JSON_BYTES = 64 * 1024;
+
+/**
+ * Read and check `<outDir>/computed.json` (`deterministic-output-path`, `callback-data`). Only a
+ * regular file is read (never through a link, never a FIFO), up to {@link MAX_COMPUTED_JSON_BYTES}.
+ */
+export async function readComputedJson(
+  outDir: string,
+  limits: Pick<OutputLimits, 'timeoutMs'> = {},
+): Promise<ComputedJson> {
+  const out = new OutputFolder(outDir, { maxBytes: MAX_COMPUTED_JSON_BYTES, ...limits });
+  const missing = () =>
+    new SealworkError('COMPUTED_JSON_MISSING', 'The app wrote no /iexec_out/computed.json.', {
       hint: 'An iExec app must write {"deterministic-output-path": "/iexec_out/<file>"} to /iexec_out/computed.json.',
     });
+  const entry = await out.entry(COMPUTED_JSON);
+  if (!entry) throw missing();
+  if (entry.type === 'directory')
+    throw new SealworkError('COMPUTED_JSON_INVALID', '/iexec_out/computed.json is a folder, not a file.', {
+      hint: 'Write computed.json as a regular file.',
+    });
+  if (entry.type !== 'file') throw out.refused(COMPUTED_JSON, entry.type);
+  let text: string;
+  try {
+    text = (await out.read(entry)).data.toString('utf8');
+  } catch (e) {
+    if (isSealworkError(e, 'RESULT_TOO_LARGE'))
+      throw new SealworkError(
+        'COMPUTED_JSON_INVALID',
+        `/iexec_out/computed.json is larger than ${MAX_COMPUTED_JSON_BYTES} bytes.`,
+        {
+          hint: 'computed.json holds only "deterministic-output-path" or "callback-data": keep it small.',
+          details: { path: '/iexec_out/computed.json', limit: 'bytes', max: MAX_COMPUTED_JSON_BYTES },
+        },
+      );
+    throw e;
   }
   let j: unknown;
   try {
@@ -76,18 +104,22 @@ export async function readComputedJson(outDir: string): Promise<ComputedJson> {
   };
 }
 
-function sha256Hex(b: Buffer): `0x${string}` {
-  return `0x${createHash('sha256').update(b).digest('hex')}`;
-}
-
 /**
  * The result digest, as iExec's post-compute computes it:
  * - web3 (callback-data): keccak256 of the callback bytes;
  * - file: `0x` + sha256 of its bytes;
  * - folder: keccak256 of the concatenated sha256 of its top-level entries, sorted by path
  *   (sub-folders and empty files contribute nothing, as in iExec).
+ *
+ * Every path component is checked without following links; a link, FIFO, socket or device on the
+ * way or among the folder's entries is refused (`RESULT_ENTRY_REFUSED`), and the bytes read are
+ * bounded by `limits.maxBytes` (`RESULT_TOO_LARGE`). See ./output.ts.
  */
-export async function computeResultDigest(outDir: string, computed: ComputedJson): Promise<`0x${string}`> {
+export async function computeResultDigest(
+  outDir: string,
+  computed: ComputedJson,
+  limits: OutputLimits = {},
+): Promise<`0x${string}`> {
   if (computed.callbackData) return keccak256(hexToBytes(computed.callbackData));
   const p = computed.deterministicOutputPath ?? '';
   const norm = posix.normalize(p);
@@ -97,31 +129,31 @@ export async function computeResultDigest(outDir: string, computed: ComputedJson
       `"deterministic-output-path" ${p} is not under /iexec_out.`,
       { hint: 'Point it to a file or folder the app wrote in /iexec_out.' },
     );
-  const host = join(outDir, norm.slice('/iexec_out'.length));
-  const st = await fs.lstat(host).catch(() => undefined);
-  if (!st)
+  const rel = norm.slice('/iexec_out'.length).replace(/^\/+|\/+$/g, '');
+  const out = new OutputFolder(outDir, limits);
+  const entry = await out.entry(rel);
+  if (!entry)
     throw new SealworkError('DETERMINISTIC_OUTPUT_MISSING', `The deterministic output ${p} does not exist.`, {
       hint: 'The app must write the file named in computed.json.',
     });
-  if (st.isFile()) {
-    const data = await fs.readFile(host);
-    if (data.length === 0)
+  const sha256Of = async (e: OutputEntry): Promise<Buffer | undefined> => {
+    const h = createHash('sha256');
+    const { size } = await out.read(e, { onChunk: (c) => h.update(c) });
+    return size === 0 ? undefined : h.digest();
+  };
+  if (entry.type === 'file') {
+    const digest = await sha256Of(entry);
+    if (!digest)
       throw new SealworkError('DETERMINISTIC_OUTPUT_EMPTY', `The deterministic output ${p} is empty.`);
-    return sha256Hex(data);
+    return `0x${digest.toString('hex')}`;
   }
-  if (!st.isDirectory())
-    throw new SealworkError(
-      'DETERMINISTIC_OUTPUT_INVALID',
-      `The deterministic output ${p} is not a file or folder.`,
-    );
-  const names = (await fs.readdir(host)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  if (entry.type !== 'directory') throw out.refused(entry.rel, entry.type);
+  // Top-level entries in byte order; links and special files are refused by list().
   const parts: Buffer[] = [];
-  for (const name of names) {
-    const s = await fs.lstat(join(host, name));
-    if (!s.isFile()) continue;
-    const data = await fs.readFile(join(host, name));
-    if (data.length === 0) continue;
-    parts.push(createHash('sha256').update(data).digest());
+  for (const e of await out.list(entry)) {
+    if (e.type !== 'file') continue;
+    const digest = await sha256Of(e);
+    if (digest) parts.push(digest);
   }
   if (parts.length === 0)
     throw new SealworkError(

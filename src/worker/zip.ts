@@ -1,27 +1,12 @@
 import { promises as fs } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { SealworkError } from '../errors.js';
+import { OutputFolder, type OutputLimits } from './output.js';
 
 /** A fixed timestamp so the same files always give the same zip bytes. */
 const ZIP_MTIME = new Date(Date.UTC(2000, 0, 1));
-
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    const entries = await fs.readdir(d, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push(p);
-      // symlinks and special files are not results: skipped
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 /** Zip in-memory entries (sorted by name, fixed timestamps: deterministic bytes). */
 export function zipEntries(entries: { name: string; data: Buffer }[]): Promise<Buffer> {
@@ -37,12 +22,17 @@ export function zipEntries(entries: { name: string; data: Buffer }[]): Promise<B
   });
 }
 
-/** Zip the regular files of a folder (paths relative to it, recursively). */
-export async function zipFolder(dir: string): Promise<Buffer> {
-  const files = await listFiles(dir);
-  const entries = await Promise.all(
-    files.map(async (f) => ({ name: relative(dir, f).split(sep).join('/'), data: await fs.readFile(f) })),
-  );
+/**
+ * Zip the regular files of a folder (paths relative to it, recursively). The folder is read with
+ * {@link OutputFolder}: no link is followed, a link, FIFO, socket or device anywhere in it is
+ * refused (`RESULT_ENTRY_REFUSED`), and the bytes, entries, depth and time are bounded by `o`
+ * (`RESULT_TOO_LARGE`, `RESULT_READ_TIMEOUT`).
+ */
+export async function zipFolder(dir: string, o: OutputLimits = {}): Promise<Buffer> {
+  const out = new OutputFolder(dir, o);
+  const entries: { name: string; data: Buffer }[] = [];
+  for (const f of await out.walk(await out.rootEntry()))
+    entries.push({ name: f.rel, data: (await out.read(f)).data });
   return zipEntries(entries);
 }
 

@@ -34,3 +34,4 @@ export {
   type ComputedJson,
   type ResultKeyFormat,
 } from '../../worker/postcompute.js';
+export { DEFAULT_MAX_RESULT_BYTES, type OutputLimits } from '../../worker/output.js';
