@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { utils as iexecUtils } from 'iexec';
@@ -14,8 +16,10 @@ import {
   ENC_RESULT_FILE,
   isEncryptedResult,
   PKCS1_WARNING,
+  MAX_COMPUTED_JSON_BYTES,
   readComputedJson,
 } from '../../src/worker/postcompute.js';
+import { DEFAULT_MAX_RESULT_BYTES } from '../../src/worker/output.js';
 import { unzipEntries, zipFolder } from '../../src/worker/zip.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -156,5 +160,238 @@ describe('result zip and encryption', () => {
     await assert.rejects(decryptResult(zip, beneficiary.privateKey), (e) =>
       isSealworkError(e, 'RESULT_NOT_ENCRYPTED'),
     );
+  });
+});
+
+/** The error's code and details, to compare in one assertion. */
+const refusal = (e: unknown) =>
+  isSealworkError(e) ? { code: e.code, details: e.details } : { code: undefined, error: String(e) };
+
+/** Reject after `ms` (then `unblock()`, so a reader stuck on a FIFO gets EOF and the test exits). */
+async function within<T>(ms: number, p: Promise<T>, unblock: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      unblock();
+      reject(new Error(`still blocked after ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Open a FIFO's write end without blocking and close it: a reader waiting on it sees EOF. */
+const releaseFifo = (fifo: string) => () => {
+  try {
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // no reader: nothing to release
+  }
+};
+
+describe('post-compute reads only regular files inside /iexec_out (issue 18, finding 2)', () => {
+  const t = tempDir();
+  after(t.cleanup);
+  // A stand-in for a host folder the app must not read through /iexec_out (such as /etc).
+  const host = join(t.dir, 'host-etc');
+  mkdirSync(host);
+  const secret = Buffer.from('host-secret-hostname\n');
+  writeFileSync(join(host, 'hostname'), secret);
+  writeFileSync(join(host, 'computed.json'), '{"deterministic-output-path":"/iexec_out/result.txt"}');
+  let n = 0;
+  const outDir = () => {
+    const out = join(t.dir, `out${n++}`);
+    mkdirSync(out);
+    writeFileSync(join(out, 'result.txt'), 'ok\n');
+    return out;
+  };
+  const mkfifo = (p: string) => execFileSync('mkfifo', [p]);
+
+  it('a symlinked folder in deterministic-output-path is refused (no digest of a host file)', async () => {
+    const out = outDir();
+    symlinkSync(host, join(out, 'l'));
+    writeFileSync(
+      join(out, 'computed.json'),
+      JSON.stringify({ 'deterministic-output-path': '/iexec_out/l/hostname' }),
+    );
+    const c = await readComputedJson(out);
+    const r = await computeResultDigest(out, c).then(
+      (digest) => ({ digest }),
+      (e: unknown) => refusal(e),
+    );
+    assert.notDeepEqual(r, { digest: `0x${sha(secret).toString('hex')}` }, 'digest of the host file');
+    assert.deepEqual(r, {
+      code: 'RESULT_ENTRY_REFUSED',
+      details: { path: '/iexec_out/l', type: 'symlink' },
+    });
+  });
+
+  it("a symlink as the deterministic output, or among a deterministic folder's files, is refused", async () => {
+    const out = outDir();
+    symlinkSync(join(host, 'hostname'), join(out, 'link.txt'));
+    await assert.rejects(
+      computeResultDigest(out, { deterministicOutputPath: '/iexec_out/link.txt' }),
+      (e) => {
+        assert.deepEqual(refusal(e), {
+          code: 'RESULT_ENTRY_REFUSED',
+          details: { path: '/iexec_out/link.txt', type: 'symlink' },
+        });
+        return true;
+      },
+    );
+    mkdirSync(join(out, 'res'));
+    writeFileSync(join(out, 'res', 'a.txt'), 'a');
+    symlinkSync(join(host, 'hostname'), join(out, 'res', 'b.txt'));
+    await assert.rejects(computeResultDigest(out, { deterministicOutputPath: '/iexec_out/res' }), (e) => {
+      assert.deepEqual(refusal(e), {
+        code: 'RESULT_ENTRY_REFUSED',
+        details: { path: '/iexec_out/res/b.txt', type: 'symlink' },
+      });
+      return true;
+    });
+  });
+
+  it('a symlink as computed.json is refused (the host file it points to is not read)', async () => {
+    const out = outDir();
+    symlinkSync(join(host, 'computed.json'), join(out, 'computed.json'));
+    await assert.rejects(readComputedJson(out), (e) => {
+      assert.deepEqual(refusal(e), {
+        code: 'RESULT_ENTRY_REFUSED',
+        details: { path: '/iexec_out/computed.json', type: 'symlink' },
+      });
+      assert.match((e as Error).message, /symbolic link.*regular files/);
+      return true;
+    });
+  });
+
+  it('a FIFO as computed.json is refused at once, without blocking', async () => {
+    const out = outDir();
+    const fifo = join(out, 'computed.json');
+    mkfifo(fifo);
+    const started = Date.now();
+    const r = await within(
+      5_000,
+      readComputedJson(out).then(
+        () => ({ code: 'read' }),
+        (e: unknown) => refusal(e),
+      ),
+      releaseFifo(fifo),
+    );
+    assert.deepEqual(r, {
+      code: 'RESULT_ENTRY_REFUSED',
+      details: { path: '/iexec_out/computed.json', type: 'fifo' },
+    });
+    assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+  });
+
+  it('a FIFO as the deterministic output is refused without blocking', async () => {
+    const out = outDir();
+    const fifo = join(out, 'result.fifo');
+    mkfifo(fifo);
+    const r = await within(
+      5_000,
+      computeResultDigest(out, { deterministicOutputPath: '/iexec_out/result.fifo' }).then(
+        (digest) => ({ digest }),
+        (e: unknown) => refusal(e),
+      ),
+      releaseFifo(fifo),
+    );
+    assert.deepEqual(r, {
+      code: 'RESULT_ENTRY_REFUSED',
+      details: { path: '/iexec_out/result.fifo', type: 'fifo' },
+    });
+  });
+
+  it('the result zip refuses a FIFO, a socket, a file link or a folder link anywhere in /iexec_out', async () => {
+    const cases: [string, (p: string) => Promise<void> | void, string][] = [
+      ['d/pipe', (p) => void mkfifo(p), 'fifo'],
+      ['d/etc', (p) => symlinkSync(host, p), 'symlink'],
+      ['d/e/hostname', (p) => symlinkSync(join(host, 'hostname'), p), 'symlink'],
+      ['sock', (p) => listenOn(p), 'socket'],
+    ];
+    const servers: ReturnType<typeof createServer>[] = [];
+    const listenOn = (p: string) =>
+      new Promise<void>((resolve, reject) => {
+        const srv = createServer();
+        servers.push(srv);
+        srv.once('error', reject);
+        srv.listen(p, resolve);
+      });
+    try {
+      for (const [rel, make, type] of cases) {
+        const out = outDir();
+        mkdirSync(join(out, 'd', 'e'), { recursive: true });
+        writeFileSync(join(out, 'd', 'ok.txt'), 'fine');
+        await make(join(out, ...rel.split('/')));
+        const r = await within(
+          5_000,
+          zipFolder(out).then(
+            async (z) => ({ entries: [...(await unzipEntries(z)).keys()].sort() }),
+            (e: unknown) => refusal(e),
+          ),
+          releaseFifo(join(out, 'd', 'pipe')),
+        );
+        assert.deepEqual(
+          r,
+          { code: 'RESULT_ENTRY_REFUSED', details: { path: `/iexec_out/${rel}`, type } },
+          rel,
+        );
+      }
+    } finally {
+      for (const srv of servers) srv.close();
+    }
+  });
+
+  it('refuses a result over the maximum size, file count or depth', async () => {
+    const out = outDir();
+    mkdirSync(join(out, 'a', 'b', 'c'), { recursive: true });
+    writeFileSync(join(out, 'big.bin'), randomBytes(4096));
+    writeFileSync(join(out, 'a', 'b', 'c', 'deep.txt'), 'deep');
+    writeFileSync(join(out, 'computed.json'), '{"deterministic-output-path":"/iexec_out/big.bin"}');
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => ({ code: 'accepted' }),
+        (e: unknown) => refusal(e),
+      );
+    assert.deepEqual(await code(zipFolder(out, { maxBytes: 1024 })), {
+      code: 'RESULT_TOO_LARGE',
+      details: { path: '/iexec_out/big.bin', limit: 'bytes', max: 1024 },
+    });
+    assert.deepEqual(
+      await code(
+        computeResultDigest(out, { deterministicOutputPath: '/iexec_out/big.bin' }, { maxBytes: 1024 }),
+      ),
+      { code: 'RESULT_TOO_LARGE', details: { path: '/iexec_out/big.bin', limit: 'bytes', max: 1024 } },
+    );
+    assert.equal((await code(zipFolder(out, { maxEntries: 3 }))).code, 'RESULT_TOO_LARGE');
+    assert.deepEqual(await code(zipFolder(out, { maxDepth: 2 })), {
+      code: 'RESULT_TOO_LARGE',
+      details: { path: '/iexec_out/a/b/c', limit: 'depth', max: 2 },
+    });
+    assert.equal((await code(zipFolder(out, { timeoutMs: -1 }))).code, 'RESULT_READ_TIMEOUT');
+    // Within the bounds the same folder zips.
+    assert.ok(await zipFolder(out, { maxBytes: 8192, maxEntries: 10, maxDepth: 4 }));
+
+    // The default bound (100 MiB), checked on the size before reading: a sparse file.
+    assert.equal(DEFAULT_MAX_RESULT_BYTES, 100 * 1024 * 1024);
+    truncateSync(join(out, 'big.bin'), DEFAULT_MAX_RESULT_BYTES + 1);
+    assert.deepEqual(await code(zipFolder(out)), {
+      code: 'RESULT_TOO_LARGE',
+      details: { path: '/iexec_out/big.bin', limit: 'bytes', max: DEFAULT_MAX_RESULT_BYTES },
+    });
+    assert.equal(
+      (await code(computeResultDigest(out, { deterministicOutputPath: '/iexec_out/big.bin' }))).code,
+      'RESULT_TOO_LARGE',
+    );
+
+    // computed.json is read up to 64 KiB.
+    writeFileSync(
+      join(out, 'computed.json'),
+      `{"deterministic-output-path":"/iexec_out/x"${' '.repeat(MAX_COMPUTED_JSON_BYTES)}}`,
+    );
+    assert.equal((await code(readComputedJson(out))).code, 'COMPUTED_JSON_INVALID');
   });
 });
