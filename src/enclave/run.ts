@@ -15,19 +15,26 @@
  *   - stdout/stderr captured up to a bound.
  * This is a SIMULATION: the host (root, or anyone who can read /dev/shm or ptrace) sees everything.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { SealworkError, fsError } from '../errors.js';
 import { loadProtectedImage, shmBase, type LoadedImage } from './build.js';
 import { parseFsKeys, readFsKeyFile, regionOf, walkRoot, type FsKeys } from './fspf.js';
+import { copyOutput, tooLarge, treeUsage } from './output.js';
+import { createRunDirs, leaseSandboxUid, type RunDirs, type SandboxIdentity } from './rundir.js';
+import { reachableByOthers, runSandbox, sandboxTools, type SandboxMounts } from './sandbox.js';
+import { resolveLimits, type SandboxLimitOverrides, type SandboxLimits } from './sandbox-limits.js';
 import { components, imagePath, safeEqualHex, splitCommand } from './util.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_OUTPUT = 1024 * 1024;
 /** How the memory limit is enforced (reported in results and docs). */
 export const MEMORY_LIMIT_MECHANISM =
-  'RLIMIT_AS via prlimit --as (address space of every process in the sandbox)';
+  'RLIMIT_AS via prlimit --as (address space of every process in the sandbox); /tmp and /dev/shm are sized tmpfs carved out of the same budget';
+const TMPFS_MAGIC = 0x01021994;
 
 export interface RunEnclaveParameters {
   /** A protected image (built by `buildApp`). */
@@ -43,7 +50,7 @@ export interface RunEnclaveParameters {
   fsKeyFile?: string;
   /** Host folder mounted read-only at /iexec_in. */
   inDir?: string;
-  /** Host folder mounted writable at /iexec_out (created if missing). */
+  /** Host folder that receives what the app leaves in /iexec_out (created if missing). */
   outDir: string;
   /** Arguments appended to the entrypoint (argv, or a command-line string). */
   args?: string[] | string;
@@ -51,8 +58,10 @@ export interface RunEnclaveParameters {
   env?: Record<string, string>;
   /** Wall-clock limit (default 60 s). */
   timeoutMs?: number;
-  /** Address-space limit in bytes (default heap + threads × stack of the enclave). */
+  /** The enclave's memory budget in bytes (default heap + threads × stack of the enclave). */
   memoryBytes?: number;
+  /** Resource bounds (processes, files, CPU, /tmp, /dev/shm, result size); see sandbox-limits.ts. */
+  limits?: SandboxLimitOverrides;
   /**
    * Extra read-only files placed in /iexec_in from memory (e.g. a decrypted dataset): written only
    * to a private tmpfs folder under /dev/shm, bound into the sandbox, and removed afterwards.
@@ -79,26 +88,10 @@ export interface RunEnclaveReturnType {
   /** Always true: no SGX; the host can read the enclave's memory and files. */
   simulated: true;
   memoryLimit: { bytes: number; mechanism: string };
-}
-
-let toolsChecked: { bwrap: string; prlimit: string } | undefined;
-function tools(): { bwrap: string; prlimit: string } {
-  if (toolsChecked) return toolsChecked;
-  const find = (name: string, pkg: string) => {
-    try {
-      return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
-    } catch {
-      throw new SealworkError(
-        'SANDBOX_UNAVAILABLE',
-        `${name} is not installed; the enclave sandbox needs it.`,
-        {
-          hint: `Install it: apt-get install -y ${pkg}.`,
-        },
-      );
-    }
-  };
-  toolsChecked = { bwrap: find('bwrap', 'bubblewrap'), prlimit: find('prlimit', 'util-linux') };
-  return toolsChecked;
+  /** Every bound the run had. */
+  limits: SandboxLimits;
+  /** The host uid the app ran as (a dedicated one when sealwork runs as root). */
+  sandboxUid: number;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -134,27 +127,6 @@ export function iexecEnv(p: {
   return env;
 }
 
-/** Collects at most `max` bytes of a stream. */
-function capture(max: number) {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  return {
-    push(c: Buffer) {
-      if (size >= max) {
-        truncated = true;
-        return;
-      }
-      const take = c.subarray(0, max - size);
-      if (take.length < c.length) truncated = true;
-      chunks.push(take);
-      size += take.length;
-    },
-    text: () => Buffer.concat(chunks).toString('utf8'),
-    truncated: () => truncated,
-  };
-}
-
 async function realDir(path: string, what: string): Promise<string> {
   const p = resolve(path);
   const st = await fs.lstat(p).catch((e) => {
@@ -168,6 +140,53 @@ async function realDir(path: string, what: string): Promise<string> {
   return p;
 }
 
+/** Refuse caller environment that would change the program run or the runtime's fixed variables. */
+function checkEnv(env: Record<string, string> | undefined): void {
+  for (const k of Object.keys(env ?? {}))
+    if (!ENV_NAME.test(k))
+      throw new SealworkError('ENV_INVALID', `Invalid environment variable name "${k}".`, {
+        hint: 'Use letters, digits and _.',
+      });
+    else if (RESERVED_ENV.test(k))
+      throw new SealworkError('ENV_RESERVED', `The environment variable ${k} cannot be set by the caller.`, {
+        hint: 'PATH and LD_* come from the image (authenticated by the FSPF); IEXEC_IN, IEXEC_OUT and SCONE_MODE are fixed by the runtime.',
+        details: { name: k },
+      });
+}
+
+function memoryFiles(files: RunEnclaveParameters['files']): { path: string; data: Buffer }[] {
+  const out = (files ?? []).map((f) => ({ path: imagePath(f.path, 'INPUT_PATH_INVALID'), data: f.data }));
+  for (const f of out)
+    if (f.path === '/')
+      throw new SealworkError('INPUT_PATH_INVALID', 'An in-memory input file has an empty path.', {
+        hint: 'Give a file name.',
+      });
+  return out;
+}
+
+/**
+ * The host path of `path` under `base`, refusing any link among its components: a region bind
+ * is resolved inside the image root at run time, whatever the builder recorded. Null when absent.
+ */
+export async function regionSource(base: string, path: string): Promise<string | null> {
+  let host = base;
+  for (const part of components(path)) {
+    host = join(host, part);
+    const st = await fs.lstat(host).catch(() => null);
+    if (!st) return null;
+    if (st.isSymbolicLink())
+      throw new SealworkError(
+        'REGION_PATH_INVALID',
+        `The region ${path} passes through the link ${host.slice(base.length)}.`,
+        {
+          hint: 'Region paths must be real folders or files of the image; rebuild the image with `sealwork app build`.',
+          details: { region: path, link: host.slice(base.length) },
+        },
+      );
+  }
+  return host;
+}
+
 /** Make `path` (image path) a real directory in `root`, replacing links or files (staging copy only). */
 async function ensureMountPoint(root: string, path: string): Promise<void> {
   let host = root;
@@ -179,208 +198,244 @@ async function ensureMountPoint(root: string, path: string): Promise<void> {
   }
 }
 
+const MOUNT_POINTS = ['/proc', '/dev', '/tmp', '/iexec_in', '/iexec_out'];
+
+/** Root and region binds, shortest prefix first; a region is bound where its source differs from its parent's. */
+async function imageMounts(img: LoadedImage, encDir: string): Promise<Pick<SandboxMounts, 'root' | 'binds'>> {
+  const { root, fspf } = img;
+  const regions = fspf.regions;
+  for (const m of MOUNT_POINTS) await ensureMountPoint(root, m);
+  if (regions.some((r) => r.protection === 'encrypted')) {
+    // Mirror folders and links of encrypted regions (and mount points) into the memory tree.
+    for (const e of await walkRoot(root)) {
+      if (regionOf(e.path, regions).protection !== 'encrypted' && !MOUNT_POINTS.includes(e.path)) continue;
+      const dest = join(encDir, ...components(e.path));
+      if (e.type === 'dir') await fs.mkdir(dest, { recursive: true, mode: 0o755 });
+      else if (e.type === 'symlink') {
+        await fs.mkdir(join(dest, '..'), { recursive: true });
+        await fs.symlink(await fs.readlink(e.host), dest).catch(() => {});
+      }
+    }
+    for (const m of MOUNT_POINTS) await fs.mkdir(join(encDir, ...components(m)), { recursive: true });
+  }
+  const sourceOf = (enc: boolean) => (enc ? encDir : root);
+  const binds: SandboxMounts['binds'] = [];
+  for (const r of regions) {
+    if (r.path === '/') continue;
+    const enc = r.protection === 'encrypted';
+    const parts = components(r.path);
+    const parent = regionOf(parts.length > 1 ? `/${parts.slice(0, -1).join('/')}` : '/', regions);
+    if ((parent.protection === 'encrypted') === enc) continue;
+    const src = await regionSource(sourceOf(enc), r.path);
+    const st = src ? await fs.lstat(src) : null;
+    if (src && st && (st.isDirectory() || st.isFile())) binds.push({ src, dest: r.path });
+  }
+  return { root: sourceOf(regionOf('/', regions).protection === 'encrypted'), binds };
+}
+
+/** /iexec_in's content, staged into the run's memory folder: a copy of `inDir` and the in-memory files. */
+async function stageInputs(
+  dir: string,
+  inDir: string | undefined,
+  files: { path: string; data: Buffer }[],
+): Promise<void> {
+  await fs.mkdir(dir, { mode: 0o700 });
+  if (inDir) await fs.cp(inDir, dir, { recursive: true, verbatimSymlinks: true, force: true });
+  for (const f of files) {
+    const host = join(dir, ...components(f.path));
+    await fs.mkdir(join(host, '..'), { recursive: true, mode: 0o700 });
+    await fs.rm(host, { recursive: true, force: true });
+    await fs.writeFile(host, f.data, { mode: 0o444 });
+  }
+}
+
+const execp = promisify(execFile);
+
+/**
+ * The folder the app sees as /iexec_out: a sized tmpfs (size = result bound, inodes = entry bound)
+ * when sealwork runs as root; otherwise a memory folder watched by the supervisor.
+ */
+async function prepareOutput(dir: string, who: SandboxIdentity, limits: SandboxLimits): Promise<void> {
+  await fs.mkdir(dir, { mode: 0o700 });
+  if (!who.dedicated) return;
+  const opts = `size=${limits.resultBytes},nr_inodes=${limits.resultEntries + 2},mode=0700,uid=${who.uid},gid=${who.gid},nosuid,nodev,noexec`;
+  await execp('mount', ['-t', 'tmpfs', '-o', opts, 'sealwork-out', dir]).catch((e: unknown) => {
+    throw new SealworkError(
+      'SANDBOX_FAILED',
+      `Cannot mount the bounded /iexec_out: ${(e as Error).message}`,
+      { cause: e },
+    );
+  });
+}
+
+/** Give the dedicated uid what it must read or write (the run's own copies only). */
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await fs.lchown(dir, uid, gid);
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await chownTree(p, uid, gid);
+    else await fs.lchown(p, uid, gid);
+  }
+}
+
+/** The image's environment, the caller's, then the runtime's fixed variables. */
+function sandboxEnv(image: string[], caller: Record<string, string> | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const kv of image) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return Object.assign(env, { IEXEC_INPUT_FILES_NUMBER: '0' }, caller ?? {}, {
+    IEXEC_IN: '/iexec_in',
+    IEXEC_OUT: '/iexec_out',
+    SCONE_MODE: 'SIM',
+    SEALWORK_SIMULATED: '1',
+  });
+}
+
+/** Where the unpacked image goes: `workDir` when the run's uid can reach it, else the system staging folder. */
+async function stagingBase(workDir: string | undefined, who: SandboxIdentity): Promise<string> {
+  const base = resolve(workDir ?? tmpdir());
+  if (!who.dedicated || (await reachableByOthers(base))) return base;
+  const sys = resolve(process.env.SEALWORK_SANDBOX_STAGE ?? '/var/tmp/sealwork-stage');
+  await fs.mkdir(sys, { recursive: true, mode: 0o711 });
+  const st = await fs.lstat(sys);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0)
+    throw new SealworkError(
+      'SANDBOX_FAILED',
+      `The staging folder ${sys} must be a root-owned folder no one else can write.`,
+      {
+        hint: 'Fix its owner and mode (chown root: ; chmod 711), or set SEALWORK_SANDBOX_STAGE.',
+        details: { path: sys },
+      },
+    );
+  return sys;
+}
+
+/** Check the memory folder is one the dedicated uid can reach. */
+async function checkShm(shm: string, who: SandboxIdentity): Promise<void> {
+  if (who.dedicated && !(await reachableByOthers(shm)))
+    throw new SealworkError(
+      'SANDBOX_FAILED',
+      `The sandbox's uid cannot reach ${shm}: a folder above it is closed to others.`,
+      {
+        hint: 'Use a memory folder every folder above which is searchable (chmod o+x), e.g. /dev/shm, or unset SEALWORK_SHM_DIR.',
+        details: { path: shm },
+      },
+    );
+}
+
 /** Run the entrypoint of a protected image in the sandbox. Refuses to start on any FSPF mismatch. */
 export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveReturnType> {
   const started = Date.now();
-  const { bwrap, prlimit } = tools();
+  sandboxTools();
   const fsKeys: FsKeys | undefined =
     p.fsKey !== undefined ? parseFsKeys(p.fsKey) : p.fsKeyFile ? await readFsKeyFile(p.fsKeyFile) : undefined;
   const outDir = resolve(p.outDir);
-  await fs.mkdir(outDir, { recursive: true }).catch((e) => {
+  await fs.mkdir(outDir, { recursive: true, mode: 0o700 }).catch((e) => {
     throw fsError(e, outDir, 'create output folder');
   });
   await realDir(outDir, 'output folder');
   const inDir = p.inDir ? await realDir(p.inDir, 'input folder') : undefined;
   const extraArgs = p.args === undefined ? [] : Array.isArray(p.args) ? p.args : splitCommand(p.args);
-  for (const k of Object.keys(p.env ?? {}))
-    if (!ENV_NAME.test(k))
-      throw new SealworkError('ENV_INVALID', `Invalid environment variable name "${k}".`, {
-        hint: 'Use letters, digits and _.',
-      });
-    else if (RESERVED_ENV.test(k))
-      throw new SealworkError('ENV_RESERVED', `The environment variable ${k} cannot be set by the caller.`, {
-        hint: 'PATH and LD_* come from the image (authenticated by the FSPF); IEXEC_IN, IEXEC_OUT and SCONE_MODE are fixed by the runtime.',
-        details: { name: k },
-      });
-  const memFiles = (p.files ?? []).map((f) => ({
-    path: imagePath(f.path, 'INPUT_PATH_INVALID'),
-    data: f.data,
-  }));
-  for (const f of memFiles)
-    if (f.path === '/')
-      throw new SealworkError('INPUT_PATH_INVALID', 'An in-memory input file has an empty path.', {
-        hint: 'Give a file name.',
-      });
+  checkEnv(p.env);
+  const memFiles = memoryFiles(p.files);
+  const timeoutMs = p.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
-  const shm = await fs.mkdtemp(join(await shmBase(), 'sealwork-enclave-'));
-  await fs.chmod(shm, 0o700);
-  const encDir = join(shm, 'enc');
-  const inMem = join(shm, 'in');
-  await fs.mkdir(encDir, { mode: 0o700 });
+  const who = await leaseSandboxUid();
+  let run: RunDirs | undefined;
   let img: LoadedImage | undefined;
   try {
+    const shm = await shmBase();
+    await checkShm(shm, who);
+    run = await createRunDirs({ shm, workDir: await stagingBase(p.workDir, who) });
+    const encDir = join(run.mem, 'enc');
+    await fs.mkdir(encDir, { mode: 0o700 });
     img = await loadProtectedImage({
       image: p.image,
       fspfKey: p.fspfKey.toLowerCase().replace(/^0x/, ''),
       fspfTag: p.fspfTag.toLowerCase().replace(/^0x/, ''),
       fsKeys,
       decryptTo: encDir,
-      workDir: p.workDir,
+      workDir: run.stage,
     });
-    const id = img.identity;
-    if (
-      p.mrenclave !== undefined &&
-      !safeEqualHex(p.mrenclave.toLowerCase().replace(/^0x/, ''), id.mrenclave)
-    )
-      throw new SealworkError(
-        'MRENCLAVE_MISMATCH',
-        `Refusing to start: the image measures ${id.mrenclave}, not the expected MrEnclave.`,
-        {
-          hint: 'The executable or the enclave configuration changed; use the image the fingerprint belongs to.',
-          details: { expected: p.mrenclave, measured: id.mrenclave, file: id.measured },
-        },
-      );
-    const { root, fspf, meta } = img;
-    const regions = fspf.regions;
-    const encryptedRegions = regions.filter((r) => r.protection === 'encrypted');
-    const mounts = ['/proc', '/dev', '/tmp', '/iexec_in', '/iexec_out'];
-    for (const m of mounts) await ensureMountPoint(root, m);
-    if (encryptedRegions.length > 0) {
-      // Mirror folders and links of encrypted regions (and mount points) into the tmpfs tree.
-      for (const e of await walkRoot(root)) {
-        if (regionOf(e.path, regions).protection !== 'encrypted' && !mounts.includes(e.path)) continue;
-        const dest = join(encDir, ...components(e.path));
-        if (e.type === 'dir') await fs.mkdir(dest, { recursive: true, mode: 0o755 });
-        else if (e.type === 'symlink') {
-          await fs.mkdir(join(dest, '..'), { recursive: true });
-          await fs.symlink(await fs.readlink(e.host), dest).catch(() => {});
-        }
-      }
-      for (const m of mounts) await fs.mkdir(join(encDir, ...components(m)), { recursive: true });
-    }
-
-    const args: string[] = [
-      '--unshare-all',
-      '--die-with-parent',
-      '--new-session',
-      '--cap-drop',
-      'ALL',
-      '--hostname',
-      'sealwork-enclave',
-    ];
-    // Root and region binds, shortest prefix first; a region is bound where its source differs from its parent's.
-    const sourceOf = (enc: boolean) => (enc ? encDir : root);
-    const rootEnc = regionOf('/', regions).protection === 'encrypted';
-    args.push('--ro-bind', sourceOf(rootEnc), '/');
-    for (const r of regions) {
-      if (r.path === '/') continue;
-      const enc = r.protection === 'encrypted';
-      const parent = regionOf(
-        components(r.path).length > 1 ? `/${components(r.path).slice(0, -1).join('/')}` : '/',
-        regions,
-      );
-      if ((parent.protection === 'encrypted') === enc) continue;
-      const src = join(sourceOf(enc), ...components(r.path));
-      const st = await fs.lstat(src).catch(() => null);
-      if (st && (st.isDirectory() || st.isFile())) args.push('--ro-bind', src, r.path);
-    }
-    args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
-    if (memFiles.length === 0) {
-      if (inDir) args.push('--ro-bind', inDir, '/iexec_in');
-    } else {
-      args.push('--tmpfs', '/iexec_in');
-      if (inDir)
-        for (const d of await fs.readdir(inDir, { withFileTypes: true })) {
-          const src = join(inDir, d.name);
-          if (d.isSymbolicLink()) args.push('--symlink', await fs.readlink(src), `/iexec_in/${d.name}`);
-          else if (d.isFile() || d.isDirectory()) args.push('--ro-bind', src, `/iexec_in/${d.name}`);
-        }
-      await fs.mkdir(inMem, { mode: 0o700 });
-      for (const f of memFiles) {
-        const host = join(inMem, ...components(f.path));
-        await fs.mkdir(join(host, '..'), { recursive: true, mode: 0o700 });
-        await fs.writeFile(host, f.data, { mode: 0o444 });
-        args.push('--ro-bind', host, `/iexec_in${f.path}`);
-      }
-      args.push('--remount-ro', '/iexec_in');
-    }
-    args.push('--bind', outDir, '/iexec_out', '--chdir', fspf.workingDir || '/');
-
-    const env: Record<string, string> = {};
-    for (const kv of fspf.env) {
-      const i = kv.indexOf('=');
-      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
-    }
-    Object.assign(env, { IEXEC_INPUT_FILES_NUMBER: '0' }, p.env ?? {}, {
-      IEXEC_IN: '/iexec_in',
-      IEXEC_OUT: '/iexec_out',
-      SCONE_MODE: 'SIM',
-      SEALWORK_SIMULATED: '1',
+    checkMrEnclave(p.mrenclave, img);
+    const { meta, fspf } = img;
+    const limits = resolveLimits({
+      imageMemoryBytes: meta.heapSize + meta.threads * meta.stackSize,
+      timeoutMs,
+      overrides: { ...p.limits, ...(p.memoryBytes !== undefined ? { memoryBytes: p.memoryBytes } : {}) },
     });
-    const memory = p.memoryBytes ?? meta.heapSize + meta.threads * meta.stackSize;
-    const timeoutMs = p.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const argv = [...meta.entrypoint, ...extraArgs];
-    const max = p.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-    const out = capture(max);
-    const err = capture(max);
-
-    const result = await new Promise<{
-      code: number | null;
-      signal: NodeJS.Signals | null;
-      timedOut: boolean;
-    }>((res, rej) => {
-      const child = spawn(prlimit, [`--as=${memory}`, '--core=0', bwrap, ...args, '--', ...argv], {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
-      let timedOut = false;
-      const killAll = () => {
-        try {
-          if (child.pid) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killAll();
-      }, timeoutMs);
-      const onAbort = () => killAll();
-      p.signal?.addEventListener('abort', onAbort, { once: true });
-      if (p.signal?.aborted) killAll(); // aborted before the listener existed
-      const onExit = () => killAll();
-      process.once('exit', onExit);
-      child.stdout.on('data', (c: Buffer) => out.push(c));
-      child.stderr.on('data', (c: Buffer) => err.push(c));
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        rej(new SealworkError('SANDBOX_FAILED', `Cannot start the sandbox: ${e.message}`, { cause: e }));
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        p.signal?.removeEventListener('abort', onAbort);
-        process.removeListener('exit', onExit);
-        killAll();
-        res({ code, signal, timedOut });
-      });
+    const mounts: SandboxMounts = {
+      ...(await imageMounts(img, encDir)),
+      input: join(run.mem, 'in'),
+      output: join(run.mem, 'out'),
+      workingDir: fspf.workingDir || '/',
+    };
+    await stageInputs(mounts.input, inDir, memFiles);
+    await prepareOutput(mounts.output, who, limits);
+    if (who.dedicated) {
+      for (const d of [run.mem, run.stage, img.stage]) await fs.chmod(d, 0o711);
+      for (const d of [img.root, encDir, mounts.input]) await chownTree(d, who.uid, who.gid);
+    }
+    const r = await runSandbox({
+      mounts,
+      limits,
+      who,
+      argv: [...meta.entrypoint, ...extraArgs],
+      env: sandboxEnv(fspf.env, p.env),
+      timeoutMs,
+      maxOutputBytes: p.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
+      seccompFile: join(run.mem, 'seccomp.bpf'),
+      watchOutput: !who.dedicated,
+      signal: p.signal,
     });
+    await bringOutputOut(mounts.output, outDir, limits, r.outputOverflow);
+    const { outputOverflow: _overflow, code, ...rest } = r;
     return {
-      exitCode: result.code,
-      signal: result.signal,
-      timedOut: result.timedOut,
-      stdout: out.text(),
-      stderr: err.text(),
-      stdoutTruncated: out.truncated(),
-      stderrTruncated: err.truncated(),
+      ...rest,
+      exitCode: code,
       durationMs: Date.now() - started,
-      mrenclave: id.mrenclave,
-      fingerprint: id.fingerprint,
+      mrenclave: img.identity.mrenclave,
+      fingerprint: img.identity.fingerprint,
       simulated: true,
-      memoryLimit: { bytes: memory, mechanism: MEMORY_LIMIT_MECHANISM },
+      memoryLimit: { bytes: limits.memoryBytes, mechanism: MEMORY_LIMIT_MECHANISM },
+      limits,
+      sandboxUid: who.uid,
     };
   } finally {
-    await fs.rm(shm, { recursive: true, force: true });
     await img?.cleanup();
+    await run?.cleanup();
+    await who.release();
   }
+}
+
+function checkMrEnclave(expected: string | undefined, img: LoadedImage): void {
+  const id = img.identity;
+  if (expected !== undefined && !safeEqualHex(expected.toLowerCase().replace(/^0x/, ''), id.mrenclave))
+    throw new SealworkError(
+      'MRENCLAVE_MISMATCH',
+      `Refusing to start: the image measures ${id.mrenclave}, not the expected MrEnclave.`,
+      {
+        hint: 'The executable or the enclave configuration changed; use the image the fingerprint belongs to.',
+        details: { expected, measured: id.mrenclave, file: id.measured },
+      },
+    );
+}
+
+/** Refuse a full or oversized /iexec_out, then copy it to the caller's folder (regular files only). */
+async function bringOutputOut(
+  from: string,
+  to: string,
+  limits: SandboxLimits,
+  overflow: boolean,
+): Promise<void> {
+  const usage = await treeUsage(from);
+  const full = await fs.statfs(from).then(
+    (s) => s.type === TMPFS_MAGIC && (s.bfree === 0 || s.ffree === 0),
+    () => false,
+  );
+  if (overflow || full || usage.bytes > limits.resultBytes || usage.entries > limits.resultEntries)
+    throw tooLarge(limits, usage);
+  await copyOutput(from, to, limits);
 }

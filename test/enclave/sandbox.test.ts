@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, promises as fs, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  promises as fs,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -68,12 +76,17 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
   let app: BuildAppReturnType;
   let built: BuildAppReturnType;
   let shm: string;
+  let stage: string;
   const secret = `plaintext-${createHash('sha256').update(String(Math.random())).digest('hex')}`;
   let n = 0;
   before(async () => {
     t = tempDir('sealwork-enclave-run-');
     // Our own memory-backed folder, so that we can check it is wiped (other test files run in parallel).
     shm = mkdtempSync('/dev/shm/sealwork-test-');
+    chmodSync(shm, 0o711); // the run's dedicated uid (sealwork as root) must reach its run folder
+    stage = mkdtempSync('/var/tmp/sealwork-test-stage-');
+    chmodSync(stage, 0o711);
+    process.env.SEALWORK_SANDBOX_STAGE = stage;
     process.env.SEALWORK_SHM_DIR = shm;
     const src = await busyboxImage(join(t.dir, 'src'), [
       { name: 'app/', type: 'directory' },
@@ -95,7 +108,9 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
   });
   after(() => {
     delete process.env.SEALWORK_SHM_DIR;
+    delete process.env.SEALWORK_SANDBOX_STAGE;
     rmSync(shm, { recursive: true, force: true });
+    rmSync(stage, { recursive: true, force: true });
     t.cleanup();
   });
   const run = (args: string[], over: Partial<Parameters<typeof runEnclave>[0]> = {}) =>
@@ -194,12 +209,14 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
   it('never writes the plaintext of encrypted files to the host disk', async () => {
     const outDir = join(t.dir, 'secret-out');
     const running = run(['secret'], { outDir });
+    // /iexec_out is the run's own (a sized tmpfs under its memory folder), copied out at the end.
+    const started = () => readdirSync(shm).some((d) => existsSync(join(shm, d, 'out', 'started')));
     const deadline = Date.now() + 15_000;
-    while (!existsSync(join(outDir, 'started')) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
-    assert.ok(existsSync(join(outDir, 'started')), 'the app started');
+    while (!started() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(started(), 'the app started');
     // While the app runs: the image, the unpacked root, scratch and output folders hold no plaintext.
     assert.deepEqual(await filesContaining(t.dir, Buffer.from(secret)), []);
+    assert.deepEqual(await filesContaining(stage, Buffer.from(secret)), []);
     // The plaintext exists only in the memory-backed folder.
     assert.ok((await filesContaining(shm, Buffer.from(secret))).length > 0);
     const r = await running;
