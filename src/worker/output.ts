@@ -15,13 +15,17 @@
  *
  * Paths in errors are the app's view (`/iexec_out/...`), never the host folder.
  */
-import { constants, promises as fs, type BigIntStats } from 'node:fs';
+import { constants, promises as fs, type BigIntStats, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { SealworkError } from '../errors.js';
 
-/** Default bound on the bytes post-compute reads from /iexec_out for one result (100 MiB). */
-export const DEFAULT_MAX_RESULT_BYTES = 100 * 1024 * 1024;
+/**
+ * Default bound on the bytes post-compute reads from /iexec_out for one result: 128 MiB, the
+ * sandbox's default bound on /iexec_out (`resultBytes` in src/enclave/sandbox-limits.ts), so an
+ * output the run let through is not refused here by default.
+ */
+export const DEFAULT_MAX_RESULT_BYTES = 128 * 1024 * 1024;
 /** Default bound on the files and folders post-compute walks in /iexec_out (10,000). */
 export const DEFAULT_MAX_RESULT_ENTRIES = 10_000;
 /** Default bound on the folder depth under /iexec_out (64). */
@@ -54,7 +58,19 @@ export interface OutputEntry {
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 const CHUNK = 1024 * 1024;
 
-function typeOf(s: BigIntStats): EntryType {
+/** What an `lstat` (or `fstat`) result is, in the words of `RESULT_ENTRY_REFUSED`'s `details.type`. */
+export function entryTypeOf(
+  s: Pick<
+    Stats,
+    | 'isFile'
+    | 'isDirectory'
+    | 'isSymbolicLink'
+    | 'isFIFO'
+    | 'isSocket'
+    | 'isBlockDevice'
+    | 'isCharacterDevice'
+  >,
+): EntryType {
   if (s.isFile()) return 'file';
   if (s.isDirectory()) return 'directory';
   if (s.isSymbolicLink()) return 'symlink';
@@ -211,7 +227,7 @@ export class OutputFolder {
     if (parts.length > this.maxDepth + 1) throw this.tooLarge(rel, 'depth', this.maxDepth);
     const rootStat = await this.lstat('', []);
     if (!rootStat) return undefined;
-    const rootType = typeOf(rootStat);
+    const rootType = entryTypeOf(rootStat);
     if (rootType !== 'directory') throw this.refused('', rootType);
     let stat = rootStat;
     for (let i = 0; i < parts.length; i++) {
@@ -219,14 +235,14 @@ export class OutputFolder {
       const subRel = sub.join('/');
       const s = await this.lstat(subRel, sub);
       if (!s) return undefined;
-      const type = typeOf(s);
+      const type = entryTypeOf(s);
       if (i < parts.length - 1) {
         if (type === 'file') return undefined; // "a/b" under a file: no such entry
         if (type !== 'directory') throw this.refused(subRel, type);
       }
       stat = s;
     }
-    return { rel: parts.join('/'), type: typeOf(stat), stat };
+    return { rel: parts.join('/'), type: entryTypeOf(stat), stat };
   }
 
   private async open(e: OutputEntry): Promise<FileHandle> {
@@ -241,7 +257,7 @@ export class OutputFolder {
     }
     try {
       const s = await fh.stat({ bigint: true });
-      const type = typeOf(s);
+      const type = entryTypeOf(s);
       if (type !== 'file') throw this.refused(e.rel, type);
       if (s.dev !== e.stat.dev || s.ino !== e.stat.ino) throw this.changed(e.rel);
       await this.checkFdPath(fh, e.rel);
@@ -357,7 +373,7 @@ export class OutputFolder {
         );
       const s = await this.lstat(rel, [...prefix, name]);
       if (!s) throw this.changed(rel);
-      const type = typeOf(s);
+      const type = entryTypeOf(s);
       if (type !== 'file' && type !== 'directory') throw this.refused(rel, type);
       if (type === 'directory' && prefix.length + 1 > this.maxDepth)
         throw this.tooLarge(rel, 'depth', this.maxDepth);

@@ -375,8 +375,9 @@ describe('post-compute reads only regular files inside /iexec_out (issue 18, fin
     // Within the bounds the same folder zips.
     assert.ok(await zipFolder(out, { maxBytes: 8192, maxEntries: 10, maxDepth: 4 }));
 
-    // The default bound (100 MiB), checked on the size before reading: a sparse file.
-    assert.equal(DEFAULT_MAX_RESULT_BYTES, 100 * 1024 * 1024);
+    // The default bound (128 MiB, the sandbox's /iexec_out bound), checked on the size before
+    // reading: a sparse file.
+    assert.equal(DEFAULT_MAX_RESULT_BYTES, 128 * 1024 * 1024);
     truncateSync(join(out, 'big.bin'), DEFAULT_MAX_RESULT_BYTES + 1);
     assert.deepEqual(await code(zipFolder(out)), {
       code: 'RESULT_TOO_LARGE',
