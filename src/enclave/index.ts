@@ -44,3 +44,11 @@ export { SCONE_VERSION, type EnclaveJson } from './image.js';
 export { openImage, unpackImage, type OpenedImage, type ImageConfigJson } from './oci.js';
 export { unpackLayer, unpackLayerBuffer } from './unpack.js';
 export { parseSize, splitCommand } from './util.js';
+export {
+  LIMIT_ENV,
+  resolveLimits,
+  type SandboxLimits,
+  type SandboxLimitOverrides,
+} from './sandbox-limits.js';
+export { SECCOMP_DENIED, CLONE_NAMESPACE_FLAGS } from './seccomp.js';
+export { sweepStaleRuns } from './rundir.js';

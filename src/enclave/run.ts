@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { SealworkError, fsError } from '../errors.js';
 import { loadProtectedImage, shmBase, type LoadedImage } from './build.js';
 import { parseFsKeys, readFsKeyFile, regionOf, walkRoot, type FsKeys } from './fspf.js';
-import { copyOutput, tooLarge, treeUsage } from './output.js';
+import { copyOutput, outputFull, treeUsage } from './output.js';
 import { createRunDirs, leaseSandboxUid, type RunDirs, type SandboxIdentity } from './rundir.js';
 import { reachableByOthers, runSandbox, sandboxTools, type SandboxMounts } from './sandbox.js';
 import { resolveLimits, type SandboxLimitOverrides, type SandboxLimits } from './sandbox-limits.js';
@@ -436,6 +436,6 @@ async function bringOutputOut(
     () => false,
   );
   if (overflow || full || usage.bytes > limits.resultBytes || usage.entries > limits.resultEntries)
-    throw tooLarge(limits, usage);
+    throw outputFull(limits, usage);
   await copyOutput(from, to, limits);
 }

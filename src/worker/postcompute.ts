@@ -18,7 +18,7 @@ import { posix } from 'node:path';
 import forge from 'node-forge';
 import { hexToBytes, keccak256, isHex } from 'viem';
 import { isSealworkError, SealworkError } from '../errors.js';
-import { OutputFolder, type OutputEntry, type OutputLimits } from './output.js';
+import { OutputFolder, type OutputEntry, type OutputLimits } from '../enclave/output-folder.js';
 import { unzipEntries, zipEntries } from './zip.js';
 
 export const COMPUTED_JSON = 'computed.json';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { SealworkError } from '../errors.js';
-import { OutputFolder, type OutputLimits } from './output.js';
+import { OutputFolder, type OutputLimits } from '../enclave/output-folder.js';
 
 /** A fixed timestamp so the same files always give the same zip bytes. */
 const ZIP_MTIME = new Date(Date.UTC(2000, 0, 1));

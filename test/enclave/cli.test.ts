@@ -109,6 +109,29 @@ describe('sealwork app build / measure / exec', { skip }, () => {
     assert.equal(await fs.readFile(join(out, 'out.txt'), 'utf8'), 'args: one two three\nhello world\n');
   });
 
+  it("without --out, each run gets a fresh output folder: no app reads another run's result", async () => {
+    const cwd = join(t.dir, 'fresh');
+    await fs.mkdir(cwd);
+    const args = ['--json', 'app', 'exec', join(t.dir, 'app'), '--fingerprint', built.fingerprint];
+    const one = await runCli([...args, '--fs-key-file', built.fsKeyFile, '--env', 'GREETING=first'], {
+      env,
+      cwd,
+    });
+    const two = await runCli([...args, '--fs-key-file', built.fsKeyFile, '--env', 'GREETING=second'], {
+      env,
+      cwd,
+    });
+    assert.equal(one.code, 0, one.stderr);
+    const [a, b] = [JSON.parse(one.stdout).outDir, JSON.parse(two.stdout).outDir] as string[];
+    assert.notEqual(a, b);
+    assert.deepEqual((await fs.readdir(cwd)).sort(), [a!, b!].map((d) => d.split('/').pop()).sort());
+    assert.match(await fs.readFile(join(a!, 'out.txt'), 'utf8'), /first/);
+    assert.match(await fs.readFile(join(b!, 'out.txt'), 'utf8'), /second/);
+    assert.equal(statSync(a!).mode & 0o777, 0o700);
+    const bad = await runCli([...args, '--fs-key-file', built.fsKeyFile, '--limit', 'nope=1'], { env, cwd });
+    assert.match(bad.stdout + bad.stderr, /SANDBOX_LIMIT_INVALID/);
+  });
+
   it('refuses a tampered image, naming the file, with a stable code', async () => {
     await fs.cp(join(t.dir, 'app'), join(t.dir, 'tampered'), { recursive: true });
     await appendLayer(join(t.dir, 'tampered'), [

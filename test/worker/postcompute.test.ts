@@ -19,7 +19,7 @@ import {
   MAX_COMPUTED_JSON_BYTES,
   readComputedJson,
 } from '../../src/worker/postcompute.js';
-import { DEFAULT_MAX_RESULT_BYTES } from '../../src/worker/output.js';
+import { DEFAULT_MAX_RESULT_BYTES } from '../../src/enclave/output-folder.js';
 import { unzipEntries, zipFolder } from '../../src/worker/zip.js';
 import { tempDir } from '../helpers/cli.js';
 

@@ -135,7 +135,12 @@ export function register(program: Command): void {
     )
     .option('--fs-key-file <path>', 'file-system key file, for images with encrypted regions')
     .option('--in <dir>', 'folder mounted read-only at /iexec_in')
-    .option('--out <dir>', 'folder mounted writable at /iexec_out', 'iexec_out')
+    .option('--out <dir>', 'folder that receives /iexec_out (default: a fresh ./iexec_out-<time>-<id>)')
+    .option(
+      '--limit <name=value>',
+      'sandbox bound, repeatable (processes, openFiles, fileBytes, cpuSeconds, tmpBytes, shmBytes, resultBytes, resultEntries, memoryBytes)',
+      collect,
+    )
     .option('--args <args>', 'arguments appended to the entrypoint')
     .option('--env <K=V>', 'environment variable, repeatable', collect)
     .option('--timeout <duration>', 'wall-clock limit (e.g. 60s, 2m)', '60s')
@@ -150,7 +155,8 @@ export function register(program: Command): void {
             fingerprint?: string;
             fsKeyFile?: string;
             in?: string;
-            out: string;
+            out?: string;
+            limit?: string[];
             args?: string;
             env?: string[];
             timeout: string;
@@ -168,6 +174,7 @@ export function register(program: Command): void {
             fsKeyFile: o.fsKeyFile,
             inDir: o.in,
             outDir: o.out,
+            limits: o.limit,
             args: o.args,
             env: o.env,
             timeout: o.timeout,
@@ -175,7 +182,7 @@ export function register(program: Command): void {
               ? (await loadSdkEnclaveIndex()).parseMemorySize(o.memory, 'memory limit')
               : undefined,
           });
-          if (ctx.json) ctx.out({ ...r, outDir: o.out }, '');
+          if (ctx.json) ctx.out(r, '');
           else {
             process.stdout.write(r.stdout);
             process.stderr.write(r.stderr);
@@ -183,7 +190,7 @@ export function register(program: Command): void {
             ctx.info(
               r.timedOut
                 ? `timed out after ${r.durationMs} ms: the sandbox was killed`
-                : `exit ${r.exitCode ?? r.signal} in ${r.durationMs} ms; outputs in ${o.out}; MrEnclave ${r.mrenclave}`,
+                : `exit ${r.exitCode ?? r.signal} in ${r.durationMs} ms; outputs in ${r.outDir}; MrEnclave ${r.mrenclave}`,
             );
           }
           const status = r.timedOut ? 124 : r.exitCode === 0 ? 0 : (r.exitCode ?? 1);

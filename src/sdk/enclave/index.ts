@@ -2,6 +2,8 @@
  * SDK of the enclave domain: build, measure and run protected app images (simulated SCONE).
  * Thin typed wrappers over src/enclave; the CLI calls only these.
  */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { SealworkError } from '../../errors.js';
 import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
@@ -9,7 +11,10 @@ import {
   buildApp as buildAppImage,
   measureApp as measureAppImage,
   parseFingerprint,
+  parseSize,
   runEnclave,
+  LIMIT_ENV,
+  type SandboxLimitOverrides,
   type BuildAppParameters,
   type BuildAppReturnType,
   type MeasureAppReturnType,
@@ -60,8 +65,12 @@ export function measureApp(p: MeasureAppParameters): Promise<MeasureAppReturnTyp
 
 export interface ExecAppParameters extends Omit<
   RunEnclaveParameters,
-  'fspfKey' | 'fspfTag' | 'env' | 'timeoutMs'
+  'fspfKey' | 'fspfTag' | 'env' | 'timeoutMs' | 'outDir' | 'limits'
 > {
+  /** Folder that receives /iexec_out; default a fresh `iexec_out-<time>-<id>` in the current folder. */
+  outDir?: string;
+  /** Sandbox bounds: a record, or `name=value` strings (names of SandboxLimitOverrides). */
+  limits?: SandboxLimitOverrides | string[];
   fspfKey?: string;
   fspfTag?: string;
   /** `MrEnclave|FSPF_KEY|FSPF_TAG`: gives key and tag, and MrEnclave is checked too. */
@@ -104,8 +113,33 @@ function parseEnv(env: ExecAppParameters['env']): Record<string, string> {
   return out;
 }
 
+const LIMIT_NAMES = Object.keys(LIMIT_ENV) as (keyof SandboxLimitOverrides)[];
+
+/** `name=value` limit strings (e.g. `processes=64`, `resultBytes=10M`) as overrides. */
+export function parseLimits(limits: ExecAppParameters['limits']): SandboxLimitOverrides | undefined {
+  if (limits === undefined || !Array.isArray(limits)) return limits;
+  const out: SandboxLimitOverrides = {};
+  for (const kv of limits) {
+    const [name, value] = [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)];
+    if (!LIMIT_NAMES.includes(name as keyof SandboxLimitOverrides) || kv.indexOf('=') <= 0)
+      throw new SealworkError('SANDBOX_LIMIT_INVALID', `Unknown sandbox limit "${kv}".`, {
+        hint: `Write --limit NAME=VALUE with NAME one of ${LIMIT_NAMES.join(', ')}.`,
+      });
+    out[name as keyof SandboxLimitOverrides] = /bytes$/i.test(name) ? parseSize(value, name) : Number(value);
+  }
+  return out;
+}
+
+/** A new, empty output folder for one run: `iexec_out-<time>-<id>` under `dir`. */
+export async function freshOutDir(dir = '.'): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const path = resolve(dir, `iexec_out-${stamp}-${randomBytes(3).toString('hex')}`);
+  await fs.mkdir(path, { mode: 0o700 });
+  return path;
+}
+
 /** Run a protected image in the sandbox (`sealwork app exec`); development path without the SMS. */
-export async function execApp(p: ExecAppParameters): Promise<RunEnclaveReturnType> {
+export async function execApp(p: ExecAppParameters): Promise<RunEnclaveReturnType & { outDir: string }> {
   const fp = p.fingerprint ? parseFingerprint(p.fingerprint) : undefined;
   const fspfKey = p.fspfKey ?? fp?.fspfKey;
   const fspfTag = p.fspfTag ?? fp?.fspfTag;
@@ -117,12 +151,18 @@ export async function execApp(p: ExecAppParameters): Promise<RunEnclaveReturnTyp
         hint: 'Pass --fspf-key and --fspf-tag (or --fingerprint), as printed by `sealwork app build`.',
       },
     );
-  return runEnclave({
+  const limits = parseLimits(p.limits);
+  const timeoutMs = p.timeout === undefined ? undefined : parseRunTimeout(p.timeout);
+  const outDir = p.outDir ?? (await freshOutDir());
+  const r = await runEnclave({
     ...p,
     fspfKey,
     fspfTag,
     ...(fp && !p.mrenclave ? { mrenclave: fp.mrenclave } : {}),
     env: parseEnv(p.env),
-    timeoutMs: p.timeout === undefined ? undefined : parseRunTimeout(p.timeout),
+    timeoutMs,
+    outDir,
+    limits,
   });
+  return { ...r, outDir };
 }

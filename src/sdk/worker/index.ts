@@ -34,4 +34,4 @@ export {
   type ComputedJson,
   type ResultKeyFormat,
 } from '../../worker/postcompute.js';
-export { DEFAULT_MAX_RESULT_BYTES, type OutputLimits } from '../../worker/output.js';
+export { DEFAULT_MAX_RESULT_BYTES, type OutputLimits } from '../../enclave/output-folder.js';
