@@ -48,11 +48,16 @@ export async function treeUsage(dir: string): Promise<{ bytes: number; entries: 
   return { bytes, entries };
 }
 
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-
-/** Copy the output tree `from` into `to` (created if missing; files 0600, folders 0700). */
+/**
+ * Copy the output tree `from` into `to` (created if missing; files 0600, folders 0700). Called only
+ * once every process of the sandbox is gone (its PID namespace died with it), so nothing can swap
+ * an entry between the check and the copy: the tree is walked with the checking reader (links,
+ * FIFOs, sockets, devices refused; entries, depth and bytes bounded) and each regular file then
+ * copied by the kernel (copy_file_range).
+ */
 export async function copyOutput(from: string, to: string, bounds: OutputBounds): Promise<void> {
   const folder = new OutputFolder(from, { maxBytes: bounds.resultBytes, maxEntries: bounds.resultEntries });
+  let bytes = 0;
   const copy = async (dir: OutputEntry, dst: string): Promise<void> => {
     await fs.mkdir(dst, { recursive: true, mode: 0o700 });
     for (const e of await folder.list(dir)) {
@@ -61,14 +66,11 @@ export async function copyOutput(from: string, to: string, bounds: OutputBounds)
         await copy(e, target);
         continue;
       }
-      const out = await fs.open(target, WRITE_FLAGS, 0o600);
-      try {
-        const chunks: Buffer[] = [];
-        await folder.read(e, { onChunk: (c) => chunks.push(Buffer.from(c)) });
-        for (const c of chunks) await out.write(c);
-      } finally {
-        await out.close();
-      }
+      if ((bytes += Number(e.stat.size)) > bounds.resultBytes)
+        throw outputFull(bounds, { bytes, entries: 0 });
+      await fs.rm(target, { force: true, recursive: true }); // a result replaces what --out held
+      await fs.copyFile(join(from, e.rel), target, constants.COPYFILE_EXCL);
+      await fs.chmod(target, 0o600);
     }
   };
   await copy(await folder.rootEntry(), to);

@@ -15,13 +15,12 @@
  *   - stdout/stderr captured up to a bound.
  * This is a SIMULATION: the host (root, or anyone who can read /dev/shm or ptrace) sees everything.
  */
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { SealworkError, fsError } from '../errors.js';
 import { loadProtectedImage, shmBase, type LoadedImage } from './build.js';
+import { mountTmpfs } from './libc.js';
 import { parseFsKeys, readFsKeyFile, regionOf, walkRoot, type FsKeys } from './fspf.js';
 import { copyOutput, outputFull, treeUsage } from './output.js';
 import { createRunDirs, leaseSandboxUid, type RunDirs, type SandboxIdentity } from './rundir.js';
@@ -249,8 +248,6 @@ async function stageInputs(
   }
 }
 
-const execp = promisify(execFile);
-
 /**
  * The folder the app sees as /iexec_out: a sized tmpfs (size = result bound, inodes = entry bound)
  * when sealwork runs as root; otherwise a memory folder watched by the supervisor.
@@ -258,24 +255,21 @@ const execp = promisify(execFile);
 async function prepareOutput(dir: string, who: SandboxIdentity, limits: SandboxLimits): Promise<void> {
   await fs.mkdir(dir, { mode: 0o700 });
   if (!who.dedicated) return;
-  const opts = `size=${limits.resultBytes},nr_inodes=${limits.resultEntries + 2},mode=0700,uid=${who.uid},gid=${who.gid},nosuid,nodev,noexec`;
-  await execp('mount', ['-t', 'tmpfs', '-o', opts, 'sealwork-out', dir]).catch((e: unknown) => {
-    throw new SealworkError(
-      'SANDBOX_FAILED',
-      `Cannot mount the bounded /iexec_out: ${(e as Error).message}`,
-      { cause: e },
-    );
-  });
+  await mountTmpfs(
+    dir,
+    `size=${limits.resultBytes},nr_inodes=${limits.resultEntries + 2},mode=0700,uid=${who.uid},gid=${who.gid}`,
+  );
 }
 
 /** Give the dedicated uid what it must read or write (the run's own copies only). */
 async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   await fs.lchown(dir, uid, gid);
-  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) await chownTree(p, uid, gid);
-    else await fs.lchown(p, uid, gid);
-  }
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  await Promise.all(
+    entries.map((e) =>
+      e.isDirectory() ? chownTree(join(dir, e.name), uid, gid) : fs.lchown(join(dir, e.name), uid, gid),
+    ),
+  );
 }
 
 /** The image's environment, the caller's, then the runtime's fixed variables. */

@@ -17,13 +17,12 @@
  * in SEALWORK_SANDBOX_UID_LEASES (default /run/sealwork/uids). A lease whose owner is gone is
  * taken over. Otherwise the run uses the caller's own (unprivileged) uid.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { SealworkError } from '../errors.js';
+import { unmount } from './libc.js';
 
 const UID_COUNT = 65_536;
 const RUN_PREFIX = 'sealwork-run-';
@@ -134,10 +133,8 @@ export async function createRunDirs(p: { shm: string; workDir?: string }): Promi
   const owner: Owner = { ...self(), stage };
   await fs.writeFile(join(mem, OWNER_FILE), JSON.stringify(owner), { mode: 0o600 });
   await fs.mkdir(stage, { mode: 0o700 });
-  return { mem, stage, cleanup: () => removeRun(mem, stage) };
+  return { mem, stage, cleanup: () => removeRun(mem, stage, [join(mem, 'out')]) };
 }
-
-const exec = promisify(execFile);
 
 /** Unmount (lazily) every mount at or below `dir`, deepest first. */
 async function unmountBelow(dir: string): Promise<void> {
@@ -147,11 +144,14 @@ async function unmountBelow(dir: string): Promise<void> {
     .map((l) => l.split(' ')[4]?.replace(/\\040/g, ' '))
     .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
     .sort((a, b) => b.length - a.length);
-  for (const m of points) await exec('umount', ['-l', m]).catch(() => {});
+  for (const m of points) await unmount(m);
 }
 
-async function removeRun(mem: string, stage: string): Promise<void> {
-  await unmountBelow(mem);
+/** Remove a run's folders; `mounts` are the run's own mount points (none parsed from mountinfo). */
+async function removeRun(mem: string, stage: string, mounts?: string[]): Promise<void> {
+  if (mounts) {
+    if (process.geteuid?.() === 0) for (const m of mounts) await unmount(m);
+  } else await unmountBelow(mem);
   await fs.rm(mem, { recursive: true, force: true });
   await fs.rm(stage, { recursive: true, force: true });
 }
