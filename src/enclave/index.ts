@@ -42,7 +42,14 @@ export {
 } from './fspf.js';
 export { SCONE_VERSION, type EnclaveJson } from './image.js';
 export { openImage, unpackImage, type OpenedImage, type ImageConfigJson } from './oci.js';
-export { unpackLayer, unpackLayerBuffer } from './unpack.js';
+export { unpackLayer, unpackLayerBuffer, type UnpackLayerOptions } from './unpack.js';
+export {
+  unpackLimits,
+  UnpackBudget,
+  DEFAULT_UNPACK_LIMITS,
+  UNPACK_LIMIT_ENV,
+  type UnpackLimits,
+} from './unpack-limits.js';
 export { parseSize, splitCommand } from './util.js';
 export {
   LIMIT_ENV,

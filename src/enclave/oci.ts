@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { SealworkError, fsError } from '../errors.js';
+import { UnpackBudget, type UnpackLimits } from './unpack-limits.js';
 import { linkTargetInRoot, openLayerFile, unpackLayer } from './unpack.js';
 import { components, imagePath } from './util.js';
 
@@ -43,6 +44,8 @@ export interface OpenedImage {
   config: ImageConfigJson;
   /** Layer blobs, bottom first. */
   layers: { path: string; digest?: string }[];
+  /** The unpack limits given to `openImage` (`unpackImage` uses them unless given others). */
+  limits?: Partial<UnpackLimits>;
   /** Remove the temporary extraction of an archive (no-op for a folder). */
   cleanup(): Promise<void>;
 }
@@ -89,10 +92,24 @@ function blobPath(dir: string, digest: string): string {
   return join(dir, 'blobs', 'sha256', m[1]!);
 }
 
-/** Extract an image archive (only plain files and folders; links to earlier entries are copied). */
-async function extractArchive(archive: string, dest: string): Promise<void> {
+/**
+ * Extract an image archive (only plain files and folders; links to earlier entries are copied),
+ * within the unpack limits (a tar is not compressed, but copied links could multiply it).
+ */
+async function extractArchive(archive: string, dest: string, budget: UnpackBudget): Promise<void> {
   const extract = tar.extract();
   const links: { path: string; target: string }[] = [];
+  const dirs = new Set<string>();
+  /** mkdir -p, charging each folder created. */
+  const mkdirs = async (rel: string[]) => {
+    for (let i = 1; i <= rel.length; i++) {
+      const key = rel.slice(0, i).join('/');
+      if (dirs.has(key)) continue;
+      budget.entry();
+      dirs.add(key);
+      await fs.mkdir(join(dest, ...rel.slice(0, i)), { recursive: true });
+    }
+  };
   const src = createReadStream(archive);
   src.on('error', (e) => extract.destroy(e));
   src.pipe(extract);
@@ -102,10 +119,13 @@ async function extractArchive(archive: string, dest: string): Promise<void> {
       try {
         const p = imagePath(h.name, 'IMAGE_PATH_TRAVERSAL');
         if (p === '/') continue;
-        const host = join(dest, ...components(p));
-        if (h.type === 'directory') await fs.mkdir(host, { recursive: true });
+        const parts = components(p);
+        const host = join(dest, ...parts);
+        if (h.type === 'directory') await mkdirs(parts);
         else if (h.type === 'file' || h.type === 'contiguous-file' || !h.type) {
-          await fs.mkdir(dirname(host), { recursive: true });
+          await mkdirs(parts.slice(0, -1));
+          budget.entry();
+          budget.take(h.size ?? 0); // before writing: tar-stream yields exactly the declared size
           await pipeline(entry, createWriteStream(host, { flags: 'wx' }));
         } else if (h.type === 'symlink' || h.type === 'link') {
           const t = h.linkname ?? '';
@@ -117,6 +137,7 @@ async function extractArchive(archive: string, dest: string): Promise<void> {
               archive,
               'The archive is malformed or malicious.',
             );
+          budget.entry();
           links.push({ path: host, target: join(dest, ...components(target)) });
         } else
           throw imageError(
@@ -141,7 +162,7 @@ async function extractArchive(archive: string, dest: string): Promise<void> {
     );
   }
   for (const l of links) {
-    await fs.mkdir(dirname(l.path), { recursive: true });
+    await mkdirs(components(dirname(l.path).slice(dest.length)));
     const st = await fs.lstat(l.target).catch(() => null);
     if (!st?.isFile())
       throw imageError(
@@ -150,6 +171,7 @@ async function extractArchive(archive: string, dest: string): Promise<void> {
         archive,
         'The archive is corrupted.',
       );
+    budget.take(st.size); // a copy
     await fs.copyFile(l.target, l.path);
   }
 }
@@ -170,8 +192,15 @@ function pickManifest(index: any, where: string): any {
   return linux[0] ?? ms[0];
 }
 
-/** Open an image folder or archive. Archives are extracted under `workDir` (removed by `cleanup`). */
-export async function openImage(source: string, opts: { workDir: string }): Promise<OpenedImage> {
+/**
+ * Open an image folder or archive. Archives are extracted under `workDir` (removed by `cleanup`,
+ * and at once on a failure), within the unpack limits (`opts.limits`, else `SEALWORK_UNPACK_*`,
+ * else the defaults of limits.ts).
+ */
+export async function openImage(
+  source: string,
+  opts: { workDir: string; limits?: Partial<UnpackLimits> },
+): Promise<OpenedImage> {
   let st;
   try {
     st = await fs.stat(source);
@@ -184,7 +213,7 @@ export async function openImage(source: string, opts: { workDir: string }): Prom
     dir = await fs.mkdtemp(join(opts.workDir, 'sealwork-archive-'));
     cleanup = () => fs.rm(dir, { recursive: true, force: true });
     try {
-      await extractArchive(source, dir);
+      await extractArchive(source, dir, new UnpackBudget(`image archive ${source}`, opts.limits, st.size));
     } catch (e) {
       await cleanup();
       throw e;
@@ -221,7 +250,14 @@ export async function openImage(source: string, opts: { workDir: string }): Prom
         path: blobPath(dir, l.digest),
         digest: String(l.digest),
       }));
-      return { format: 'oci-layout', source, config, layers, cleanup };
+      return {
+        format: 'oci-layout',
+        source,
+        config,
+        layers,
+        cleanup,
+        ...(opts.limits ? { limits: opts.limits } : {}),
+      };
     }
     if (await has('manifest.json')) {
       const m = await readJson(join(dir, 'manifest.json'), 'docker manifest');
@@ -239,7 +275,14 @@ export async function openImage(source: string, opts: { workDir: string }): Prom
         const d = /blobs\/sha256\/([0-9a-f]{64})$/.exec(p);
         return { path: rel(p), ...(d ? { digest: `sha256:${d[1]}` } : {}) };
       });
-      return { format: 'docker-archive', source, config, layers, cleanup };
+      return {
+        format: 'docker-archive',
+        source,
+        config,
+        layers,
+        cleanup,
+        ...(opts.limits ? { limits: opts.limits } : {}),
+      };
     }
     throw imageError(
       'IMAGE_INVALID',
@@ -253,8 +296,34 @@ export async function openImage(source: string, opts: { workDir: string }): Prom
   }
 }
 
-/** Unpack every layer of an opened image onto `root` (bottom first), checking blob digests. */
-export async function unpackImage(img: OpenedImage, root: string): Promise<void> {
+/**
+ * Unpack every layer of an opened image onto `root` (bottom first), checking blob digests, within
+ * the unpack limits, counted over all the layers together (the ratio against the sum of the layer
+ * blobs' sizes). On any failure `root` is emptied: no partial image stays behind.
+ */
+export async function unpackImage(
+  img: OpenedImage,
+  root: string,
+  opts: { limits?: Partial<UnpackLimits> } = {},
+): Promise<void> {
+  try {
+    await unpackLayers(img, root, opts.limits ?? img.limits);
+  } catch (e) {
+    const names = await fs.readdir(root).catch(() => [] as string[]);
+    for (const n of names) await fs.rm(join(root, n), { recursive: true, force: true }).catch(() => {});
+    throw e;
+  }
+}
+
+async function unpackLayers(img: OpenedImage, root: string, limits?: Partial<UnpackLimits>): Promise<void> {
+  let input = 0;
+  for (const l of img.layers) {
+    const st = await fs.stat(l.path).catch((e) => {
+      throw fsError(e, l.path, 'read layer');
+    });
+    input += st.size;
+  }
+  const budget = new UnpackBudget(`the layers of ${img.source}`, limits, input);
   for (const [i, l] of img.layers.entries()) {
     const name = l.digest ?? `layer ${i}`;
     if (l.digest) {
@@ -269,7 +338,7 @@ export async function unpackImage(img: OpenedImage, root: string): Promise<void>
           'The image is corrupted or was tampered with.',
         );
     }
-    await unpackLayer(await openLayerFile(l.path), root, { layer: name });
+    await unpackLayer(await openLayerFile(l.path), root, { layer: name, budget });
   }
 }
 

@@ -8,13 +8,16 @@
  *   Absolute targets are kept: they are resolved against the image root (as in a container).
  * - Device files, FIFOs and sockets are refused (LAYER_SPECIAL_FILE).
  * - Whiteouts (`.wh.<name>`, `.wh..wh..opq`) remove entries of lower layers.
+ * - Unpack limits (limits.ts) bound the bytes written, the expansion ratio and the number of
+ *   files created; they are checked before each write, so a decompression bomb stops at once.
  */
 import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { SealworkError } from '../errors.js';
+import { UnpackBudget, type UnpackLimits } from './unpack-limits.js';
 import { components, imagePath } from './util.js';
 
 const WH = '.wh.';
@@ -41,14 +44,21 @@ async function lstatOrNull(p: string): Promise<Stats | null> {
  * Make sure every ancestor of `path` (an image path) is a real directory under `root`,
  * creating missing ones; refuse symbolic links on the way. Returns the host path of the parent.
  */
-async function ensureParents(root: string, path: string, layer: string): Promise<string> {
+async function ensureParents(
+  root: string,
+  path: string,
+  layer: string,
+  budget?: UnpackBudget,
+): Promise<string> {
   const parts = components(path);
   let host = root;
   for (const part of parts.slice(0, -1)) {
     host = join(host, part);
     const st = await lstatOrNull(host);
-    if (st === null) await fs.mkdir(host, { mode: 0o755 });
-    else if (st.isSymbolicLink())
+    if (st === null) {
+      budget?.entry();
+      await fs.mkdir(host, { mode: 0o755 });
+    } else if (st.isSymbolicLink())
       throw layerError(
         'LAYER_PATH_THROUGH_SYMLINK',
         `Layer entry "${path}" would be written through the symbolic link "${host.slice(root.length)}".`,
@@ -56,6 +66,7 @@ async function ensureParents(root: string, path: string, layer: string): Promise
         layer,
       );
     else if (!st.isDirectory()) {
+      budget?.entry();
       await fs.rm(host, { force: true });
       await fs.mkdir(host, { mode: 0o755 });
     }
@@ -85,13 +96,30 @@ async function clearPath(host: string, keepDir: boolean): Promise<Stats | null> 
   return null;
 }
 
-/** Unpack one layer (a tar, gzip-compressed or not) onto `root`. */
+export interface UnpackLayerOptions {
+  /** The layer's name in messages (default `layer`). */
+  layer?: string;
+  /**
+   * The count to charge (shared by every layer of an image). Default: a new one with `limits`
+   * and `inputBytes` (the compressed size of the layer, for the ratio; unchecked when unknown).
+   */
+  budget?: UnpackBudget;
+  limits?: Partial<UnpackLimits>;
+  inputBytes?: number;
+}
+
+/**
+ * Unpack one layer (a tar, gzip-compressed or not) onto `root`, within the unpack limits. On a
+ * failure, what this layer already wrote stays in `root`: `unpackImage` empties it.
+ */
 export async function unpackLayer(
   source: Readable,
   root: string,
-  opts: { layer?: string } = {},
-): Promise<{ entries: number }> {
+  opts: UnpackLayerOptions = {},
+): Promise<{ entries: number; bytes: number }> {
   const layer = opts.layer ?? 'layer';
+  const budget = opts.budget ?? new UnpackBudget(layer, opts.limits, opts.inputBytes);
+  const bytesBefore = budget.bytes;
   const extract = tar.extract();
   const created = new Set<string>();
   let entries = 0;
@@ -106,12 +134,13 @@ export async function unpackLayer(
         const path = imagePath(h.name, 'LAYER_PATH_TRAVERSAL');
         if (path === '/') continue;
         entries++;
+        budget.entry();
         const parts = components(path);
         const base = parts[parts.length - 1]!;
         const parentPath = `/${parts.slice(0, -1).join('/')}`;
 
         if (base === OPAQUE) {
-          const parentHost = await ensureParents(root, path, layer);
+          const parentHost = await ensureParents(root, path, layer, budget);
           for (const name of await fs.readdir(parentHost)) {
             const child = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
             if (!created.has(child)) await fs.rm(join(parentHost, name), { recursive: true, force: true });
@@ -122,12 +151,12 @@ export async function unpackLayer(
           const victim = base.slice(WH.length);
           if (victim === '' || victim === '.' || victim === '..')
             throw layerError('LAYER_PATH_TRAVERSAL', `Invalid whiteout "${path}".`, path, layer);
-          const parentHost = await ensureParents(root, path, layer);
+          const parentHost = await ensureParents(root, path, layer, budget);
           await fs.rm(join(parentHost, victim), { recursive: true, force: true });
           continue;
         }
 
-        const parentHost = await ensureParents(root, path, layer);
+        const parentHost = await ensureParents(root, path, layer, budget);
         const host = join(parentHost, base);
         const mode = (h.mode ?? 0o644) & 0o1777; // no setuid/setgid bits in the sandbox
         switch (h.type) {
@@ -140,10 +169,18 @@ export async function unpackLayer(
           case 'file':
           case 'contiguous-file':
           case undefined: {
+            // Charged before anything is written: tar-stream yields exactly the declared size.
+            const size = h.size ?? 0;
+            budget.take(size);
             await clearPath(host, false);
             const fh = await fs.open(host, 'wx', 0o600);
             try {
-              for await (const chunk of entry) await fh.write(chunk as Buffer);
+              let got = 0;
+              for await (const chunk of entry) {
+                got += (chunk as Buffer).length;
+                if (got > size) throw new Error(`entry "${path}" is longer than its header says`);
+                await fh.write(chunk as Buffer);
+              }
             } finally {
               await fh.close();
             }
@@ -165,7 +202,7 @@ export async function unpackLayer(
           }
           case 'link': {
             const targetPath = imagePath(h.linkname ?? '', 'LAYER_PATH_TRAVERSAL');
-            const targetParent = await ensureParents(root, targetPath, layer);
+            const targetParent = await ensureParents(root, targetPath, layer, budget);
             const targetHost = join(targetParent, components(targetPath).pop() ?? '');
             const st = await lstatOrNull(targetHost);
             if (!st || !st.isFile())
@@ -176,6 +213,7 @@ export async function unpackLayer(
                 layer,
               );
             if (targetHost !== host) {
+              budget.take(st.size); // a copy: hard links must not multiply the budget
               await clearPath(host, false);
               await fs.copyFile(targetHost, host);
               await fs.chmod(host, st.mode & 0o1777);
@@ -218,7 +256,7 @@ export async function unpackLayer(
       cause: e,
     });
   }
-  return { entries };
+  return { entries, bytes: budget.bytes - bytesBefore };
 }
 
 /** Open a layer blob as an uncompressed tar stream (gzip detected by its magic bytes). */
@@ -228,7 +266,8 @@ export async function openLayerFile(path: string): Promise<Readable> {
   await fh.read(magic, 0, 4, 0);
   await fh.close();
   const raw = createReadStream(path);
-  if (magic[0] === 0x1f && magic[1] === 0x8b) return raw.pipe(createGunzip());
+  // pipeline: destroying the returned stream (a refused layer) closes the file too.
+  if (magic[0] === 0x1f && magic[1] === 0x8b) return pipeline(raw, createGunzip(), () => {});
   if (magic.readUInt32LE(0) === 0xfd2fb528)
     throw new SealworkError(
       'IMAGE_UNSUPPORTED',
@@ -242,6 +281,11 @@ export async function openLayerFile(path: string): Promise<Readable> {
 }
 
 /** Unpack a tar buffer (tests and small layers). */
-export function unpackLayerBuffer(buf: Buffer, root: string, layer?: string): Promise<{ entries: number }> {
-  return unpackLayer(Readable.from([buf]), root, { layer });
+export function unpackLayerBuffer(
+  buf: Buffer,
+  root: string,
+  layer?: string,
+  limits?: Partial<UnpackLimits>,
+): Promise<{ entries: number; bytes: number }> {
+  return unpackLayer(Readable.from([buf]), root, { layer, ...(limits ? { limits } : {}) });
 }
