@@ -1,8 +1,11 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { sep } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { SealworkError } from '../errors.js';
 
@@ -175,6 +178,124 @@ export async function fetchBytes(location: string, o: FetchOptions = {}): Promis
         details: { url: current.href, status: r.status },
       });
     return r.body;
+  }
+  throw new SealworkError('DOWNLOAD_FAILED', `Too many redirects from ${url.href}.`, {
+    details: { url: url.href },
+  });
+}
+
+function tooLarge(url: string, maxBytes: number): SealworkError {
+  return new SealworkError('DOWNLOAD_TOO_LARGE', `The download from ${url} is over ${maxBytes} bytes.`, {
+    details: { url, maxBytes },
+  });
+}
+
+/** One GET streamed into `dest`: the redirect to follow, or the body written (bounded). */
+function getToFile(
+  url: URL,
+  dest: string,
+  maxBytes: number,
+  o: FetchOptions,
+): Promise<{ redirect: URL } | { bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = fn(
+      url,
+      {
+        method: 'GET',
+        ...(url.protocol === 'https:' && o.ca?.length ? { ca: caList(o.ca) } : {}),
+        timeout: o.timeoutMs ?? 60_000,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+          res.resume();
+          resolve({ redirect: new URL(res.headers.location, url) });
+          return;
+        }
+        if (status !== 200) {
+          res.resume();
+          reject(
+            new SealworkError('DOWNLOAD_FAILED', `Downloading ${url.href} answered HTTP ${status}.`, {
+              hint: status === 404 ? 'The object does not exist at that URL.' : undefined,
+              details: { url: url.href, status },
+            }),
+          );
+          return;
+        }
+        // A declared length over the bound is refused before reading anything.
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+          res.destroy();
+          reject(tooLarge(url.href, maxBytes));
+          return;
+        }
+        const hash = createHash('sha256');
+        let bytes = 0;
+        const count = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            bytes += chunk.length;
+            if (bytes > maxBytes) return cb(tooLarge(url.href, maxBytes));
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        });
+        pipeline(res, count, createWriteStream(dest, { mode: 0o600 })).then(
+          () => resolve({ bytes, sha256: hash.digest('hex') }),
+          (e: unknown) => reject(e instanceof SealworkError ? e : downloadFailed(url, e)),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e) => reject(downloadFailed(url, e)));
+    req.end();
+  });
+}
+
+function downloadFailed(url: URL, e: unknown): SealworkError {
+  return new SealworkError('DOWNLOAD_FAILED', `Cannot download ${url.href}: ${(e as Error)?.message ?? e}`, {
+    hint: 'Check that the server is running and the URL is right.',
+    details: { url: url.href },
+    cause: e,
+  });
+}
+
+/**
+ * Stream an `http(s)://` (or IPFS, through the gateway) location into the file `dest`, in
+ * constant memory, refusing it (`DOWNLOAD_TOO_LARGE`) as soon as it passes `o.maxBytes` (default
+ * 1 GiB) or declares a larger `content-length`. `dest` is removed on any failure. Returns the
+ * size and the sha256 (hex) of what was written.
+ */
+export async function downloadToFile(
+  location: string,
+  dest: string,
+  o: FetchOptions = {},
+): Promise<{ bytes: number; sha256: string }> {
+  const url = resolveLocation(location, o.ipfsGateway);
+  if (url.protocol === 'file:')
+    throw new SealworkError('URL_SCHEME_UNSUPPORTED', `Cannot download ${location}: not an http(s) URL.`, {
+      hint: 'Use an http(s):// or IPFS location.',
+    });
+  const maxBytes = o.maxBytes ?? 1024 * 1024 * 1024;
+  let current = url;
+  try {
+    for (let hop = 0; hop < 5; hop++) {
+      const r = await getToFile(current, dest, maxBytes, o);
+      if ('redirect' in r) {
+        current = r.redirect;
+        if (current.protocol !== 'http:' && current.protocol !== 'https:')
+          throw new SealworkError(
+            'URL_SCHEME_UNSUPPORTED',
+            `${url.href} redirects to ${current.protocol} URL, which is not followed.`,
+            { details: { url: url.href } },
+          );
+        continue;
+      }
+      return r;
+    }
+  } catch (e) {
+    await fs.rm(dest, { force: true });
+    throw e;
   }
   throw new SealworkError('DOWNLOAD_FAILED', `Too many redirects from ${url.href}.`, {
     details: { url: url.href },

@@ -5,7 +5,6 @@
  * quote with REPORTDATA = sha256(publicKey ‖ nonce), SMS session, dataset and input files in
  * memory, app run with the FSPF key/tag from the SMS, post-compute, upload, enclave signature.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Address, Hex, LocalAccount } from 'viem';
@@ -20,12 +19,15 @@ import { parseAppMrEnclave } from '../sms/fingerprint.js';
 import type { SessionSecrets } from '../sms/release.js';
 import { decryptSessionJwe, generateSessionKeyPair, sessionReportData } from '../sms/session-crypto.js';
 import type { DealView, WorkerChain } from './chain.js';
-import { fetchBytes, type FetchOptions } from './fetch.js';
+import type { FetchOptions } from './fetch.js';
+import { imageContentDigest, resolveAppImage, type AppImagePolicy } from './image.js';
 import { computeResultDigest, encryptResult, readComputedJson, type ResultKeyFormat } from './postcompute.js';
 import { fetchDataset, fetchInputFiles, type InMemoryFile } from './precompute.js';
 import { putObject } from './storage/client.js';
 import type { RunTeeTask } from './worker.js';
 import { zipFolder } from './zip.js';
+
+export { imageContentDigest, resolveAppImage } from './image.js';
 
 export interface TeeRunnerOptions {
   home: string;
@@ -37,6 +39,8 @@ export interface TeeRunnerOptions {
   storage: { url: string; ca?: string[] };
   /** Downloads of images, datasets and input files (extra CAs, IPFS gateway, size limit). */
   fetch?: FetchOptions;
+  /** Where app images may come from: image folder, size bound, zero checksums (image.ts). */
+  images?: AppImagePolicy;
   /** App wall-clock limit (default 60 s). */
   taskTimeoutMs?: number;
   /** Progress notes for logs (never secret values). */
@@ -53,93 +57,6 @@ export function resultKeyFormatOf(params: string): ResultKeyFormat {
     /* not JSON */
   }
   return 'oaep-sha256';
-}
-
-const ZERO32 = /^0x0{64}$/;
-
-/** Locate the app image named on chain, downloading archives into the worker cache; check its checksum. */
-export async function resolveAppImage(
-  home: string,
-  multiaddr: string,
-  checksum: Hex,
-  o: FetchOptions = {},
-): Promise<string> {
-  let path: string;
-  let downloaded = false;
-  if (/^https?:\/\//.test(multiaddr)) {
-    downloaded = true;
-    const cache = join(home, 'worker', 'images');
-    await fs.mkdir(cache, { recursive: true });
-    // Keyed by URL and checksum: an app redeployed at the same URL with a new image is fetched anew.
-    const name = createHash('sha256').update(`${multiaddr}\n${checksum.toLowerCase()}`).digest('hex');
-    path = join(cache, `${name}.tar`);
-    const have = await fs.stat(path).catch(() => undefined);
-    if (!have) {
-      const data = await fetchBytes(multiaddr, o).catch((e) => {
-        throw new SealworkError('APP_IMAGE_DOWNLOAD_FAILED', `Cannot download the app image ${multiaddr}.`, {
-          cause: e,
-        });
-      });
-      const tmp = `${path}.${process.pid}.partial`;
-      await fs.writeFile(tmp, data);
-      await fs.rename(tmp, path);
-    }
-  } else if (multiaddr.startsWith('file://')) {
-    path = new URL(multiaddr).pathname;
-  } else if (multiaddr.startsWith('/')) {
-    path = multiaddr;
-  } else {
-    throw new SealworkError(
-      'APP_IMAGE_UNSUPPORTED',
-      `The app image location ${multiaddr} is not supported.`,
-      {
-        hint: 'Deploy the app with an OCI layout path, a file:// URL or an http(s):// archive URL.',
-      },
-    );
-  }
-  const st = await fs.stat(path).catch(() => undefined);
-  if (!st)
-    throw new SealworkError('APP_IMAGE_NOT_FOUND', `The app image ${path} does not exist on this worker.`, {
-      details: { image: multiaddr },
-    });
-  if (!ZERO32.test(checksum)) {
-    const digest = await imageDigest(path, st.isDirectory());
-    if (
-      !digest.some((d) =>
-        timingSafeEqual(Buffer.from(d, 'hex'), Buffer.from(checksum.slice(2).toLowerCase(), 'hex')),
-      )
-    ) {
-      // A bad download is not kept: the next attempt fetches it again.
-      if (downloaded) await fs.rm(path, { force: true });
-      throw new SealworkError(
-        'APP_IMAGE_CHECKSUM_MISMATCH',
-        `The app image at ${multiaddr} does not match the on-chain checksum ${checksum}: it changed after deployment.`,
-        { details: { image: multiaddr, expected: checksum, found: digest.map((d) => `0x${d}`) } },
-      );
-    }
-  }
-  return path;
-}
-
-/** Digests an image may be deployed with: sha256 of an archive file; the manifest digest of an OCI layout. */
-async function imageDigest(path: string, isDir: boolean): Promise<string[]> {
-  if (!isDir) {
-    const h = createHash('sha256');
-    h.update(await fs.readFile(path));
-    return [h.digest('hex')];
-  }
-  const index = JSON.parse(await fs.readFile(join(path, 'index.json'), 'utf8')) as {
-    manifests?: { digest?: string }[];
-  };
-  const out: string[] = [];
-  for (const m of index.manifests ?? []) {
-    const d = /^sha256:([0-9a-f]{64})$/.exec(m.digest ?? '')?.[1];
-    if (!d) continue;
-    // The manifest blob must really hash to its digest.
-    const blob = await fs.readFile(join(path, 'blobs', 'sha256', d)).catch(() => undefined);
-    if (blob && createHash('sha256').update(blob).digest('hex') === d) out.push(d);
-  }
-  return out;
 }
 
 /** iExec's environment for the app: task id, bag position, input files, dataset, secrets. */
@@ -176,34 +93,6 @@ function stage<T>(code: string, what: string, f: () => Promise<T>): Promise<T> {
   });
 }
 
-/** sha256 over every file of an image (relative path and content), or of an archive file. */
-export async function imageContentDigest(path: string): Promise<string> {
-  const h = createHash('sha256');
-  const st = await fs.stat(path);
-  if (!st.isDirectory()) {
-    h.update(await fs.readFile(path));
-    return h.digest('hex');
-  }
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-    );
-    for (const e of entries) {
-      const r = `${rel}/${e.name}`;
-      if (e.isDirectory()) await walk(join(dir, e.name), r);
-      else {
-        const data = e.isSymbolicLink()
-          ? Buffer.from(`link:${await fs.readlink(join(dir, e.name))}`)
-          : await fs.readFile(join(dir, e.name));
-        h.update(`${r}\0${data.length}\0`);
-        h.update(data);
-      }
-    }
-  };
-  await walk(path, '');
-  return h.digest('hex');
-}
-
 export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
   const measured = new Map<string, MeasureAppReturnType>();
   return async ({ taskId, deal, index, worker, signal }) => {
@@ -221,7 +110,10 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
 
     // 2. The app image named on chain, checked against its checksum, measured.
     const app = await o.chain.readApp(deal.app);
-    const image = await resolveAppImage(o.home, app.multiaddr, app.checksum, o.fetch);
+    const image = await resolveAppImage(o.home, app.multiaddr, app.checksum, {
+      ...o.images,
+      ...(o.fetch ? { fetch: o.fetch } : {}),
+    });
     const workDir = join(o.home, 'worker', 'tmp');
     await fs.mkdir(workDir, { recursive: true });
     // Measuring unpacks and verifies every protected file; the result is cached under a digest of

@@ -45,6 +45,8 @@ function startWorkerProcess(home: string, chainUrl: string, workerpool: Address)
       'workerpool',
       '--worker-key-as',
       'worker',
+      '--app-image-root',
+      join(home, 'apps'),
     ],
     { cwd: ROOT, env: { ...process.env, SEALWORK_CHAIN_URL: chainUrl }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -50,7 +50,8 @@ describe('worker end to end', { skip }, () => {
     });
     await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
     const gw = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/`;
-    s = await startTestStack({ ipfsGateway: gw });
+    // Zero checksums allowed: the tamper test deploys an app identified by its fingerprint alone.
+    s = await startTestStack({ ipfsGateway: gw, allowZeroChecksum: true });
     const app = await deploySampleApp(s.stack, { dir: join(s.home, 'apps') });
     appA = app.app;
     datasetA = (await deploySampleDataset(s.stack, { restrictApp: appA })).dataset;
@@ -352,7 +353,7 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
   });
 
   it('an app image changed after deployment is refused by the enclave: no secret released; the task is claimed after its deadline', async () => {
-    const dir = join(s.home, 'apps-tamper');
+    const dir = join(s.home, 'apps', 'tamper'); // under the worker's app image folder
     // Deployed with its checksum: the worker refuses the changed image before anything else.
     const withSum = await deploySampleApp(s.stack, { dir, name: 'sum-app' });
     // Deployed with a zero checksum: only the fingerprint (MrEnclave|FSPF key|FSPF tag) names it.

@@ -17,7 +17,10 @@ export function registerAssets(program: Command): void {
         '--mrenclave <json|@file>',
         '{"framework":"SCONE","version","entrypoint","heapSize","fingerprint"} (omit for a non-TEE app)',
       )
-      .option('--checksum <bytes32>', 'image digest (0x + 64 hex)')
+      .option(
+        '--checksum <bytes32>',
+        'image digest (0x + 64 hex); default: computed for a local image, else zero (refused by workers unless allowed)',
+      )
       .option('--owner <address>', 'owner of the app NFT (default: the wallet)'),
   ).action(
     action(
@@ -32,7 +35,17 @@ export function registerAssets(program: Command): void {
         },
       ) => {
         const r = await (await loadSdkChainAssets()).deployApp({ ...chainParams(ctx, o), ...o });
-        ctx.out(r, [`app:   ${r.address}`, `owner: ${r.owner}`, `tx:    ${r.txHash}`]);
+        if (/^0x0{64}$/.test(r.checksum))
+          ctx.info(
+            'warning: the app is deployed with a zero checksum; workers refuse it unless their operator passes --allow-zero-checksum. Give --checksum 0x<sha256 of the image archive>, or deploy a local image to have it computed.',
+          );
+        ctx.out(r, [
+          `app:      ${r.address}`,
+          `owner:    ${r.owner}`,
+          `image:    ${r.multiaddr}`,
+          `checksum: ${r.checksum}${r.checksumComputed ? ' (computed from the local image)' : ''}`,
+          `tx:       ${r.txHash}`,
+        ]);
       },
     ),
   );

@@ -69,6 +69,7 @@ export function register(program: Command): void {
           ctx.info(`  SMS      ${d.smsUrl}  (certificate ${d.smsCertPath})`);
           ctx.info(`  storage  ${d.storageUrl}  (certificate ${d.storageCertPath})`);
           ctx.info(`  worker   workerpool ${d.workerpool}, scheduler ${d.scheduler}, worker ${d.worker}`);
+          ctx.info(`  images   local app images are read only under ${d.appImageRoot}`);
           ctx.info('  SIMULATION: SGX is simulated here; no confidentiality against this host.');
           try {
             if (o.demo) {

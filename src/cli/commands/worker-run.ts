@@ -81,6 +81,18 @@ export function registerRun(program: Command): void {
         '--file-root <dir>',
         'serve file:// dataset and input-file URLs from under this folder only (default: refused)',
       )
+      .option(
+        '--app-image-root <dir>',
+        'read app images given as local paths or file:// URLs only under this folder (env SEALWORK_APP_IMAGE_ROOT; default: refused)',
+      )
+      .option(
+        '--max-image-size <size>',
+        'largest app image accepted, downloaded or local, e.g. 2G (env SEALWORK_MAX_APP_IMAGE_SIZE; default 2G)',
+      )
+      .option(
+        '--allow-zero-checksum',
+        'run apps deployed with a zero checksum, trusting the enclave fingerprint alone (env SEALWORK_ALLOW_ZERO_CHECKSUM=1)',
+      )
       .option('--task-timeout <seconds>', 'app wall-clock limit', '60'),
   ).action(
     action(
@@ -96,10 +108,14 @@ export function registerRun(program: Command): void {
           workerKeyAs?: string;
           ipfsGateway: string;
           fileRoot?: string;
+          appImageRoot?: string;
+          maxImageSize?: string;
+          allowZeroChecksum?: boolean;
           taskTimeout: string;
         },
       ) => {
         const { startWorker } = await import('../../sdk/worker/worker.js');
+        const { parseSize } = await import('../../enclave/util.js');
         const { devAccountByName } = await import('../../chain/index.js');
         const w = await startWorker({
           ...chainParams(ctx, o),
@@ -112,6 +128,9 @@ export function registerRun(program: Command): void {
           ...(o.workerKeyAs ? { worker: devAccountByName(o.workerKeyAs) } : {}),
           ipfsGateway: o.ipfsGateway,
           ...(o.fileRoot ? { fileRoot: o.fileRoot } : {}),
+          ...(o.appImageRoot ? { appImageRoot: o.appImageRoot } : {}),
+          ...(o.maxImageSize ? { maxImageBytes: parseSize(o.maxImageSize, '--max-image-size') } : {}),
+          ...(o.allowZeroChecksum ? { allowZeroChecksum: true } : {}),
           taskTimeoutMs: Number(o.taskTimeout) * 1000,
           onEvent: (e) =>
             ctx.json

@@ -1,5 +1,7 @@
 /** Apps, datasets and workerpools on chain: deploy (create in the registry) and show. */
 import { promises as fs } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { zeroHash, type Address, type Hex } from 'viem';
 import { z } from 'zod';
 import {
@@ -12,6 +14,7 @@ import {
 } from '../../chain/read.js';
 import { createApp, createDataset, createWorkerpool } from '../../chain/write.js';
 import { SealworkError, fsError } from '../../errors.js';
+import { appImageChecksum } from '../../worker/image.js';
 import { connect, type ChainParameters } from './common.js';
 
 const MrEnclaveSchema = z
@@ -69,27 +72,70 @@ export interface DeployAppParameters extends ChainParameters {
   image: string;
   /** mrenclave JSON, inline or `@file`; omit for a standard (non-TEE) app. */
   mrenclave?: string;
-  /** Image digest (bytes32); default zero. */
+  /**
+   * Image digest (bytes32). Default: computed for a local image (a path or `file://` URL that
+   * exists here: sha256 of an archive, the manifest digest of an OCI layout folder), else zero,
+   * which workers refuse unless their operator allows it.
+   */
   checksum?: string;
   type?: string;
   owner?: Address;
 }
 
-export async function deployApp(
-  p: DeployAppParameters,
-): Promise<{ address: Address; owner: Address; txHash: Hex; gasUsed: bigint }> {
+/**
+ * The location and checksum to deploy an app image with. A local image (a path or `file://` URL
+ * that exists here) gets its checksum computed when none is given, and a relative path becomes
+ * absolute (a worker reads only absolute paths).
+ */
+export async function appImageDeployment(
+  image: string,
+  checksum?: string,
+): Promise<{ multiaddr: string; checksum: Hex; checksumComputed: boolean }> {
+  let local: string | undefined;
+  if (image.startsWith('file:')) {
+    try {
+      local = fileURLToPath(image);
+    } catch {
+      local = undefined;
+    }
+  } else if (!/^[a-z][a-z0-9+.-]*:/i.test(image)) local = image;
+  const st = local !== undefined ? await fs.stat(local).catch(() => null) : null;
+  const multiaddr =
+    st && local !== undefined && !isAbsolute(image) && !image.startsWith('file:') ? resolve(local) : image;
+  if (checksum !== undefined || !st || local === undefined)
+    return { multiaddr, checksum: bytes32(checksum, 'app checksum'), checksumComputed: false };
+  return { multiaddr, checksum: await appImageChecksum(local), checksumComputed: true };
+}
+
+export async function deployApp(p: DeployAppParameters): Promise<{
+  address: Address;
+  owner: Address;
+  txHash: Hex;
+  gasUsed: bigint;
+  multiaddr: string;
+  checksum: Hex;
+  checksumComputed: boolean;
+}> {
   const mrenclave = p.mrenclave ? await loadMrEnclave(p.mrenclave) : '';
-  const checksum = bytes32(p.checksum, 'app checksum');
+  const { multiaddr, checksum, checksumComputed } = await appImageDeployment(p.image, p.checksum);
   const c = await connect(p, true);
   const r = await createApp(c, {
     name: p.name,
-    multiaddr: p.image,
+    multiaddr,
     mrenclave,
     checksum,
     type: p.type,
     owner: p.owner,
   });
-  return { address: r.address, owner: p.owner ?? c.account!.address, txHash: r.txHash, gasUsed: r.gasUsed };
+  return {
+    address: r.address,
+    owner: p.owner ?? c.account!.address,
+    txHash: r.txHash,
+    gasUsed: r.gasUsed,
+    multiaddr,
+    checksum,
+    checksumComputed,
+  };
 }
 
 export async function showApp(p: ChainParameters & { address: Address }): Promise<AppInfo> {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Address, Hex } from 'viem';
 import {
   createApp,
@@ -188,7 +188,8 @@ export async function runDemo(stack: Stack, p: RunDemoParameters = {}): Promise<
     'SGX is SIMULATED on this host: attestation and sealing are real code paths, but there is no confidentiality against the host.',
   );
 
-  const app = await deploySampleApp(stack, { dir });
+  // The image goes where the worker reads local app images; keys and the result stay in `dir`.
+  const app = await deploySampleApp(stack, { dir: join(stack.appImageRoot, basename(dir)) });
   say(
     'app',
     `[${who('app-dev')}] built the sample app from a local busybox OCI image; MrEnclave ${app.mrenclave.slice(0, 16)}…`,

@@ -4,7 +4,7 @@
  */
 import { promises as fs, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createWalletClient, http, type Address, type LocalAccount } from 'viem';
 import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
 import {
@@ -58,6 +58,13 @@ export interface StartStackParameters {
   ipfsGateway?: string;
   /** Start the in-process worker (default true; false to run `sealwork worker start` separately). */
   runWorker?: boolean;
+  /**
+   * The worker's folder of local app images (default `<home>/apps`, created): the demo builds its
+   * app there, and local paths or `file://` images elsewhere are refused.
+   */
+  appImageRoot?: string;
+  /** Let the worker run apps deployed with a zero checksum (default false: the demo deploys checksums). */
+  allowZeroChecksum?: boolean;
 }
 
 export interface Stack {
@@ -69,6 +76,8 @@ export interface Stack {
   workerpool: Address;
   /** Undefined when started with `worker: false`. */
   worker: RunningWorker | undefined;
+  /** The worker's folder of local app images (put images deployed by path here). */
+  appImageRoot: string;
   /** Write `<home>/stack.json` (URLs, certificate paths, workerpool) for other commands. */
   describe(): StackDescription;
   stop(): Promise<void>;
@@ -84,6 +93,8 @@ export interface StackDescription {
   workerpool: Address;
   scheduler: Address;
   worker: Address;
+  /** The worker's folder of local app images. */
+  appImageRoot: string;
   pid: number;
 }
 
@@ -250,6 +261,8 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
     const scheduler = p.scheduler ?? devAccountByName('workerpool');
     const workerAccount = p.worker ?? devAccountByName('worker');
     const workerpool = await ensureDevWorkerpool(home, chainUrl, scheduler);
+    const appImageRoot = resolve(p.appImageRoot ?? join(home, 'apps'));
+    await fs.mkdir(appImageRoot, { recursive: true });
     const worker =
       p.runWorker === false
         ? undefined
@@ -268,6 +281,8 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
             onStep: p.onStep,
             taskTimeoutMs: p.taskTimeoutMs,
             ...(p.ipfsGateway ? { ipfsGateway: p.ipfsGateway } : {}),
+            appImageRoot,
+            ...(p.allowZeroChecksum !== undefined ? { allowZeroChecksum: p.allowZeroChecksum } : {}),
           });
     if (worker) cleanups.push(() => worker.stop());
     const description: StackDescription = {
@@ -280,6 +295,7 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
       workerpool,
       scheduler: scheduler.address,
       worker: workerAccount.address,
+      appImageRoot,
       pid: process.pid,
     };
     const stackFile = join(home, 'stack.json');
@@ -294,6 +310,7 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
       platform,
       workerpool,
       worker,
+      appImageRoot,
       describe: () => description,
       async stop() {
         if (stopped) return;

@@ -22,6 +22,8 @@ import { resolveHome } from '../../util/home.js';
 import { WorkerChain } from '../../worker/chain.js';
 import { TaskJournal } from '../../worker/journal.js';
 import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client.js';
+import { parseSize } from '../../enclave/util.js';
+import type { AppImagePolicy } from '../../worker/image.js';
 import { createTeeRunner } from '../../worker/tee.js';
 import { Worker, type WorkerEvent } from '../../worker/worker.js';
 
@@ -50,6 +52,18 @@ export interface StartWorkerParameters {
   ipfsGateway?: string;
   /** Serve `file://` dataset and input-file URLs from under this folder only (default: refused). */
   fileRoot?: string;
+  /**
+   * Read app images given as local paths or `file://` URLs only under this folder (symlinks
+   * resolved). Default: `SEALWORK_APP_IMAGE_ROOT`, else local app images are refused.
+   */
+  appImageRoot?: string;
+  /** Largest app image accepted, downloaded or local (default `SEALWORK_MAX_APP_IMAGE_SIZE`, else 2 GiB). */
+  maxImageBytes?: number;
+  /**
+   * Run apps deployed with a zero checksum, trusting the enclave fingerprint alone (default
+   * `SEALWORK_ALLOW_ZERO_CHECKSUM=1`, else refused with `APP_IMAGE_CHECKSUM_ZERO`).
+   */
+  allowZeroChecksum?: boolean;
   slots?: number;
   /** Publish an open TEE workerpool order of this volume when the workerpool has none. */
   publishOrderVolume?: number;
@@ -136,8 +150,41 @@ function checkCount(name: string, v: number | undefined, max: number, unit = '')
     );
 }
 
+/** Where app images may come from (`p`, else the `SEALWORK_*` environment); the folder must exist. */
+export async function appImagePolicy(
+  p: Pick<StartWorkerParameters, 'appImageRoot' | 'maxImageBytes' | 'allowZeroChecksum'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AppImagePolicy> {
+  const rootGiven = p.appImageRoot ?? (env.SEALWORK_APP_IMAGE_ROOT || undefined);
+  let root: string | false = false;
+  if (rootGiven) {
+    root = resolve(rootGiven);
+    const st = await fs.stat(root).catch(() => null);
+    if (!st?.isDirectory())
+      throw new SealworkError('APP_IMAGE_ROOT_INVALID', `The app image folder ${root} is not a folder.`, {
+        hint: 'Create it, or give another --app-image-root <dir> (SEALWORK_APP_IMAGE_ROOT).',
+        details: { root },
+      });
+  }
+  let maxBytes = p.maxImageBytes;
+  if (maxBytes === undefined && env.SEALWORK_MAX_APP_IMAGE_SIZE)
+    maxBytes = parseSize(env.SEALWORK_MAX_APP_IMAGE_SIZE, 'SEALWORK_MAX_APP_IMAGE_SIZE');
+  if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes > 0))
+    throw new SealworkError(
+      'WORKER_OPTIONS_INVALID',
+      'The app image size bound must be a positive number of bytes.',
+      {
+        details: { value: String(maxBytes) },
+      },
+    );
+  const allowZeroChecksum =
+    p.allowZeroChecksum ?? /^(1|true|yes)$/i.test(env.SEALWORK_ALLOW_ZERO_CHECKSUM ?? '');
+  return { root, ...(maxBytes !== undefined ? { maxBytes } : {}), allowZeroChecksum };
+}
+
 export async function startWorker(p: StartWorkerParameters): Promise<RunningWorker> {
   checkCount('The number of slots (--slots)', p.slots, 64);
+  const images = await appImagePolicy(p);
   checkCount('The task timeout (--task-timeout)', p.taskTimeoutMs, 24 * 3600 * 1000, ' ms');
   checkCount('The order volume (--publish-order)', p.publishOrderVolume, 1_000_000_000);
   const home = resolveHome(p.home);
@@ -229,6 +276,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
       ...(p.ipfsGateway ? { ipfsGateway: p.ipfsGateway } : {}),
       fileRoot: p.fileRoot ? resolve(p.fileRoot) : false,
     },
+    images,
     taskTimeoutMs: p.taskTimeoutMs,
     onStep: p.onStep,
   });
