@@ -47,6 +47,27 @@ export interface TeeRunnerOptions {
   onStep?: (taskId: Hex, step: string) => void;
 }
 
+/** Prefix of the worker's per-task output folders under `<home>/worker/tmp` (plaintext results). */
+const SCRATCH_PREFIX = 'out-';
+
+/**
+ * Remove the per-task output folders a killed worker left under `<home>/worker/tmp`. Called with
+ * the home's worker lock held: no other process writes there, so every such folder is stale.
+ * Only real folders named `out-*` are removed (never through a link).
+ */
+export async function sweepWorkerScratch(home: string): Promise<number> {
+  const dir = join(home, 'worker', 'tmp');
+  let n = 0;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(SCRATCH_PREFIX)) continue;
+    const st = await fs.lstat(join(dir, name)).catch(() => null);
+    if (!st?.isDirectory()) continue;
+    await fs.rm(join(dir, name), { recursive: true, force: true });
+    n++;
+  }
+  return n;
+}
+
 /** The deal params the worker reads (iExec's, plus sealwork's result key format). */
 export function resultKeyFormatOf(params: string): ResultKeyFormat {
   try {
@@ -200,7 +221,7 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
     const inputs = await fetchInputFiles(secrets.task.inputFiles, o.fetch);
 
     // 5. Run the app with the FSPF key and tag released by the SMS.
-    const outDir = await fs.mkdtemp(join(workDir, 'out-'));
+    const outDir = await fs.mkdtemp(join(workDir, SCRATCH_PREFIX)); // 0700
     try {
       const run = await runEnclave({
         image,
@@ -233,9 +254,11 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
       note('app finished (exit 0)');
 
       // 6. Post-compute: digest, zip, optional encryption, upload, enclave signature.
+      // The bounds the sandbox enforced on /iexec_out: an output it let through is read in full.
+      const bounds = { maxBytes: run.limits.resultBytes, maxEntries: run.limits.resultEntries };
       const computed = await readComputedJson(outDir);
-      const digest = await computeResultDigest(outDir, computed);
-      let zip = await zipFolder(outDir);
+      const digest = await computeResultDigest(outDir, computed, bounds);
+      let zip = await zipFolder(outDir, bounds);
       const encrypted = secrets.task.resultEncryption;
       if (encrypted) {
         if (!secrets.resultEncryptionKey)

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Address } from 'viem';
@@ -180,7 +180,23 @@ describe('worker crash recovery', { skip }, () => {
       w1 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
       await w1.waitFor('computing', taskId);
       await new Promise((res) => setTimeout(res, 700));
+      const w1pid = w1.child.pid;
       await w1.stop('SIGKILL');
+      // The killed run left its memory folder (decrypted dataset) and its output folder behind…
+      const runsOf = (pid: number | undefined) =>
+        readdirSync('/dev/shm').filter((d) => {
+          try {
+            return (
+              d.startsWith('sealwork-run-') &&
+              JSON.parse(readFileSync(join('/dev/shm', d, 'owner.json'), 'utf8')).pid === pid
+            );
+          } catch {
+            return false;
+          }
+        });
+      const scratch = () => readdirSync(join(s.home, 'worker', 'tmp')).filter((n) => n.startsWith('out-'));
+      assert.ok(runsOf(w1pid).length > 0, 'a killed run leaves its folder until the next start');
+      assert.ok(scratch().length > 0);
       // Killed inside the enclave run: the journal says initialized (one attempt), the chain ACTIVE.
       const j1 = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
       const rec = j1.get(taskId);
@@ -198,6 +214,9 @@ describe('worker crash recovery', { skip }, () => {
         const done = await watchTask({ home: s.home, chainUrl, taskId, timeoutMs: 60_000, pollMs: 100 });
         assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
         await w2.waitFor('completed', taskId);
+        // …which the restarted worker swept: nothing of the killed run remains.
+        assert.deepEqual(runsOf(w1pid), []);
+        assert.deepEqual(scratch(), []);
         // Not initialized again after the restart, contributed exactly once.
         assert.ok(!w2.events.some((e) => e.kind === 'initialized' && e.taskId === taskId));
         const t = await readTask(c.publicClient as never, c.deployment.hub, taskId);

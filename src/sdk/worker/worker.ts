@@ -23,8 +23,10 @@ import { WorkerChain } from '../../worker/chain.js';
 import { TaskJournal } from '../../worker/journal.js';
 import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client.js';
 import { parseSize } from '../../enclave/util.js';
+import { shmBase } from '../../enclave/build.js';
+import { sweepStaleRuns } from '../../enclave/rundir.js';
 import type { AppImagePolicy } from '../../worker/image.js';
-import { createTeeRunner } from '../../worker/tee.js';
+import { createTeeRunner, sweepWorkerScratch } from '../../worker/tee.js';
 import { Worker, type WorkerEvent } from '../../worker/worker.js';
 
 export type { WorkerEvent };
@@ -256,6 +258,9 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
   let journal: TaskJournal | undefined;
   let platform: SimPlatform;
   try {
+    // Held the lock: what a killed worker of this home left (plaintext results, run folders) goes.
+    await sweepWorkerScratch(home);
+    await sweepStaleRuns({ shm: await shmBase() });
     journal = TaskJournal.open(join(home, 'worker', 'journal.db'));
     platform = p.platform ?? (await openSimPlatform(home));
   } catch (e) {
