@@ -6,22 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  promises as fs,
-  readFileSync,
-  readdirSync,
-  rmSync,
-} from 'node:fs';
+import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
+import { runEnclave } from '../../src/enclave/index.js';
 import { regionSource } from '../../src/enclave/run.js';
 import { isSealworkError } from '../../src/errors.js';
-import { tempDir } from '../helpers/cli.js';
-import { busyboxImage, filesContaining, hasBusybox, hasBwrap } from '../helpers/images.js';
+import { sandboxApp, type SandboxApp } from '../helpers/sandbox.js';
+import { filesContaining, hasBusybox, hasBwrap } from '../helpers/images.js';
 
 const skip = !hasBusybox()
   ? 'busybox-static is not installed'
@@ -74,53 +66,20 @@ esac
 `;
 
 describe('sandbox hardening: a malicious app', { skip }, () => {
-  let t: ReturnType<typeof tempDir>;
-  let app: BuildAppReturnType;
+  let t: SandboxApp;
   let shm: string;
-  let stage: string;
-  let n = 0;
   before(async () => {
-    t = tempDir('sealwork-hardening-');
-    shm = mkdtempSync('/dev/shm/sealwork-test-');
-    chmodSync(shm, 0o711);
-    stage = mkdtempSync('/var/tmp/sealwork-test-stage-');
-    chmodSync(stage, 0o711);
-    process.env.SEALWORK_SHM_DIR = shm;
-    process.env.SEALWORK_SANDBOX_STAGE = stage;
-    const src = await busyboxImage(join(t.dir, 'src'), [
-      { name: 'app/', type: 'directory' },
-      { name: 'app/run.sh', data: SCRIPT, mode: 0o755 },
-      { name: 'data/', type: 'directory' },
-      { name: 'data/secret.txt', data: 'top-secret-plaintext-4242' },
-    ]);
-    app = await buildApp({
-      image: src,
-      out: join(t.dir, 'app'),
-      entrypoint: '/app/run.sh',
+    t = await sandboxApp({
+      prefix: 'sealwork-hardening-',
+      script: SCRIPT,
+      secret: 'top-secret-plaintext-4242',
       heap: '128M',
-      regions: ['/:authenticated', '/data:encrypted'],
-      home: t.dir,
-      workDir: t.dir,
     });
+    shm = t.shm;
   });
-  after(() => {
-    delete process.env.SEALWORK_SHM_DIR;
-    delete process.env.SEALWORK_SANDBOX_STAGE;
-    rmSync(shm, { recursive: true, force: true });
-    rmSync(stage, { recursive: true, force: true });
-    t.cleanup();
-  });
-  const params = (args: string[], over: Partial<Parameters<typeof runEnclave>[0]> = {}) => ({
-    image: app.out,
-    fspfKey: app.fspfKey,
-    fspfTag: app.fspfTag,
-    fsKeyFile: app.fsKeyFile,
-    outDir: join(t.dir, `out-${n++}`),
-    workDir: t.dir,
-    args,
-    timeoutMs: 20_000,
-    ...over,
-  });
+  after(() => t.cleanup());
+  const params = (args: string[], over: Partial<Parameters<typeof runEnclave>[0]> = {}) =>
+    t.params(args, over);
   const run = (args: string[], over: Partial<Parameters<typeof runEnclave>[0]> = {}) =>
     runEnclave(params(args, over));
 

@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  promises as fs,
-  readFileSync,
-  readdirSync,
-  rmSync,
-} from 'node:fs';
+import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
-import { buildApp, iexecEnv, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
+import { iexecEnv, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
 import { isSealworkError } from '../../src/errors.js';
-import { tempDir } from '../helpers/cli.js';
-import { busyboxImage, filesContaining, hasBusybox, hasBwrap } from '../helpers/images.js';
+import { sandboxApp, type SandboxApp } from '../helpers/sandbox.js';
+import { filesContaining, hasBusybox, hasBwrap } from '../helpers/images.js';
 
 const skip = !hasBusybox()
   ? 'busybox-static is not installed'
@@ -72,59 +64,20 @@ function sleepersOnHost(): number {
 }
 
 describe('sandboxed execution (bubblewrap)', { skip }, () => {
-  let t: ReturnType<typeof tempDir>;
+  let t: SandboxApp;
   let app: BuildAppReturnType;
-  let built: BuildAppReturnType;
   let shm: string;
   let stage: string;
   const secret = `plaintext-${createHash('sha256').update(String(Math.random())).digest('hex')}`;
-  let n = 0;
   before(async () => {
-    t = tempDir('sealwork-enclave-run-');
-    // Our own memory-backed folder, so that we can check it is wiped (other test files run in parallel).
-    shm = mkdtempSync('/dev/shm/sealwork-test-');
-    chmodSync(shm, 0o711); // the run's dedicated uid (sealwork as root) must reach its run folder
-    stage = mkdtempSync('/var/tmp/sealwork-test-stage-');
-    chmodSync(stage, 0o711);
-    process.env.SEALWORK_SANDBOX_STAGE = stage;
-    process.env.SEALWORK_SHM_DIR = shm;
-    const src = await busyboxImage(join(t.dir, 'src'), [
-      { name: 'app/', type: 'directory' },
-      { name: 'app/run.sh', data: SCRIPT, mode: 0o755 },
-      { name: 'data/', type: 'directory' },
-      { name: 'data/secret.txt', data: secret },
-    ]);
-    built = await buildApp({
-      image: src,
-      out: join(t.dir, 'app'),
-      entrypoint: '/app/run.sh',
-      heap: '256M',
-      regions: ['/:authenticated', '/data:encrypted'],
-      home: t.dir,
-      workDir: t.dir,
-    });
-    app = built;
-    await fs.rm(src, { recursive: true }); // the source image holds the plaintext; the protected one must not
+    t = await sandboxApp({ prefix: 'sealwork-enclave-run-', script: SCRIPT, secret: secret, heap: '256M' });
+    app = t.app;
+    shm = t.shm;
+    stage = t.stage;
   });
-  after(() => {
-    delete process.env.SEALWORK_SHM_DIR;
-    delete process.env.SEALWORK_SANDBOX_STAGE;
-    rmSync(shm, { recursive: true, force: true });
-    rmSync(stage, { recursive: true, force: true });
-    t.cleanup();
-  });
+  after(() => t.cleanup());
   const run = (args: string[], over: Partial<Parameters<typeof runEnclave>[0]> = {}) =>
-    runEnclave({
-      image: app.out,
-      fspfKey: app.fspfKey,
-      fspfTag: app.fspfTag,
-      fsKeyFile: app.fsKeyFile,
-      outDir: join(t.dir, `out-${n++}`),
-      workDir: t.dir,
-      args,
-      timeoutMs: 20_000,
-      ...over,
-    });
+    runEnclave(t.params(args, over));
 
   it('mounts inputs read-only, outputs writable, passes the iExec environment and the exit status', async () => {
     const inDir = join(t.dir, 'in');
@@ -255,7 +208,7 @@ describe('sandboxed execution (bubblewrap)', { skip }, () => {
 
   it('refuses caller environment that would change the program run or the fixed variables', async () => {
     for (const name of ['PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'IEXEC_OUT', 'SCONE_MODE']) {
-      const outDir = join(t.dir, `out-${n++}`);
+      const outDir = join(t.dir, `env-out-${name}`);
       await assert.rejects(
         run(['io'], { env: { [name]: '/iexec_in', IEXEC_TASK_ID: '0x1' }, outDir }),
         (e) =>
