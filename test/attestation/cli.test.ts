@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { collateralToJson } from '../../src/attestation/index.js';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { CASES, HAVE_VECTORS, VECTORS } from './vectors.js';
+import { CASES, SKIP, VECTORS } from './vectors.js';
 
 const MRE = 'ab'.repeat(32);
 const RD = 'cd'.repeat(64);
@@ -71,7 +71,7 @@ describe('sealwork attest (CLI)', () => {
 
   it(
     'real vector: verifies at a pinned time, refuses at now; hex input accepted',
-    { skip: !HAVE_VECTORS },
+    { skip: SKIP },
     async () => {
       const c = CASES.find((x) => x.quote.endsWith('quotev3.hex'))!;
       const col = join(t.dir, 'v3.collateral.json');

@@ -1,10 +1,12 @@
 /**
- * The real DCAP vectors in ../shared/attestation-vectors (read in place, never copied), and the
- * collateral each one is verified with at a pinned time (see that folder's SOURCES.md).
+ * The real DCAP vectors, copied byte for byte into test/fixtures/dcap (provenance and licences in
+ * its SOURCES.md and test/fixtures/README.md), and the collateral each one is verified with at a
+ * pinned time.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.js';
+import { requires } from '../helpers/prereq.js';
 import {
   parseCollateral,
   quoteBytesFrom,
@@ -13,9 +15,11 @@ import {
   type TrustedRoot,
 } from '../../src/attestation/index.js';
 
-export const VECTORS = join(ROOT, '..', 'shared', 'attestation-vectors');
+export const VECTORS = join(ROOT, 'test', 'fixtures', 'dcap');
 export const HAVE_VECTORS = existsSync(join(VECTORS, 'parsed-expected.json'));
-export const SKIP = HAVE_VECTORS ? false : 'attestation vectors (../shared/attestation-vectors) are absent';
+export const SKIP = requires('real DCAP vectors', [
+  { name: 'test/fixtures/dcap', present: HAVE_VECTORS, enable: 'restore test/fixtures/dcap from git' },
+]);
 
 export const readVec = (f: string) => readFileSync(join(VECTORS, f));
 export const textVec = (f: string) => readFileSync(join(VECTORS, f), 'utf8');

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort } from '../../src/chain/anvil.js';
 import { CLI_ENTRY, ROOT, runCli, tempDir } from '../helpers/cli.js';
-import { hasBusybox, hasBwrap } from '../helpers/images.js';
 
-const skip = !hasBwrap() || !hasBusybox() ? 'needs bubblewrap and busybox-static' : false;
+import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
+
+const skip = requires('sealwork dev', [NEEDS_BWRAP, NEEDS_BUSYBOX]);
 
 const alive = (pid: number) => {
   try {

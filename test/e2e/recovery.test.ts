@@ -15,10 +15,11 @@ import { SAMPLE_APP_SCRIPT } from '../../src/sdk/stack/sample.js';
 import { runApp, watchTask } from '../../src/sdk/worker/requester.js';
 import { TaskJournal } from '../../src/worker/journal.js';
 import { CLI_ENTRY, ROOT, runCli } from '../helpers/cli.js';
-import { hasBusybox, hasBwrap } from '../helpers/images.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
 
-const skip = !hasBwrap() || !hasBusybox() ? 'needs bubblewrap and busybox-static' : false;
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
+
+const skip = requires('worker crash recovery', [NEEDS_BWRAP, NEEDS_BUSYBOX]);
 
 interface WorkerProc {
   child: ChildProcess;

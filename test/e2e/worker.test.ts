@@ -17,10 +17,11 @@ import { deploySampleApp, deploySampleDataset, setupResultKey } from '../../src/
 import { downloadResult, runApp, watchTask, type TaskInfo } from '../../src/sdk/worker/requester.js';
 import { unzipEntries } from '../../src/worker/zip.js';
 import { runCli } from '../helpers/cli.js';
-import { hasBusybox, hasBwrap } from '../helpers/images.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
 
-const skip = !hasBwrap() || !hasBusybox() ? 'needs bubblewrap and busybox-static' : false;
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
+
+const skip = requires('worker end to end', [NEEDS_BWRAP, NEEDS_BUSYBOX]);
 const sha256 = (b: Buffer) => `0x${createHash('sha256').update(b).digest('hex')}`;
 
 describe('worker end to end', { skip }, () => {

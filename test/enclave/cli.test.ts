@@ -3,13 +3,10 @@ import { promises as fs, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { appendLayer, busyboxImage, hasBusybox, hasBwrap } from '../helpers/images.js';
+import { appendLayer, busyboxImage } from '../helpers/images.js';
+import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
 
-const skip = !hasBusybox()
-  ? 'busybox-static is not installed'
-  : !hasBwrap()
-    ? 'bubblewrap is not installed'
-    : false;
+const skip = requires('sealwork app build / measure / exec', [NEEDS_BUSYBOX, NEEDS_BWRAP]);
 
 describe('sealwork app build / measure / exec', { skip }, () => {
   let t: ReturnType<typeof tempDir>;

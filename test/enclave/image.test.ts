@@ -9,14 +9,13 @@ import {
   busyboxEntries,
   busyboxImage,
   filesContaining,
-  hasBusybox,
-  hasBwrap,
   layerTar,
   writeImage,
   type LayerEntry,
 } from '../helpers/images.js';
+import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
 
-const skip = hasBusybox() ? false : 'busybox-static (/bin/busybox) is not installed';
+const skip = requires('protected images', [NEEDS_BUSYBOX]);
 const SCRIPT = (msg: string): LayerEntry[] => [
   { name: 'app/', type: 'directory' },
   { name: 'app/run.sh', data: `#!/bin/sh\necho ${msg}\n`, mode: 0o755 },
@@ -116,7 +115,7 @@ describe('protected images', { skip }, () => {
 
   it(
     'a script in an encrypted region: its interpreter is measured without the key; a binary there is refused',
-    { skip: hasBwrap() ? false : 'bubblewrap is not installed' },
+    { skip: requires('protected images: run', [NEEDS_BWRAP]) },
     async () => {
       const img = await busyboxImage(out('enc-script-src'), [
         { name: 'app/', type: 'directory' },

@@ -13,14 +13,10 @@ import { runEnclave } from '../../src/enclave/index.js';
 import { regionSource } from '../../src/enclave/run.js';
 import { isSealworkError } from '../../src/errors.js';
 import { sandboxApp, type SandboxApp } from '../helpers/sandbox.js';
-import { filesContaining, hasBusybox, hasBwrap } from '../helpers/images.js';
+import { filesContaining } from '../helpers/images.js';
+import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
 
-const skip = !hasBusybox()
-  ? 'busybox-static is not installed'
-  : !hasBwrap()
-    ? 'bubblewrap is not installed'
-    : false;
-if (skip && process.env.CI) throw new Error(`CI: ${skip}`);
+const skip = requires('sandbox hardening', [NEEDS_BUSYBOX, NEEDS_BWRAP]);
 
 const SCRIPT = `#!/bin/sh
 mode="$1"; shift

@@ -8,13 +8,10 @@ import { createHash } from 'node:crypto';
 import { iexecEnv, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
 import { isSealworkError } from '../../src/errors.js';
 import { sandboxApp, type SandboxApp } from '../helpers/sandbox.js';
-import { filesContaining, hasBusybox, hasBwrap } from '../helpers/images.js';
+import { filesContaining } from '../helpers/images.js';
+import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
 
-const skip = !hasBusybox()
-  ? 'busybox-static is not installed'
-  : !hasBwrap()
-    ? 'bubblewrap is not installed'
-    : false;
+const skip = requires('sandboxed execution (bubblewrap)', [NEEDS_BUSYBOX, NEEDS_BWRAP]);
 
 const SCRIPT = `#!/bin/sh
 mode="$1"; shift

@@ -5,20 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import { buildApp, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
 import { isSealworkError } from '../../src/errors.js';
 import { tempDir } from '../helpers/cli.js';
-import {
-  appendLayer,
-  BUSYBOX,
-  busyboxImage,
-  hasBusybox,
-  hasBwrap,
-  type LayerEntry,
-} from '../helpers/images.js';
+import { appendLayer, BUSYBOX, busyboxImage, type LayerEntry } from '../helpers/images.js';
+import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
 
-const skip = !hasBusybox()
-  ? 'busybox-static is not installed'
-  : !hasBwrap()
-    ? 'bubblewrap is not installed'
-    : false;
+const skip = requires('FSPF tamper cases', [NEEDS_BUSYBOX, NEEDS_BWRAP]);
 
 describe('FSPF: every tamper case refuses to start and names the file', { skip }, () => {
   let t: ReturnType<typeof tempDir>;

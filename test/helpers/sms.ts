@@ -4,7 +4,7 @@
  * skipped cleanly when the binaries are absent.
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +76,24 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-const PG_BIN = process.env.SEALWORK_PG_BIN ?? '/usr/local/bin';
+/**
+ * Where initdb and pg_ctl are: SEALWORK_PG_BIN, else `pg_config --bindir`, else Debian's
+ * /usr/lib/postgresql/<newest>/bin, else /usr/local/bin.
+ */
+function pgBin(): string {
+  if (process.env.SEALWORK_PG_BIN) return process.env.SEALWORK_PG_BIN;
+  const has = (dir: string) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'));
+  const r = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  if (r.status === 0 && has(r.stdout.trim())) return r.stdout.trim();
+  const debian = '/usr/lib/postgresql';
+  const versions = existsSync(debian)
+    ? readdirSync(debian)
+        .filter((v) => /^\d+$/.test(v) && has(join(debian, v, 'bin')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return versions[0] ? join(debian, versions[0], 'bin') : '/usr/local/bin';
+}
+const PG_BIN = pgBin();
 
 /** Are initdb and pg_ctl available? (Tests skip PostgreSQL cases when not.) */
 export function postgresAvailable(): boolean {

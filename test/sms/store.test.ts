@@ -27,6 +27,7 @@ import {
   type TestSms,
 } from '../helpers/sms.js';
 import { sessionRequest, setupWorld } from './fixtures.js';
+import { requires } from '../helpers/prereq.js';
 
 describe('sealing', () => {
   const sealer = createSealer(randomBytes(32));
@@ -101,7 +102,11 @@ describe('SQLite store', () => {
 
 describe(
   'PostgreSQL store (same behaviour)',
-  { skip: postgresAvailable() ? false : 'initdb/pg_ctl not found' },
+  {
+    skip: requires('PostgreSQL store', [
+      { name: 'PostgreSQL', present: postgresAvailable(), enable: 'apt-get install -y postgresql' },
+    ]),
+  },
   () => {
     let pg: TestPostgres;
     let chain: TestChain;
