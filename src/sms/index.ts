@@ -84,8 +84,8 @@ export { type Logger, type LogLevel, createLogger, silentLogger } from './log.js
 export { type Sms, type SmsDeps, type Listening, createSms, listen, checkMasterKey } from './server.js';
 export {
   type SecretApi,
-  type ApiResult,
   createSecretApi,
+  secretRoutes,
   isDatasetKey,
   isResultEncryptionKey,
 } from './secrets.js';
