@@ -80,6 +80,8 @@ export function renderError(logger: Logger) {
   return (e: Error, c: Context<ErrorRenderingEnv>): Response => {
     if (isRefusal(e)) {
       const status = c.get('httpStatus')?.[e.code] ?? HTTP_STATUS[e.code]!;
+      // HEAD (does this secret exist?) is answered by the status alone.
+      if (c.req.method === 'HEAD') return c.body(null, status);
       return c.json(errorBody(e.code, e.shortMessage, e.details), status);
     }
     if (isChainUnavailable(e)) {

@@ -185,22 +185,36 @@ const pushBodyLimit = bodyLimit({
 type AppSlot = 'developer' | 'fs-key';
 const slotName = (s: AppSlot) => (s === 'developer' ? APP_DEVELOPER_SECRET_KEY : APP_FS_KEY_NAME);
 
-/** `/secrets/web3`, `/secrets/web2`, `/apps/{app}/secrets…`, `/requesters/{requester}/secrets/{name}`. */
-export function secretRoutes({ secrets, chain, logger }: SecretRoutesDeps): Hono {
-  const app = new Hono();
-  const stored =
-    (update = false) =>
-    async (c: Context<PushEnv>) => {
-      const { id, value, context } = c.var.push;
-      await (update ? secrets.update(id, value, context) : secrets.insert(id, value, context));
+/** Answers of the routes: stored (204) and present (204); the refusals are thrown. */
+function answers(secrets: SecretApi) {
+  return {
+    stored:
+      (update = false) =>
+      async (c: Context<PushEnv>) => {
+        const { id, value, context } = c.var.push;
+        await (update ? secrets.update(id, value, context) : secrets.insert(id, value, context));
+        return c.body(null, 204);
+      },
+    present: async (c: Context, id: SecretId) => {
+      await secrets.exists(id);
       return c.body(null, 204);
-    };
-  const present = async (c: Context, id: SecretId) => {
-    await secrets.exists(id);
-    return c.body(null, 204);
+    },
   };
+}
 
-  // Web3: dataset keys, pushed by the dataset's owner on chain.
+/** `/secrets/web3`, `/secrets/web2`, `/apps/{app}/secrets…`, `/requesters/{requester}/secrets/{name}`. */
+export function secretRoutes(d: SecretRoutesDeps): Hono {
+  return new Hono()
+    .route('/', web3Routes(d))
+    .route('/', web2Routes(d))
+    .route('/', appRoutes(d))
+    .route('/', requesterRoutes(d));
+}
+
+function web3Routes({ secrets, chain, logger }: SecretRoutesDeps): Hono {
+  const app = new Hono();
+  const { stored, present } = answers(secrets);
+  // Dataset keys, pushed by the dataset's owner on chain.
   app.get('/secrets/web3', headOnly, validate('query', Web3Query, refuse), (c) =>
     present(c, { kind: 'web3', owner: c.req.valid('query').secretAddress, name: '' }),
   );
@@ -223,6 +237,12 @@ export function secretRoutes({ secrets, chain, logger }: SecretRoutesDeps): Hono
     stored(),
   );
 
+  return app;
+}
+
+function web2Routes({ secrets, logger }: SecretRoutesDeps): Hono {
+  const app = new Hono();
+  const { stored, present } = answers(secrets);
   // Web2 (incl. the beneficiary's result-encryption key), pushed by the owner named: POST creates, PUT replaces.
   app.get('/secrets/web2', headOnly, validate('query', Web2Query, refuse), (c) => {
     const q = c.req.valid('query');
@@ -252,6 +272,12 @@ export function secretRoutes({ secrets, chain, logger }: SecretRoutesDeps): Hono
       stored(update),
     );
 
+  return app;
+}
+
+function appRoutes({ secrets, chain, logger }: SecretRoutesDeps): Hono {
+  const app = new Hono();
+  const { stored, present } = answers(secrets);
   // The app developer secret (iExec SDK v9 path and the older `/1`) and the app's file-system key,
   // pushed by the app's owner on chain.
   const appSlots: [string, AppSlot][] = [
@@ -284,6 +310,12 @@ export function secretRoutes({ secrets, chain, logger }: SecretRoutesDeps): Hono
     );
   }
 
+  return app;
+}
+
+function requesterRoutes({ secrets, logger }: SecretRoutesDeps): Hono {
+  const app = new Hono();
+  const { stored, present } = answers(secrets);
   // Requester secrets, pushed by the requester.
   const requesterPath = '/requesters/:requester/secrets/:name';
   app.get(requesterPath, headOnly, validate('param', RequesterParam, refuse), (c) => {
