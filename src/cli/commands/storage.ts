@@ -1,31 +1,12 @@
+/** `sealwork storage`: run the embedded content-addressed store, put a file in it. */
 import type { Command } from 'commander';
-const loadSdkWorkerStorage = () => import('../../sdk/worker/storage.js');
 import { action } from '../context.js';
-import { group } from '../groups.js';
+import { untilSignal } from '../terminal.js';
 
-/**
- * Wait for SIGINT/SIGTERM, then run `stop` once. The listeners stay installed until `stop` has
- * finished, so a repeated or re-raised signal cannot kill the process mid-shutdown.
- */
-export function untilSignal(stop: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const handler = () => {
-      if (stopping) return;
-      stopping = true;
-      void stop().finally(() => {
-        process.off('SIGINT', handler);
-        process.off('SIGTERM', handler);
-        resolve();
-      });
-    };
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-  });
-}
+const sdk = () => import('../../sdk/worker/storage.js');
 
-export function registerStorage(program: Command): void {
-  const storage = group(program, 'storage');
+export function register(program: Command): void {
+  const storage = program.command('storage').description('Embedded content-addressed storage');
   storage
     .command('start')
     .description('Run the content-addressed store (HTTPS, self-signed certificate) until interrupted')
@@ -34,12 +15,12 @@ export function registerStorage(program: Command): void {
     .option('--max-size <size>', 'largest object accepted (e.g. 64M, 1G)', '1G')
     .action(
       action(async (ctx, o: { host: string; port: string; maxSize: string }) => {
-        const { startStorageService } = await loadSdkWorkerStorage();
+        const { startStorageService, parseSize } = await sdk();
         const s = await startStorageService({
           home: ctx.home,
           host: o.host,
           port: Number(o.port),
-          maxObjectBytes: (await loadSdkWorkerStorage()).parseSize(o.maxSize),
+          maxObjectBytes: parseSize(o.maxSize),
         });
         ctx.out({ url: s.url, port: s.port, certPath: s.certPath }, [
           `storage listening on ${s.url}`,
@@ -55,7 +36,7 @@ export function registerStorage(program: Command): void {
     .option('--storage-url <url>', 'storage to use (default: the one started under this home)')
     .action(
       action(async (ctx, o: { storageUrl?: string }, file: string) => {
-        const { storagePut } = await loadSdkWorkerStorage();
+        const { storagePut } = await sdk();
         const r = await storagePut({ file, storageUrl: o.storageUrl, home: ctx.home });
         ctx.out(r, [`url:      ${r.url}`, `checksum: ${r.sha256}`, `size:     ${r.size}`]);
       }),

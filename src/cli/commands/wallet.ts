@@ -1,9 +1,10 @@
+/** `sealwork wallet`: create, import, show (keys never printed). */
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
-const loadSdkChainWallet = () => import('../../sdk/chain/wallet.js');
 import { action, type CliContext } from '../context.js';
-import { group } from '../groups.js';
-import { promptSecret } from './chain-common.js';
+import { promptSecret } from '../terminal.js';
+
+const sdk = () => import('../../sdk/chain/wallet.js');
 
 async function newPassword(ctx: CliContext): Promise<string | undefined> {
   if (process.env.SEALWORK_WALLET_PASSWORD) return undefined; // the SDK reads it
@@ -15,21 +16,21 @@ async function newPassword(ctx: CliContext): Promise<string | undefined> {
   return a;
 }
 
-export function registerWallet(program: Command): void {
-  const wallet = group(program, 'wallet');
-
+function createCommand(wallet: Command): void {
   wallet
     .command('create')
     .description('Create a new key, stored encrypted (V3 keystore) in $SEALWORK_HOME/wallet/keystore.json')
     .option('--force', 'replace an existing wallet')
     .action(
       action(async (ctx, o: { force?: boolean }) => {
-        const { createWallet } = await loadSdkChainWallet();
+        const { createWallet } = await sdk();
         const r = await createWallet({ home: ctx.home, password: await newPassword(ctx), force: o.force });
         ctx.out(r, [`address:  ${r.address}`, `keystore: ${r.keystore}`]);
       }),
     );
+}
 
+function importCommand(wallet: Command): void {
   wallet
     .command('import')
     .description('Import a private key (prompted, or env SEALWORK_IMPORT_PRIVATE_KEY) or a V3 keystore file')
@@ -52,7 +53,7 @@ export function registerWallet(program: Command): void {
             process.env.SEALWORK_IMPORT_PRIVATE_KEY ??
             (tty ? await promptSecret('private key: ') : undefined);
         }
-        const { importWallet } = await loadSdkChainWallet();
+        const { importWallet } = await sdk();
         const r = await importWallet({
           home: ctx.home,
           privateKey,
@@ -64,14 +65,23 @@ export function registerWallet(program: Command): void {
         ctx.out(r, [`address:  ${r.address}`, `keystore: ${r.keystore}`]);
       }),
     );
+}
 
+function showCommand(wallet: Command): void {
   wallet
     .command('show')
     .description('Show the wallet address (never the key)')
     .action(
       action(async (ctx) => {
-        const r = await (await loadSdkChainWallet()).showWallet({ home: ctx.home });
+        const r = await (await sdk()).showWallet({ home: ctx.home });
         ctx.out(r, [`address: ${r.address}`, `source:  ${r.source === 'keystore' ? r.keystore : r.source}`]);
       }),
     );
+}
+
+export function register(program: Command): void {
+  const wallet = program.command('wallet').description('Wallets: create, import, show');
+  createCommand(wallet);
+  importCommand(wallet);
+  showCommand(wallet);
 }
