@@ -308,3 +308,14 @@ export function decodeChainError(err: unknown): SealworkError {
   }
   return new SealworkError('CHAIN_ERROR', (err as Error)?.message ?? String(err), { cause: err });
 }
+
+/** True for the errors that say the chain node could not be reached or answered badly (an SMS answers 503). */
+export function isChainUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return (
+    code === 'CHAIN_UNAVAILABLE' ||
+    code === 'CHAIN_UNREACHABLE' ||
+    code === 'CHAIN_RPC_ERROR' ||
+    (e as Error)?.name === 'HttpRequestError'
+  );
+}

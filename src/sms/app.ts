@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { SealworkError } from '../errors.js';
-import type { ChainReader } from './chain-reader.js';
+import type { ChainReader } from '../chain/index.js';
 import { CHALLENGE_HTTP_STATUS, errorBody, renderError, type ErrorRenderingEnv } from './http-errors.js';
 import type { Logger } from './log.js';
 import { malformedSession, SessionRequestSchema, type ReleaseService } from './release.js';

@@ -7,7 +7,7 @@
 import type { Address, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import { SealworkError } from '../errors.js';
-import type { ChainDealInfo, ChainReader } from './chain-reader.js';
+import type { ChainDealInfo, ChainReader } from '../chain/index.js';
 import { recoverChallengeSigner, teeChallengeRequestHash } from './formulas.js';
 import type { Logger } from './log.js';
 import type { Sealer } from './sealing.js';

@@ -8,7 +8,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { SealworkError } from '../errors.js';
-import { isChainUnavailable } from './chain-reader.js';
+import { isChainUnavailable } from '../chain/index.js';
 import type { Logger } from './log.js';
 
 /** The HTTP status of every code the SMS answers with. */

@@ -60,8 +60,9 @@ export {
   type TaskStatusName,
   cachedChainReader,
   isTeeTag,
-} from './chain-reader.js';
-export { chainReaderFromClient, batchedClient } from './chain-adapter.js';
+  chainReaderFromClient,
+  batchedClient,
+} from '../chain/index.js';
 export {
   type AttestationVerifier,
   type VerifiedEnclave,
@@ -103,4 +104,4 @@ export {
   smsDir,
   smsRecordPath,
 } from './start.js';
-export { type TaskReader, rawTaskReader, decodeTaskHead, VIEW_TASK_SELECTOR } from './task-reader.js';
+export { type TaskReader, rawTaskReader, decodeTaskHead, VIEW_TASK_SELECTOR } from '../chain/index.js';

@@ -12,7 +12,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { isAddress, type Address, type Hex } from 'viem';
+import { isAddress, zeroAddress as ZERO_ADDRESS, type Address, type Hex } from 'viem';
 import { z } from 'zod';
 import { computeTaskId } from '../chain/orders.js';
 import { SealworkError } from '../errors.js';
@@ -20,11 +20,10 @@ import { challengeAad, enclaveChallenge, workerpoolOwner } from './challenge.js'
 import {
   isChainUnavailable,
   isTeeTag,
-  ZERO_ADDRESS,
   type ChainAppInfo,
   type ChainDealInfo,
   type ChainReader,
-} from './chain-reader.js';
+} from '../chain/index.js';
 import { parseAppMrEnclave, type AppFingerprint } from './fingerprint.js';
 import {
   APP_DEVELOPER_SECRET_KEY,

@@ -11,7 +11,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { isAddress, type Address } from 'viem';
 import { z } from 'zod';
 import { SealworkError } from '../errors.js';
-import type { ChainReader } from './chain-reader.js';
+import type { ChainReader } from '../chain/index.js';
 import {
   APP_DEVELOPER_SECRET_KEY,
   APP_FS_KEY_NAME,

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { SealworkError } from '../errors.js';
 import { createSmsApp, type SmsApp } from './app.js';
-import { cachedChainReader, type ChainReaderStats } from './chain-reader.js';
+import { cachedChainReader, type ChainReaderStats } from '../chain/index.js';
 import { createReleaseService, type ReleaseDeps, type ReleaseService } from './release.js';
 import { createSecretApi, type SecretApi } from './secrets.js';
 import { safeEqual, type Sealer } from './sealing.js';

@@ -5,10 +5,28 @@
  * → contributeAndFinalize, with N concurrent slots. Failed tasks are claimed after their final
  * deadline. Every step is journaled first, so a restart resumes where it stopped.
  */
-import type { Address, Hex, LocalAccount } from 'viem';
+import { hexToString, stringToHex, type Address, type Hex, type LocalAccount } from 'viem';
+import {
+  chainWriterFor,
+  claimTask,
+  computeTaskId,
+  contributeAndFinalize,
+  getBlockHash,
+  getChainTime,
+  getReceiptStatus,
+  initializeTask,
+  isTeeTag,
+  readDeal,
+  readSchedulerNotices,
+  readTask,
+  TaskStatus,
+  taskStatusName,
+  type ChainClients,
+  type ChainWriter,
+  type Deal,
+  type Task,
+} from '../chain/index.js';
 import { isSealworkError, SealworkError } from '../errors.js';
-import { computeTaskId } from '../chain/orders.js';
-import { describeRevert, type DealView, type WorkerChain } from './chain.js';
 import type { ComputedResult, FailureCause, TaskJournal, TaskRecord } from './journal.js';
 
 /** Enclave runs of one task interrupted by restarts before the worker gives up on it. */
@@ -35,14 +53,17 @@ export interface WorkerEvent {
 /** The TEE part of a task (enclave side): returns the signed, uploaded result. */
 export type RunTeeTask = (p: {
   taskId: Hex;
-  deal: DealView;
+  deal: Deal;
   index: bigint;
   worker: Address;
   signal: AbortSignal;
 }) => Promise<ComputedResult>;
 
+/** The chain a worker reads and writes: a public client, the deployment, and the URL its wallets use. */
+export type WorkerChainClients = Pick<ChainClients, 'url' | 'chain' | 'publicClient' | 'deployment'>;
+
 export interface WorkerOptions {
-  chain: WorkerChain;
+  chain: WorkerChainClients;
   journal: TaskJournal;
   workerpool: Address;
   /** The workerpool owner: initializes tasks, signs authorizations and challenge requests. */
@@ -86,6 +107,27 @@ export function causeOf(e: unknown): FailureCause {
   return { code: 'WORKER_INTERNAL', message: (e as Error)?.message ?? String(e) };
 }
 
+/**
+ * A transaction the chain refused, as the worker journals it: the decoded code, and a message
+ * naming the call (e.g. `initialize(0x…, 0) was refused by the chain: …`).
+ */
+function refused(what: string, call: string, e: unknown): SealworkError {
+  const d = causeOf(e);
+  return new SealworkError(d.code, `${what} was refused by the chain: ${d.message}`, {
+    details: { call, ...d.details },
+    cause: e,
+  });
+}
+
+/** The results field of a task as text (a URL as UTF-8 bytes), the hex itself if not UTF-8. */
+function resultsText(t: Task): string {
+  try {
+    return hexToString(t.results);
+  } catch {
+    return t.results;
+  }
+}
+
 /** The journal key of the block cursor of a workerpool. */
 export function cursorKey(workerpool: Address): string {
   return `cursor:${workerpool.toLowerCase()}`;
@@ -108,9 +150,29 @@ export class Worker {
   private lastClaimCheck = 0;
   private retries = new Map<string, number>();
   private notBefore = new Map<string, number>();
+  /** Transactions of the scheduler (initialize, claim) and of the worker wallet (contribute). */
+  private schedulerWriter: ChainWriter;
+  private workerWriter: ChainWriter;
 
   constructor(o: WorkerOptions) {
     this.o = { slots: 2, pollMs: 300, ...o, worker: o.worker ?? o.scheduler };
+    this.schedulerWriter = chainWriterFor(o.chain, this.o.scheduler);
+    this.workerWriter =
+      this.o.worker === this.o.scheduler ? this.schedulerWriter : chainWriterFor(o.chain, this.o.worker);
+  }
+
+  private readTask(taskId: Hex): Promise<Task> {
+    return readTask(this.o.chain.publicClient, this.o.chain.deployment.hub, taskId);
+  }
+
+  /** The deal, or undefined when the hub has none with this id. */
+  private async readDeal(dealId: Hex): Promise<Deal | undefined> {
+    try {
+      return await readDeal(this.o.chain.publicClient, this.o.chain.deployment.hub, dealId);
+    } catch (e) {
+      if (isSealworkError(e, 'DEAL_NOT_FOUND')) return undefined;
+      throw e;
+    }
   }
 
   get workerAddress(): Address {
@@ -173,7 +235,7 @@ export class Worker {
         if (!verified && from > 0n) {
           // A journal kept across a chain reset (fresh anvil state, another chain at the same URL)
           // holds a cursor off this chain: the block before it is missing or differs. Rescan.
-          const h = await this.o.chain.blockHash(from - 1n);
+          const h = await getBlockHash(this.o.chain.publicClient, from - 1n);
           if (!h || (cursor.hash && h.toLowerCase() !== cursor.hash.toLowerCase())) {
             this.emit({
               kind: 'error',
@@ -183,14 +245,18 @@ export class Worker {
           }
         }
         verified = true;
-        const { deals, toBlock, toBlockHash } = await this.o.chain.scanDeals(this.o.workerpool, from);
+        const { deals, toBlock, toBlockHash } = await readSchedulerNotices(
+          this.o.chain.publicClient,
+          this.o.chain.deployment.hub,
+          { workerpool: this.o.workerpool, fromBlock: from },
+        );
         if (toBlock + 1n < from) {
           // The chain went back below the cursor (it was reset while we ran): rescan.
           j.setMeta(key, '0');
           continue;
         }
         for (const dealId of deals) {
-          const deal = await this.o.chain.readDeal(dealId);
+          const deal = await this.readDeal(dealId);
           if (!deal) continue;
           this.emit({ kind: 'deal', dealId, detail: `${deal.botSize} task(s)` });
           for (let i = deal.botFirst; i < deal.botFirst + deal.botSize; i++) {
@@ -226,27 +292,29 @@ export class Worker {
   /** Run one task from its journaled step to a final one. */
   private async drive(taskId: Hex): Promise<void> {
     const j = this.o.journal;
-    const chain = this.o.chain;
+    const pc = this.o.chain.publicClient;
     for (let guard = 0; guard < 10 && !this.stopped; guard++) {
       const t = j.get(taskId) as TaskRecord;
       try {
         switch (t.step) {
           case 'pending': {
-            const onChain = await chain.readTask(taskId);
-            if (onChain.status === 'UNSET') {
-              const deal = await chain.readDeal(t.dealId);
+            const onChain = await this.readTask(taskId);
+            if (onChain.status === TaskStatus.UNSET) {
+              const deal = await this.readDeal(t.dealId);
               if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
-              if ((BigInt(deal.tag) & 1n) !== 1n)
+              if (!isTeeTag(deal.tag))
                 throw new SealworkError(
                   'DEAL_NOT_TEE',
                   `Deal ${t.dealId} does not ask for a TEE; this worker only runs TEE tasks.`,
                 );
-              await chain.initialize(this.o.scheduler, t.dealId, BigInt(t.index));
-            } else if (onChain.status === 'COMPLETED') {
+              await initializeTask(this.schedulerWriter, t.dealId, t.index).catch((e: unknown) => {
+                throw refused(`initialize(${t.dealId}, ${t.index})`, 'initialize', e);
+              });
+            } else if (onChain.status === TaskStatus.COMPLETED) {
               j.advance(taskId, 'pending', 'completed');
               this.emit({ kind: 'completed', taskId, detail: 'already completed on chain' });
               return;
-            } else if (onChain.status === 'FAILED') {
+            } else if (onChain.status === TaskStatus.FAILED) {
               j.advance(taskId, 'pending', 'claimed', {
                 cause: { code: 'TASK_FAILED_ON_CHAIN', message: 'The task was claimed.' },
               });
@@ -257,17 +325,17 @@ export class Worker {
             break;
           }
           case 'initialized': {
-            const onChain = await chain.readTask(taskId);
-            if (onChain.status !== 'ACTIVE') {
-              if (onChain.status === 'COMPLETED') j.advance(taskId, 'initialized', 'completed');
+            const onChain = await this.readTask(taskId);
+            if (onChain.status !== TaskStatus.ACTIVE) {
+              if (onChain.status === TaskStatus.COMPLETED) j.advance(taskId, 'initialized', 'completed');
               else
                 j.fail(taskId, {
                   code: 'TASK_NOT_ACTIVE',
-                  message: `The task is ${onChain.status} on chain, not ACTIVE.`,
+                  message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
                 });
               return;
             }
-            const deal = await chain.readDeal(t.dealId);
+            const deal = await this.readDeal(t.dealId);
             if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
             if (t.attempts >= MAX_ATTEMPTS) {
               j.fail(taskId, {
@@ -291,25 +359,25 @@ export class Worker {
           }
           case 'computed':
           case 'contributing': {
-            const onChain = await chain.readTask(taskId);
-            if (onChain.status === 'COMPLETED') {
+            const onChain = await this.readTask(taskId);
+            if (onChain.status === TaskStatus.COMPLETED) {
               j.advance(taskId, ['computed', 'contributing'], 'completed');
-              this.emit({ kind: 'completed', taskId, detail: onChain.results });
+              this.emit({ kind: 'completed', taskId, detail: resultsText(onChain) });
               return;
             }
-            if (onChain.status !== 'ACTIVE') {
+            if (onChain.status !== TaskStatus.ACTIVE) {
               j.fail(taskId, {
                 code: 'TASK_NOT_ACTIVE',
-                message: `The task is ${onChain.status} on chain, not ACTIVE.`,
+                message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
               });
               return;
             }
             if (t.step === 'contributing' && t.txHash) {
-              const st = await chain.receiptStatus(t.txHash);
+              const st = await getReceiptStatus(pc, t.txHash);
               if (st === undefined) {
                 // Sent but not mined (yet): give it a moment before sending again.
                 await new Promise((r) => setTimeout(r, 1000));
-                if ((await chain.receiptStatus(t.txHash)) === undefined)
+                if ((await getReceiptStatus(pc, t.txHash)) === undefined)
                   j.advance(taskId, 'contributing', 'computed');
                 break;
               }
@@ -319,19 +387,18 @@ export class Worker {
             }
             const r = t.result as ComputedResult;
             this.emit({ kind: 'contributing', taskId });
-            await chain.contributeAndFinalize(
-              this.o.worker,
-              {
-                taskId,
-                resultDigest: r.digest,
-                results: r.results,
-                resultsCallback: '0x',
-                enclaveChallenge: r.enclaveChallenge,
-                enclaveSign: r.enclaveSign,
-                authorizationSign: r.authorizationSign,
-              },
-              (hash) => j.advance(taskId, 'computed', 'contributing', { txHash: hash }),
-            );
+            await contributeAndFinalize(this.workerWriter, {
+              taskid: taskId,
+              resultDigest: r.digest,
+              results: stringToHex(r.results),
+              resultsCallback: '0x',
+              enclaveChallenge: r.enclaveChallenge,
+              enclaveSign: r.enclaveSign,
+              authorizationSign: r.authorizationSign,
+              onHash: (hash) => j.advance(taskId, 'computed', 'contributing', { txHash: hash }),
+            }).catch((e: unknown) => {
+              throw refused(`contributeAndFinalize(${taskId})`, 'contributeAndFinalize', e);
+            });
             j.advance(taskId, ['computed', 'contributing'], 'completed');
             this.emit({ kind: 'completed', taskId, detail: r.location });
             return;
@@ -366,24 +433,30 @@ export class Worker {
     const j = this.o.journal;
     const candidates = j.list({ steps: ['failed'] });
     if (candidates.length === 0) return 0;
-    const now = await this.o.chain.now();
+    const now = await getChainTime(this.o.chain.publicClient);
     let n = 0;
     for (const t of candidates) {
-      const onChain = await this.o.chain.readTask(t.taskId);
-      if (onChain.status === 'FAILED') {
+      const onChain = await this.readTask(t.taskId);
+      if (onChain.status === TaskStatus.FAILED) {
         // Claimed by someone else: nothing left to do.
         j.advance(t.taskId, 'failed', 'claimed');
         continue;
       }
-      if (onChain.status !== 'ACTIVE' && onChain.status !== 'REVEALING') continue;
+      if (onChain.status !== TaskStatus.ACTIVE && onChain.status !== TaskStatus.REVEALING) continue;
       if (now < onChain.finalDeadline) continue;
       try {
-        await this.o.chain.claim(this.o.scheduler, t.taskId);
+        await claimTask(this.schedulerWriter, t.taskId).catch((e: unknown) => {
+          throw refused(`claim(${t.taskId})`, 'claim', e);
+        });
         j.advance(t.taskId, 'failed', 'claimed');
         this.emit({ kind: 'claimed', taskId: t.taskId });
         n++;
       } catch (e) {
-        this.emit({ kind: 'error', taskId: t.taskId, detail: `claim: ${describeRevert(e)}` });
+        this.emit({
+          kind: 'error',
+          taskId: t.taskId,
+          detail: `claim: ${(e as Error)?.message ?? String(e)}`,
+        });
       }
     }
     return n;

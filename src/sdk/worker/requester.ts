@@ -242,7 +242,7 @@ export async function runApp(p: RunAppParameters): Promise<RunAppReturnType> {
   const c = await clients(p, true);
   const requester = c.account!.address;
   const volume = BigInt(p.volume ?? 1);
-  const market: Market = { client: c.publicClient as never, deployment: c.deployment };
+  const market: Market = { client: c.publicClient, deployment: c.deployment };
   const app = await findAppOrder(market, p, requester, volume);
   const dataset = await findDatasetOrder(market, p, requester, volume);
   const wp = await findWorkerpoolOrder(market, p, requester, volume);
@@ -339,11 +339,11 @@ export async function showTask(p: ChainAccess & { taskId: Hex; dealId?: Hex }): 
   if (!/^0x[0-9a-fA-F]{64}$/.test(p.taskId))
     throw new SealworkError('TASK_ID_INVALID', `${p.taskId} is not a task id (0x + 64 hex characters).`);
   const c = await clients(p);
-  const t = await readTask(c.publicClient as never, c.deployment.hub, p.taskId);
+  const t = await readTask(c.publicClient, c.deployment.hub, p.taskId);
   const status = STATUS_NAMES[t.status] ?? 'UNSET';
   const dealId = t.status === TaskStatus.UNSET ? (p.dealId ?? null) : t.dealid;
   const deal = dealId
-    ? await readDeal(c.publicClient as never, c.deployment.hub, dealId).catch(() => undefined)
+    ? await readDeal(c.publicClient, c.deployment.hub, dealId).catch(() => undefined)
     : undefined;
   const results = parseTaskResults(t.results);
   const local = await localTaskRecord({ home: c.home, taskId: p.taskId });

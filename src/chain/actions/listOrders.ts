@@ -1,9 +1,11 @@
 /** The order book read from the chain itself: Broadcast*Order events, minus consumed/cancelled volume. */
-import type { AbiEvent, Address, Hex, Log, PublicClient } from 'viem';
-import type { Deployment } from './deployment.js';
-import { decodeChainError } from './errors.js';
-import { hubAbi } from './generated/hub.js';
-import { hashOrder, type OrderByKind, type OrderKind } from './orders.js';
+import type { AbiEvent, Address, Hex, Log } from 'viem';
+import { getBlockNumber, getLogs, readContract } from 'viem/actions';
+import type { Deployment } from '../deployment.js';
+import { decodeChainError } from '../errors.js';
+import { hubAbi } from '../generated/hub.js';
+import { hashOrder, type OrderByKind, type OrderKind } from '../orders.js';
+import type { ReadClient } from '../types.js';
 
 export interface ListOrdersFilter {
   kind?: OrderKind;
@@ -48,7 +50,7 @@ const BROADCAST_EVENTS = hubAbi.filter(
 
 /** Broadcast*Order logs of the hub since its deployment, read in block ranges. */
 async function broadcastLogs(
-  client: PublicClient,
+  client: ReadClient,
   deployment: Deployment,
   kind: OrderKind | undefined,
   blockRange: bigint,
@@ -58,7 +60,7 @@ async function broadcastLogs(
     : BROADCAST_EVENTS;
   const logs: Log[] = [];
   try {
-    const latest = await client.getBlockNumber({ cacheTime: 0 });
+    const latest = await getBlockNumber(client, { cacheTime: 0 });
     let from = BigInt(deployment.blockNumber);
     let span = blockRange > 0n ? blockRange : 1n;
     let retries = 0;
@@ -66,7 +68,7 @@ async function broadcastLogs(
       const to = from + span - 1n < latest ? from + span - 1n : latest;
       try {
         logs.push(
-          ...(await client.getLogs({ address: deployment.hub, events, fromBlock: from, toBlock: to })),
+          ...(await getLogs(client, { address: deployment.hub, events, fromBlock: from, toBlock: to })),
         );
         from = to + 1n;
       } catch (e) {
@@ -84,7 +86,7 @@ const eq = (a: string | undefined, b: string | undefined) =>
   !a || (b !== undefined && a.toLowerCase() === b.toLowerCase());
 
 export async function listOrders(
-  client: PublicClient,
+  client: ReadClient,
   deployment: Deployment,
   filter: ListOrdersFilter = {},
   options: ListOrdersOptions = {},
@@ -117,7 +119,7 @@ export async function listOrders(
     if (filter.dataset && !eq(filter.dataset, assets.dataset)) continue;
     if (filter.workerpool && !eq(filter.workerpool, assets.workerpool)) continue;
     if (filter.requester && !eq(filter.requester, assets.requester)) continue;
-    const orderHash = hashOrder(kind, order as never, domain);
+    const orderHash = hashOrder(kind, order, domain);
     if (seen.has(orderHash)) continue;
     seen.add(orderHash);
     out.push({
@@ -134,7 +136,7 @@ export async function listOrders(
   try {
     consumed = await Promise.all(
       out.map((p) =>
-        client.readContract({
+        readContract(client, {
           address: deployment.hub,
           abi: hubAbi,
           functionName: 'viewConsumed',

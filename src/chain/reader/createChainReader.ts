@@ -1,19 +1,19 @@
 /**
- * The SMS's ChainReader over the chain module (viem). JSON-RPC calls made in the same tick are
- * batched into one HTTP request, which keeps fresh task reads cheap under concurrency.
+ * A ChainReader (types.ts) over the chain actions. JSON-RPC calls made in the same tick are
+ * batched into one HTTP request, which keeps fresh reads cheap under concurrency; task status can
+ * go over the raw batched transport (rawTaskTransport.ts) instead of viem.
  */
 import { createPublicClient, http, type Address, type Hex, type PublicClient } from 'viem';
-import { isSealworkError } from '../errors.js';
-import {
-  assetOwner,
-  chainFor,
-  readApp,
-  readDataset,
-  readDeal,
-  readTask,
-  TaskStatus,
-} from '../chain/index.js';
-import type { ChainReader, TaskStatusName } from './chain-reader.js';
+import { isSealworkError } from '../../errors.js';
+import { assetOwner } from '../actions/assetOwner.js';
+import { readApp } from '../actions/readApp.js';
+import { readDataset } from '../actions/readDataset.js';
+import { readDeal } from '../actions/readDeal.js';
+import { readTask } from '../actions/readTask.js';
+import { chainFor } from '../clients.js';
+import { TaskStatus, type ReadClient, type TaskStatusName } from '../types.js';
+import { rawTaskReader } from './rawTaskTransport.js';
+import type { ChainReader } from './types.js';
 
 /** undefined for "no such thing" errors; rethrow everything else (RPC down → 503). */
 async function orUndefined<T>(p: Promise<T>, codes: string[]): Promise<T | undefined> {
@@ -25,7 +25,7 @@ async function orUndefined<T>(p: Promise<T>, codes: string[]): Promise<T | undef
   }
 }
 
-export function chainReaderFromClient(client: PublicClient, hub: Address): ChainReader {
+export function chainReaderFromClient(client: ReadClient, hub: Address): ChainReader {
   return {
     owner: (a) =>
       orUndefined(assetOwner(client, a), ['ASSET_NOT_FOUND', 'ADDRESS_INVALID', 'CHAIN_REVERTED']),
@@ -74,5 +74,25 @@ export function batchedClient(url: string, chainId: number): PublicClient {
   return createPublicClient({
     chain: chainFor(chainId, url),
     transport: http(url, { batch: { batchSize: 500, wait: 0 }, retryCount: 1 }),
-  }) as PublicClient;
+  });
+}
+
+export interface CreateChainReaderParameters {
+  url: string;
+  chainId: number;
+  hub: Address;
+  /**
+   * How task status is read: `raw` (default for http(s) URLs) sends `viewTask` as a raw, batched,
+   * keep-alive `eth_call`; `client` reads it through viem like everything else.
+   */
+  taskTransport?: 'raw' | 'client';
+}
+
+/** The chain reads of a read-only service: a batched viem client, task status over `taskTransport`. */
+export function createChainReader(p: CreateChainReaderParameters): ChainReader & { close(): void } {
+  const viaClient = chainReaderFromClient(batchedClient(p.url, p.chainId), p.hub);
+  const raw = (p.taskTransport ?? 'raw') === 'raw' && /^https?:/i.test(p.url);
+  if (!raw) return { ...viaClient, close() {} };
+  const tasks = rawTaskReader(p.url, p.hub);
+  return { ...viaClient, task: (id) => tasks.task(id), close: () => tasks.close() };
 }

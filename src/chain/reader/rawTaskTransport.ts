@@ -1,19 +1,20 @@
 /**
- * Fresh task reads for the release hot path: the hub's `viewTask(bytes32)` as a raw `eth_call`
- * (selector and argument encoded by hand, only the four head words the SMS needs decoded), over a
- * keep-alive HTTP agent, with every read that arrives in the same event-loop turn sent as one
- * JSON-RPC batch. Each read is still a fresh `eth_call` against the latest block: nothing is
- * cached. Only http(s) RPC URLs; anything else uses viem (chain-adapter.ts).
+ * The raw task transport of the chain reads (createChainReader's `taskTransport: 'raw'`), for the
+ * SMS's release hot path: the hub's `viewTask(bytes32)` as a raw `eth_call` (selector and argument
+ * encoded by hand, only the head words a session needs decoded), over a keep-alive HTTP agent,
+ * with every read that arrives in the same event-loop turn sent as one JSON-RPC batch. Each read
+ * is still a fresh `eth_call` against the latest block: nothing is cached. Only http(s) RPC URLs;
+ * anything else reads through viem (createChainReader.ts).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { toFunctionSelector, type Address, type Hex } from 'viem';
-import { SealworkError } from '../errors.js';
-import type { ChainTaskInfo, TaskStatusName } from './chain-reader.js';
+import { SealworkError } from '../../errors.js';
+import { TaskStatus, type TaskStatusName } from '../types.js';
+import type { ChainTaskInfo } from './types.js';
 
 /** `viewTask(bytes32)` selector. */
 export const VIEW_TASK_SELECTOR = toFunctionSelector('viewTask(bytes32)');
-const STATUS: readonly TaskStatusName[] = ['UNSET', 'ACTIVE', 'REVEALING', 'COMPLETED', 'FAILED'];
 
 /** Max eth_calls in one JSON-RPC batch. */
 const MAX_BATCH = 500;
@@ -42,7 +43,7 @@ export function decodeTaskHead(taskId: Hex, result: string): ChainTaskInfo {
   const status = Number(BigInt(`0x${word(0)}`));
   return {
     taskId,
-    status: STATUS[status] ?? 'UNSET',
+    status: (TaskStatus[status] ?? 'UNSET') as TaskStatusName,
     dealId: `0x${word(1).toLowerCase()}` as Hex,
     index: BigInt(`0x${word(2)}`),
     finalDeadline: Number(BigInt(`0x${word(6)}`)),
