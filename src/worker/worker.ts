@@ -128,6 +128,9 @@ function resultsText(t: Task): string {
   }
 }
 
+/** What a step of a task did: the task moved on (drive it again), or it is done for now. */
+type StepOutcome = 'next' | 'stop';
+
 /** The journal key of the block cursor of a workerpool. */
 export function cursorKey(workerpool: Address): string {
   return `cursor:${workerpool.toLowerCase()}`;
@@ -292,120 +295,10 @@ export class Worker {
   /** Run one task from its journaled step to a final one. */
   private async drive(taskId: Hex): Promise<void> {
     const j = this.o.journal;
-    const pc = this.o.chain.publicClient;
     for (let guard = 0; guard < 10 && !this.stopped; guard++) {
       const t = j.get(taskId) as TaskRecord;
       try {
-        switch (t.step) {
-          case 'pending': {
-            const onChain = await this.readTask(taskId);
-            if (onChain.status === TaskStatus.UNSET) {
-              const deal = await this.readDeal(t.dealId);
-              if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
-              if (!isTeeTag(deal.tag))
-                throw new SealworkError(
-                  'DEAL_NOT_TEE',
-                  `Deal ${t.dealId} does not ask for a TEE; this worker only runs TEE tasks.`,
-                );
-              await initializeTask(this.schedulerWriter, t.dealId, t.index).catch((e: unknown) => {
-                throw refused(`initialize(${t.dealId}, ${t.index})`, 'initialize', e);
-              });
-            } else if (onChain.status === TaskStatus.COMPLETED) {
-              j.advance(taskId, 'pending', 'completed');
-              this.emit({ kind: 'completed', taskId, detail: 'already completed on chain' });
-              return;
-            } else if (onChain.status === TaskStatus.FAILED) {
-              j.advance(taskId, 'pending', 'claimed', {
-                cause: { code: 'TASK_FAILED_ON_CHAIN', message: 'The task was claimed.' },
-              });
-              return;
-            }
-            j.advance(taskId, 'pending', 'initialized');
-            this.emit({ kind: 'initialized', taskId, dealId: t.dealId });
-            break;
-          }
-          case 'initialized': {
-            const onChain = await this.readTask(taskId);
-            if (onChain.status !== TaskStatus.ACTIVE) {
-              if (onChain.status === TaskStatus.COMPLETED) j.advance(taskId, 'initialized', 'completed');
-              else
-                j.fail(taskId, {
-                  code: 'TASK_NOT_ACTIVE',
-                  message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
-                });
-              return;
-            }
-            const deal = await this.readDeal(t.dealId);
-            if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
-            if (t.attempts >= MAX_ATTEMPTS) {
-              j.fail(taskId, {
-                code: 'TASK_RETRIES_EXHAUSTED',
-                message: `The enclave run was interrupted ${t.attempts} times; giving up.`,
-              });
-              return;
-            }
-            this.emit({ kind: 'computing', taskId });
-            j.advance(taskId, 'initialized', 'initialized', { attempt: true });
-            const result = await this.o.runTee({
-              taskId,
-              deal,
-              index: BigInt(t.index),
-              worker: this.o.worker.address,
-              signal: this.abort.signal,
-            });
-            j.advance(taskId, 'initialized', 'computed', { result });
-            this.emit({ kind: 'computed', taskId, detail: result.location });
-            break;
-          }
-          case 'computed':
-          case 'contributing': {
-            const onChain = await this.readTask(taskId);
-            if (onChain.status === TaskStatus.COMPLETED) {
-              j.advance(taskId, ['computed', 'contributing'], 'completed');
-              this.emit({ kind: 'completed', taskId, detail: resultsText(onChain) });
-              return;
-            }
-            if (onChain.status !== TaskStatus.ACTIVE) {
-              j.fail(taskId, {
-                code: 'TASK_NOT_ACTIVE',
-                message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
-              });
-              return;
-            }
-            if (t.step === 'contributing' && t.txHash) {
-              const st = await getReceiptStatus(pc, t.txHash);
-              if (st === undefined) {
-                // Sent but not mined (yet): give it a moment before sending again.
-                await new Promise((r) => setTimeout(r, 1000));
-                if ((await getReceiptStatus(pc, t.txHash)) === undefined)
-                  j.advance(taskId, 'contributing', 'computed');
-                break;
-              }
-              // Mined (success or revert) and yet the task is ACTIVE: send again from `computed`.
-              j.advance(taskId, 'contributing', 'computed');
-              break;
-            }
-            const r = t.result as ComputedResult;
-            this.emit({ kind: 'contributing', taskId });
-            await contributeAndFinalize(this.workerWriter, {
-              taskid: taskId,
-              resultDigest: r.digest,
-              results: stringToHex(r.results),
-              resultsCallback: '0x',
-              enclaveChallenge: r.enclaveChallenge,
-              enclaveSign: r.enclaveSign,
-              authorizationSign: r.authorizationSign,
-              onHash: (hash) => j.advance(taskId, 'computed', 'contributing', { txHash: hash }),
-            }).catch((e: unknown) => {
-              throw refused(`contributeAndFinalize(${taskId})`, 'contributeAndFinalize', e);
-            });
-            j.advance(taskId, ['computed', 'contributing'], 'completed');
-            this.emit({ kind: 'completed', taskId, detail: r.location });
-            return;
-          }
-          default:
-            return;
-        }
+        if ((await this.step(t)) === 'stop') return;
       } catch (e) {
         if (this.stopped) {
           // A clean stop interrupted the enclave run: not the task's fault, so not an attempt.
@@ -426,6 +319,139 @@ export class Worker {
         return;
       }
     }
+  }
+
+  /** One step of a task, from its journaled step: `next` when it moved on, `stop` when it is done for now. */
+  private step(t: TaskRecord): Promise<StepOutcome> {
+    switch (t.step) {
+      case 'pending':
+        return this.initializeStep(t);
+      case 'initialized':
+        return this.computeStep(t);
+      case 'computed':
+      case 'contributing':
+        return this.contributeStep(t);
+      default:
+        return Promise.resolve('stop');
+    }
+  }
+
+  /** pending → initialized: initialize the task on chain (unless it is already further). */
+  private async initializeStep(t: TaskRecord): Promise<StepOutcome> {
+    const j = this.o.journal;
+    const taskId = t.taskId;
+    const onChain = await this.readTask(taskId);
+    if (onChain.status === TaskStatus.UNSET) {
+      const deal = await this.readDeal(t.dealId);
+      if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
+      if (!isTeeTag(deal.tag))
+        throw new SealworkError(
+          'DEAL_NOT_TEE',
+          `Deal ${t.dealId} does not ask for a TEE; this worker only runs TEE tasks.`,
+        );
+      await initializeTask(this.schedulerWriter, t.dealId, t.index).catch((e: unknown) => {
+        throw refused(`initialize(${t.dealId}, ${t.index})`, 'initialize', e);
+      });
+    } else if (onChain.status === TaskStatus.COMPLETED) {
+      j.advance(taskId, 'pending', 'completed');
+      this.emit({ kind: 'completed', taskId, detail: 'already completed on chain' });
+      return 'stop';
+    } else if (onChain.status === TaskStatus.FAILED) {
+      j.advance(taskId, 'pending', 'claimed', {
+        cause: { code: 'TASK_FAILED_ON_CHAIN', message: 'The task was claimed.' },
+      });
+      return 'stop';
+    }
+    j.advance(taskId, 'pending', 'initialized');
+    this.emit({ kind: 'initialized', taskId, dealId: t.dealId });
+    return 'next';
+  }
+
+  /** initialized → computed: run the TEE part (attempts counted, bounded by MAX_ATTEMPTS). */
+  private async computeStep(t: TaskRecord): Promise<StepOutcome> {
+    const j = this.o.journal;
+    const taskId = t.taskId;
+    const onChain = await this.readTask(taskId);
+    if (onChain.status !== TaskStatus.ACTIVE) {
+      if (onChain.status === TaskStatus.COMPLETED) j.advance(taskId, 'initialized', 'completed');
+      else
+        j.fail(taskId, {
+          code: 'TASK_NOT_ACTIVE',
+          message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
+        });
+      return 'stop';
+    }
+    const deal = await this.readDeal(t.dealId);
+    if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
+    if (t.attempts >= MAX_ATTEMPTS) {
+      j.fail(taskId, {
+        code: 'TASK_RETRIES_EXHAUSTED',
+        message: `The enclave run was interrupted ${t.attempts} times; giving up.`,
+      });
+      return 'stop';
+    }
+    this.emit({ kind: 'computing', taskId });
+    j.advance(taskId, 'initialized', 'initialized', { attempt: true });
+    const result = await this.o.runTee({
+      taskId,
+      deal,
+      index: BigInt(t.index),
+      worker: this.o.worker.address,
+      signal: this.abort.signal,
+    });
+    j.advance(taskId, 'initialized', 'computed', { result });
+    this.emit({ kind: 'computed', taskId, detail: result.location });
+    return 'next';
+  }
+
+  /** computed / contributing → completed: contributeAndFinalize (sent once, resumed by its hash). */
+  private async contributeStep(t: TaskRecord): Promise<StepOutcome> {
+    const j = this.o.journal;
+    const pc = this.o.chain.publicClient;
+    const taskId = t.taskId;
+    const onChain = await this.readTask(taskId);
+    if (onChain.status === TaskStatus.COMPLETED) {
+      j.advance(taskId, ['computed', 'contributing'], 'completed');
+      this.emit({ kind: 'completed', taskId, detail: resultsText(onChain) });
+      return 'stop';
+    }
+    if (onChain.status !== TaskStatus.ACTIVE) {
+      j.fail(taskId, {
+        code: 'TASK_NOT_ACTIVE',
+        message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
+      });
+      return 'stop';
+    }
+    if (t.step === 'contributing' && t.txHash) {
+      const st = await getReceiptStatus(pc, t.txHash);
+      if (st === undefined) {
+        // Sent but not mined (yet): give it a moment before sending again.
+        await new Promise((r) => setTimeout(r, 1000));
+        if ((await getReceiptStatus(pc, t.txHash)) === undefined)
+          j.advance(taskId, 'contributing', 'computed');
+        return 'next';
+      }
+      // Mined (success or revert) and yet the task is ACTIVE: send again from `computed`.
+      j.advance(taskId, 'contributing', 'computed');
+      return 'next';
+    }
+    const r = t.result as ComputedResult;
+    this.emit({ kind: 'contributing', taskId });
+    await contributeAndFinalize(this.workerWriter, {
+      taskid: taskId,
+      resultDigest: r.digest,
+      results: stringToHex(r.results),
+      resultsCallback: '0x',
+      enclaveChallenge: r.enclaveChallenge,
+      enclaveSign: r.enclaveSign,
+      authorizationSign: r.authorizationSign,
+      onHash: (hash) => j.advance(taskId, 'computed', 'contributing', { txHash: hash }),
+    }).catch((e: unknown) => {
+      throw refused(`contributeAndFinalize(${taskId})`, 'contributeAndFinalize', e);
+    });
+    j.advance(taskId, ['computed', 'contributing'], 'completed');
+    this.emit({ kind: 'completed', taskId, detail: r.location });
+    return 'stop';
   }
 
   /** Claim journaled tasks that failed (or never finished) once their final deadline is past. */

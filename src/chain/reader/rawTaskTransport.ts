@@ -61,8 +61,17 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** A batched, keep-alive raw `viewTask` reader for `url` (http or https) and `hub`. */
-export function rawTaskReader(url: string, hub: Address, opts: { timeoutMs?: number } = {}): TaskReader {
+interface JsonRpcAnswer {
+  id?: number;
+  result?: string;
+  error?: { code?: number; message?: string };
+}
+
+/** POST a body to a JSON-RPC URL (http or https) over one keep-alive agent; the answer as text. */
+function keepAlivePoster(
+  url: string,
+  timeoutMs: number,
+): { post(body: string): Promise<string>; close(): void } {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new SealworkError(
@@ -74,17 +83,11 @@ export function rawTaskReader(url: string, hub: Address, opts: { timeoutMs?: num
     ? new HttpsAgent({ keepAlive: true, maxSockets: 16 })
     : new HttpAgent({ keepAlive: true, maxSockets: 16 });
   const send = secure ? httpsRequest : httpRequest;
-  const timeoutMs = opts.timeoutMs ?? 10_000;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (u.username || u.password)
     headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-  const to = hub.toLowerCase();
-  let queue: Pending[] = [];
-  let scheduled = false;
-  let nextId = 1;
-
-  function post(body: string): Promise<string> {
-    return new Promise((resolve, reject) => {
+  const post = (body: string): Promise<string> =>
+    new Promise((resolve, reject) => {
       const req = send(
         u,
         {
@@ -108,7 +111,39 @@ export function rawTaskReader(url: string, hub: Address, opts: { timeoutMs?: num
       req.on('error', (e) => reject(unavailable(url, e.message, e)));
       req.end(body);
     });
+  return { post, close: () => agent.destroy() };
+}
+
+/** Settle each pending read with its answer (by JSON-RPC id); reads left unanswered fail. */
+function settle(byId: Map<number, Pending>, answers: JsonRpcAnswer[]): void {
+  for (const a of answers) {
+    const p = typeof a?.id === 'number' ? byId.get(a.id) : undefined;
+    if (!p) continue;
+    byId.delete(a.id!);
+    if (typeof a.result === 'string') {
+      try {
+        p.resolve(decodeTaskHead(p.taskId, a.result));
+      } catch (e) {
+        p.reject(e);
+      }
+    } else
+      p.reject(
+        new SealworkError('CHAIN_RPC_ERROR', `viewTask failed: ${a.error?.message ?? 'no result'}.`, {
+          details: { taskId: p.taskId, rpcCode: a.error?.code ?? null },
+        }),
+      );
   }
+  for (const p of byId.values())
+    p.reject(new SealworkError('CHAIN_RPC_ERROR', 'The chain node did not answer this eth_call.'));
+}
+
+/** A batched, keep-alive raw `viewTask` reader for `url` (http or https) and `hub`. */
+export function rawTaskReader(url: string, hub: Address, opts: { timeoutMs?: number } = {}): TaskReader {
+  const http = keepAlivePoster(url, opts.timeoutMs ?? 10_000);
+  const to = hub.toLowerCase();
+  let queue: Pending[] = [];
+  let scheduled = false;
+  let nextId = 1;
 
   async function flush(batch: Pending[]): Promise<void> {
     const byId = new Map<number, Pending>();
@@ -119,36 +154,13 @@ export function rawTaskReader(url: string, hub: Address, opts: { timeoutMs?: num
     });
     let answers: unknown;
     try {
-      answers = JSON.parse(await post(`[${calls.join(',')}]`)) as unknown;
+      answers = JSON.parse(await http.post(`[${calls.join(',')}]`)) as unknown;
     } catch (e) {
       const err = e instanceof SealworkError ? e : unavailable(url, 'not a JSON-RPC answer', e);
       for (const p of batch) p.reject(err);
       return;
     }
-    if (!Array.isArray(answers)) answers = [answers];
-    for (const a of answers as {
-      id?: number;
-      result?: string;
-      error?: { code?: number; message?: string };
-    }[]) {
-      const p = typeof a?.id === 'number' ? byId.get(a.id) : undefined;
-      if (!p) continue;
-      byId.delete(a.id!);
-      if (typeof a.result === 'string') {
-        try {
-          p.resolve(decodeTaskHead(p.taskId, a.result));
-        } catch (e) {
-          p.reject(e);
-        }
-      } else
-        p.reject(
-          new SealworkError('CHAIN_RPC_ERROR', `viewTask failed: ${a.error?.message ?? 'no result'}.`, {
-            details: { taskId: p.taskId, rpcCode: a.error?.code ?? null },
-          }),
-        );
-    }
-    for (const p of byId.values())
-      p.reject(new SealworkError('CHAIN_RPC_ERROR', 'The chain node did not answer this eth_call.'));
+    settle(byId, (Array.isArray(answers) ? answers : [answers]) as JsonRpcAnswer[]);
   }
 
   function schedule() {
@@ -170,7 +182,7 @@ export function rawTaskReader(url: string, hub: Address, opts: { timeoutMs?: num
       });
     },
     close() {
-      agent.destroy();
+      http.close();
     },
   };
 }
