@@ -3,7 +3,7 @@
  * SealworkError with a stable code and a sentence a user understands.
  */
 import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Abi, type Hex } from 'viem';
-import { SealworkError } from '../errors.js';
+import { SealworkError, type ErrorCode } from '../errors.js';
 import { appRegistryAbi } from './generated/appRegistry.js';
 import { datasetRegistryAbi } from './generated/datasetRegistry.js';
 import { hubAbi } from './generated/hub.js';
@@ -27,7 +27,7 @@ const STATUS = ['UNSET', 'ACTIVE', 'REVEALING', 'COMPLETED', 'FAILED'];
 const short = (a: unknown) => String(a);
 const when = (t: unknown) => new Date(Number(t) * 1000).toISOString();
 
-type Sentence = { code: string; message: (a: readonly unknown[]) => string; hint?: string };
+type Sentence = { code: ErrorCode; message: (a: readonly unknown[]) => string; hint?: string };
 
 /** Custom error name → stable code + sentence. */
 export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {

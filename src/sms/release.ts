@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { isAddress, zeroAddress as ZERO_ADDRESS, type Address, type Hex } from 'viem';
 import { z } from 'zod';
 import { computeTaskId } from '../chain/orders.js';
-import { SealworkError } from '../errors.js';
+import { SealworkError, type ErrorCode } from '../errors.js';
 import { challengeAad, enclaveChallenge, workerpoolOwner } from './challenge.js';
 import {
   isChainUnavailable,
@@ -139,7 +139,7 @@ export const SESSION_REFUSALS = [
   'DATASET_KEY_MISSING',
   'REQUESTER_SECRET_MISSING',
   'RESULT_KEY_MISSING',
-] as const;
+] as const satisfies readonly ErrorCode[];
 export type SessionRefusalCode = (typeof SESSION_REFUSALS)[number];
 
 // ------------------------------------------------------------------ the request

@@ -14,7 +14,7 @@ import { collateralToJson } from '../attestation/index.js';
 import { readApp, type Deal, type ReadClient } from '../chain/index.js';
 import { signAuthorization, signEnclaveResult } from '../chain/formulas.js';
 import { iexecEnv, measureApp, runEnclave, type MeasureAppReturnType } from '../enclave/index.js';
-import { SealworkError, isSealworkError } from '../errors.js';
+import { SealworkError, isSealworkError, type ErrorCode } from '../errors.js';
 import type { SmsClient } from '../sms/client.js';
 import { parseAppMrEnclave } from '../sms/fingerprint.js';
 import type { SessionSecrets } from '../sms/release.js';
@@ -108,7 +108,7 @@ function appEnv(
 }
 
 /** Wrap a failure of one stage into a cause with a stable code (the original code when it has one). */
-function stage<T>(code: string, what: string, f: () => Promise<T>): Promise<T> {
+function stage<T>(code: ErrorCode, what: string, f: () => Promise<T>): Promise<T> {
   return f().catch((e: unknown) => {
     if (isSealworkError(e)) throw e;
     throw new SealworkError(code, `${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });

@@ -5,7 +5,15 @@
  * → contributeAndFinalize, with N concurrent slots. Failed tasks are claimed after their final
  * deadline. Every step is journaled first, so a restart resumes where it stopped.
  */
-import { hexToString, stringToHex, type Address, type Hex, type LocalAccount } from 'viem';
+import {
+  HttpRequestError,
+  hexToString,
+  stringToHex,
+  TimeoutError,
+  type Address,
+  type Hex,
+  type LocalAccount,
+} from 'viem';
 import {
   chainWriterFor,
   claimTask,
@@ -26,7 +34,7 @@ import {
   type Deal,
   type Task,
 } from '../chain/index.js';
-import { isSealworkError, SealworkError } from '../errors.js';
+import { isSealworkError, SealworkError, type ErrorCode } from '../errors.js';
 import type { ComputedResult, FailureCause, TaskJournal, TaskRecord } from './journal.js';
 
 /** Enclave runs of one task interrupted by restarts before the worker gives up on it. */
@@ -79,7 +87,7 @@ export interface WorkerOptions {
 }
 
 /** Failures that say a service was unreachable, not that the task is wrong: retried with backoff. */
-const TRANSIENT_CODES = new Set([
+const TRANSIENT_CODES = new Set<ErrorCode>([
   'SMS_UNREACHABLE',
   'CHAIN_UNREACHABLE',
   'RESULT_UPLOAD_FAILED',
@@ -88,12 +96,45 @@ const TRANSIENT_CODES = new Set([
   'APP_IMAGE_DOWNLOAD_FAILED',
 ]);
 
-export function isTransient(cause: FailureCause): boolean {
-  if (TRANSIENT_CODES.has(cause.code)) return true;
-  return (
-    cause.code === 'WORKER_INTERNAL' &&
-    /fetch failed|ECONNREFUSED|ECONNRESET|socket hang up|HTTP request failed|timed out/i.test(cause.message)
-  );
+/**
+ * Node's errno codes (and undici's) of a connection that could not be made or broke: the network
+ * failed, not the task.
+ */
+const NETWORK_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** Is this a network failure: a viem HTTP or timeout error, or a Node/undici socket errno, anywhere in its causes? */
+function isNetworkFailure(e: unknown, depth = 0): boolean {
+  if (!e || typeof e !== 'object' || depth > 8) return false;
+  if (e instanceof HttpRequestError || e instanceof TimeoutError) return true;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && NETWORK_ERRNO.has(code)) return true;
+  if (e instanceof AggregateError && e.errors.some((x) => isNetworkFailure(x, depth + 1))) return true;
+  return isNetworkFailure((e as { cause?: unknown }).cause, depth + 1);
+}
+
+/**
+ * Should a failed step be retried later? A SealworkError is transient by its code (a service was
+ * unreachable); any other error (WORKER_INTERNAL) when it is a network failure, by class or errno.
+ */
+export function isTransient(e: unknown): boolean {
+  if (isSealworkError(e)) return TRANSIENT_CODES.has(e.code);
+  return isNetworkFailure(e);
 }
 
 /** The failure cause of an error: its stable code and message (no secret values in either). */
@@ -307,7 +348,7 @@ export class Worker {
         }
         const cause = causeOf(e);
         const tries = (this.retries.get(taskId) ?? 0) + 1;
-        if (isTransient(cause) && tries < MAX_ATTEMPTS) {
+        if (isTransient(e) && tries < MAX_ATTEMPTS) {
           // A service was unreachable: the step is retried later (the journal still holds it).
           this.retries.set(taskId, tries);
           this.notBefore.set(taskId, Date.now() + 1000 * 2 ** tries);
