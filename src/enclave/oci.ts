@@ -50,7 +50,13 @@ export interface OpenedImage {
   cleanup(): Promise<void>;
 }
 
-function imageError(code: ErrorCode, msg: string, path: string, hint: string, cause?: unknown): SealworkError {
+function imageError(
+  code: ErrorCode,
+  msg: string,
+  path: string,
+  hint: string,
+  cause?: unknown,
+): SealworkError {
   return new SealworkError(code, msg, { hint, details: { path }, cause });
 }
 
