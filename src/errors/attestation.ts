@@ -16,6 +16,7 @@ export const ATTESTATION_CODES = defineCodes('attestation', {
   PCCS_UNSUPPORTED_QUOTE: 'Collateral cannot be fetched for a quote that carries no PCK certificate chain.',
   INVALID_TIME: 'The verification time is not a valid date.',
   POLICY_INVALID: 'The attestation policy is not valid JSON or has an invalid field.',
+  QUOTE_NOT_VERIFIED: 'The quote did not verify (`attest verify`: a failed check, exit status 3).',
   POLICY_REFUSED: ['The quote verified but the attestation policy refuses it.', 403],
   SIM_INVALID_INPUT: 'An input of the simulated quote (MRENCLAVE, report data, SVN) is missing or malformed.',
   SIM_PLATFORM_CORRUPT: 'The simulated platform (its keys and certificates) on disk cannot be loaded.',

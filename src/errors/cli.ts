@@ -9,7 +9,6 @@ export const CLI_CODES = defineCodes('cli', {
   SECRET_MAPPING_INVALID: 'A --secret mapping cannot be read.',
   SECRET_MISSING: 'No secret value was given (option, file or standard input).',
   WALLET_PASSWORD_MISMATCH: 'The password and its confirmation differ.',
-  QUOTE_NOT_VERIFIED: '`attest verify`: the quote did not verify.',
   APP_FAILED: '`app exec`: the app exited with a non-zero status.',
   APP_TIMED_OUT: '`app exec`: the app was killed at its timeout.',
   TASK_FAILED: '`app run` / `task watch`: one or more tasks did not complete.',

@@ -19,6 +19,7 @@ import {
   type ErrorCode,
 } from '../../src/errors.js';
 import { CODE_TABLES } from '../../src/errors/codes.js';
+import { CHALLENGE_HTTP_STATUS, HTTP_STATUS } from '../../src/sms/http-errors.js';
 import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'error-codes.ts');
@@ -102,6 +103,14 @@ describe('error-code catalogue', () => {
     }
     assert.equal(docsPathOf('SMS_HTTP_502'), 'docs/error-codes.md#sms_http');
     assert.ok(anchors.has('sms_http'));
+  });
+
+  it('the HTTP statuses of the catalogue are the ones the SMS answers with', () => {
+    for (const table of [HTTP_STATUS, CHALLENGE_HTTP_STATUS])
+      for (const [code, status] of Object.entries(table)) {
+        assert.ok(isErrorCode(code), `${code} is declared`);
+        assert.ok([errorCodeSpec(code).status ?? []].flat().includes(status), `${code}: HTTP ${status}`);
+      }
   });
 
   it('codes read at run time are checked against the catalogue', () => {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Address, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { SealworkError } from '../../src/errors.js';
+import { SealworkError, type ErrorCode } from '../../src/errors.js';
 import { CHALLENGE_HTTP_STATUS, HTTP_STATUS } from '../../src/sms/http-errors.js';
 import {
   SESSION_REFUSALS,
@@ -220,7 +220,9 @@ describe('failures that are not refusals', () => {
     }
   });
   it('a SealworkError whose code is not an SMS refusal is a failure too (500)', async () => {
-    const refuse = sms.release.refuse(new SealworkError('SOMETHING_ELSE', 'not for the client'));
+    // An undeclared code (as a JavaScript caller could give): not an SMS refusal.
+    const code = 'SOMETHING_ELSE' as ErrorCode;
+    const refuse = sms.release.refuse(new SealworkError(code, 'not for the client'));
     await assert.rejects(refuse, (e: unknown) => e instanceof SealworkError && e.code === 'SOMETHING_ELSE');
     assert.equal((await lastAudit())?.code, 'INTERNAL');
   });
