@@ -39,7 +39,7 @@ export const WORKER_CODES = defineCodes('worker', {
   RESULT_UPLOAD_FAILED: 'The result cannot be uploaded to the storage (retried).',
   ZIP_INVALID: 'The result archive is not a valid zip.',
   CHAIN_TX_REVERTED: "A worker's transaction reverted on chain.",
-  TASK_FAILED_ON_CHAIN: 'The task failed on chain (claimed or past its deadline).',
+  TASK_FAILED_ON_CHAIN: 'The task is FAILED on chain: it was claimed.',
   TASK_RETRIES_EXHAUSTED: 'The enclave run was interrupted too many times.',
   WORKER_INTERNAL: 'An unexpected error in a task step.',
   WORKER_STOPPING: 'The worker is stopping; the task resumes at restart.',
