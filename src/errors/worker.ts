@@ -38,7 +38,6 @@ export const WORKER_CODES = defineCodes('worker', {
   RESULT_DECRYPT_FAILED: 'The result does not decrypt under its key.',
   RESULT_UPLOAD_FAILED: 'The result cannot be uploaded to the storage (retried).',
   ZIP_INVALID: 'The result archive is not a valid zip.',
-  CHAIN_TX_REVERTED: "A worker's transaction reverted on chain.",
   TASK_FAILED_ON_CHAIN: 'The task is FAILED on chain: it was claimed.',
   TASK_RETRIES_EXHAUSTED: 'The enclave run was interrupted too many times.',
   WORKER_INTERNAL: 'An unexpected error in a task step.',

@@ -154,7 +154,8 @@ export function causeOf(e: unknown): FailureCause {
  */
 function refused(what: string, call: string, e: unknown): SealworkError {
   const d = causeOf(e);
-  return new SealworkError(d.code, `${what} was refused by the chain: ${d.message}`, {
+  const code: ErrorCode = isSealworkError(e) ? e.code : 'WORKER_INTERNAL';
+  return new SealworkError(code, `${what} was refused by the chain: ${d.message}`, {
     details: { call, ...d.details },
     cause: e,
   });
