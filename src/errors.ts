@@ -1,12 +1,29 @@
 /**
  * The one error class of sealwork (modelled on viem's BaseError and jose's stable codes).
  *
- * - `code`: a stable, SCREAMING_SNAKE identifier scripts can match on (never reworded).
+ * - `code`: a stable, SCREAMING_SNAKE identifier scripts can match on (never reworded), declared
+ *   in the catalogue (src/errors/codes.ts): the constructor takes an `ErrorCode`, so an undeclared
+ *   code fails `tsc`.
+ * - `docsPath`: where the code is documented (`docs/error-codes.md#<code in lower case>`).
  * - `shortMessage`: what was wrong, in one sentence.
  * - `hint`: what to do about it (optional, appended to `message`).
  * - `details`: extra context (file names, expected vs found); never secret values.
  * - `cause`: the underlying error, if any.
  */
+import { docsPathOf, type ErrorCode } from './errors/codes.js';
+
+export {
+  CODE_FAMILIES,
+  ERROR_CODES,
+  docsPathOf,
+  errorCodeSpec,
+  isErrorCode,
+  type DeclaredErrorCode,
+  type ErrorCode,
+  type ErrorCodeSpec,
+  type ErrorDomain,
+} from './errors/codes.js';
+
 export interface SealworkErrorOptions {
   hint?: string;
   details?: Record<string, unknown>;
@@ -15,17 +32,19 @@ export interface SealworkErrorOptions {
   exitCode?: number;
 }
 
-export class SealworkError extends Error {
+export class SealworkError<C extends ErrorCode = ErrorCode> extends Error {
   override name = 'SealworkError';
-  readonly code: string;
+  readonly code: C;
+  readonly docsPath: string;
   readonly shortMessage: string;
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
   readonly exitCode: number;
 
-  constructor(code: string, shortMessage: string, options: SealworkErrorOptions = {}) {
+  constructor(code: C, shortMessage: string, options: SealworkErrorOptions = {}) {
     super(options.hint ? `${shortMessage} ${options.hint}` : shortMessage, { cause: options.cause });
     this.code = code;
+    this.docsPath = docsPathOf(code);
     this.shortMessage = shortMessage;
     this.hint = options.hint;
     this.details = options.details;
@@ -39,6 +58,7 @@ export class SealworkError extends Error {
       code: this.code,
       message: this.message,
       shortMessage: this.shortMessage,
+      docsPath: this.docsPath,
       ...(this.hint ? { hint: this.hint } : {}),
       ...(this.details ? { details: this.details } : {}),
       ...(cause !== undefined
@@ -59,7 +79,11 @@ export class SealworkError extends Error {
   }
 }
 
-export function isSealworkError(e: unknown, code?: string): e is SealworkError {
+/** Is `e` a SealworkError (of this code, when one is given)? Narrows `e.code` to that code. */
+export function isSealworkError<C extends ErrorCode = ErrorCode>(
+  e: unknown,
+  code?: C,
+): e is SealworkError<C> {
   return e instanceof SealworkError && (code === undefined || e.code === code);
 }
 

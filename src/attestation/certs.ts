@@ -284,6 +284,8 @@ export function crlSignedBy(crl: ParsedCrl, issuer: ParsedCert): boolean {
 export interface ChainResult {
   ok: boolean;
   detail: string;
+  /** Set when the chain is well formed but does not lead to (or is not signed by) a trusted root. */
+  untrustedRoot?: true;
   /** Certificates leaf first, up to but excluding the root. */
   certs: ParsedCert[];
   root?: LoadedRoot;
@@ -312,9 +314,10 @@ export function verifyChain(pems: string[], roots: LoadedRoot[]): ChainResult {
 }
 
 function verifyChainUncached(pems: string[], roots: LoadedRoot[]): ChainResult {
-  const fail = (detail: string, certs: ParsedCert[] = []): ChainResult => ({
+  const fail = (detail: string, certs: ParsedCert[] = [], untrustedRoot = false): ChainResult => ({
     ok: false,
     detail,
+    ...(untrustedRoot ? { untrustedRoot: true as const } : {}),
     certs,
     notBefore: 0,
     notAfter: 0,
@@ -343,9 +346,9 @@ function verifyChainUncached(pems: string[], roots: LoadedRoot[]): ChainResult {
   }
   const top = certs[certs.length - 1]!;
   if (!root) root = roots.find((r) => top.cert.checkIssued(r.cert));
-  if (!root) return fail('the chain does not lead to a trusted root', certs);
+  if (!root) return fail('the chain does not lead to a trusted root', certs, true);
   if (!top.cert.checkIssued(root.cert) || !top.cert.verify(root.cert.publicKey))
-    return fail(`the chain is not signed by the trusted root "${root.name}"`, certs);
+    return fail(`the chain is not signed by the trusted root "${root.name}"`, certs, true);
   let notBefore = Date.parse(root.cert.validFrom);
   let notAfter = Date.parse(root.cert.validTo);
   for (const c of certs) {

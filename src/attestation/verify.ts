@@ -50,6 +50,8 @@ export interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /** A certificate chain check that failed because the chain does not lead to a trusted root. */
+  untrustedRoot?: true;
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -331,8 +333,13 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
     checks,
     verifiedAt: at.toISOString(),
   };
-  const check = (name: string, ok: boolean, detail: string): boolean => {
-    checks.push({ name, ok, detail });
+  const check = (name: string, ok: boolean, detail: string, chain?: ChainResult): boolean => {
+    checks.push({
+      name,
+      ok,
+      detail,
+      ...(!ok && chain?.untrustedRoot ? { untrustedRoot: true as const } : {}),
+    });
     return ok;
   };
   const done = () => result;
@@ -369,7 +376,7 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
     return done();
   }
   const pckChain = verifyChain(pckPems, roots);
-  if (!check('pck.chain', pckChain.ok, `PCK chain: ${pckChain.detail}`)) return done();
+  if (!check('pck.chain', pckChain.ok, `PCK chain: ${pckChain.detail}`, pckChain)) return done();
   // Intel's hierarchy: PCK certificate ← PCK Processor/Platform CA ← root. Exactly that depth, so
   // the root CA CRL covers the intermediate and the PCK CRL covers the leaf.
   const pckLeaf = pckChain.certs[0]!;
@@ -408,9 +415,10 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
         : `${what} signing chain: ${c.certs.length} certificates below the root, expected 1 (SGX TCB Signing)`
       : `${what} signing chain: ${c.detail}`;
   const tcbChain = verifyChain(prep.tcbChain, roots);
-  if (!check('tcb.info.chain', signerCn(tcbChain), signingChainDetail('TCB info', tcbChain))) return done();
+  if (!check('tcb.info.chain', signerCn(tcbChain), signingChainDetail('TCB info', tcbChain), tcbChain))
+    return done();
   const qeChain = verifyChain(prep.qeChain, roots);
-  if (!check('qe.identity.chain', signerCn(qeChain), signingChainDetail('QE identity', qeChain)))
+  if (!check('qe.identity.chain', signerCn(qeChain), signingChainDetail('QE identity', qeChain), qeChain))
     return done();
   const root = pckChain.root!;
   const sameRoot =

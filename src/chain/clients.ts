@@ -17,6 +17,7 @@ import {
   type WalletClient,
   type Account,
 } from 'viem';
+import type { ChainWriter, SignerClient } from './types.js';
 import { privateKeyToAccount } from 'viem/accounts';
 import { SealworkError } from '../errors.js';
 import { chainDir, findDeployment, type Deployment } from './deployment.js';
@@ -155,14 +156,24 @@ export async function createChainClients(p: CreateChainClientsParameters): Promi
   const walletClient = account
     ? createWalletClient({ chain, transport: http(url), account, pollingInterval: 100 })
     : undefined;
-  const deployment = await findDeployment(p.home, url, publicClient as PublicClient);
+  const deployment = await findDeployment(p.home, url, publicClient);
+  return { url, chain, publicClient, walletClient, account, deployment };
+}
+
+/** A writer signing as `account` on the same chain (e.g. a worker's scheduler and worker wallets). */
+export function chainWriterFor(
+  c: Pick<ChainClients, 'url' | 'chain' | 'publicClient' | 'deployment'>,
+  account: Account,
+): ChainWriter & { walletClient: SignerClient } {
   return {
-    url,
-    chain,
-    publicClient: publicClient as PublicClient<Transport, Chain>,
-    walletClient,
-    account,
-    deployment,
+    publicClient: c.publicClient,
+    walletClient: createWalletClient({
+      chain: c.chain,
+      transport: http(c.url),
+      account,
+      pollingInterval: 100,
+    }),
+    deployment: c.deployment,
   };
 }
 
@@ -171,5 +182,5 @@ export async function loadDeployment(home: string, chainUrl?: string): Promise<D
   const url = await resolveChainUrl(home, chainUrl);
   const chainId = await probeChainId(url);
   const publicClient = createPublicClient({ chain: chainFor(chainId, url), transport: http(url) });
-  return findDeployment(home, url, publicClient as PublicClient);
+  return findDeployment(home, url, publicClient);
 }

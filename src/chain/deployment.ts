@@ -1,16 +1,14 @@
 /**
- * Contract deployments: deploying the registries + hub, and recording their addresses per chain in
- * `$SEALWORK_HOME/chain/deployments.json` (keyed by chain URL, each entry carrying its chain id).
+ * Contract deployments recorded per chain in `$SEALWORK_HOME/chain/deployments.json` (keyed by
+ * chain URL, each entry carrying its chain id). Deploying them: actions/deployContracts.ts.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { getAddress, type Address, type Hex, type PublicClient, type WalletClient } from 'viem';
+import type { Address } from 'viem';
+import { getChainId, getCode } from 'viem/actions';
 import { SealworkError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { appRegistryAbi, appRegistryBytecode } from './generated/appRegistry.js';
-import { datasetRegistryAbi, datasetRegistryBytecode } from './generated/datasetRegistry.js';
-import { hubAbi, hubBytecode } from './generated/hub.js';
-import { workerpoolRegistryAbi, workerpoolRegistryBytecode } from './generated/workerpoolRegistry.js';
+import type { ReadClient } from './types.js';
 
 export interface Deployment {
   chainId: number;
@@ -73,13 +71,13 @@ export async function listDeployments(home: string, chainId?: number): Promise<D
 export async function findDeployment(
   home: string,
   url: string,
-  publicClient: PublicClient,
+  publicClient: ReadClient,
 ): Promise<Deployment> {
-  const chainId = await publicClient.getChainId();
+  const chainId = await getChainId(publicClient);
   const candidates = (await listDeployments(home, chainId)).reverse();
   candidates.sort((a, b) => Number(b.url === url) - Number(a.url === url));
   for (const d of candidates) {
-    const code = await publicClient.getCode({ address: d.hub });
+    const code = await getCode(publicClient, { address: d.hub });
     if (code && code !== '0x') return d;
   }
   throw new SealworkError(
@@ -90,68 +88,4 @@ export async function findDeployment(
       details: { url, chainId },
     },
   );
-}
-
-async function deployOne(
-  walletClient: WalletClient,
-  publicClient: PublicClient,
-  abi: readonly unknown[],
-  bytecode: Hex,
-  args: readonly unknown[],
-): Promise<{ address: Address; blockNumber: bigint }> {
-  const account = walletClient.account;
-  if (!account)
-    throw new SealworkError('WALLET_MISSING', 'Deploying contracts needs a wallet.', {
-      hint: 'Set SEALWORK_PRIVATE_KEY or use a wallet.',
-    });
-  const hash = await walletClient.deployContract({
-    abi: abi as never,
-    bytecode,
-    args: args as never,
-    account,
-    chain: walletClient.chain ?? null,
-  });
-  const receipt = await publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== 'success' || !receipt.contractAddress)
-    throw new SealworkError('DEPLOY_FAILED', 'A contract deployment transaction reverted.', {
-      details: { tx: hash },
-    });
-  return { address: getAddress(receipt.contractAddress), blockNumber: receipt.blockNumber };
-}
-
-/** Deploy the three registries and the hub with `walletClient`'s account. Does not record it. */
-export async function deployContracts(
-  walletClient: WalletClient,
-  publicClient: PublicClient,
-): Promise<Deployment> {
-  const apps = await deployOne(walletClient, publicClient, appRegistryAbi, appRegistryBytecode, []);
-  const datasets = await deployOne(
-    walletClient,
-    publicClient,
-    datasetRegistryAbi,
-    datasetRegistryBytecode,
-    [],
-  );
-  const pools = await deployOne(
-    walletClient,
-    publicClient,
-    workerpoolRegistryAbi,
-    workerpoolRegistryBytecode,
-    [],
-  );
-  const hub = await deployOne(walletClient, publicClient, hubAbi, hubBytecode, [
-    apps.address,
-    datasets.address,
-    pools.address,
-  ]);
-  return {
-    chainId: await publicClient.getChainId(),
-    hub: hub.address,
-    appRegistry: apps.address,
-    datasetRegistry: datasets.address,
-    workerpoolRegistry: pools.address,
-    deployer: walletClient.account!.address,
-    blockNumber: Number(apps.blockNumber),
-    deployedAt: new Date().toISOString(),
-  };
 }

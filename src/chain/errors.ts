@@ -3,7 +3,7 @@
  * SealworkError with a stable code and a sentence a user understands.
  */
 import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Abi, type Hex } from 'viem';
-import { SealworkError } from '../errors.js';
+import { SealworkError, type ErrorCode } from '../errors.js';
 import { appRegistryAbi } from './generated/appRegistry.js';
 import { datasetRegistryAbi } from './generated/datasetRegistry.js';
 import { hubAbi } from './generated/hub.js';
@@ -27,7 +27,7 @@ const STATUS = ['UNSET', 'ACTIVE', 'REVEALING', 'COMPLETED', 'FAILED'];
 const short = (a: unknown) => String(a);
 const when = (t: unknown) => new Date(Number(t) * 1000).toISOString();
 
-type Sentence = { code: string; message: (a: readonly unknown[]) => string; hint?: string };
+type Sentence = { code: ErrorCode; message: (a: readonly unknown[]) => string; hint?: string };
 
 /** Custom error name → stable code + sentence. */
 export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {
@@ -307,4 +307,15 @@ export function decodeChainError(err: unknown): SealworkError {
     return new SealworkError('CHAIN_ERROR', err.shortMessage, { cause: err });
   }
   return new SealworkError('CHAIN_ERROR', (err as Error)?.message ?? String(err), { cause: err });
+}
+
+/** True for the errors that say the chain node could not be reached or answered badly (an SMS answers 503). */
+export function isChainUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return (
+    code === 'CHAIN_UNAVAILABLE' ||
+    code === 'CHAIN_UNREACHABLE' ||
+    code === 'CHAIN_RPC_ERROR' ||
+    (e as Error)?.name === 'HttpRequestError'
+  );
 }

@@ -4,22 +4,22 @@
  *
  * - Deployments: `deployContracts`, `saveDeployment`, `loadDeployment`, `findDeployment`.
  * - Clients: `createChainClients({ home, chainUrl?, privateKey?, as? })` → viem clients + deployment.
- * - Reads: `readApp`, `readDataset`, `readWorkerpool`, `readDeal`, `readTask`, `assetOwner`, `TaskStatus`.
+ * - Actions (actions/, one per file, viem-style: a client or a writer first, typed with viem's
+ *   generic `Client`, so any public, wallet or test client fits):
+ *   - reads: `readApp`, `readDataset`, `readWorkerpool`, `readDeal`, `readTask`, `readConsumed`,
+ *     `assetOwner`, `isRegisteredApp`, `listOrders` (the market), `readSchedulerNotices`,
+ *     `getBlockHash`, `getChainTime`, `getReceiptStatus`;
+ *   - writes (simulated first, one nonce-ordered sender per account): `deployContracts`,
+ *     `createApp`, `createDataset`, `createWorkerpool`, `publishOrder`, `cancelOrder`,
+ *     `matchOrders`, `initializeTask`, `contributeAndFinalize`, `claimTask`.
+ * - Reader (reader/): `createChainReader`, the reads of a read-only service (the SMS), with task
+ *   status over a raw batched `eth_call` transport; `cachedChainReader` caches what is immutable.
  * - Orders: typed structs, `hashOrder`, `signOrder`, `computeDealId`, `computeTaskId`.
  * - iExec formulas: `resultHash`, `resultSeal`, `enclaveMessage`, `authorizationMessage`,
  *   `signAuthorization`, `signEnclaveResult`.
- * - Writes: `createApp`, `createDataset`, `createWorkerpool`, `publishOrder`, `cancelOrder`,
- *   `matchOrders`, `initializeTask`, `contributeAndFinalize`, `claimTask`; `listOrders` reads the market.
  * - Errors: `decodeChainError` turns every custom error into a SealworkError with a stable code.
  */
-export {
-  type Deployment,
-  deployContracts,
-  saveDeployment,
-  listDeployments,
-  findDeployment,
-  chainDir,
-} from './deployment.js';
+export { type Deployment, saveDeployment, listDeployments, findDeployment, chainDir } from './deployment.js';
 export {
   type ChainClients,
   type CreateChainClientsParameters,
@@ -33,9 +33,15 @@ export {
   readEmbeddedRecord,
   embeddedRecordPath,
   chainFor,
+  chainWriterFor,
 } from './clients.js';
 export {
+  type ReadClient,
+  type SignerClient,
+  type ChainWriter,
+  type TxResult,
   TaskStatus,
+  type TaskStatusName,
   type MrEnclave,
   type AppInfo,
   type DatasetInfo,
@@ -43,17 +49,10 @@ export {
   type Resource,
   type Deal,
   type Task,
-  parseMrEnclave,
-  readApp,
-  readDataset,
-  readWorkerpool,
-  readDeal,
-  readTask,
-  readConsumed,
-  assetOwner,
-  isRegisteredApp,
   taskStatusName,
-} from './read.js';
+} from './types.js';
+export * from './actions/index.js';
+export * from './reader/index.js';
 export {
   type OrderKind,
   type AppOrder,
@@ -92,25 +91,12 @@ export {
   signEnclaveResult,
 } from './formulas.js';
 export {
-  type ChainWriter,
-  type TxResult,
-  type CreateAppParameters,
-  type CreateDatasetParameters,
-  type MatchOrdersParameters,
-  type MatchOrdersReturnType,
-  type ContributeAndFinalizeParameters,
-  createApp,
-  createDataset,
-  createWorkerpool,
-  publishOrder,
-  cancelOrder,
-  matchOrders,
-  initializeTask,
-  contributeAndFinalize,
-  claimTask,
-} from './write.js';
-export { type ListOrdersFilter, type ListOrdersOptions, type PublishedOrder, listOrders } from './market.js';
-export { chainErrorsAbi, CHAIN_ERROR_MESSAGES, decodeChainError, decodeRevertData } from './errors.js';
+  chainErrorsAbi,
+  CHAIN_ERROR_MESSAGES,
+  decodeChainError,
+  decodeRevertData,
+  isChainUnavailable,
+} from './errors.js';
 export {
   type KeystoreV3,
   type DevAccountName,

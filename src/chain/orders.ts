@@ -12,9 +12,10 @@ import {
   type Address,
   type Hex,
   type TypedDataDomain,
-  type WalletClient,
 } from 'viem';
+import { signTypedData } from 'viem/actions';
 import { SealworkError } from '../errors.js';
+import type { SignerClient } from './types.js';
 
 export type OrderKind = 'app' | 'dataset' | 'workerpool' | 'request';
 export const ORDER_KINDS: readonly OrderKind[] = ['app', 'dataset', 'workerpool', 'request'];
@@ -206,7 +207,7 @@ export function hashOrder<K extends OrderKind>(
 
 /** Sign an order with EIP-712 (the signer must be the asset owner, or the requester). Returns a copy with `sign` set. */
 export async function signOrder<K extends OrderKind>(
-  walletClient: WalletClient,
+  walletClient: SignerClient,
   domain: { chainId: number; hub: Address },
   kind: K,
   order: OrderByKind[K],
@@ -217,10 +218,7 @@ export async function signOrder<K extends OrderKind>(
     throw new SealworkError('WALLET_MISSING', 'No wallet to sign the order with.', {
       hint: 'Set SEALWORK_PRIVATE_KEY or create a wallet with `sealwork wallet create`.',
     });
-  const sign = await walletClient.signTypedData({
-    account: acct,
-    ...typedData(kind, order, domain),
-  } as Parameters<WalletClient['signTypedData']>[0]);
+  const sign = await signTypedData(walletClient, { account: acct, ...typedData(kind, order, domain) });
   return { ...order, sign };
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveHome } from '../util/home.js';
+import { resolveHome } from '../sdk/home.js';
 
 /** What every command action gets: the global options, resolved. */
 export interface CliContext {
@@ -53,4 +53,9 @@ export function action<Args extends unknown[], Opts>(
     const args = raw.slice(0, raw.length - 2) as Args;
     await fn(contextOf(cmd), opts, ...args);
   };
+}
+
+/** The line (or JSON) every push of a secret to the SMS prints. */
+export function pushed(ctx: CliContext, what: string, r: { sms: string; signer: string; target: string }) {
+  ctx.out({ pushed: true, ...r }, `${what} pushed to ${r.sms} (signed by ${r.signer})`);
 }

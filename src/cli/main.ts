@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { SealworkError } from '../errors.js';
+import { SealworkError, docsPathOf } from '../errors.js';
 import { registerAll } from './commands/index.js';
 import { jsonReplacer } from './context.js';
 
@@ -43,11 +43,11 @@ export async function run(argv: string[]): Promise<number> {
       return e.exitCode;
     }
     const err = e as Error;
-    if (json)
-      process.stdout.write(
-        `${JSON.stringify({ error: { code: 'INTERNAL', message: String(err?.message ?? err) } }, null, 2)}\n`,
-      );
-    else {
+    if (json) {
+      const message = String(err?.message ?? err);
+      const error = { code: 'INTERNAL', message, docsPath: docsPathOf('INTERNAL') };
+      process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
+    } else {
       process.stderr.write(`internal error: ${err?.message ?? err}\n`);
       if (process.env.SEALWORK_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
       else process.stderr.write('(this is a bug in sealwork; rerun with SEALWORK_DEBUG=1 for details)\n');

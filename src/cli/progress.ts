@@ -1,4 +1,4 @@
-import type { ProgressFn } from '../crypto/dataset.js';
+import type { ProgressFn } from '../sdk/dataset.js';
 
 function fmtBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

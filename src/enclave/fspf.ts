@@ -16,7 +16,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SealworkError, fsError } from '../errors.js';
+import { SealworkError, fsError, type ErrorCode } from '../errors.js';
 import type { EnclaveConfig } from './mrenclave.js';
 import { components, imagePath, isHex, underPrefix } from './util.js';
 
@@ -368,7 +368,7 @@ export interface VerifyProblem {
   renamedTo?: string;
 }
 
-const CODES: Record<VerifyProblem['kind'], string> = {
+const CODES: Record<VerifyProblem['kind'], ErrorCode> = {
   changed: 'FSPF_FILE_CHANGED',
   added: 'FSPF_FILE_ADDED',
   removed: 'FSPF_FILE_MISSING',

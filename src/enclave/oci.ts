@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { SealworkError, fsError } from '../errors.js';
+import { SealworkError, fsError, type ErrorCode } from '../errors.js';
 import { UnpackBudget, type UnpackLimits } from './unpack-limits.js';
 import { linkTargetInRoot, openLayerFile, unpackLayer } from './unpack.js';
 import { components, imagePath } from './util.js';
@@ -50,7 +50,13 @@ export interface OpenedImage {
   cleanup(): Promise<void>;
 }
 
-function imageError(code: string, msg: string, path: string, hint: string, cause?: unknown): SealworkError {
+function imageError(
+  code: ErrorCode,
+  msg: string,
+  path: string,
+  hint: string,
+  cause?: unknown,
+): SealworkError {
   return new SealworkError(code, msg, { hint, details: { path }, cause });
 }
 

@@ -16,14 +16,14 @@ import { join } from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { SealworkError } from '../errors.js';
+import { SealworkError, type ErrorCode } from '../errors.js';
 import { UnpackBudget, type UnpackLimits } from './unpack-limits.js';
 import { components, imagePath } from './util.js';
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
-function layerError(code: string, msg: string, path: string, layer: string): SealworkError {
+function layerError(code: ErrorCode, msg: string, path: string, layer: string): SealworkError {
   return new SealworkError(code, msg, {
     hint: 'The image is malformed or malicious; it was not unpacked. Rebuild it from a trusted source.',
     details: { path, layer },

@@ -1,6 +1,6 @@
 /** Small parsers shared by the enclave runtime: sizes, command lines, image paths, hex. */
 import { timingSafeEqual } from 'node:crypto';
-import { SealworkError } from '../errors.js';
+import { SealworkError, type ErrorCode } from '../errors.js';
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
@@ -64,7 +64,7 @@ export function splitCommand(cmd: string): string[] {
  * Normalise a path inside an image to `/a/b` form. Throws `code` when it has a `..` component
  * (it could climb out of the root).
  */
-export function imagePath(name: string, code = 'PATH_TRAVERSAL'): string {
+export function imagePath(name: string, code: ErrorCode = 'PATH_TRAVERSAL'): string {
   const parts: string[] = [];
   for (const p of name.split('/')) {
     if (p === '' || p === '.') continue;

@@ -12,6 +12,8 @@ import { SealworkError, fsError } from '../errors.js';
 import { assertWritableTarget, writeFileAtomic } from '../util/atomic.js';
 import { resolveHome } from '../util/home.js';
 
+export type { ProgressFn };
+
 export interface EncryptDatasetParameters {
   /** Plaintext file. */
   input: string;

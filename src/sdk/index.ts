@@ -6,6 +6,8 @@ export * from './attestation/index.js';
 export * from './enclave/index.js';
 export * from './worker/index.js';
 export * from './sms/index.js';
+export * from './sms/service.js';
+export { resolveHome } from './home.js';
 export {
   generateDatasetKey,
   parseDatasetKey,

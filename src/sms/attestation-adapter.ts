@@ -100,7 +100,7 @@ export function createAttestationVerifier(opts: AttestationVerifierOptions = {})
       };
       if (!result.ok) {
         const failed = result.checks.find((c) => !c.ok);
-        const untrusted = failed && failed.name.endsWith('.chain') && /trusted root/.test(failed.detail);
+        const untrusted = failed?.untrustedRoot === true;
         return {
           ok: false,
           code: untrusted ? 'QUOTE_ROOT_UNTRUSTED' : 'QUOTE_INVALID',

@@ -6,7 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Address, Hex, LocalAccount } from 'viem';
-import { SealworkError } from '../errors.js';
+import { SealworkError, isErrorCode, type ErrorCode } from '../errors.js';
 import {
   APP_DEVELOPER_SECRET_KEY,
   APP_FS_KEY_NAME,
@@ -31,6 +31,39 @@ export interface SmsHttpResponse {
 }
 
 export type Signer = Pick<LocalAccount, 'address' | 'signMessage'>;
+
+/**
+ * OpenSSL's verification failures, as Node reports them in `err.code` (X509_V_ERR_* without the
+ * prefix), and Node's own host-name check.
+ */
+const TLS_TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Did the TLS handshake fail because the server's certificate is not trusted? (By errno code.) */
+export function isTlsTrustError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && TLS_TRUST_CODES.has(code);
+}
 
 const sign = (account: Signer, challenge: Hex) => account.signMessage({ message: { raw: challenge } });
 
@@ -83,7 +116,7 @@ export function smsClient(baseUrl: string, opts: SmsClientOptions = {}) {
       );
       r.on('timeout', () => r.destroy(new Error(`timeout after ${opts.timeoutMs ?? 15_000} ms`)));
       r.on('error', (e: NodeJS.ErrnoException) => {
-        const tls = /certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY/i.test(`${e.code ?? ''} ${e.message}`);
+        const tls = isTlsTrustError(e);
         reject(
           tls
             ? new SealworkError(
@@ -121,14 +154,17 @@ export function smsClient(baseUrl: string, opts: SmsClientOptions = {}) {
 
   function failure(r: SmsHttpResponse, what: string): SealworkError {
     const e = r.json?.error;
-    const code =
+    const sent = e?.code;
+    const code: ErrorCode =
       r.status === 409
         ? 'SECRET_EXISTS'
         : r.status === 413
           ? 'SECRET_TOO_LARGE'
           : r.status === 401
             ? 'SMS_UNAUTHORIZED'
-            : (e?.code ?? `SMS_HTTP_${r.status}`);
+            : isErrorCode(sent)
+              ? sent
+              : `SMS_HTTP_${r.status}`;
     const hint =
       r.status === 409
         ? 'This secret is immutable once pushed (web2 secrets can be updated with --update).'
@@ -259,8 +295,9 @@ export function smsClient(baseUrl: string, opts: SmsClientOptions = {}) {
       });
       if (r.status === 200 && r.json) return r.json as unknown as SessionResponse;
       const e = r.json?.error;
+      const sent = e?.code;
       throw new SealworkError(
-        e?.code ?? `SMS_HTTP_${r.status}`,
+        isErrorCode(sent) ? sent : `SMS_HTTP_${r.status}`,
         `The SMS refused the session: ${e?.message ?? `HTTP ${r.status}`}`,
         {
           details: { status: r.status, ...(e ?? {}) },

@@ -60,8 +60,9 @@ export {
   type TaskStatusName,
   cachedChainReader,
   isTeeTag,
-} from './chain-reader.js';
-export { chainReaderFromClient, batchedClient } from './chain-adapter.js';
+  chainReaderFromClient,
+  batchedClient,
+} from '../chain/index.js';
 export {
   type AttestationVerifier,
   type VerifiedEnclave,
@@ -84,8 +85,8 @@ export { type Logger, type LogLevel, createLogger, silentLogger } from './log.js
 export { type Sms, type SmsDeps, type Listening, createSms, listen, checkMasterKey } from './server.js';
 export {
   type SecretApi,
-  type ApiResult,
   createSecretApi,
+  secretRoutes,
   isDatasetKey,
   isResultEncryptionKey,
 } from './secrets.js';
@@ -103,4 +104,4 @@ export {
   smsDir,
   smsRecordPath,
 } from './start.js';
-export { type TaskReader, rawTaskReader, decodeTaskHead, VIEW_TASK_SELECTOR } from './task-reader.js';
+export { type TaskReader, rawTaskReader, decodeTaskHead, VIEW_TASK_SELECTOR } from '../chain/index.js';

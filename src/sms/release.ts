@@ -10,19 +10,21 @@
  *    and releasing nothing; on success a JWE (ECDH-ES + A256GCM) to the enclave's session key.
  * 4. Every release and refusal goes to the audit log (table + log line).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
-import { encodePacked, isAddress, isHex, keccak256, type Address, type Hex } from 'viem';
+import { isAddress, zeroAddress as ZERO_ADDRESS, type Address, type Hex } from 'viem';
 import { z } from 'zod';
+import { computeTaskId } from '../chain/orders.js';
+import { SealworkError, type ErrorCode } from '../errors.js';
+import { challengeAad, enclaveChallenge, workerpoolOwner } from './challenge.js';
 import {
   isChainUnavailable,
   isTeeTag,
-  ZERO_ADDRESS,
+  type ChainAppInfo,
   type ChainDealInfo,
   type ChainReader,
-} from './chain-reader.js';
-import { parseAppMrEnclave } from './fingerprint.js';
+} from '../chain/index.js';
+import { parseAppMrEnclave, type AppFingerprint } from './fingerprint.js';
 import {
   APP_DEVELOPER_SECRET_KEY,
   APP_FS_KEY_NAME,
@@ -30,17 +32,15 @@ import {
   isSignedBy,
   recoverChallengeSigner,
   sessionBinding,
-  teeChallengeRequestHash,
   workerpoolAuthorizationHash,
 } from './formulas.js';
+import { isRefusal } from './http-errors.js';
 import type { Logger } from './log.js';
+import { createNonces, type Nonces } from './nonces.js';
 import type { Sealer } from './sealing.js';
 import { encryptToEnclave, sessionPublicKeyBytes, type SessionPublicJwk } from './session-crypto.js';
-import { secretAad, type AuditEntry, type SecretId, type SmsStore } from './store.js';
+import { secretAad, type AuditEntry, type SecretId, type SmsStore, type StoredChallenge } from './store.js';
 import type { AttestationVerifier, VerifiedEnclave } from './verifier.js';
-import type { ApiResult } from './secrets.js';
-
-// ------------------------------------------------------------------ wire types
 
 /** The workerpool authorization, as iExec's `WorkerpoolAuthorization` (plus dealId and taskIndex). */
 export interface WorkerpoolAuthorization {
@@ -139,30 +139,49 @@ export const SESSION_REFUSALS = [
   'DATASET_KEY_MISSING',
   'REQUESTER_SECRET_MISSING',
   'RESULT_KEY_MISSING',
-] as const;
+] as const satisfies readonly ErrorCode[];
 export type SessionRefusalCode = (typeof SESSION_REFUSALS)[number];
 
-// ------------------------------------------------------------------ validation
+// ------------------------------------------------------------------ the request
 
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'expected 0x + 64 hex characters');
-const address = z.string().refine((a) => isAddress(a, { strict: false }), 'expected a 20-byte hex address');
-const SessionRequestSchema = z.object({
+const hex32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, 'expected 0x + 64 hex characters')
+  .transform((h) => h as Hex);
+const address = z
+  .string()
+  .refine((a) => isAddress(a, { strict: false }), 'expected a 20-byte hex address')
+  .transform((a) => a as Address);
+/** The shape of a `POST /tee/sessions` body (validated by the route before the checks run). */
+export const SessionRequestSchema = z.object({
   authorization: z.object({
     chainTaskId: hex32,
     dealId: hex32,
-    taskIndex: z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]),
+    taskIndex: z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]).transform(Number),
     workerWallet: address,
     enclaveChallenge: address,
-    signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'expected a 65-byte 0x signature'),
+    signature: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{130}$/, 'expected a 65-byte 0x signature')
+      .transform((h) => h as Hex),
   }),
   quote: z
     .string()
     .min(1)
     .max(1 << 20),
   collateral: z.unknown().optional(),
-  publicKey: z.record(z.string(), z.unknown()),
+  /** Checked as a P-256 or X25519 public JWK by the first check. */
+  publicKey: z.record(z.string(), z.unknown()).transform((k) => k as SessionPublicJwk),
   nonce: hex32,
-});
+}) satisfies z.ZodType<SessionRequest, unknown>;
+
+/** The refusal of a body that is not a session request (`issue`: the first thing wrong). */
+export function malformedSession(issue: { path: PropertyKey[]; message: string }): SealworkError {
+  return new SealworkError(
+    'SESSION_REQUEST_INVALID',
+    `Malformed session request: ${issue.path.map(String).join('.') || 'body'}: ${issue.message}`,
+  );
+}
 
 function decodeQuote(q: string): Buffer | undefined {
   const t = q.trim();
@@ -229,21 +248,306 @@ export interface ReleaseTimings {
   audit: number;
 }
 
-class Refusal extends Error {
-  constructor(
-    readonly code: SessionRefusalCode,
-    readonly reason: string,
-    readonly status = 403,
-  ) {
-    super(reason);
-  }
+/** What the checks share: the SMS's parts, its nonces, and the timings they add to. */
+interface Checks extends ReleaseDeps {
+  nonces: Nonces;
+  timed<T>(k: keyof ReleaseTimings, f: () => Promise<T>): Promise<T>;
 }
 
+/** What the audit records of a session, learnt as the checks run. */
+type Trail = Omit<AuditEntry, 'time' | 'verdict' | 'code' | 'reason' | 'secrets'>;
+const newTrail = (): Trail => ({ taskId: null, app: null, mrenclave: null, mrsigner: null, worker: null });
+
+/** A session request, decoded: what the checks work on. */
+interface Claim {
+  taskId: Hex;
+  dealId: Hex;
+  taskIndex: number;
+  authorization: WorkerpoolAuthorization;
+  quote: Buffer;
+  collateral: unknown;
+  publicKey: SessionPublicJwk;
+  publicKeyBytes: Buffer;
+  nonce: Hex;
+}
+
+const refuse = (code: SessionRefusalCode, reason: string) => new SealworkError(code, reason);
+
+// ------------------------------------------------------------------ the checks, in protocol order
+
+/** 0. The request: ids, the enclave's session key and the quote decode. */
+function decodeRequest(req: SessionRequest, trail: Trail): Claim {
+  const a = req.authorization;
+  const claim = {
+    taskId: a.chainTaskId.toLowerCase() as Hex,
+    dealId: a.dealId.toLowerCase() as Hex,
+    taskIndex: Number(a.taskIndex),
+    authorization: a,
+    collateral: req.collateral,
+    publicKey: req.publicKey,
+    nonce: req.nonce.toLowerCase() as Hex,
+  };
+  trail.taskId = claim.taskId;
+  trail.worker = a.workerWallet.toLowerCase();
+  let publicKeyBytes: Buffer;
+  try {
+    publicKeyBytes = sessionPublicKeyBytes(req.publicKey);
+  } catch (e) {
+    throw refuse('SESSION_REQUEST_INVALID', (e as Error).message);
+  }
+  const quote = decodeQuote(req.quote);
+  if (!quote) throw refuse('SESSION_REQUEST_INVALID', 'The quote is neither 0x-hex nor base64.');
+  return { ...claim, publicKeyBytes, quote };
+}
+
+/** 1. The task is ACTIVE on chain (read fresh), is the deal's task at that index, and the deal is TEE. */
+async function checkTask(x: Checks, c: Claim, trail: Trail): Promise<ChainDealInfo> {
+  const task = await x.timed('chain', () => x.chain.task(c.taskId));
+  if (!task || task.status === 'UNSET')
+    throw refuse(
+      'TASK_NOT_ACTIVE',
+      `Task ${c.taskId} is not initialized on chain (status UNSET), not ACTIVE.`,
+    );
+  if (task.status !== 'ACTIVE')
+    throw refuse('TASK_NOT_ACTIVE', `Task ${c.taskId} is ${task.status}, not ACTIVE.`);
+  if (
+    task.dealId.toLowerCase() !== c.dealId ||
+    Number(task.index) !== c.taskIndex ||
+    computeTaskId(c.dealId, c.taskIndex) !== c.taskId
+  )
+    throw refuse('TASK_MISMATCH', 'The task id does not match the deal id and task index given.');
+  const deal = await x.timed('chain', () => x.chain.deal(c.dealId));
+  if (!deal) throw refuse('DEAL_NOT_FOUND', `No deal ${c.dealId} on chain.`);
+  trail.app = deal.app.toLowerCase();
+  if (!isTeeTag(deal.tag))
+    throw refuse('DEAL_NOT_TEE', `Deal ${c.dealId} does not have the TEE tag (bit 0).`);
+  return deal;
+}
+
+/** 2. The workerpool owner signed the authorization, for the enclave challenge this SMS issued. */
+async function checkAuthorization(x: Checks, c: Claim, deal: ChainDealInfo): Promise<StoredChallenge> {
+  const a = c.authorization;
+  const hash = workerpoolAuthorizationHash(a);
+  const owner = await x.timed('chain', () => workerpoolOwner(x.chain, deal));
+  const signed =
+    owner !== undefined && (await x.timed('signature', () => isSignedBy(hash, a.signature, owner)));
+  if (!signed) {
+    const signer = await recoverChallengeSigner(hash, a.signature);
+    throw refuse(
+      'AUTHORIZATION_INVALID',
+      `The workerpool authorization is not signed by the workerpool owner ${owner ?? '(unknown)'}${signer ? ` (signed by ${signer})` : ''}.`,
+    );
+  }
+  const challenge = await x.store.getChallenge(c.taskId);
+  if (!challenge || challenge.address.toLowerCase() !== a.enclaveChallenge.toLowerCase())
+    throw refuse(
+      'ENCLAVE_CHALLENGE_UNKNOWN',
+      `The enclave challenge ${a.enclaveChallenge} is not the one this SMS issued for task ${c.taskId}.`,
+    );
+  return challenge;
+}
+
+/** 3. The nonce is fresh and unused (used up now, whatever happens next). */
+const checkNonce = (x: Checks, c: Claim): Promise<void> => x.nonces.consume(c.nonce);
+
+/** 4. The quote verifies and passes the SMS policy. */
+async function checkQuote(x: Checks, c: Claim, trail: Trail): Promise<VerifiedEnclave> {
+  const verdict = await x.timed('quote', () => x.verifier.verify(c.quote, c.collateral));
+  if (verdict.enclave?.mrenclave) trail.mrenclave = verdict.enclave.mrenclave;
+  if (verdict.enclave?.mrsigner) trail.mrsigner = verdict.enclave.mrsigner;
+  if (!verdict.ok) throw refuse(verdict.code, verdict.reason);
+  return verdict.enclave;
+}
+
+/** 5. REPORTDATA binds the session key to the nonce. */
+function checkBinding(c: Claim, enclave: VerifiedEnclave): void {
+  const expected = sessionBinding(c.publicKeyBytes, c.nonce);
+  const got = Buffer.from(enclave.reportData).subarray(0, 32);
+  if (got.length !== 32 || !timingSafeEqual(got, expected))
+    throw refuse(
+      'REPORTDATA_MISMATCH',
+      'REPORTDATA[0:32] is not sha256(publicKey ‖ nonce): the quote does not vouch for this key.',
+    );
+}
+
+/** 6. MRENCLAVE is the app's on-chain fingerprint. */
+async function checkFingerprint(
+  x: Checks,
+  deal: ChainDealInfo,
+  enclave: VerifiedEnclave,
+): Promise<{ app: ChainAppInfo; fp: AppFingerprint }> {
+  const app = await x.timed('chain', () => x.chain.app(deal.app));
+  const fp = app && parseAppMrEnclave(app.mrenclave);
+  if (!app || !fp)
+    throw refuse('APP_FINGERPRINT_INVALID', `App ${deal.app} has no SCONE fingerprint on chain.`);
+  if (fp.mrenclave !== enclave.mrenclave.toLowerCase())
+    throw refuse(
+      'MRENCLAVE_MISMATCH',
+      `MRENCLAVE ${enclave.mrenclave} is not the MrEnclave of app ${deal.app} (${fp.mrenclave}).`,
+    );
+  return { app, fp };
+}
+
+/** The secrets of a session, and the names of what is released. */
+interface Released {
+  dataset: SessionSecrets['dataset'];
+  requesterSecrets: Record<string, string>;
+  resultEncryptionKey: string | null;
+  developerSecret: string | undefined;
+  fsKey: string | undefined;
+  challengeKey: Hex;
+  names: string[];
+}
+
+const openSecret = async (x: Checks, id: SecretId): Promise<string | undefined> => {
+  const sealed = await x.store.getSecret(id);
+  return sealed && x.sealer.open(sealed, secretAad(id)).toString('utf8');
+};
+
+/** 7. The secrets the deal needs exist: the dataset key, the requester's secrets, the result key. */
+async function gatherSecrets(
+  x: Checks,
+  c: Claim,
+  deal: ChainDealInfo,
+  params: ReturnType<typeof parseParams>,
+  challenge: StoredChallenge,
+): Promise<Released> {
+  const names: string[] = [];
+  let dataset: Released['dataset'] = null;
+  if (deal.dataset.toLowerCase() !== ZERO_ADDRESS) {
+    const ds = await x.timed('chain', () => x.chain.dataset(deal.dataset));
+    if (!ds) throw refuse('DATASET_NOT_FOUND', `Dataset ${deal.dataset} is not on chain.`);
+    const key = await openSecret(x, { kind: 'web3', owner: deal.dataset, name: '' });
+    if (key === undefined)
+      throw refuse('DATASET_KEY_MISSING', `No key was pushed for dataset ${deal.dataset}.`);
+    dataset = { address: ds.address, name: ds.name, url: ds.multiaddr, checksum: ds.checksum, key };
+    names.push(`dataset:${deal.dataset.toLowerCase()}`);
+  }
+  const requesterSecrets: Record<string, string> = {};
+  for (const [index, name] of Object.entries(params.secrets)) {
+    const v = await openSecret(x, { kind: 'requester', owner: deal.requester, name });
+    if (v === undefined)
+      throw refuse(
+        'REQUESTER_SECRET_MISSING',
+        `Requester ${deal.requester} has no secret named ${name} (iexec_secrets ${index}).`,
+      );
+    requesterSecrets[index] = v;
+    names.push(`requester:${name}`);
+  }
+  const resultEncryptionKey =
+    (await openSecret(x, { kind: 'web2', owner: deal.beneficiary, name: RESULT_ENCRYPTION_KEY_NAME })) ??
+    null;
+  if (params.resultEncryption && !resultEncryptionKey)
+    throw refuse(
+      'RESULT_KEY_MISSING',
+      `The deal asks for result encryption but beneficiary ${deal.beneficiary} pushed no result key.`,
+    );
+  if (resultEncryptionKey) names.push('result-encryption-key');
+  const developerSecret = await openSecret(x, {
+    kind: 'app',
+    owner: deal.app,
+    name: APP_DEVELOPER_SECRET_KEY,
+  });
+  if (developerSecret !== undefined) names.push('app-developer-secret');
+  const fsKey = await openSecret(x, { kind: 'app', owner: deal.app, name: APP_FS_KEY_NAME });
+  if (fsKey !== undefined) names.push('app-fs-key');
+  const challengeKey = x.sealer.open(challenge.sealedKey, challengeAad(c.taskId)).toString('utf8') as Hex;
+  names.push('enclave-challenge-key', 'fspf-key');
+  return { dataset, requesterSecrets, resultEncryptionKey, developerSecret, fsKey, challengeKey, names };
+}
+
+/** What the enclave finds in the JWE. */
+function sessionSecrets(
+  c: Claim,
+  deal: ChainDealInfo,
+  params: ReturnType<typeof parseParams>,
+  { app, fp }: { app: ChainAppInfo; fp: AppFingerprint },
+  s: Released,
+  challenge: StoredChallenge,
+): SessionSecrets {
+  return {
+    version: 1,
+    task: {
+      id: c.taskId,
+      dealId: c.dealId,
+      index: c.taskIndex,
+      requester: deal.requester,
+      beneficiary: deal.beneficiary,
+      workerWallet: c.authorization.workerWallet,
+      args: params.args,
+      inputFiles: params.inputFiles,
+      resultEncryption: params.resultEncryption,
+      params: deal.params,
+    },
+    app: {
+      address: app.address,
+      multiaddr: app.multiaddr,
+      checksum: app.checksum,
+      mrenclave: fp.mrenclave,
+      fspfKey: fp.fspfKey,
+      fspfTag: fp.fspfTag,
+      ...(fp.entrypoint ? { entrypoint: fp.entrypoint } : {}),
+      ...(fp.heapSize !== undefined ? { heapSize: fp.heapSize } : {}),
+      ...(s.fsKey !== undefined ? { fsKey: s.fsKey } : {}),
+      ...(s.developerSecret !== undefined ? { developerSecret: s.developerSecret } : {}),
+    },
+    dataset: s.dataset,
+    requesterSecrets: s.requesterSecrets,
+    resultEncryptionKey: s.resultEncryptionKey,
+    enclaveChallenge: { address: challenge.address as Address, privateKey: s.challengeKey },
+    issuedAt: new Date().toISOString(),
+  };
+}
+
+/** `POST /tee/sessions`: every check in protocol order, the first failure throwing its refusal. */
+async function release(x: Checks, req: SessionRequest, trail: Trail): Promise<SessionResponse> {
+  const claim = decodeRequest(req, trail);
+  const deal = await checkTask(x, claim, trail);
+  const challenge = await checkAuthorization(x, claim, deal);
+  await checkNonce(x, claim);
+  const enclave = await checkQuote(x, claim, trail);
+  checkBinding(claim, enclave);
+  const app = await checkFingerprint(x, deal, enclave);
+  const params = parseParams(deal.params);
+  const secrets = await x.timed('secrets', () => gatherSecrets(x, claim, deal, params, challenge));
+  const payload = sessionSecrets(claim, deal, params, app, secrets, challenge);
+  const jwe = await x.timed('encryption', () => encryptToEnclave(payload, claim.publicKey, claim.taskId));
+  return { jwe, taskId: claim.taskId, released: secrets.names };
+}
+
+// ------------------------------------------------------------------ the audit
+
+/** What the audit says of a refusal: its code and message, or a fixed reason for a failure. */
+function refusalEntry(e: unknown): { code: string; reason: string } {
+  if (isRefusal(e)) return { code: e.code, reason: e.shortMessage };
+  // Chain down (503) or an internal failure (500): an error message is not ours to copy here.
+  return isChainUnavailable(e)
+    ? { code: 'CHAIN_UNAVAILABLE', reason: 'The chain could not be read; nothing was released.' }
+    : { code: 'INTERNAL', reason: 'Internal SMS error; nothing was released.' };
+}
+
+function auditor(x: Checks) {
+  return async function audit(trail: Trail, outcome: { released: string[] } | { refused: unknown }) {
+    const verdict = 'released' in outcome ? 'released' : 'refused';
+    const { code, reason } =
+      'released' in outcome ? { code: null, reason: null } : refusalEntry(outcome.refused);
+    const secrets = 'released' in outcome ? outcome.released : [];
+    (verdict === 'released' ? x.logger.info : x.logger.warn)('tee session', {
+      audit: true,
+      ...trail,
+      secrets,
+      verdict,
+      code,
+      reason,
+    });
+    const entry: AuditEntry = { time: new Date().toISOString(), ...trail, secrets, verdict, code, reason };
+    await x.timed('audit', () => x.store.appendAudit(entry));
+  };
+}
+
+// ------------------------------------------------------------------ the service
+
 export function createReleaseService(d: ReleaseDeps) {
-  const { store, sealer, chain, verifier, logger } = d;
-  const nonceTtl = d.nonceTtlMs ?? 60_000;
-  const maxNonces = d.maxNonces ?? 100_000;
-  const nonces = new Map<string, number>();
   const timings: ReleaseTimings = {
     sessions: 0,
     chain: 0,
@@ -253,397 +557,73 @@ export function createReleaseService(d: ReleaseDeps) {
     encryption: 0,
     audit: 0,
   };
+  const nonces = createNonces({
+    store: d.store,
+    ...(d.nonceTtlMs !== undefined ? { ttlMs: d.nonceTtlMs } : {}),
+    ...(d.maxNonces !== undefined ? { max: d.maxNonces } : {}),
+    ...(d.nonceKey ? { key: d.nonceKey } : {}),
+  });
+  const x: Checks = {
+    ...d,
+    nonces,
+    async timed(k, f) {
+      const t = performance.now();
+      try {
+        return await f();
+      } finally {
+        timings[k] += performance.now() - t;
+      }
+    },
+  };
+  const audit = auditor(x);
 
-  function sweepNonces(now: number) {
-    for (const [n, exp] of nonces) if (exp <= now) nonces.delete(n);
-  }
-
-  async function timed<T>(k: keyof ReleaseTimings, f: () => Promise<T>): Promise<T> {
-    const t = performance.now();
+  /** The one place a session's outcome is audited (table + log line), released or refused. */
+  async function audited(trail: Trail, run: () => Promise<SessionResponse>): Promise<SessionResponse> {
+    let response: SessionResponse;
     try {
-      return await f();
-    } finally {
-      timings[k] += performance.now() - t;
+      response = await run();
+    } catch (e) {
+      await audit(trail, { refused: e }).catch((auditError: unknown) => {
+        if (isRefusal(e)) throw auditError;
+      });
+      throw e;
     }
-  }
-
-  /** Expiry of a shared nonce if it is ours and now marked used; undefined if forged or replayed. */
-  async function consumeSharedNonce(nonce: string): Promise<number | undefined> {
-    const b = Buffer.from(nonce.slice(2), 'hex');
-    if (b.length !== 32) return undefined;
-    const mac = createHmac('sha256', d.nonceKey!).update(b.subarray(0, 24)).digest().subarray(0, 8);
-    if (!timingSafeEqual(mac, b.subarray(24))) return undefined;
-    const exp = Number(b.readBigUInt64BE(16));
-    if (exp <= Date.now()) return exp; // expired: refused below, nothing to record
-    return (await store.useNonce(nonce, exp)) ? exp : undefined;
-  }
-
-  async function workerpoolOwner(deal: ChainDealInfo): Promise<Address | undefined> {
-    return deal.workerpoolOwner ?? (await chain.owner(deal.workerpool));
-  }
-
-  async function openSecret(id: SecretId): Promise<string | undefined> {
-    const sealed = await store.getSecret(id);
-    return sealed && sealer.open(sealed, secretAad(id)).toString('utf8');
-  }
-
-  async function audit(e: Omit<AuditEntry, 'time'>): Promise<void> {
-    const entry: AuditEntry = { time: new Date().toISOString(), ...e };
-    (e.verdict === 'released' ? logger.info : logger.warn)('tee session', {
-      audit: true,
-      taskId: e.taskId,
-      app: e.app,
-      mrenclave: e.mrenclave,
-      mrsigner: e.mrsigner,
-      worker: e.worker,
-      secrets: e.secrets,
-      verdict: e.verdict,
-      code: e.code,
-      reason: e.reason,
-    });
-    await timed('audit', () => store.appendAudit(entry));
+    await audit(trail, { released: response.released });
+    return response;
   }
 
   return {
     timings,
 
     /** `POST /tee/challenges/{taskId}` with the workerpool owner's Authorization. */
-    async createChallenge(
-      taskIdRaw: string | undefined,
-      authorization: string | undefined,
-    ): Promise<ApiResult & { address?: Address }> {
-      if (!taskIdRaw || !/^0x[0-9a-fA-F]{64}$/.test(taskIdRaw))
-        return {
-          status: 400,
-          body: {
-            error: { code: 'TASK_ID_INVALID', message: 'The task id must be 0x + 64 hex characters.' },
-          },
-        };
-      const taskId = taskIdRaw.toLowerCase() as Hex;
-      const task = await chain.task(taskId);
-      if (!task || task.status !== 'ACTIVE')
-        return {
-          status: 401,
-          body: {
-            error: {
-              code: 'TASK_NOT_ACTIVE',
-              message: `Task ${taskId} is ${task?.status ?? 'UNSET'}, not ACTIVE; initialize it first.`,
-            },
-          },
-        };
-      const deal = await chain.deal(task.dealId);
-      const owner = deal && (await workerpoolOwner(deal));
-      const signer = authorization
-        ? await recoverChallengeSigner(teeChallengeRequestHash(taskId), authorization)
-        : undefined;
-      if (!owner || !signer || signer.toLowerCase() !== owner.toLowerCase())
-        return {
-          status: 401,
-          body: {
-            error: {
-              code: authorization ? 'SIGNATURE_INVALID' : 'AUTHORIZATION_MISSING',
-              message: `The Authorization header must be the EIP-191 signature of keccak256(taskId) by the workerpool owner ${owner ?? '(unknown)'}.`,
-              expectedSigner: owner ?? null,
-            },
-          },
-        };
-      const existing = await store.getChallenge(taskId);
-      if (existing) return { status: 200, address: existing.address as Address };
-      const pk = generatePrivateKey();
-      const addr = privateKeyToAddress(pk);
-      const stored = await store.putChallenge({
-        taskId,
-        address: addr,
-        sealedKey: sealer.seal(pk, `challenge|${taskId}`),
-        finalDeadline: task.finalDeadline,
-      });
-      logger.info('enclave challenge created', {
-        taskId,
-        enclaveChallenge: stored.address,
-        finalDeadline: task.finalDeadline,
-      });
-      return { status: 200, address: stored.address as Address };
-    },
-
-    /** Audit a session request refused before it reached `openSession` (e.g. a body over the limit). */
-    async auditRefusal(code: string, reason: string): Promise<void> {
-      await audit({
-        taskId: null,
-        app: null,
-        mrenclave: null,
-        mrsigner: null,
-        worker: null,
-        secrets: [],
-        verdict: 'refused',
-        code,
-        reason,
-      });
-    },
+    createChallenge: (taskId: Hex, authorization: string | undefined): Promise<Address> =>
+      enclaveChallenge(d, taskId, authorization),
 
     /** `GET /tee/nonce`. */
-    newNonce(): { nonce: Hex; expiresAt: string } {
-      const now = Date.now();
-      if (d.nonceKey) {
-        const body = Buffer.alloc(24);
-        randomBytes(16).copy(body);
-        body.writeBigUInt64BE(BigInt(now + nonceTtl), 16);
-        const mac = createHmac('sha256', d.nonceKey).update(body).digest().subarray(0, 8);
-        return {
-          nonce: `0x${body.toString('hex')}${mac.toString('hex')}` as Hex,
-          expiresAt: new Date(now + nonceTtl).toISOString(),
-        };
-      }
-      if (nonces.size >= maxNonces) sweepNonces(now);
-      if (nonces.size >= maxNonces) {
-        const oldest = nonces.keys().next().value;
-        if (oldest) nonces.delete(oldest);
-      }
-      const nonce = `0x${randomBytes(32).toString('hex')}` as Hex;
-      nonces.set(nonce, now + nonceTtl);
-      return { nonce, expiresAt: new Date(now + nonceTtl).toISOString() };
-    },
+    newNonce: (): { nonce: Hex; expiresAt: string } => nonces.issue(),
 
-    /** Delete the challenge keys of tasks past their final deadline. */
-    async cleanup(nowSeconds = Math.floor(Date.now() / 1000)): Promise<number> {
-      sweepNonces(Date.now());
-      if (d.nonceKey) await store.deleteExpiredNonces(Date.now());
-      const n = await store.deleteExpiredChallenges(nowSeconds);
-      if (n > 0) logger.info('enclave challenges deleted after final deadline', { count: n });
-      return n;
-    },
-
-    /** `POST /tee/sessions`: every check in order; a JWE to the enclave key, or a refusal. */
-    async openSession(raw: unknown): Promise<ApiResult & { response?: SessionResponse }> {
+    /** `POST /tee/sessions`: every check in order; a JWE to the enclave key, or the refusal thrown. */
+    async openSession(req: SessionRequest): Promise<SessionResponse> {
       const t0 = performance.now();
-      const ctx: Omit<AuditEntry, 'time' | 'verdict' | 'code' | 'reason' | 'secrets'> = {
-        taskId: null,
-        app: null,
-        mrenclave: null,
-        mrsigner: null,
-        worker: null,
-      };
-      try {
-        const parsed = SessionRequestSchema.safeParse(raw);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          throw new Refusal(
-            'SESSION_REQUEST_INVALID',
-            `Malformed session request: ${issue?.path.join('.') || 'body'}: ${issue?.message}`,
-            400,
-          );
-        }
-        const req = parsed.data;
-        const a = req.authorization;
-        const taskId = a.chainTaskId.toLowerCase() as Hex;
-        const dealId = a.dealId.toLowerCase() as Hex;
-        const taskIndex = Number(a.taskIndex);
-        ctx.taskId = taskId;
-        ctx.worker = a.workerWallet.toLowerCase();
-        let publicKeyBytes: Buffer;
-        try {
-          publicKeyBytes = sessionPublicKeyBytes(req.publicKey);
-        } catch (e) {
-          throw new Refusal('SESSION_REQUEST_INVALID', (e as Error).message, 400);
-        }
-        const quote = decodeQuote(req.quote);
-        if (!quote)
-          throw new Refusal('SESSION_REQUEST_INVALID', 'The quote is neither 0x-hex nor base64.', 400);
+      const trail = newTrail();
+      const response = await audited(trail, () => release(x, req, trail));
+      timings.sessions++;
+      d.logger.debug('session timing', { taskId: response.taskId, ms: performance.now() - t0 });
+      return response;
+    },
 
-        // 1. The task is ACTIVE on chain (read fresh), and is the deal's task at that index.
-        const task = await timed('chain', () => chain.task(taskId));
-        if (!task || task.status === 'UNSET')
-          throw new Refusal(
-            'TASK_NOT_ACTIVE',
-            `Task ${taskId} is not initialized on chain (status UNSET), not ACTIVE.`,
-          );
-        if (task.status !== 'ACTIVE')
-          throw new Refusal('TASK_NOT_ACTIVE', `Task ${taskId} is ${task.status}, not ACTIVE.`);
-        if (
-          task.dealId.toLowerCase() !== dealId ||
-          Number(task.index) !== taskIndex ||
-          keccak256(encodePacked(['bytes32', 'uint256'], [dealId, BigInt(taskIndex)])) !== taskId
-        )
-          throw new Refusal('TASK_MISMATCH', 'The task id does not match the deal id and task index given.');
+    /** Refuse (audited) a session request the checks never saw: malformed, or over the size limit. */
+    refuse: (error: SealworkError): Promise<never> =>
+      audited(newTrail(), () => Promise.reject(error)) as Promise<never>,
 
-        // 2. The deal has the TEE tag.
-        const deal = await timed('chain', () => chain.deal(dealId));
-        if (!deal) throw new Refusal('DEAL_NOT_FOUND', `No deal ${dealId} on chain.`);
-        ctx.app = deal.app.toLowerCase();
-        if (!isTeeTag(deal.tag))
-          throw new Refusal('DEAL_NOT_TEE', `Deal ${dealId} does not have the TEE tag (bit 0).`);
-
-        // 3. The authorization is signed by the workerpool owner, for the task's enclave challenge.
-        const owner = await timed('chain', () => workerpoolOwner(deal));
-        const authorized =
-          owner !== undefined &&
-          (await timed('signature', () =>
-            isSignedBy(workerpoolAuthorizationHash(a as WorkerpoolAuthorization), a.signature, owner),
-          ));
-        if (!authorized) {
-          const signer = await recoverChallengeSigner(
-            workerpoolAuthorizationHash(a as WorkerpoolAuthorization),
-            a.signature,
-          );
-          throw new Refusal(
-            'AUTHORIZATION_INVALID',
-            `The workerpool authorization is not signed by the workerpool owner ${owner ?? '(unknown)'}${signer ? ` (signed by ${signer})` : ''}.`,
-          );
-        }
-        const challenge = await store.getChallenge(taskId);
-        if (!challenge || challenge.address.toLowerCase() !== a.enclaveChallenge.toLowerCase())
-          throw new Refusal(
-            'ENCLAVE_CHALLENGE_UNKNOWN',
-            `The enclave challenge ${a.enclaveChallenge} is not the one this SMS issued for task ${taskId}.`,
-          );
-
-        // 4. The nonce is fresh and unused (consumed now, whatever happens next).
-        const nonceKey = req.nonce.toLowerCase();
-        const exp = d.nonceKey ? await consumeSharedNonce(nonceKey) : nonces.get(nonceKey);
-        nonces.delete(nonceKey);
-        if (exp === undefined)
-          throw new Refusal(
-            'NONCE_INVALID',
-            'The nonce is unknown or was already used; get a fresh one from GET /tee/nonce.',
-          );
-        if (exp <= Date.now())
-          throw new Refusal('NONCE_INVALID', 'The nonce has expired; get a fresh one from GET /tee/nonce.');
-
-        // 5. The quote verifies and passes the SMS policy.
-        const verdict = await timed('quote', () => verifier.verify(quote, req.collateral));
-        if (verdict.enclave?.mrenclave) ctx.mrenclave = verdict.enclave.mrenclave;
-        if (verdict.enclave?.mrsigner) ctx.mrsigner = verdict.enclave.mrsigner;
-        if (!verdict.ok) throw new Refusal(verdict.code, verdict.reason);
-        const enclave: VerifiedEnclave = verdict.enclave;
-
-        // 6. REPORTDATA binds the session key to the nonce.
-        const expected = sessionBinding(publicKeyBytes, nonceKey as Hex);
-        const got = Buffer.from(enclave.reportData).subarray(0, 32);
-        if (got.length !== 32 || !timingSafeEqual(got, expected))
-          throw new Refusal(
-            'REPORTDATA_MISMATCH',
-            'REPORTDATA[0:32] is not sha256(publicKey ‖ nonce): the quote does not vouch for this key.',
-          );
-
-        // 7. MRENCLAVE is the app's on-chain fingerprint.
-        const app = await timed('chain', () => chain.app(deal.app));
-        const fp = app && parseAppMrEnclave(app.mrenclave);
-        if (!app || !fp)
-          throw new Refusal('APP_FINGERPRINT_INVALID', `App ${deal.app} has no SCONE fingerprint on chain.`);
-        if (fp.mrenclave !== enclave.mrenclave.toLowerCase())
-          throw new Refusal(
-            'MRENCLAVE_MISMATCH',
-            `MRENCLAVE ${enclave.mrenclave} is not the MrEnclave of app ${deal.app} (${fp.mrenclave}).`,
-          );
-
-        // 8. The secrets the deal needs exist.
-        const params = parseParams(deal.params);
-        const released: string[] = [];
-        const t1 = performance.now();
-        let dataset: SessionSecrets['dataset'] = null;
-        if (deal.dataset.toLowerCase() !== ZERO_ADDRESS) {
-          const ds = await timed('chain', () => chain.dataset(deal.dataset));
-          if (!ds) throw new Refusal('DATASET_NOT_FOUND', `Dataset ${deal.dataset} is not on chain.`);
-          const key = await openSecret({ kind: 'web3', owner: deal.dataset, name: '' });
-          if (key === undefined)
-            throw new Refusal('DATASET_KEY_MISSING', `No key was pushed for dataset ${deal.dataset}.`);
-          dataset = { address: ds.address, name: ds.name, url: ds.multiaddr, checksum: ds.checksum, key };
-          released.push(`dataset:${deal.dataset.toLowerCase()}`);
-        }
-        const requesterSecrets: Record<string, string> = {};
-        for (const [index, name] of Object.entries(params.secrets)) {
-          const v = await openSecret({ kind: 'requester', owner: deal.requester, name });
-          if (v === undefined)
-            throw new Refusal(
-              'REQUESTER_SECRET_MISSING',
-              `Requester ${deal.requester} has no secret named ${name} (iexec_secrets ${index}).`,
-            );
-          requesterSecrets[index] = v;
-          released.push(`requester:${name}`);
-        }
-        const resultEncryptionKey =
-          (await openSecret({ kind: 'web2', owner: deal.beneficiary, name: RESULT_ENCRYPTION_KEY_NAME })) ??
-          null;
-        if (params.resultEncryption && !resultEncryptionKey)
-          throw new Refusal(
-            'RESULT_KEY_MISSING',
-            `The deal asks for result encryption but beneficiary ${deal.beneficiary} pushed no result key.`,
-          );
-        if (resultEncryptionKey) released.push('result-encryption-key');
-        const developerSecret = await openSecret({
-          kind: 'app',
-          owner: deal.app,
-          name: APP_DEVELOPER_SECRET_KEY,
-        });
-        if (developerSecret !== undefined) released.push('app-developer-secret');
-        const fsKey = await openSecret({ kind: 'app', owner: deal.app, name: APP_FS_KEY_NAME });
-        if (fsKey !== undefined) released.push('app-fs-key');
-        const challengeKey = sealer.open(challenge.sealedKey, `challenge|${taskId}`).toString('utf8') as Hex;
-        released.push('enclave-challenge-key', 'fspf-key');
-        timings.secrets += performance.now() - t1;
-
-        const payload: SessionSecrets = {
-          version: 1,
-          task: {
-            id: taskId,
-            dealId,
-            index: taskIndex,
-            requester: deal.requester,
-            beneficiary: deal.beneficiary,
-            workerWallet: a.workerWallet as Address,
-            args: params.args,
-            inputFiles: params.inputFiles,
-            resultEncryption: params.resultEncryption,
-            params: deal.params,
-          },
-          app: {
-            address: app.address,
-            multiaddr: app.multiaddr,
-            checksum: app.checksum,
-            mrenclave: fp.mrenclave,
-            fspfKey: fp.fspfKey,
-            fspfTag: fp.fspfTag,
-            ...(fp.entrypoint ? { entrypoint: fp.entrypoint } : {}),
-            ...(fp.heapSize !== undefined ? { heapSize: fp.heapSize } : {}),
-            ...(fsKey !== undefined ? { fsKey } : {}),
-            ...(developerSecret !== undefined ? { developerSecret } : {}),
-          },
-          dataset,
-          requesterSecrets,
-          resultEncryptionKey,
-          enclaveChallenge: { address: challenge.address as Address, privateKey: challengeKey },
-          issuedAt: new Date().toISOString(),
-        };
-        const jwe = await timed('encryption', () =>
-          encryptToEnclave(payload, req.publicKey as SessionPublicJwk, taskId),
-        );
-        await audit({ ...ctx, secrets: released, verdict: 'released', code: null, reason: null });
-        timings.sessions++;
-        logger.debug('session timing', { taskId, ms: performance.now() - t0 });
-        return { status: 200, response: { jwe, taskId, released } };
-      } catch (e) {
-        if (!(e instanceof Refusal)) {
-          // Chain down (503) or an internal failure (500): nothing was released; record it too
-          // (a fixed reason: an error message is not ours to copy into the audit log).
-          const down = isChainUnavailable(e);
-          await audit({
-            ...ctx,
-            secrets: [],
-            verdict: 'refused',
-            code: down ? 'CHAIN_UNAVAILABLE' : 'INTERNAL',
-            reason: down
-              ? 'The chain could not be read; nothing was released.'
-              : 'Internal SMS error; nothing was released.',
-          }).catch(() => {});
-          throw e;
-        }
-        await audit({ ...ctx, secrets: [], verdict: 'refused', code: e.code, reason: e.reason });
-        return { status: e.status, body: { error: { code: e.code, message: e.reason } } };
-      }
+    /** Delete the challenge keys of tasks past their final deadline, and expired nonces. */
+    async cleanup(nowSeconds = Math.floor(Date.now() / 1000)): Promise<number> {
+      await nonces.sweep();
+      const n = await d.store.deleteExpiredChallenges(nowSeconds);
+      if (n > 0) d.logger.info('enclave challenges deleted after final deadline', { count: n });
+      return n;
     },
   };
 }
 
 export type ReleaseService = ReturnType<typeof createReleaseService>;
-
-/** Is this string a 0x-prefixed 32-byte hex? */
-export const isBytes32 = (v: unknown): v is Hex => typeof v === 'string' && isHex(v) && v.length === 66;

@@ -1,74 +1,34 @@
 /**
- * The iExec secret API (push and check), transport-free: each function returns the HTTP status and
- * body the server sends. Statuses as iexec-sms: 204 stored / present, 404 absent, 401 bad
- * signature, 409 already exists, 413 over 4096 bytes, 400 malformed. Our 401 body names the
- * expected signer.
+ * The iExec secret API (push and check), as iexec-sms answers it: 204 stored / present, 404
+ * absent, 401 bad signature (our body names the expected signer), 409 already exists, 413 over
+ * MAX_SECRET_BYTES, 400 malformed, 405 for reading a secret back. Each route is a chain of checks:
+ * query or path → value → signature (`signedPush`) → store; a check that fails throws, and
+ * `app.onError` answers.
  */
 import { createPublicKey } from 'node:crypto';
-import { isAddress, type Address, type Hex } from 'viem';
-import type { ChainReader } from './chain-reader.js';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { isAddress, type Address } from 'viem';
+import { z } from 'zod';
+import { SealworkError } from '../errors.js';
+import type { ChainReader } from '../chain/index.js';
 import {
   APP_DEVELOPER_SECRET_KEY,
   APP_FS_KEY_NAME,
   MAX_SECRET_BYTES,
   RESULT_ENCRYPTION_KEY_NAME,
   REQUESTER_SECRET_NAME,
-  recoverChallengeSigner,
   web2SecretChallenge,
   web3SecretChallenge,
 } from './formulas.js';
 import type { Logger } from './log.js';
 import type { Sealer } from './sealing.js';
+import { signedPush, type PushEnv } from './signed.js';
 import { secretAad, type SecretId, type SmsStore } from './store.js';
-
-export interface ApiResult {
-  status: number;
-  body?: { error?: { code: string; message: string; [k: string]: unknown }; [k: string]: unknown };
-}
-
-export const ok204: ApiResult = { status: 204 };
-const err = (
-  status: number,
-  code: string,
-  message: string,
-  extra: Record<string, unknown> = {},
-): ApiResult => ({
-  status,
-  body: { error: { code, message, ...extra } },
-});
+import { body, declaredOr, refusal, validate, type Validated } from './validate.js';
 
 /** Max length of a web2 secret name (iExec has none; we bound it). */
 const MAX_WEB2_NAME = 256;
-
-export interface SecretApiDeps {
-  store: SmsStore;
-  sealer: Sealer;
-  chain: ChainReader;
-  logger: Logger;
-}
-
-export type AppSecretSlot = 'developer' | 'fs-key';
-const slotName = (s: AppSecretSlot) => (s === 'developer' ? APP_DEVELOPER_SECRET_KEY : APP_FS_KEY_NAME);
-
-function normAddress(a: string | undefined): Address | undefined {
-  return a && isAddress(a, { strict: false }) ? (a.toLowerCase() as Address) : undefined;
-}
-
-function sizeOk(value: string): boolean {
-  return Buffer.byteLength(value, 'utf8') <= MAX_SECRET_BYTES;
-}
-
-const tooLarge = () =>
-  err(413, 'SECRET_TOO_LARGE', `Secret size should not exceed ${MAX_SECRET_BYTES} bytes.`);
-const badAddress = (what: string, v: string | undefined) =>
-  err(400, 'ADDRESS_INVALID', `${what} is not a 20-byte hex address.`, { value: v ?? null });
-
-const isWeb2Name = (n: string | undefined): n is string => !!n && n.length <= MAX_WEB2_NAME;
-const badWeb2Name = () =>
-  err(400, 'SECRET_NAME_INVALID', `secretName must be 1 to ${MAX_WEB2_NAME} characters.`);
-const isRequesterName = (n: string | undefined): n is string => !!n && REQUESTER_SECRET_NAME.test(n);
-const badRequesterName = () =>
-  err(400, 'SECRET_NAME_INVALID', 'Secret key should contain at most 64 characters from [0-9A-Za-z-_].');
 
 /** A dataset key must be standard base64 of exactly 32 bytes (what `dataset encrypt` and the iExec SDK produce). */
 export function isDatasetKey(v: string): boolean {
@@ -88,167 +48,297 @@ export function isResultEncryptionKey(v: string): boolean {
   }
 }
 
-export function createSecretApi(d: SecretApiDeps) {
-  const { store, sealer, chain, logger } = d;
+// ------------------------------------------------------------------ the storage side
 
-  async function checkSigner(
-    challenge: Hex,
-    authorization: string | undefined,
-    expected: Address | undefined,
-    ctx: Record<string, unknown>,
-  ): Promise<ApiResult | undefined> {
-    if (!expected)
-      return err(
-        401,
-        'SIGNER_UNKNOWN',
-        'No owner found on chain for this asset, so no signature can be accepted.',
-        {
-          ...ctx,
-          expectedSigner: null,
-        },
-      );
-    const signer = authorization ? await recoverChallengeSigner(challenge, authorization) : undefined;
-    if (!signer || signer.toLowerCase() !== expected.toLowerCase()) {
-      logger.warn('secret push refused: bad signature', {
-        ...ctx,
-        expectedSigner: expected,
-        signer: signer ?? null,
-      });
-      return err(
-        401,
-        authorization ? 'SIGNATURE_INVALID' : 'AUTHORIZATION_MISSING',
-        authorization
-          ? `The Authorization header is not the EIP-191 signature of the challenge by ${expected}.`
-          : 'The Authorization header (EIP-191 signature of the challenge) is missing.',
-        { ...ctx, expectedSigner: expected, expectedChallenge: challenge, recoveredSigner: signer ?? null },
-      );
-    }
-    return undefined;
-  }
+export interface SecretApiDeps {
+  store: SmsStore;
+  sealer: Sealer;
+  logger: Logger;
+}
 
-  async function insert(id: SecretId, value: string, ctx: Record<string, unknown>): Promise<ApiResult> {
-    const done = await store.insertSecret(id, sealer.seal(value, secretAad(id)));
-    if (!done) return err(409, 'SECRET_EXISTS', 'The secret already exists and cannot be replaced.', ctx);
-    logger.info('secret stored', { ...ctx, kind: id.kind, bytes: Buffer.byteLength(value) });
-    return ok204;
-  }
-
-  const exists = async (id: SecretId): Promise<ApiResult> =>
-    (await store.hasSecret(id)) ? ok204 : err(404, 'SECRET_NOT_FOUND', 'No such secret.');
-
+/** Check, insert and replace sealed secrets; each refusal throws. */
+export function createSecretApi({ store, sealer, logger }: SecretApiDeps) {
+  const seal = (id: SecretId, value: string) => sealer.seal(value, secretAad(id));
   return {
-    async hasWeb3(secretAddress: string | undefined): Promise<ApiResult> {
-      const a = normAddress(secretAddress);
-      if (!a) return badAddress('secretAddress', secretAddress);
-      return exists({ kind: 'web3', owner: a, name: '' });
+    /** 404 SECRET_NOT_FOUND unless the secret exists. */
+    async exists(id: SecretId): Promise<void> {
+      if (!(await store.hasSecret(id))) throw new SealworkError('SECRET_NOT_FOUND', 'No such secret.');
     },
-
-    async pushWeb3(
-      secretAddress: string | undefined,
-      value: string,
-      authorization: string | undefined,
-    ): Promise<ApiResult> {
-      const a = normAddress(secretAddress);
-      if (!a) return badAddress('secretAddress', secretAddress);
-      if (!sizeOk(value)) return tooLarge();
-      if (!isDatasetKey(value))
-        return err(
-          400,
-          'DATASET_KEY_INVALID',
-          'A dataset secret must be the base64 encoding of 32 bytes (44 characters).',
-        );
-      const ctx = { secretAddress: a };
-      const bad = await checkSigner(web3SecretChallenge(a, value), authorization, await chain.owner(a), ctx);
-      if (bad) return bad;
-      return insert({ kind: 'web3', owner: a, name: '' }, value, ctx);
+    /** Store a new secret; 409 SECRET_EXISTS when there is one already (secrets are immutable). */
+    async insert(id: SecretId, value: string, context: Record<string, unknown>): Promise<void> {
+      if (!(await store.insertSecret(id, seal(id, value))))
+        throw new SealworkError('SECRET_EXISTS', 'The secret already exists and cannot be replaced.', {
+          details: context,
+        });
+      logger.info('secret stored', { ...context, kind: id.kind, bytes: Buffer.byteLength(value) });
     },
-
-    async hasWeb2(ownerAddress: string | undefined, secretName: string | undefined): Promise<ApiResult> {
-      const o = normAddress(ownerAddress);
-      if (!o) return badAddress('ownerAddress', ownerAddress);
-      if (!isWeb2Name(secretName)) return badWeb2Name();
-      return exists({ kind: 'web2', owner: o, name: secretName });
-    },
-
-    async pushWeb2(
-      ownerAddress: string | undefined,
-      secretName: string | undefined,
-      value: string,
-      authorization: string | undefined,
-      update: boolean,
-    ): Promise<ApiResult> {
-      const o = normAddress(ownerAddress);
-      if (!o) return badAddress('ownerAddress', ownerAddress);
-      if (!isWeb2Name(secretName)) return badWeb2Name();
-      if (!sizeOk(value)) return tooLarge();
-      if (secretName === RESULT_ENCRYPTION_KEY_NAME && !isResultEncryptionKey(value))
-        return err(
-          400,
-          'RESULT_KEY_INVALID',
-          `${RESULT_ENCRYPTION_KEY_NAME} must be the base64 of an RSA public key PEM.`,
-        );
-      const ctx = { ownerAddress: o, secretName };
-      const bad = await checkSigner(web2SecretChallenge(o, secretName, value), authorization, o, ctx);
-      if (bad) return bad;
-      const id: SecretId = { kind: 'web2', owner: o, name: secretName };
-      if (!update) return insert(id, value, ctx);
-      const done = await store.updateSecret(id, sealer.seal(value, secretAad(id)));
-      if (!done)
-        return err(404, 'SECRET_NOT_FOUND', 'No such secret to update; create it with POST first.', ctx);
-      logger.info('secret updated', { ...ctx, kind: 'web2', bytes: Buffer.byteLength(value) });
-      return ok204;
-    },
-
-    async hasApp(app: string | undefined, slot: AppSecretSlot): Promise<ApiResult> {
-      const a = normAddress(app);
-      if (!a) return badAddress('app', app);
-      return exists({ kind: 'app', owner: a, name: slotName(slot) });
-    },
-
-    async pushApp(
-      app: string | undefined,
-      value: string,
-      authorization: string | undefined,
-      slot: AppSecretSlot,
-    ): Promise<ApiResult> {
-      const a = normAddress(app);
-      if (!a) return badAddress('app', app);
-      if (!sizeOk(value)) return tooLarge();
-      const name = slotName(slot);
-      const ctx = { app: a, slot };
-      const bad = await checkSigner(
-        web2SecretChallenge(a, name, value),
-        authorization,
-        await chain.owner(a),
-        ctx,
-      );
-      if (bad) return bad;
-      return insert({ kind: 'app', owner: a, name }, value, ctx);
-    },
-
-    async hasRequester(requester: string | undefined, name: string | undefined): Promise<ApiResult> {
-      const r = normAddress(requester);
-      if (!r) return badAddress('requester', requester);
-      if (!isRequesterName(name)) return badRequesterName();
-      return exists({ kind: 'requester', owner: r, name });
-    },
-
-    async pushRequester(
-      requester: string | undefined,
-      name: string | undefined,
-      value: string,
-      authorization: string | undefined,
-    ): Promise<ApiResult> {
-      const r = normAddress(requester);
-      if (!r) return badAddress('requester', requester);
-      if (!isRequesterName(name)) return badRequesterName();
-      if (!sizeOk(value)) return tooLarge();
-      const ctx = { requester: r, secretName: name };
-      const bad = await checkSigner(web2SecretChallenge(r, name, value), authorization, r, ctx);
-      if (bad) return bad;
-      return insert({ kind: 'requester', owner: r, name }, value, ctx);
+    /** Replace a web2 secret; 404 SECRET_NOT_FOUND when there is none. */
+    async update(id: SecretId, value: string, context: Record<string, unknown>): Promise<void> {
+      if (!(await store.updateSecret(id, seal(id, value))))
+        throw new SealworkError('SECRET_NOT_FOUND', 'No such secret to update; create it with POST first.', {
+          details: context,
+        });
+      logger.info('secret updated', { ...context, kind: id.kind, bytes: Buffer.byteLength(value) });
     },
   };
 }
 
 export type SecretApi = ReturnType<typeof createSecretApi>;
+
+// ------------------------------------------------------------------ what a request must hold
+
+const field = (input: unknown, name: string): unknown =>
+  (input as Record<string, unknown> | undefined)?.[name];
+
+/** A 20-byte hex address in the query or path (any case), lower-cased. */
+const address = (name: string) =>
+  z
+    .custom<string>(
+      (v) => typeof v === 'string' && isAddress(v, { strict: false }),
+      refusal(
+        (input) =>
+          new SealworkError('ADDRESS_INVALID', `${name} is not a 20-byte hex address.`, {
+            details: { value: field(input, name) ?? null },
+          }),
+      ),
+    )
+    .transform((a) => a.toLowerCase() as Address);
+
+const web2Name = z.custom<string>(
+  (n) => typeof n === 'string' && n.length >= 1 && n.length <= MAX_WEB2_NAME,
+  refusal(
+    () => new SealworkError('SECRET_NAME_INVALID', `secretName must be 1 to ${MAX_WEB2_NAME} characters.`),
+  ),
+);
+const requesterName = z.custom<string>(
+  (n) => typeof n === 'string' && REQUESTER_SECRET_NAME.test(n),
+  refusal(
+    () =>
+      new SealworkError(
+        'SECRET_NAME_INVALID',
+        'Secret key should contain at most 64 characters from [0-9A-Za-z-_].',
+      ),
+  ),
+);
+
+/** A secret value: at most MAX_SECRET_BYTES of UTF-8. */
+const secretValue = z.string().refine(
+  (v) => Buffer.byteLength(v, 'utf8') <= MAX_SECRET_BYTES,
+  refusal(
+    () => new SealworkError('SECRET_TOO_LARGE', `Secret size should not exceed ${MAX_SECRET_BYTES} bytes.`),
+  ),
+);
+const datasetKey = secretValue.refine(
+  isDatasetKey,
+  refusal(
+    () =>
+      new SealworkError(
+        'DATASET_KEY_INVALID',
+        'A dataset secret must be the base64 encoding of 32 bytes (44 characters).',
+      ),
+  ),
+);
+
+const Web3Query = z.object({ secretAddress: address('secretAddress') });
+const Web2Query = z.object({ ownerAddress: address('ownerAddress'), secretName: web2Name });
+const AppParam = z.object({ app: address('app') });
+const RequesterParam = z.object({ requester: address('requester'), name: requesterName });
+
+// Every schema above declares its refusals: any other failure is a bug (500).
+const refuse = declaredOr((issue) => new Error(`no refusal declared for ${issue.path.join('.') || 'value'}`));
+
+/** A pushed value whose name asks for more: the result-encryption key must be an RSA public key. */
+function checkResultKey(name: string, value: string): void {
+  if (name === RESULT_ENCRYPTION_KEY_NAME && !isResultEncryptionKey(value))
+    throw new SealworkError(
+      'RESULT_KEY_INVALID',
+      `${RESULT_ENCRYPTION_KEY_NAME} must be the base64 of an RSA public key PEM.`,
+    );
+}
+
+// ------------------------------------------------------------------ routes
+
+export interface SecretRoutesDeps {
+  secrets: SecretApi;
+  chain: ChainReader;
+  logger: Logger;
+}
+
+/** hono routes HEAD through GET handlers: HEAD answers existence, and a secret is never read back. */
+const headOnly: MiddlewareHandler = async (c, next) => {
+  if (c.req.method !== 'HEAD')
+    throw new SealworkError(
+      'METHOD_NOT_ALLOWED',
+      'Secrets are never read back; use HEAD to check one exists.',
+    );
+  await next();
+};
+
+/** The transport bound of a push; the value's own bound (MAX_SECRET_BYTES) is checked after. */
+const pushBodyLimit = bodyLimit({
+  maxSize: 64 * 1024,
+  onError: () => {
+    throw new SealworkError('SECRET_TOO_LARGE', `Secret size should not exceed ${MAX_SECRET_BYTES} bytes.`);
+  },
+});
+
+type AppSlot = 'developer' | 'fs-key';
+const slotName = (s: AppSlot) => (s === 'developer' ? APP_DEVELOPER_SECRET_KEY : APP_FS_KEY_NAME);
+
+/** Answers of the routes: stored (204) and present (204); the refusals are thrown. */
+function answers(secrets: SecretApi) {
+  return {
+    stored:
+      (update = false) =>
+      async (c: Context<PushEnv>) => {
+        const { id, value, context } = c.var.push;
+        await (update ? secrets.update(id, value, context) : secrets.insert(id, value, context));
+        return c.body(null, 204);
+      },
+    present: async (c: Context, id: SecretId) => {
+      await secrets.exists(id);
+      return c.body(null, 204);
+    },
+  };
+}
+
+/** `/secrets/web3`, `/secrets/web2`, `/apps/{app}/secrets…`, `/requesters/{requester}/secrets/{name}`. */
+export function secretRoutes(d: SecretRoutesDeps): Hono {
+  return new Hono()
+    .route('/', web3Routes(d))
+    .route('/', web2Routes(d))
+    .route('/', appRoutes(d))
+    .route('/', requesterRoutes(d));
+}
+
+function web3Routes({ secrets, chain, logger }: SecretRoutesDeps): Hono {
+  const app = new Hono();
+  const { stored, present } = answers(secrets);
+  // Dataset keys, pushed by the dataset's owner on chain.
+  app.get('/secrets/web3', headOnly, validate('query', Web3Query, refuse), (c) =>
+    present(c, { kind: 'web3', owner: c.req.valid('query').secretAddress, name: '' }),
+  );
+  app.post(
+    '/secrets/web3',
+    pushBodyLimit,
+    validate('query', Web3Query, refuse),
+    body('text', datasetKey, refuse),
+    signedPush(logger, async (c: Validated<{ query: z.output<typeof Web3Query> }>) => {
+      const a = c.req.valid('query').secretAddress;
+      const value = c.var.body;
+      return {
+        id: { kind: 'web3', owner: a, name: '' },
+        value,
+        challenge: web3SecretChallenge(a, value),
+        signer: await chain.owner(a),
+        context: { secretAddress: a },
+      };
+    }),
+    stored(),
+  );
+
+  return app;
+}
+
+function web2Routes({ secrets, logger }: SecretRoutesDeps): Hono {
+  const app = new Hono();
+  const { stored, present } = answers(secrets);
+  // Web2 (incl. the beneficiary's result-encryption key), pushed by the owner named: POST creates, PUT replaces.
+  app.get('/secrets/web2', headOnly, validate('query', Web2Query, refuse), (c) => {
+    const q = c.req.valid('query');
+    return present(c, { kind: 'web2', owner: q.ownerAddress, name: q.secretName });
+  });
+  for (const [method, update] of [
+    ['post', false],
+    ['put', true],
+  ] as const)
+    app[method](
+      '/secrets/web2',
+      pushBodyLimit,
+      validate('query', Web2Query, refuse),
+      body('text', secretValue, refuse),
+      signedPush(logger, (c: Validated<{ query: z.output<typeof Web2Query> }>) => {
+        const { ownerAddress: o, secretName } = c.req.valid('query');
+        const value = c.var.body;
+        checkResultKey(secretName, value);
+        return {
+          id: { kind: 'web2', owner: o, name: secretName },
+          value,
+          challenge: web2SecretChallenge(o, secretName, value),
+          signer: o,
+          context: { ownerAddress: o, secretName },
+        };
+      }),
+      stored(update),
+    );
+
+  return app;
+}
+
+function appRoutes({ secrets, chain, logger }: SecretRoutesDeps): Hono {
+  const app = new Hono();
+  const { stored, present } = answers(secrets);
+  // The app developer secret (iExec SDK v9 path and the older `/1`) and the app's file-system key,
+  // pushed by the app's owner on chain.
+  const appSlots: [string, AppSlot][] = [
+    ['/apps/:app/secrets', 'developer'],
+    ['/apps/:app/secrets/1', 'developer'],
+    [`/apps/:app/secrets/${APP_FS_KEY_NAME}`, 'fs-key'],
+  ];
+  for (const [path, slot] of appSlots) {
+    const name = slotName(slot);
+    app.get(path, headOnly, validate('param', AppParam, refuse), (c) =>
+      present(c, { kind: 'app', owner: c.req.valid('param').app, name }),
+    );
+    app.post(
+      path,
+      pushBodyLimit,
+      validate('param', AppParam, refuse),
+      body('text', secretValue, refuse),
+      signedPush(logger, async (c: Validated<{ param: z.output<typeof AppParam> }>) => {
+        const a = c.req.valid('param').app;
+        const value = c.var.body;
+        return {
+          id: { kind: 'app', owner: a, name },
+          value,
+          challenge: web2SecretChallenge(a, name, value),
+          signer: await chain.owner(a),
+          context: { app: a, slot },
+        };
+      }),
+      stored(),
+    );
+  }
+
+  return app;
+}
+
+function requesterRoutes({ secrets, logger }: SecretRoutesDeps): Hono {
+  const app = new Hono();
+  const { stored, present } = answers(secrets);
+  // Requester secrets, pushed by the requester.
+  const requesterPath = '/requesters/:requester/secrets/:name';
+  app.get(requesterPath, headOnly, validate('param', RequesterParam, refuse), (c) => {
+    const p = c.req.valid('param');
+    return present(c, { kind: 'requester', owner: p.requester, name: p.name });
+  });
+  app.post(
+    requesterPath,
+    pushBodyLimit,
+    validate('param', RequesterParam, refuse),
+    body('text', secretValue, refuse),
+    signedPush(logger, (c: Validated<{ param: z.output<typeof RequesterParam> }>) => {
+      const { requester: r, name } = c.req.valid('param');
+      const value = c.var.body;
+      return {
+        id: { kind: 'requester', owner: r, name },
+        value,
+        challenge: web2SecretChallenge(r, name, value),
+        signer: r,
+        context: { requester: r, secretName: name },
+      };
+    }),
+    stored(),
+  );
+  return app;
+}

@@ -6,10 +6,9 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import type { Hono } from 'hono';
 import { SealworkError } from '../errors.js';
-import { createSmsApp } from './app.js';
-import { cachedChainReader, type ChainReaderStats } from './chain-reader.js';
+import { createSmsApp, type SmsApp } from './app.js';
+import { cachedChainReader, type ChainReaderStats } from '../chain/index.js';
 import { createReleaseService, type ReleaseDeps, type ReleaseService } from './release.js';
 import { createSecretApi, type SecretApi } from './secrets.js';
 import { safeEqual, type Sealer } from './sealing.js';
@@ -26,7 +25,7 @@ export interface SmsDeps extends Pick<
 }
 
 export interface Sms {
-  app: Hono;
+  app: SmsApp;
   secrets: SecretApi;
   release: ReleaseService;
   chainStats?: ChainReaderStats;
@@ -53,7 +52,7 @@ export async function checkMasterKey(store: SmsStore, sealer: Sealer): Promise<v
 export function createSms(d: SmsDeps): Sms {
   const cached = d.cacheChain === false ? undefined : cachedChainReader(d.chain);
   const chain = cached ?? d.chain;
-  const secrets = createSecretApi({ store: d.store, sealer: d.sealer, chain, logger: d.logger });
+  const secrets = createSecretApi({ store: d.store, sealer: d.sealer, logger: d.logger });
   const release = createReleaseService({
     store: d.store,
     sealer: d.sealer,
@@ -63,7 +62,13 @@ export function createSms(d: SmsDeps): Sms {
     ...(d.nonceTtlMs !== undefined ? { nonceTtlMs: d.nonceTtlMs } : {}),
     ...(d.nonceKey ? { nonceKey: d.nonceKey } : {}),
   });
-  const app = createSmsApp({ secrets, release, logger: d.logger, ...(d.health ? { health: d.health } : {}) });
+  const app = createSmsApp({
+    secrets,
+    release,
+    chain,
+    logger: d.logger,
+    ...(d.health ? { health: d.health } : {}),
+  });
   return { app, secrets, release, ...(cached ? { chainStats: cached.stats } : {}) };
 }
 
@@ -76,7 +81,7 @@ export interface Listening {
 
 /** Serve a hono app on host:port (0 = a free port), with TLS when `tls` is given. */
 export async function listen(
-  app: Hono,
+  app: SmsApp,
   opts: { host?: string; port?: number; tls?: { cert: string; key: string } },
 ): Promise<Listening> {
   const host = opts.host ?? '127.0.0.1';

@@ -9,17 +9,14 @@ import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Address } from 'viem';
 import { openSimPlatform, type PolicyInput } from '../attestation/index.js';
-import { createChainClients } from '../chain/index.js';
+import { createChainClients, createChainReader } from '../chain/index.js';
 import { SealworkError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { createAttestationVerifier, DEFAULT_SMS_POLICY, parseSmsPolicy } from './attestation-adapter.js';
-import { batchedClient, chainReaderFromClient } from './chain-adapter.js';
-import type { ChainReader } from './chain-reader.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { createSealer, loadMasterKey } from './sealing.js';
 import { checkMasterKey, createSms, listen, type Sms } from './server.js';
 import { openStore, type SmsStore } from './store.js';
-import { rawTaskReader } from './task-reader.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 
 export interface StartSmsOptions {
@@ -101,7 +98,10 @@ function deriveNonceKey(master: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'sealwork-sms-nonce-v1', 32));
 }
 
-async function readPolicyFile(path: string): Promise<Record<string, unknown>> {
+/** The SMS policy as given (a file, an option): checked by parseSmsPolicy before anything starts. */
+type SmsPolicyInput = NonNullable<StartSmsOptions['policy']>;
+
+async function readPolicyFile(path: string): Promise<SmsPolicyInput> {
   let text: string;
   try {
     text = await fs.readFile(path, 'utf8');
@@ -109,7 +109,7 @@ async function readPolicyFile(path: string): Promise<Record<string, unknown>> {
     throw fsError(e, path, 'read the policy');
   }
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    return JSON.parse(text) as SmsPolicyInput; // unchecked JSON: parseSmsPolicy checks it
   } catch (e) {
     throw new SealworkError('POLICY_INVALID', `The policy ${path} is not valid JSON.`, {
       hint: 'Fix the JSON syntax.',
@@ -128,7 +128,7 @@ async function prepareSms(o: StartSmsOptions, deriveNonce: boolean) {
   const dir = smsDir(o.home);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
 
-  const policy: Record<string, unknown> = {
+  const policy: SmsPolicyInput = {
     ...DEFAULT_SMS_POLICY,
     ...(o.policyFile ? await readPolicyFile(resolve(o.policyFile)) : {}),
     ...(o.policy ?? {}),
@@ -182,21 +182,19 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       home: o.home,
       ...(o.chainUrl ? { chainUrl: o.chainUrl } : {}),
     });
-    const viemChain = chainReaderFromClient(
-      batchedClient(clients.url, clients.chain.id),
-      clients.deployment.hub,
-    );
     // Task status (read fresh for every session) over a raw, batched, keep-alive eth_call.
-    const taskReader = /^https?:/i.test(clients.url)
-      ? rawTaskReader(clients.url, clients.deployment.hub)
-      : undefined;
-    if (taskReader) closers.push(async () => taskReader.close());
-    const chain: ChainReader = taskReader ? { ...viemChain, task: (id) => taskReader.task(id) } : viemChain;
+    const chain = createChainReader({
+      url: clients.url,
+      chainId: clients.chain.id,
+      hub: clients.deployment.hub,
+      taskTransport: 'raw',
+    });
+    closers.push(async () => chain.close());
     const simulationRoot = policy.allowSimulation
       ? (await openSimPlatform(o.simPlatformHome ?? o.home)).trustedRoot
       : undefined;
     const verifier = createAttestationVerifier({
-      policy: policy as never,
+      policy,
       ...(simulationRoot ? { simulationRoot } : {}),
     });
     const sms = createSms({

@@ -166,17 +166,18 @@ const fromAuditRow = (r: AuditRow): AuditEntry => ({
   reason: r.reason,
 });
 
-export async function openSqliteStore(path: string): Promise<SmsStore> {
+/** Open (or create) the SQLite database: WAL, synchronous=FULL, the schema. */
+async function openSqliteDb(path: string): Promise<import('better-sqlite3').Database> {
   const { default: Database } = await import('better-sqlite3');
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  let db: import('better-sqlite3').Database;
   try {
-    db = new Database(path);
+    const db = new Database(path);
     db.pragma('journal_mode = WAL');
     // FULL: the WAL is fsynced at every commit, so an acknowledged push survives kill -9 / power loss.
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
     db.exec(SQLITE_SCHEMA);
+    return db;
   } catch (e) {
     throw new SealworkError(
       'SMS_DB_OPEN_FAILED',
@@ -188,6 +189,42 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
       },
     );
   }
+}
+
+/**
+ * The audit log and used nonces, written through a second connection with synchronous=NORMAL: in
+ * WAL mode a commit then survives a process crash or kill -9 (not a power cut) without an fsync on
+ * the hot path of attested sessions. Secrets and challenge keys (the first connection) stay FULL.
+ */
+async function openSqliteAuditLog(path: string) {
+  const { default: Database } = await import('better-sqlite3');
+  const auditDb = new Database(path);
+  auditDb.pragma('synchronous = NORMAL');
+  auditDb.pragma('busy_timeout = 5000');
+  const auditInsert = auditDb.prepare(
+    `INSERT INTO audit_log ${AUDIT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const useNonce = auditDb.prepare(
+    'INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
+  );
+  const deleteNonces = auditDb.prepare('DELETE FROM used_nonces WHERE expires_at < ?');
+  const writeAudit = auditDb.transaction((items: AuditEntry[]) => {
+    for (const e of items) auditInsert.run(...auditValues(e));
+  });
+  const audit = new GroupCommit<AuditEntry>((items) => writeAudit(items));
+  return {
+    append: (e: AuditEntry) => audit.push(e),
+    useNonce: (nonce: string, expiresAtMs: number) => useNonce.run(nonce, expiresAtMs).changes === 1,
+    deleteNonces: (nowMs: number) => deleteNonces.run(nowMs).changes,
+    async close() {
+      await audit.drain();
+      if (auditDb.open) auditDb.close();
+    },
+  };
+}
+
+export async function openSqliteStore(path: string): Promise<SmsStore> {
+  const db = await openSqliteDb(path);
   const q = {
     has: db.prepare('SELECT 1 FROM secrets WHERE kind = ? AND owner = ? AND name = ?').pluck(),
     get: db.prepare('SELECT value FROM secrets WHERE kind = ? AND owner = ? AND name = ?').pluck(),
@@ -209,23 +246,7 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),
   };
-  // The audit log is written through a second connection with synchronous=NORMAL: in WAL mode a
-  // commit then survives a process crash or kill -9 (not a power cut) without an fsync on the hot
-  // path of attested sessions. Secrets and challenge keys (the first connection) stay FULL.
-  const auditDb = new Database(path);
-  auditDb.pragma('synchronous = NORMAL');
-  auditDb.pragma('busy_timeout = 5000');
-  const auditInsert = auditDb.prepare(
-    `INSERT INTO audit_log ${AUDIT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const useNonce = auditDb.prepare(
-    'INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
-  );
-  const deleteNonces = auditDb.prepare('DELETE FROM used_nonces WHERE expires_at < ?');
-  const writeAudit = auditDb.transaction((items: AuditEntry[]) => {
-    for (const e of items) auditInsert.run(...auditValues(e));
-  });
-  const audit = new GroupCommit<AuditEntry>((items) => writeAudit(items));
+  const auditLog = await openSqliteAuditLog(path);
   type ChallengeRow = { task_id: string; address: string; private_key: Buffer; final_deadline: number };
   const toChallenge = (r: ChallengeRow): StoredChallenge => ({
     taskId: r.task_id,
@@ -261,13 +282,13 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
       return q.deleteExpired.run(nowSeconds).changes;
     },
     async useNonce(nonce, expiresAtMs) {
-      return useNonce.run(nonce, expiresAtMs).changes === 1;
+      return auditLog.useNonce(nonce, expiresAtMs);
     },
     async deleteExpiredNonces(nowMs) {
-      return deleteNonces.run(nowMs).changes;
+      return auditLog.deleteNonces(nowMs);
     },
     appendAudit(e) {
-      return audit.push(e);
+      return auditLog.append(e);
     },
     async listAudit(opts = {}) {
       const rows = (
@@ -286,8 +307,7 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
       q.setMeta.run(key, value);
     },
     async close() {
-      await audit.drain();
-      if (auditDb.open) auditDb.close();
+      await auditLog.close();
       if (db.open) db.close();
     },
   };
@@ -321,7 +341,8 @@ export function redactDbUrl(url: string): string {
   }
 }
 
-export async function openPostgresStore(url: string): Promise<SmsStore> {
+/** A pool on the database, with the schema created. */
+async function connectPostgres(url: string): Promise<import('pg').Pool> {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: url, max: 8 });
   pool.on('error', () => {
@@ -329,6 +350,7 @@ export async function openPostgresStore(url: string): Promise<SmsStore> {
   });
   try {
     await pool.query(PG_SCHEMA);
+    return pool;
   } catch (e) {
     await pool.end().catch(() => {});
     throw new SealworkError(
@@ -341,7 +363,11 @@ export async function openPostgresStore(url: string): Promise<SmsStore> {
       },
     );
   }
-  const audit = new GroupCommit<AuditEntry>(async (items) => {
+}
+
+/** Audit rows group-committed as one multi-row INSERT. */
+const pgAuditLog = (pool: import('pg').Pool) =>
+  new GroupCommit<AuditEntry>(async (items) => {
     const values: unknown[] = [];
     const rows = items.map((e, i) => {
       values.push(...auditValues(e));
@@ -350,6 +376,10 @@ export async function openPostgresStore(url: string): Promise<SmsStore> {
     });
     await pool.query(`INSERT INTO audit_log ${AUDIT_COLUMNS} VALUES ${rows.join(', ')}`, values);
   });
+
+export async function openPostgresStore(url: string): Promise<SmsStore> {
+  const pool = await connectPostgres(url);
+  const audit = pgAuditLog(pool);
   type ChallengeRow = { task_id: string; address: string; private_key: Buffer; final_deadline: string };
   const toChallenge = (r: ChallengeRow): StoredChallenge => ({
     taskId: r.task_id,

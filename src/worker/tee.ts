@@ -11,14 +11,14 @@ import type { Address, Hex, LocalAccount } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { SimPlatform } from '../attestation/index.js';
 import { collateralToJson } from '../attestation/index.js';
+import { readApp, type Deal, type ReadClient } from '../chain/index.js';
 import { signAuthorization, signEnclaveResult } from '../chain/formulas.js';
 import { iexecEnv, measureApp, runEnclave, type MeasureAppReturnType } from '../enclave/index.js';
-import { SealworkError, isSealworkError } from '../errors.js';
+import { SealworkError, isSealworkError, type ErrorCode } from '../errors.js';
 import type { SmsClient } from '../sms/client.js';
 import { parseAppMrEnclave } from '../sms/fingerprint.js';
 import type { SessionSecrets } from '../sms/release.js';
 import { decryptSessionJwe, generateSessionKeyPair, sessionReportData } from '../sms/session-crypto.js';
-import type { DealView, WorkerChain } from './chain.js';
 import type { FetchOptions } from './fetch.js';
 import { imageContentDigest, resolveAppImage, type AppImagePolicy } from './image.js';
 import { computeResultDigest, encryptResult, readComputedJson, type ResultKeyFormat } from './postcompute.js';
@@ -31,7 +31,8 @@ export { imageContentDigest, resolveAppImage } from './image.js';
 
 export interface TeeRunnerOptions {
   home: string;
-  chain: WorkerChain;
+  /** Reads the app named by the deal. */
+  publicClient: ReadClient;
   sms: SmsClient;
   scheduler: LocalAccount;
   platform: SimPlatform;
@@ -83,7 +84,7 @@ export function resultKeyFormatOf(params: string): ResultKeyFormat {
 /** iExec's environment for the app: task id, bag position, input files, dataset, secrets. */
 function appEnv(
   s: SessionSecrets,
-  deal: DealView,
+  deal: Deal,
   dataset: InMemoryFile | undefined,
   inputs: InMemoryFile[],
 ): Record<string, string> {
@@ -107,7 +108,7 @@ function appEnv(
 }
 
 /** Wrap a failure of one stage into a cause with a stable code (the original code when it has one). */
-function stage<T>(code: string, what: string, f: () => Promise<T>): Promise<T> {
+function stage<T>(code: ErrorCode, what: string, f: () => Promise<T>): Promise<T> {
   return f().catch((e: unknown) => {
     if (isSealworkError(e)) throw e;
     throw new SealworkError(code, `${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
@@ -130,7 +131,7 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
     note(`enclave challenge ${enclaveChallenge}`);
 
     // 2. The app image named on chain, checked against its checksum, measured.
-    const app = await o.chain.readApp(deal.app);
+    const app = await readApp(o.publicClient, deal.app.pointer);
     const image = await resolveAppImage(o.home, app.multiaddr, app.checksum, {
       ...o.images,
       ...(o.fetch ? { fetch: o.fetch } : {}),
@@ -154,7 +155,7 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
     if (!onChain)
       throw new SealworkError(
         'APP_FINGERPRINT_INVALID',
-        `App ${deal.app} has no SCONE fingerprint on chain.`,
+        `App ${deal.app.pointer} has no SCONE fingerprint on chain.`,
         {
           hint: 'Deploy the app with the mrenclave JSON printed by `sealwork app build`.',
         },
@@ -190,7 +191,7 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
     });
     const authorization = {
       chainTaskId: taskId,
-      dealId: deal.dealId,
+      dealId: deal.dealid,
       taskIndex: Number(index),
       workerWallet: worker,
       enclaveChallenge,

@@ -5,10 +5,36 @@
  * → contributeAndFinalize, with N concurrent slots. Failed tasks are claimed after their final
  * deadline. Every step is journaled first, so a restart resumes where it stopped.
  */
-import type { Address, Hex, LocalAccount } from 'viem';
-import { isSealworkError, SealworkError } from '../errors.js';
-import { computeTaskId } from '../chain/orders.js';
-import { describeRevert, type DealView, type WorkerChain } from './chain.js';
+import {
+  HttpRequestError,
+  hexToString,
+  stringToHex,
+  TimeoutError,
+  type Address,
+  type Hex,
+  type LocalAccount,
+} from 'viem';
+import {
+  chainWriterFor,
+  claimTask,
+  computeTaskId,
+  contributeAndFinalize,
+  getBlockHash,
+  getChainTime,
+  getReceiptStatus,
+  initializeTask,
+  isTeeTag,
+  readDeal,
+  readSchedulerNotices,
+  readTask,
+  TaskStatus,
+  taskStatusName,
+  type ChainClients,
+  type ChainWriter,
+  type Deal,
+  type Task,
+} from '../chain/index.js';
+import { isSealworkError, SealworkError, type ErrorCode } from '../errors.js';
 import type { ComputedResult, FailureCause, TaskJournal, TaskRecord } from './journal.js';
 
 /** Enclave runs of one task interrupted by restarts before the worker gives up on it. */
@@ -35,14 +61,17 @@ export interface WorkerEvent {
 /** The TEE part of a task (enclave side): returns the signed, uploaded result. */
 export type RunTeeTask = (p: {
   taskId: Hex;
-  deal: DealView;
+  deal: Deal;
   index: bigint;
   worker: Address;
   signal: AbortSignal;
 }) => Promise<ComputedResult>;
 
+/** The chain a worker reads and writes: a public client, the deployment, and the URL its wallets use. */
+export type WorkerChainClients = Pick<ChainClients, 'url' | 'chain' | 'publicClient' | 'deployment'>;
+
 export interface WorkerOptions {
-  chain: WorkerChain;
+  chain: WorkerChainClients;
   journal: TaskJournal;
   workerpool: Address;
   /** The workerpool owner: initializes tasks, signs authorizations and challenge requests. */
@@ -58,7 +87,7 @@ export interface WorkerOptions {
 }
 
 /** Failures that say a service was unreachable, not that the task is wrong: retried with backoff. */
-const TRANSIENT_CODES = new Set([
+const TRANSIENT_CODES = new Set<ErrorCode>([
   'SMS_UNREACHABLE',
   'CHAIN_UNREACHABLE',
   'RESULT_UPLOAD_FAILED',
@@ -67,12 +96,45 @@ const TRANSIENT_CODES = new Set([
   'APP_IMAGE_DOWNLOAD_FAILED',
 ]);
 
-export function isTransient(cause: FailureCause): boolean {
-  if (TRANSIENT_CODES.has(cause.code)) return true;
-  return (
-    cause.code === 'WORKER_INTERNAL' &&
-    /fetch failed|ECONNREFUSED|ECONNRESET|socket hang up|HTTP request failed|timed out/i.test(cause.message)
-  );
+/**
+ * Node's errno codes (and undici's) of a connection that could not be made or broke: the network
+ * failed, not the task.
+ */
+const NETWORK_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** Is this a network failure: a viem HTTP or timeout error, or a Node/undici socket errno, anywhere in its causes? */
+function isNetworkFailure(e: unknown, depth = 0): boolean {
+  if (!e || typeof e !== 'object' || depth > 8) return false;
+  if (e instanceof HttpRequestError || e instanceof TimeoutError) return true;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && NETWORK_ERRNO.has(code)) return true;
+  if (e instanceof AggregateError && e.errors.some((x) => isNetworkFailure(x, depth + 1))) return true;
+  return isNetworkFailure((e as { cause?: unknown }).cause, depth + 1);
+}
+
+/**
+ * Should a failed step be retried later? A SealworkError is transient by its code (a service was
+ * unreachable); any other error (WORKER_INTERNAL) when it is a network failure, by class or errno.
+ */
+export function isTransient(e: unknown): boolean {
+  if (isSealworkError(e)) return TRANSIENT_CODES.has(e.code);
+  return isNetworkFailure(e);
 }
 
 /** The failure cause of an error: its stable code and message (no secret values in either). */
@@ -85,6 +147,31 @@ export function causeOf(e: unknown): FailureCause {
     };
   return { code: 'WORKER_INTERNAL', message: (e as Error)?.message ?? String(e) };
 }
+
+/**
+ * A transaction the chain refused, as the worker journals it: the decoded code, and a message
+ * naming the call (e.g. `initialize(0x…, 0) was refused by the chain: …`).
+ */
+function refused(what: string, call: string, e: unknown): SealworkError {
+  const d = causeOf(e);
+  const code: ErrorCode = isSealworkError(e) ? e.code : 'WORKER_INTERNAL';
+  return new SealworkError(code, `${what} was refused by the chain: ${d.message}`, {
+    details: { call, ...d.details },
+    cause: e,
+  });
+}
+
+/** The results field of a task as text (a URL as UTF-8 bytes), the hex itself if not UTF-8. */
+function resultsText(t: Task): string {
+  try {
+    return hexToString(t.results);
+  } catch {
+    return t.results;
+  }
+}
+
+/** What a step of a task did: the task moved on (drive it again), or it is done for now. */
+type StepOutcome = 'next' | 'stop';
 
 /** The journal key of the block cursor of a workerpool. */
 export function cursorKey(workerpool: Address): string {
@@ -108,9 +195,29 @@ export class Worker {
   private lastClaimCheck = 0;
   private retries = new Map<string, number>();
   private notBefore = new Map<string, number>();
+  /** Transactions of the scheduler (initialize, claim) and of the worker wallet (contribute). */
+  private schedulerWriter: ChainWriter;
+  private workerWriter: ChainWriter;
 
   constructor(o: WorkerOptions) {
     this.o = { slots: 2, pollMs: 300, ...o, worker: o.worker ?? o.scheduler };
+    this.schedulerWriter = chainWriterFor(o.chain, this.o.scheduler);
+    this.workerWriter =
+      this.o.worker === this.o.scheduler ? this.schedulerWriter : chainWriterFor(o.chain, this.o.worker);
+  }
+
+  private readTask(taskId: Hex): Promise<Task> {
+    return readTask(this.o.chain.publicClient, this.o.chain.deployment.hub, taskId);
+  }
+
+  /** The deal, or undefined when the hub has none with this id. */
+  private async readDeal(dealId: Hex): Promise<Deal | undefined> {
+    try {
+      return await readDeal(this.o.chain.publicClient, this.o.chain.deployment.hub, dealId);
+    } catch (e) {
+      if (isSealworkError(e, 'DEAL_NOT_FOUND')) return undefined;
+      throw e;
+    }
   }
 
   get workerAddress(): Address {
@@ -173,7 +280,7 @@ export class Worker {
         if (!verified && from > 0n) {
           // A journal kept across a chain reset (fresh anvil state, another chain at the same URL)
           // holds a cursor off this chain: the block before it is missing or differs. Rescan.
-          const h = await this.o.chain.blockHash(from - 1n);
+          const h = await getBlockHash(this.o.chain.publicClient, from - 1n);
           if (!h || (cursor.hash && h.toLowerCase() !== cursor.hash.toLowerCase())) {
             this.emit({
               kind: 'error',
@@ -183,14 +290,18 @@ export class Worker {
           }
         }
         verified = true;
-        const { deals, toBlock, toBlockHash } = await this.o.chain.scanDeals(this.o.workerpool, from);
+        const { deals, toBlock, toBlockHash } = await readSchedulerNotices(
+          this.o.chain.publicClient,
+          this.o.chain.deployment.hub,
+          { workerpool: this.o.workerpool, fromBlock: from },
+        );
         if (toBlock + 1n < from) {
           // The chain went back below the cursor (it was reset while we ran): rescan.
           j.setMeta(key, '0');
           continue;
         }
         for (const dealId of deals) {
-          const deal = await this.o.chain.readDeal(dealId);
+          const deal = await this.readDeal(dealId);
           if (!deal) continue;
           this.emit({ kind: 'deal', dealId, detail: `${deal.botSize} task(s)` });
           for (let i = deal.botFirst; i < deal.botFirst + deal.botSize; i++) {
@@ -226,119 +337,10 @@ export class Worker {
   /** Run one task from its journaled step to a final one. */
   private async drive(taskId: Hex): Promise<void> {
     const j = this.o.journal;
-    const chain = this.o.chain;
     for (let guard = 0; guard < 10 && !this.stopped; guard++) {
       const t = j.get(taskId) as TaskRecord;
       try {
-        switch (t.step) {
-          case 'pending': {
-            const onChain = await chain.readTask(taskId);
-            if (onChain.status === 'UNSET') {
-              const deal = await chain.readDeal(t.dealId);
-              if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
-              if ((BigInt(deal.tag) & 1n) !== 1n)
-                throw new SealworkError(
-                  'DEAL_NOT_TEE',
-                  `Deal ${t.dealId} does not ask for a TEE; this worker only runs TEE tasks.`,
-                );
-              await chain.initialize(this.o.scheduler, t.dealId, BigInt(t.index));
-            } else if (onChain.status === 'COMPLETED') {
-              j.advance(taskId, 'pending', 'completed');
-              this.emit({ kind: 'completed', taskId, detail: 'already completed on chain' });
-              return;
-            } else if (onChain.status === 'FAILED') {
-              j.advance(taskId, 'pending', 'claimed', {
-                cause: { code: 'TASK_FAILED_ON_CHAIN', message: 'The task was claimed.' },
-              });
-              return;
-            }
-            j.advance(taskId, 'pending', 'initialized');
-            this.emit({ kind: 'initialized', taskId, dealId: t.dealId });
-            break;
-          }
-          case 'initialized': {
-            const onChain = await chain.readTask(taskId);
-            if (onChain.status !== 'ACTIVE') {
-              if (onChain.status === 'COMPLETED') j.advance(taskId, 'initialized', 'completed');
-              else
-                j.fail(taskId, {
-                  code: 'TASK_NOT_ACTIVE',
-                  message: `The task is ${onChain.status} on chain, not ACTIVE.`,
-                });
-              return;
-            }
-            const deal = await chain.readDeal(t.dealId);
-            if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
-            if (t.attempts >= MAX_ATTEMPTS) {
-              j.fail(taskId, {
-                code: 'TASK_RETRIES_EXHAUSTED',
-                message: `The enclave run was interrupted ${t.attempts} times; giving up.`,
-              });
-              return;
-            }
-            this.emit({ kind: 'computing', taskId });
-            j.advance(taskId, 'initialized', 'initialized', { attempt: true });
-            const result = await this.o.runTee({
-              taskId,
-              deal,
-              index: BigInt(t.index),
-              worker: this.o.worker.address,
-              signal: this.abort.signal,
-            });
-            j.advance(taskId, 'initialized', 'computed', { result });
-            this.emit({ kind: 'computed', taskId, detail: result.location });
-            break;
-          }
-          case 'computed':
-          case 'contributing': {
-            const onChain = await chain.readTask(taskId);
-            if (onChain.status === 'COMPLETED') {
-              j.advance(taskId, ['computed', 'contributing'], 'completed');
-              this.emit({ kind: 'completed', taskId, detail: onChain.results });
-              return;
-            }
-            if (onChain.status !== 'ACTIVE') {
-              j.fail(taskId, {
-                code: 'TASK_NOT_ACTIVE',
-                message: `The task is ${onChain.status} on chain, not ACTIVE.`,
-              });
-              return;
-            }
-            if (t.step === 'contributing' && t.txHash) {
-              const st = await chain.receiptStatus(t.txHash);
-              if (st === undefined) {
-                // Sent but not mined (yet): give it a moment before sending again.
-                await new Promise((r) => setTimeout(r, 1000));
-                if ((await chain.receiptStatus(t.txHash)) === undefined)
-                  j.advance(taskId, 'contributing', 'computed');
-                break;
-              }
-              // Mined (success or revert) and yet the task is ACTIVE: send again from `computed`.
-              j.advance(taskId, 'contributing', 'computed');
-              break;
-            }
-            const r = t.result as ComputedResult;
-            this.emit({ kind: 'contributing', taskId });
-            await chain.contributeAndFinalize(
-              this.o.worker,
-              {
-                taskId,
-                resultDigest: r.digest,
-                results: r.results,
-                resultsCallback: '0x',
-                enclaveChallenge: r.enclaveChallenge,
-                enclaveSign: r.enclaveSign,
-                authorizationSign: r.authorizationSign,
-              },
-              (hash) => j.advance(taskId, 'computed', 'contributing', { txHash: hash }),
-            );
-            j.advance(taskId, ['computed', 'contributing'], 'completed');
-            this.emit({ kind: 'completed', taskId, detail: r.location });
-            return;
-          }
-          default:
-            return;
-        }
+        if ((await this.step(t)) === 'stop') return;
       } catch (e) {
         if (this.stopped) {
           // A clean stop interrupted the enclave run: not the task's fault, so not an attempt.
@@ -347,7 +349,7 @@ export class Worker {
         }
         const cause = causeOf(e);
         const tries = (this.retries.get(taskId) ?? 0) + 1;
-        if (isTransient(cause) && tries < MAX_ATTEMPTS) {
+        if (isTransient(e) && tries < MAX_ATTEMPTS) {
           // A service was unreachable: the step is retried later (the journal still holds it).
           this.retries.set(taskId, tries);
           this.notBefore.set(taskId, Date.now() + 1000 * 2 ** tries);
@@ -361,29 +363,168 @@ export class Worker {
     }
   }
 
+  /** One step of a task, from its journaled step: `next` when it moved on, `stop` when it is done for now. */
+  private step(t: TaskRecord): Promise<StepOutcome> {
+    switch (t.step) {
+      case 'pending':
+        return this.initializeStep(t);
+      case 'initialized':
+        return this.computeStep(t);
+      case 'computed':
+      case 'contributing':
+        return this.contributeStep(t);
+      default:
+        return Promise.resolve('stop');
+    }
+  }
+
+  /** pending → initialized: initialize the task on chain (unless it is already further). */
+  private async initializeStep(t: TaskRecord): Promise<StepOutcome> {
+    const j = this.o.journal;
+    const taskId = t.taskId;
+    const onChain = await this.readTask(taskId);
+    if (onChain.status === TaskStatus.UNSET) {
+      const deal = await this.readDeal(t.dealId);
+      if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
+      if (!isTeeTag(deal.tag))
+        throw new SealworkError(
+          'DEAL_NOT_TEE',
+          `Deal ${t.dealId} does not ask for a TEE; this worker only runs TEE tasks.`,
+        );
+      await initializeTask(this.schedulerWriter, t.dealId, t.index).catch((e: unknown) => {
+        throw refused(`initialize(${t.dealId}, ${t.index})`, 'initialize', e);
+      });
+    } else if (onChain.status === TaskStatus.COMPLETED) {
+      j.advance(taskId, 'pending', 'completed');
+      this.emit({ kind: 'completed', taskId, detail: 'already completed on chain' });
+      return 'stop';
+    } else if (onChain.status === TaskStatus.FAILED) {
+      j.advance(taskId, 'pending', 'claimed', {
+        cause: { code: 'TASK_FAILED_ON_CHAIN', message: 'The task was claimed.' },
+      });
+      return 'stop';
+    }
+    j.advance(taskId, 'pending', 'initialized');
+    this.emit({ kind: 'initialized', taskId, dealId: t.dealId });
+    return 'next';
+  }
+
+  /** initialized → computed: run the TEE part (attempts counted, bounded by MAX_ATTEMPTS). */
+  private async computeStep(t: TaskRecord): Promise<StepOutcome> {
+    const j = this.o.journal;
+    const taskId = t.taskId;
+    const onChain = await this.readTask(taskId);
+    if (onChain.status !== TaskStatus.ACTIVE) {
+      if (onChain.status === TaskStatus.COMPLETED) j.advance(taskId, 'initialized', 'completed');
+      else
+        j.fail(taskId, {
+          code: 'TASK_NOT_ACTIVE',
+          message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
+        });
+      return 'stop';
+    }
+    const deal = await this.readDeal(t.dealId);
+    if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
+    if (t.attempts >= MAX_ATTEMPTS) {
+      j.fail(taskId, {
+        code: 'TASK_RETRIES_EXHAUSTED',
+        message: `The enclave run was interrupted ${t.attempts} times; giving up.`,
+      });
+      return 'stop';
+    }
+    this.emit({ kind: 'computing', taskId });
+    j.advance(taskId, 'initialized', 'initialized', { attempt: true });
+    const result = await this.o.runTee({
+      taskId,
+      deal,
+      index: BigInt(t.index),
+      worker: this.o.worker.address,
+      signal: this.abort.signal,
+    });
+    j.advance(taskId, 'initialized', 'computed', { result });
+    this.emit({ kind: 'computed', taskId, detail: result.location });
+    return 'next';
+  }
+
+  /** computed / contributing → completed: contributeAndFinalize (sent once, resumed by its hash). */
+  private async contributeStep(t: TaskRecord): Promise<StepOutcome> {
+    const j = this.o.journal;
+    const pc = this.o.chain.publicClient;
+    const taskId = t.taskId;
+    const onChain = await this.readTask(taskId);
+    if (onChain.status === TaskStatus.COMPLETED) {
+      j.advance(taskId, ['computed', 'contributing'], 'completed');
+      this.emit({ kind: 'completed', taskId, detail: resultsText(onChain) });
+      return 'stop';
+    }
+    if (onChain.status !== TaskStatus.ACTIVE) {
+      j.fail(taskId, {
+        code: 'TASK_NOT_ACTIVE',
+        message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
+      });
+      return 'stop';
+    }
+    if (t.step === 'contributing' && t.txHash) {
+      const st = await getReceiptStatus(pc, t.txHash);
+      if (st === undefined) {
+        // Sent but not mined (yet): give it a moment before sending again.
+        await new Promise((r) => setTimeout(r, 1000));
+        if ((await getReceiptStatus(pc, t.txHash)) === undefined)
+          j.advance(taskId, 'contributing', 'computed');
+        return 'next';
+      }
+      // Mined (success or revert) and yet the task is ACTIVE: send again from `computed`.
+      j.advance(taskId, 'contributing', 'computed');
+      return 'next';
+    }
+    const r = t.result as ComputedResult;
+    this.emit({ kind: 'contributing', taskId });
+    await contributeAndFinalize(this.workerWriter, {
+      taskid: taskId,
+      resultDigest: r.digest,
+      results: stringToHex(r.results),
+      resultsCallback: '0x',
+      enclaveChallenge: r.enclaveChallenge,
+      enclaveSign: r.enclaveSign,
+      authorizationSign: r.authorizationSign,
+      onHash: (hash) => j.advance(taskId, 'computed', 'contributing', { txHash: hash }),
+    }).catch((e: unknown) => {
+      throw refused(`contributeAndFinalize(${taskId})`, 'contributeAndFinalize', e);
+    });
+    j.advance(taskId, ['computed', 'contributing'], 'completed');
+    this.emit({ kind: 'completed', taskId, detail: r.location });
+    return 'stop';
+  }
+
   /** Claim journaled tasks that failed (or never finished) once their final deadline is past. */
   async claimExpired(): Promise<number> {
     const j = this.o.journal;
     const candidates = j.list({ steps: ['failed'] });
     if (candidates.length === 0) return 0;
-    const now = await this.o.chain.now();
+    const now = await getChainTime(this.o.chain.publicClient);
     let n = 0;
     for (const t of candidates) {
-      const onChain = await this.o.chain.readTask(t.taskId);
-      if (onChain.status === 'FAILED') {
+      const onChain = await this.readTask(t.taskId);
+      if (onChain.status === TaskStatus.FAILED) {
         // Claimed by someone else: nothing left to do.
         j.advance(t.taskId, 'failed', 'claimed');
         continue;
       }
-      if (onChain.status !== 'ACTIVE' && onChain.status !== 'REVEALING') continue;
+      if (onChain.status !== TaskStatus.ACTIVE && onChain.status !== TaskStatus.REVEALING) continue;
       if (now < onChain.finalDeadline) continue;
       try {
-        await this.o.chain.claim(this.o.scheduler, t.taskId);
+        await claimTask(this.schedulerWriter, t.taskId).catch((e: unknown) => {
+          throw refused(`claim(${t.taskId})`, 'claim', e);
+        });
         j.advance(t.taskId, 'failed', 'claimed');
         this.emit({ kind: 'claimed', taskId: t.taskId });
         n++;
       } catch (e) {
-        this.emit({ kind: 'error', taskId: t.taskId, detail: `claim: ${describeRevert(e)}` });
+        this.emit({
+          kind: 'error',
+          taskId: t.taskId,
+          detail: `claim: ${(e as Error)?.message ?? String(e)}`,
+        });
       }
     }
     return n;

@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decryptKeystore, devAccount, encryptKeystore, freePort } from '../../src/chain/index.js';
+import type { Address } from 'viem';
+import {
+  decryptKeystore,
+  devAccount,
+  encryptKeystore,
+  freePort,
+  type OrderKind,
+} from '../../src/chain/index.js';
 import {
   chainStatus,
   deployDataset,
@@ -147,10 +154,10 @@ describe('embedded chain through the CLI', () => {
     await rejectsCode(sign('app-dev', 'app', { app, volume: '0' }), 'ORDER_FIELD_INVALID');
     assert.equal((await sign('app-dev', 'app', { app })).signed.kind, 'app');
     // `order list` filters are validated instead of silently matching nothing.
-    await rejectsCode(listMarket({ home, kind: 'bogus' as never }), 'ORDER_KIND_INVALID');
-    await rejectsCode(listMarket({ home, app: '0x12' as never }), 'ADDRESS_INVALID');
+    await rejectsCode(listMarket({ home, kind: 'bogus' as string as OrderKind }), 'ORDER_KIND_INVALID');
+    await rejectsCode(listMarket({ home, app: '0x12' }), 'ADDRESS_INVALID');
     await rejectsCode(
-      showApp({ home, chainUrl: 'localhost:8545', address: app as never }),
+      showApp({ home, chainUrl: 'localhost:8545', address: app as Address }),
       'CHAIN_URL_INVALID',
     );
     // Numbers given on the command line.

@@ -49,15 +49,17 @@ import {
   type AppOrder,
   type ChainWriter,
   type DatasetOrder,
+  type OrderByKind,
+  type OrderKind,
   type RequestOrder,
   type WorkerpoolOrder,
 } from '../../src/chain/index.js';
 import { isSealworkError } from '../../src/errors.js';
-import { startTestChain, testClients, type TestChain } from '../helpers/chain.js';
+import { startTestChain, testClients, type TestChain, type TestRole } from '../helpers/chain.js';
 
 let chain: TestChain;
 let pc: PublicClient;
-const role: Record<string, ChainWriter & { account: PrivateKeyAccount }> = {};
+const role: Record<string, TestRole> = {};
 let app: Address;
 let teeApp: Address;
 let dataset: Address;
@@ -346,8 +348,8 @@ describe('orders and deals', () => {
 
   it('refuses an order signed by a non-owner, and accepts a published (presigned) one', async () => {
     const s = await orders();
-    const byOther = <K extends 'app' | 'dataset' | 'workerpool' | 'request'>(k: K, o: object) =>
-      signOrder(role.other!.walletClient!, dom(), k, { ...o } as never);
+    const byOther = <K extends OrderKind>(k: K, o: OrderByKind[K]) =>
+      signOrder(role.other!.walletClient, dom(), k, { ...o });
     await rejects(
       match({ ...s, d: await byOther('dataset', s.d!) }),
       'ORDER_SIGNATURE_INVALID',

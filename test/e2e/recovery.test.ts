@@ -205,10 +205,7 @@ describe('worker crash recovery', { skip }, () => {
       assert.equal(rec?.step, 'initialized');
       assert.equal(rec?.attempts, 1);
       const c = s.stack.chain.clients;
-      assert.equal(
-        (await readTask(c.publicClient as never, c.deployment.hub, taskId)).status,
-        TaskStatus.ACTIVE,
-      );
+      assert.equal((await readTask(c.publicClient, c.deployment.hub, taskId)).status, TaskStatus.ACTIVE);
 
       const w2 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
       try {
@@ -220,7 +217,7 @@ describe('worker crash recovery', { skip }, () => {
         assert.deepEqual(scratch(), []);
         // Not initialized again after the restart, contributed exactly once.
         assert.ok(!w2.events.some((e) => e.kind === 'initialized' && e.taskId === taskId));
-        const t = await readTask(c.publicClient as never, c.deployment.hub, taskId);
+        const t = await readTask(c.publicClient, c.deployment.hub, taskId);
         assert.deepEqual(t.contributors.length, 1);
       } finally {
         await w2.stop();
@@ -268,7 +265,7 @@ describe('worker crash recovery', { skip }, () => {
         const done = await watchTask({ home: s.home, chainUrl, taskId, timeoutMs: 60_000, pollMs: 100 });
         assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
         const c = s.stack.chain.clients;
-        const t = await readTask(c.publicClient as never, c.deployment.hub, taskId);
+        const t = await readTask(c.publicClient, c.deployment.hub, taskId);
         assert.equal(t.contributors.length, 1);
         // The app never ran again: the signed result was resumed from the journal.
         assert.ok(!w2.events.some((e) => e.kind === 'computing' && e.taskId === taskId));

@@ -341,7 +341,7 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
     );
     // Forcing the dataset order in anyway: the chain itself refuses the match.
     const c = s.stack.chain.clients;
-    const [published] = await listOrders(c.publicClient as never, c.deployment, {
+    const [published] = await listOrders(c.publicClient, c.deployment, {
       kind: 'dataset',
       dataset: datasetA,
     });
@@ -384,7 +384,7 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
     let statuses: number[] = [];
     while (Date.now() < deadline) {
       statuses = await Promise.all(
-        [a, b].map(async (t) => (await readTask(c.publicClient as never, c.deployment.hub, t.taskId)).status),
+        [a, b].map(async (t) => (await readTask(c.publicClient, c.deployment.hub, t.taskId)).status),
       );
       if (statuses.every((x) => x === TaskStatus.FAILED)) break;
       await new Promise((r) => setTimeout(r, 200));

@@ -3,7 +3,7 @@ import { existsSync, promises as fs, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApp, measureApp, openImage, runEnclave, unpackImage } from '../../src/enclave/index.js';
-import { isSealworkError } from '../../src/errors.js';
+import { isSealworkError, type ErrorCode } from '../../src/errors.js';
 import { tempDir } from '../helpers/cli.js';
 import {
   busyboxEntries,
@@ -229,7 +229,7 @@ describe('protected images', { skip }, () => {
   it('rejects malicious layers at unpack and writes nothing outside the root', async () => {
     const victim = out('victim');
     await fs.mkdir(victim);
-    const cases: [string, LayerEntry[], string][] = [
+    const cases: [string, LayerEntry[], ErrorCode][] = [
       ['traversal', [{ name: '../../../escape.txt', data: 'x' }], 'LAYER_PATH_TRAVERSAL'],
       [
         'link-out',

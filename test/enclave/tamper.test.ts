@@ -3,7 +3,7 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApp, runEnclave, type BuildAppReturnType } from '../../src/enclave/index.js';
-import { isSealworkError } from '../../src/errors.js';
+import { isSealworkError, type ErrorCode } from '../../src/errors.js';
 import { tempDir } from '../helpers/cli.js';
 import { appendLayer, BUSYBOX, busyboxImage, type LayerEntry } from '../helpers/images.js';
 import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
@@ -59,7 +59,7 @@ describe('FSPF: every tamper case refuses to start and names the file', { skip }
     );
     return { ...r, ran: existsSync(join(outDir, 'ran')) };
   }
-  function refused(r: Awaited<ReturnType<typeof run>>, code: string, file: string) {
+  function refused(r: Awaited<ReturnType<typeof run>>, code: ErrorCode, file: string) {
     assert.ok('error' in r, `expected ${code}, but the app ran`);
     assert.ok(isSealworkError(r.error, code), `expected ${code}, got ${String((r.error as Error).message)}`);
     assert.equal(r.error.details?.file, file);

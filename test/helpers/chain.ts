@@ -7,15 +7,18 @@ import {
   createWalletClient,
   http,
   type Address,
+  type Chain,
   type Hex,
   type PublicClient,
+  type Transport,
+  type WalletClient,
 } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { spawnAnvil } from '../../src/chain/anvil.js';
 import { chainFor } from '../../src/chain/clients.js';
-import { deployContracts, saveDeployment, type Deployment } from '../../src/chain/deployment.js';
+import { saveDeployment, type Deployment } from '../../src/chain/deployment.js';
+import { deployContracts, type ChainWriter } from '../../src/chain/index.js';
 import { devAccount } from '../../src/chain/wallet.js';
-import type { ChainWriter } from '../../src/chain/write.js';
 
 export interface TestChain {
   url: string;
@@ -47,7 +50,7 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
       pollingInterval: 50,
     });
     const deployment = {
-      ...(await deployContracts(walletClient, publicClient as PublicClient)),
+      ...(await deployContracts(walletClient, publicClient)),
       url: anvil.url,
     };
     const saveTo = (home: string) => saveDeployment(home, deployment);
@@ -81,7 +84,11 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
 }
 
 /** A writer acting as one dev account, with that account at hand for signing. */
-export type TestRole = ChainWriter & { account: PrivateKeyAccount };
+export type TestRole = ChainWriter & {
+  account: PrivateKeyAccount;
+  publicClient: PublicClient;
+  walletClient: WalletClient<Transport, Chain, PrivateKeyAccount>;
+};
 
 /**
  * Clients on a test chain (both polling every 50 ms): one public client, and `role(i)`, a writer

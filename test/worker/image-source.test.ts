@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Hex } from 'viem';
-import { isSealworkError } from '../../src/errors.js';
+import { isSealworkError, type ErrorCode } from '../../src/errors.js';
 import { appImageDeployment } from '../../src/sdk/chain/assets.js';
 import { appImagePolicy } from '../../src/sdk/worker/worker.js';
 import { appImageChecksum, resolveAppImage } from '../../src/worker/image.js';
@@ -42,7 +42,7 @@ describe('app image sources', () => {
   after(() => t.cleanup());
 
   const policy = { root, allowZeroChecksum: true };
-  const refused = (code: string) => (e: unknown) => isSealworkError(e, code);
+  const refused = (code: ErrorCode) => (e: unknown) => isSealworkError(e, code);
 
   it('reads local images under the image folder, by path or file:// URL, checked against their checksum', async () => {
     assert.equal(await resolveAppImage(home, archive, sum(archiveBytes), { root }), archive);

@@ -1,9 +1,10 @@
+/** `sealwork attest`: verify DCAP quotes against collateral and a policy, make simulated quotes. */
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
 import type { VerifyQuoteFileReturnType } from '../../sdk/attestation/index.js';
-const loadSdkAttestationIndex = () => import('../../sdk/attestation/index.js');
 import { action } from '../context.js';
-import { group } from '../groups.js';
+
+const sdk = () => import('../../sdk/attestation/index.js');
 
 function human(r: VerifyQuoteFileReturnType): string[] {
   const { result, verdict } = r;
@@ -49,9 +50,7 @@ function human(r: VerifyQuoteFileReturnType): string[] {
   return lines;
 }
 
-export function register(program: Command): void {
-  const attest = group(program, 'attest');
-
+function verifyCommand(attest: Command): void {
   attest
     .command('verify')
     .description(
@@ -79,7 +78,7 @@ export function register(program: Command): void {
           },
           quote: string,
         ) => {
-          const { verifyQuoteFile } = await loadSdkAttestationIndex();
+          const { verifyQuoteFile, quoteRefusal } = await sdk();
           const r = await verifyQuoteFile({
             quote,
             collateral: o.collateral,
@@ -94,39 +93,20 @@ export function register(program: Command): void {
             ...(r.verdict ? { verdict: r.verdict } : {}),
             collateralSource: r.collateralSource,
           };
-          if (r.result.ok && (!r.verdict || r.verdict.allowed)) {
+          const refusal = quoteRefusal(r, ctx.json ? out : undefined);
+          if (!refusal) {
             ctx.out(out, () => human(r));
             return;
           }
           // Refused: print the report (human), then fail with a stable code (JSON: the report is in details).
           if (!ctx.json) process.stdout.write(`${human(r).join('\n')}\n`);
-          const failedCheck = r.result.checks.find((c) => !c.ok);
-          if (!r.result.ok)
-            throw new SealworkError(
-              'QUOTE_NOT_VERIFIED',
-              `The quote did not verify: ${failedCheck ? `${failedCheck.name}: ${failedCheck.detail}` : 'unknown'}.`,
-              {
-                hint:
-                  r.simQuote && !r.result.root
-                    ? 'This is a simulated quote: pass --allow-simulation (or allowSimulation in the policy) to trust the local simulation root.'
-                    : 'See the checks above (--json for all fields).',
-                details: ctx.json ? out : undefined,
-                exitCode: 3,
-              },
-            );
-          throw new SealworkError(
-            'POLICY_REFUSED',
-            `The policy refuses the quote: ${r.verdict!.failed!.claim}: ${r.verdict!.failed!.reason}.`,
-            {
-              hint: 'See the claims above (--json for all fields).',
-              details: ctx.json ? out : undefined,
-              exitCode: 4,
-            },
-          );
+          throw refusal;
         },
       ),
     );
+}
 
+function simQuoteCommand(attest: Command): void {
   attest
     .command('sim-quote')
     .description(
@@ -163,7 +143,7 @@ export function register(program: Command): void {
               });
             return Number(v);
           };
-          const { simQuote } = await loadSdkAttestationIndex();
+          const { simQuote } = await sdk();
           const r = await simQuote({
             mrenclave: o.mrenclave,
             reportData: o.reportData,
@@ -184,4 +164,10 @@ export function register(program: Command): void {
         },
       ),
     );
+}
+
+export function register(program: Command): void {
+  const attest = program.command('attest').description('Attestation: verify DCAP quotes, simulated quotes');
+  verifyCommand(attest);
+  simQuoteCommand(attest);
 }

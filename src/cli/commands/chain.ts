@@ -1,16 +1,11 @@
+/** `sealwork chain`: the embedded chain (start, stop, status) and contract deployments. */
 import type { Command } from 'commander';
-const loadSdkChainEmbedded = () => import('../../sdk/chain/embedded.js');
 import { action } from '../context.js';
-import { group } from '../groups.js';
-import { registerAssets } from './chain-assets.js';
-import { chainOptions, chainParams, type ChainOpts } from './chain-common.js';
-import { registerMarket } from './chain-market.js';
-import { registerWallet } from './chain-wallet.js';
+import { chainOptions, chainParams, type ChainOpts } from '../options.js';
 
-/** The Chain domain: embedded chain, wallets, assets, orders, deals, tasks. */
-export function register(program: Command): void {
-  const chain = group(program, 'chain');
+const sdk = () => import('../../sdk/chain/embedded.js');
 
+function startCommand(chain: Command): void {
   chain
     .command('start')
     .description(
@@ -19,7 +14,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'port on 127.0.0.1 (default 8545)', (v) => Number(v))
     .action(
       action(async (ctx, o: { port?: number }) => {
-        const r = await (await loadSdkChainEmbedded()).startChain({ home: ctx.home, port: o.port });
+        const r = await (await sdk()).startChain({ home: ctx.home, port: o.port });
         ctx.out(r, [
           `${r.alreadyRunning ? 'already running' : 'started'}: ${r.url} (pid ${r.pid}, chain id ${r.chainId})`,
           `${r.deployed ? 'deployed' : 'hub'}: ${r.deployment.hub}`,
@@ -27,24 +22,28 @@ export function register(program: Command): void {
         ]);
       }),
     );
+}
 
+function stopCommand(chain: Command): void {
   chain
     .command('stop')
     .description('Stop the embedded chain (its state is kept for the next start)')
     .action(
       action(async (ctx) => {
-        const r = await (await loadSdkChainEmbedded()).stopChain({ home: ctx.home });
+        const r = await (await sdk()).stopChain({ home: ctx.home });
         ctx.out(r, r.stopped ? `stopped (pid ${r.pid})` : 'the embedded chain is not running');
       }),
     );
+}
 
+function statusCommand(chain: Command): void {
   chainOptions(
     chain
       .command('status')
       .description('Show the configured chain: URL, whether it answers, block, deployment'),
   ).action(
     action(async (ctx, o: ChainOpts) => {
-      const r = await (await loadSdkChainEmbedded()).chainStatus({ home: ctx.home, chainUrl: o.chainUrl });
+      const r = await (await sdk()).chainStatus({ home: ctx.home, chainUrl: o.chainUrl });
       ctx.out(r, [
         `chain:   ${r.url}${r.embedded ? ' (embedded)' : ''}${r.pid ? ` pid ${r.pid}` : ''}`,
         `status:  ${r.reachable ? `running, chain id ${r.chainId}, block ${r.blockNumber}` : 'not reachable'}`,
@@ -61,14 +60,16 @@ export function register(program: Command): void {
       ]);
     }),
   );
+}
 
+function deployCommand(chain: Command): void {
   chainOptions(
     chain
       .command('deploy')
       .description('Deploy the contracts on the configured chain and record the deployment'),
   ).action(
     action(async (ctx, o: ChainOpts) => {
-      const d = await (await loadSdkChainEmbedded()).deployChain(chainParams(ctx, o));
+      const d = await (await sdk()).deployChain(chainParams(ctx, o));
       ctx.out(d, [
         `hub:         ${d.hub}`,
         `apps:        ${d.appRegistry}`,
@@ -77,7 +78,9 @@ export function register(program: Command): void {
       ]);
     }),
   );
+}
 
+function fundCommand(chain: Command): void {
   chainOptions(
     chain
       .command('fund')
@@ -86,13 +89,18 @@ export function register(program: Command): void {
       .option('--eth <amount>', 'balance to set, in ETH (default 100)', (v) => Number(v)),
   ).action(
     action(async (ctx, o: ChainOpts & { eth?: number }, address: string) => {
-      const { fundAccount } = await loadSdkChainEmbedded();
+      const { fundAccount } = await sdk();
       const r = await fundAccount({ home: ctx.home, chainUrl: o.chainUrl, address, eth: o.eth });
       ctx.out(r, `${r.address}: ${Number(r.balance / 10n ** 14n) / 1e4} ETH`);
     }),
   );
+}
 
-  registerWallet(program);
-  registerAssets(program);
-  registerMarket(program);
+export function register(program: Command): void {
+  const chain = program.command('chain').description('The embedded chain (anvil) and contract deployments');
+  startCommand(chain);
+  stopCommand(chain);
+  statusCommand(chain);
+  deployCommand(chain);
+  fundCommand(chain);
 }

@@ -1,14 +1,24 @@
+/** `sealwork dataset`: encrypt, decrypt, checksum, deploy, show, push-secret. */
 import type { Command } from 'commander';
+import type { Address } from 'viem';
+import { action, pushed } from '../context.js';
+import {
+  chainOptions,
+  chainParams,
+  smsOptions,
+  smsParams,
+  type ChainOpts,
+  type SmsOpts,
+} from '../options.js';
+import { progressBar } from '../progress.js';
+import { readSecret } from '../terminal.js';
 
 // SDK modules are imported inside actions: `sealwork --help` and unrelated commands stay fast and small.
 const sdk = () => import('../../sdk/dataset.js');
-import { action } from '../context.js';
-import { group } from '../groups.js';
-import { progressBar } from '../progress.js';
+const sdkAssets = () => import('../../sdk/chain/assets.js');
+const sdkSms = () => import('../../sdk/sms/index.js');
 
-export function register(program: Command): void {
-  const dataset = group(program, 'dataset');
-
+function encryptCommand(dataset: Command): void {
   dataset
     .command('encrypt')
     .description('Encrypt a dataset file (iExec format: IV ‖ AES-256-CBC) and write its key file (0600)')
@@ -53,7 +63,9 @@ export function register(program: Command): void {
         },
       ),
     );
+}
 
+function decryptCommand(dataset: Command): void {
   dataset
     .command('decrypt')
     .description('Decrypt a dataset file encrypted with `dataset encrypt` or the iExec SDK')
@@ -75,7 +87,9 @@ export function register(program: Command): void {
         ctx.out({ decrypted: r.output, plainSize: r.plainSize }, `decrypted: ${r.output}`);
       }),
     );
+}
 
+function checksumCommand(dataset: Command): void {
   dataset
     .command('checksum')
     .description('Print 0x + sha256 of a file (the checksum deployed on chain for an encrypted dataset)')
@@ -88,4 +102,79 @@ export function register(program: Command): void {
         ctx.out({ file, checksum }, checksum);
       }),
     );
+}
+
+function deployCommand(dataset: Command): void {
+  chainOptions(
+    dataset
+      .command('deploy')
+      .description('Register an encrypted dataset on chain: its URL and checksum')
+      .requiredOption('--name <name>', 'dataset name')
+      .requiredOption('--url <url>', 'where the encrypted dataset is downloaded')
+      .requiredOption(
+        '--checksum <bytes32>',
+        '0x + sha256 of the encrypted file (`sealwork dataset checksum`)',
+      )
+      .option('--owner <address>', 'owner of the dataset NFT (default: the wallet)'),
+  ).action(
+    action(async (ctx, o: ChainOpts & { name: string; url: string; checksum: string; owner?: Address }) => {
+      const r = await (await sdkAssets()).deployDataset({ ...chainParams(ctx, o), ...o });
+      ctx.out(r, [`dataset: ${r.address}`, `owner:   ${r.owner}`, `tx:      ${r.txHash}`]);
+    }),
+  );
+}
+
+function showCommand(dataset: Command): void {
+  chainOptions(
+    dataset.command('show').description('Show a dataset registered on chain').argument('<address>'),
+  ).action(
+    action(async (ctx, o: ChainOpts, address: string) => {
+      const { showDataset } = await sdkAssets();
+      const r = await showDataset({ ...chainParams(ctx, o), address: address as Address });
+      ctx.out(r, [
+        `dataset:  ${r.address}`,
+        `owner:    ${r.owner}`,
+        `name:     ${r.name}`,
+        `url:      ${r.multiaddr}`,
+        `checksum: ${r.checksum}`,
+      ]);
+    }),
+  );
+}
+
+function pushSecretCommand(dataset: Command): void {
+  smsOptions(
+    dataset
+      .command('push-secret')
+      .description(
+        "Push a dataset's key to the SMS (signed by the dataset owner); only authorized enclaves get it",
+      )
+      .argument('<dataset>', 'dataset address')
+      .option(
+        '--key-file <path>',
+        'the key file written by `dataset encrypt` (else stdin or a masked prompt)',
+      )
+      .option('--stdin', 'read the key from stdin'),
+  ).action(
+    action(async (ctx, o: SmsOpts & { keyFile?: string; stdin?: boolean }, address: string) => {
+      const key = await readSecret(ctx, { file: o.keyFile, stdin: o.stdin }, 'dataset key');
+      pushed(
+        ctx,
+        `key of dataset ${address}`,
+        await (await sdkSms()).pushDatasetSecret({ ...smsParams(ctx, o), dataset: address, key }),
+      );
+    }),
+  );
+}
+
+export function register(program: Command): void {
+  const dataset = program
+    .command('dataset')
+    .description('Datasets: encrypt, decrypt, checksum, deploy, push the key');
+  encryptCommand(dataset);
+  decryptCommand(dataset);
+  checksumCommand(dataset);
+  deployCommand(dataset);
+  showCommand(dataset);
+  pushSecretCommand(dataset);
 }

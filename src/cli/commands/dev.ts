@@ -1,7 +1,8 @@
+/** `sealwork dev`: the local stack (chain, SMS, storage, worker) and the narrated demo. */
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
 import { action } from '../context.js';
-import { untilSignal } from './worker-storage.js';
+import { untilSignal } from '../terminal.js';
 
 function parsePort(v: string): number {
   const n = Number(v);

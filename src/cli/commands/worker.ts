@@ -1,9 +1,97 @@
+/** `sealwork worker start`: the scheduler + enclave worker of a workerpool. */
 import type { Command } from 'commander';
-import { registerRun } from './worker-run.js';
-import { registerStorage } from './worker-storage.js';
+import type { Address } from 'viem';
+import type { WorkerEvent } from '../../sdk/worker/worker.js';
+import { action, type CliContext } from '../context.js';
+import { chainOptions, chainParams, type ChainOpts } from '../options.js';
+import { untilSignal } from '../terminal.js';
 
-/** Storage, worker and requester commands (issue 7). */
+interface StartOpts extends ChainOpts {
+  workerpool: Address;
+  slots: string;
+  publishOrder?: string;
+  smsUrl?: string;
+  smsCa?: string;
+  storageUrl?: string;
+  workerKeyAs?: string;
+  ipfsGateway: string;
+  fileRoot?: string;
+  appImageRoot?: string;
+  maxImageSize?: string;
+  allowZeroChecksum?: boolean;
+  taskTimeout: string;
+}
+
+/** One worker event: a JSON line on stdout with --json, else a line on stderr. */
+function printEvent(ctx: CliContext, e: WorkerEvent): void {
+  if (ctx.json) process.stdout.write(`${JSON.stringify({ event: e })}\n`);
+  else
+    ctx.info(
+      `${e.kind}${e.taskId ? ` ${e.taskId}` : ''}${e.dealId && !e.taskId ? ` ${e.dealId}` : ''}${e.detail ? ` ${e.detail}` : ''}${e.cause ? ` [${e.cause.code}] ${e.cause.message}` : ''}`,
+    );
+}
+
 export function register(program: Command): void {
-  registerStorage(program);
-  registerRun(program);
+  const worker = program.command('worker').description('The worker (scheduler + enclave runner)');
+  chainOptions(
+    worker
+      .command('start')
+      .description('Run the scheduler + enclave worker of a workerpool until interrupted (simulated SGX)')
+      .requiredOption('--workerpool <address>', 'the workerpool to serve (its owner wallet signs)')
+      .option('--slots <n>', 'tasks run concurrently', '2')
+      .option(
+        '--publish-order <volume>',
+        'publish an open TEE workerpool order of this volume if none is open',
+      )
+      .option('--sms-url <url>', 'the SMS (default: the one `sms start` recorded under this home)')
+      .option('--sms-ca <cert.pem>', 'the SMS certificate to trust (default: the recorded one)')
+      .option('--storage-url <url>', 'result storage (default: the one started under this home)')
+      .option('--worker-key-as <name>', 'dev account of the worker wallet (default: the workerpool owner)')
+      .option('--ipfs-gateway <url>', 'gateway for /ipfs/ dataset and input-file URLs', 'https://ipfs.io')
+      .option(
+        '--file-root <dir>',
+        'serve file:// dataset and input-file URLs from under this folder only (default: refused)',
+      )
+      .option(
+        '--app-image-root <dir>',
+        'read app images given as local paths or file:// URLs only under this folder (env SEALWORK_APP_IMAGE_ROOT; default: refused)',
+      )
+      .option(
+        '--max-image-size <size>',
+        'largest app image accepted, downloaded or local, e.g. 2G (env SEALWORK_MAX_APP_IMAGE_SIZE; default 2G)',
+      )
+      .option(
+        '--allow-zero-checksum',
+        'run apps deployed with a zero checksum, trusting the enclave fingerprint alone (env SEALWORK_ALLOW_ZERO_CHECKSUM=1)',
+      )
+      .option('--task-timeout <seconds>', 'app wall-clock limit', '60'),
+  ).action(
+    action(async (ctx, o: StartOpts) => {
+      const { startWorker } = await import('../../sdk/worker/worker.js');
+      // The byte-size grammar of the enclave options (8M, 64M, 1G…).
+      const { parseMemorySize } = await import('../../sdk/enclave/index.js');
+      const { devAccount } = await import('../../sdk/chain/accounts.js');
+      const w = await startWorker({
+        ...chainParams(ctx, o),
+        workerpool: o.workerpool,
+        slots: Number(o.slots),
+        ...(o.publishOrder ? { publishOrderVolume: Number(o.publishOrder) } : {}),
+        smsUrl: o.smsUrl,
+        smsCa: o.smsCa,
+        storageUrl: o.storageUrl,
+        ...(o.workerKeyAs ? { worker: devAccount(o.workerKeyAs) } : {}),
+        ipfsGateway: o.ipfsGateway,
+        ...(o.fileRoot ? { fileRoot: o.fileRoot } : {}),
+        ...(o.appImageRoot ? { appImageRoot: o.appImageRoot } : {}),
+        ...(o.maxImageSize ? { maxImageBytes: parseMemorySize(o.maxImageSize, '--max-image-size') } : {}),
+        ...(o.allowZeroChecksum ? { allowZeroChecksum: true } : {}),
+        taskTimeoutMs: Number(o.taskTimeout) * 1000,
+        onEvent: (e) => printEvent(ctx, e),
+      });
+      ctx.info(
+        `worker serving workerpool ${w.workerpool} (scheduler ${w.scheduler}, worker ${w.workerAddress}); Ctrl-C to stop`,
+      );
+      await untilSignal(w.stop);
+    }),
+  );
 }

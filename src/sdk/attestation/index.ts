@@ -190,3 +190,39 @@ export async function simQuote(p: SimQuoteFileParameters): Promise<SimQuoteFileR
   });
   return { quote: out, collateral: colPath, size: quote.length, root: join(sim.dir, 'root.pem') };
 }
+
+/**
+ * Why `verifyQuoteFile`'s outcome is not an acceptance, as the error `sealwork attest verify`
+ * exits with: QUOTE_NOT_VERIFIED (exit 3) when a check failed, POLICY_REFUSED (exit 4) when the
+ * policy refuses the quote; undefined when the quote verified and the policy (if any) allows it.
+ * `details` is attached to the error (the CLI gives the report with --json).
+ */
+export function quoteRefusal(
+  r: VerifyQuoteFileReturnType,
+  details?: Record<string, unknown>,
+): SealworkError | undefined {
+  if (r.result.ok && (!r.verdict || r.verdict.allowed)) return undefined;
+  const failedCheck = r.result.checks.find((c) => !c.ok);
+  if (!r.result.ok)
+    return new SealworkError(
+      'QUOTE_NOT_VERIFIED',
+      `The quote did not verify: ${failedCheck ? `${failedCheck.name}: ${failedCheck.detail}` : 'unknown'}.`,
+      {
+        hint:
+          r.simQuote && !r.result.root
+            ? 'This is a simulated quote: pass --allow-simulation (or allowSimulation in the policy) to trust the local simulation root.'
+            : 'See the checks above (--json for all fields).',
+        details,
+        exitCode: 3,
+      },
+    );
+  return new SealworkError(
+    'POLICY_REFUSED',
+    `The policy refuses the quote: ${r.verdict!.failed!.claim}: ${r.verdict!.failed!.reason}.`,
+    {
+      hint: 'See the claims above (--json for all fields).',
+      details,
+      exitCode: 4,
+    },
+  );
+}

@@ -5,14 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { zeroHash, type Address, type Hex } from 'viem';
 import { z } from 'zod';
 import {
+  createApp,
+  createDataset,
+  createWorkerpool,
   readApp,
   readDataset,
   readWorkerpool,
   type AppInfo,
   type DatasetInfo,
   type WorkerpoolInfo,
-} from '../../chain/read.js';
-import { createApp, createDataset, createWorkerpool } from '../../chain/write.js';
+} from '../../chain/index.js';
 import { SealworkError, fsError } from '../../errors.js';
 import { appImageChecksum } from '../../worker/image.js';
 import { connect, type ChainParameters } from './common.js';

@@ -1,8 +1,16 @@
 /** Deals and tasks: match orders, show a deal with its tasks, show a task. */
 import type { Hex } from 'viem';
-import { computeTaskId } from '../../chain/orders.js';
-import { readDeal, readTask, taskStatusName, type Deal, type Task } from '../../chain/read.js';
-import { claimTask, matchOrders, type MatchOrdersReturnType } from '../../chain/write.js';
+import {
+  claimTask,
+  computeTaskId,
+  matchOrders,
+  readDeal,
+  readTask,
+  taskStatusName,
+  type Deal,
+  type MatchOrdersReturnType,
+  type Task,
+} from '../../chain/index.js';
 import { SealworkError } from '../../errors.js';
 import { connect, type ChainParameters } from './common.js';
 import { assertOrderDomain, readOrderFile } from './orders.js';
@@ -40,10 +48,10 @@ export async function matchDeal(p: MatchDealParameters): Promise<MatchOrdersRetu
   assertOrderDomain(workerpool, c.deployment, p.workerpoolOrder);
   assertOrderDomain(request, c.deployment, p.requestOrder);
   const r = await matchOrders(c, {
-    app: app.order as never,
-    dataset: dataset?.order as never,
-    workerpool: workerpool.order as never,
-    request: request.order as never,
+    app: app.order,
+    dataset: dataset?.order,
+    workerpool: workerpool.order,
+    request: request.order,
   });
   const taskids = taskIds(r.dealid, r.botFirst, r.volume, p.maxTasks).map((t) => t.taskid);
   return { ...r, taskids };

@@ -3,16 +3,16 @@ import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createPublicClient,
+  createTestClient,
   createWalletClient,
   getAddress,
   http,
   isAddress,
   parseEther,
-  toHex,
   type Address,
-  type PublicClient,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
+import { getBalance } from 'viem/actions';
 import { isProcessRunning, spawnAnvil, stopProcess, waitForRpc } from '../../chain/anvil.js';
 import {
   DEV_CHAIN_ID,
@@ -23,13 +23,8 @@ import {
   resolveChainUrl,
   type EmbeddedChainRecord,
 } from '../../chain/clients.js';
-import {
-  chainDir,
-  deployContracts,
-  findDeployment,
-  saveDeployment,
-  type Deployment,
-} from '../../chain/deployment.js';
+import { deployContracts } from '../../chain/actions/index.js';
+import { chainDir, findDeployment, saveDeployment, type Deployment } from '../../chain/deployment.js';
 import { decodeChainError } from '../../chain/errors.js';
 import { devAccount } from '../../chain/wallet.js';
 import { SealworkError, isSealworkError } from '../../errors.js';
@@ -83,7 +78,7 @@ function clients(url: string) {
     chain,
     transport: http(url),
     pollingInterval: 100,
-  }) as PublicClient;
+  });
   const walletClient = createWalletClient({
     chain,
     transport: http(url),
@@ -178,7 +173,7 @@ export async function chainStatus(
   const publicClient = createPublicClient({
     chain: chainFor(chainId, url),
     transport: http(url),
-  }) as PublicClient;
+  });
   const blockNumber = await publicClient.getBlockNumber();
   let deployment: Deployment | undefined;
   try {
@@ -216,7 +211,7 @@ export async function deployChain(p: ChainParameters = {}): Promise<Deployment> 
     chain,
     transport: http(url),
     pollingInterval: 200,
-  }) as PublicClient;
+  });
   const walletClient = createWalletClient({ chain, transport: http(url), account, pollingInterval: 200 });
   let deployment: Deployment;
   try {
@@ -256,10 +251,7 @@ export async function fundAccount(p: {
     throw new SealworkError('ADDRESS_INVALID', `${p.address} is not an address.`);
   const address = getAddress(p.address);
   const balance = parseEther(eth.toFixed(18).replace(/\.?0+$/, ''));
-  const publicClient = createPublicClient({ chain: chainFor(chainId, url), transport: http(url) });
-  await publicClient.request({
-    method: 'anvil_setBalance' as never,
-    params: [address, toHex(balance)] as never,
-  });
-  return { address, balance: await publicClient.getBalance({ address }) };
+  const anvil = createTestClient({ mode: 'anvil', chain: chainFor(chainId, url), transport: http(url) });
+  await anvil.setBalance({ address, value: balance });
+  return { address, balance: await getBalance(anvil, { address }) };
 }

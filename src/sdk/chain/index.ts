@@ -5,3 +5,5 @@ export * from './wallet.js';
 export * from './assets.js';
 export * from './orders.js';
 export * from './deals.js';
+export * from './accounts.js';
+export type * from './types.js';

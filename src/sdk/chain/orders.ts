@@ -2,28 +2,34 @@
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { getAddress, isAddress, zeroAddress, type Address, type Hex } from 'viem';
-import { listOrders, type ListOrdersFilter, type PublishedOrder } from '../../chain/market.js';
 import {
+  assetOwner,
+  cancelOrder,
   createAppOrder,
   createDatasetOrder,
   createRequestOrder,
   createWorkerpoolOrder,
+  decodeChainError,
   hashOrder,
+  isRegisteredApp,
+  listOrders,
   ORDER_KINDS,
   orderFromJson,
   orderToJson,
+  publishOrder,
+  readConsumed,
   signOrder,
   toTag,
   type AnyOrder,
+  type ChainClients,
+  type ChainWriter,
+  type ListOrdersFilter,
   type OrderByKind,
   type OrderKind,
+  type PublishedOrder,
   type SignedOrderFile,
-} from '../../chain/orders.js';
-import type { ChainClients } from '../../chain/clients.js';
-import { decodeChainError } from '../../chain/errors.js';
-import { appRegistryAbi } from '../../chain/generated/appRegistry.js';
-import { assetOwner, readConsumed } from '../../chain/read.js';
-import { cancelOrder, publishOrder } from '../../chain/write.js';
+  type TxResult,
+} from '../../chain/index.js';
 import { SealworkError, fsError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { connect, type ChainParameters } from './common.js';
@@ -149,9 +155,9 @@ export async function signOrderToFile(
   }
   await assertSigner(c, k, order, c.account!.address);
   const domain = { chainId: c.deployment.chainId, hub: c.deployment.hub };
-  const signedOrder = await signOrder(c.walletClient!, domain, k, order as never);
+  const signedOrder = await signOrder(c.walletClient!, domain, k, order);
   const signed = { kind: k, chainId: domain.chainId, hub: domain.hub, order: signedOrder } as SignedOrderFile;
-  const orderHash = hashOrder(k, signedOrder as never, domain);
+  const orderHash = hashOrder(k, signedOrder, domain);
   let file: string | undefined;
   if (p.out) {
     file = resolve(p.out);
@@ -191,12 +197,8 @@ async function assertSigner(
   const asset = (order as unknown as Record<string, Address>)[kind]!;
   let registered: boolean;
   try {
-    registered = await c.publicClient.readContract({
-      address: c.deployment[REGISTRY[kind]],
-      abi: appRegistryAbi, // the three registries share isRegistered(address)
-      functionName: 'isRegistered',
-      args: [asset],
-    });
+    // the three registries share isRegistered(address)
+    registered = await isRegisteredApp(c.publicClient, c.deployment[REGISTRY[kind]], asset);
   } catch (e) {
     throw decodeChainError(e);
   }
@@ -228,8 +230,14 @@ function inferKind(o: Record<string, unknown>): OrderKind | undefined {
   return undefined;
 }
 
-/** Read an order file written by `order sign` (or a bare iExec order JSON; its kind is inferred). */
-export async function readOrderFile(path: string, expected?: OrderKind): Promise<SignedOrderFile> {
+/**
+ * Read an order file written by `order sign` (or a bare iExec order JSON; its kind is inferred).
+ * With `expected`, any other kind is refused, so the result is typed as that kind.
+ */
+export async function readOrderFile<K extends OrderKind = OrderKind>(
+  path: string,
+  expected?: K,
+): Promise<Extract<SignedOrderFile, { kind: K }>> {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(await fs.readFile(resolve(path), 'utf8')) as Record<string, unknown>;
@@ -251,7 +259,7 @@ export async function readOrderFile(path: string, expected?: OrderKind): Promise
     chainId: Number(json.chainId ?? 0),
     hub: (json.hub as Address) ?? zeroAddress,
     order,
-  } as SignedOrderFile;
+  } as Extract<SignedOrderFile, { kind: K }>; // kind checked against `expected` above
 }
 
 /** Refuse an order file signed for another chain or hub (its signature could not verify here). */
@@ -272,12 +280,12 @@ export function assertOrderDomain(
 /** Read an order file, check it was signed for this chain, and publish or cancel it. */
 async function sendOrderFile(
   p: ChainParameters & { file: string },
-  write: typeof publishOrder | typeof cancelOrder,
+  write: (c: ChainWriter, kind: OrderKind, order: AnyOrder) => Promise<TxResult & { orderHash: Hex }>,
 ): Promise<{ kind: OrderKind; orderHash: Hex; txHash: Hex }> {
   const s = await readOrderFile(p.file);
   const c = await connect(p, true);
   assertOrderDomain(s, c.deployment, p.file);
-  const r = await write(c, s.kind, s.order as never);
+  const r = await write(c, s.kind, s.order);
   return { kind: s.kind, orderHash: r.orderHash, txHash: r.txHash };
 }
 
@@ -312,7 +320,7 @@ export async function orderStatus(
 ): Promise<{ kind: OrderKind; orderHash: Hex; volume: bigint; consumed: bigint }> {
   const s = await readOrderFile(p.file);
   const c = await connect(p);
-  const orderHash = hashOrder(s.kind, s.order as OrderByKind[typeof s.kind] as never, {
+  const orderHash = hashOrder(s.kind, s.order, {
     chainId: c.deployment.chainId,
     hub: c.deployment.hub,
   });

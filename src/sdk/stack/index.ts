@@ -115,7 +115,7 @@ export async function ensureDevWorkerpool(
       hub?: string;
     };
     if (rec.workerpool && rec.hub?.toLowerCase() === c.deployment.hub.toLowerCase()) {
-      const w = await readWorkerpool(c.publicClient as never, rec.workerpool).catch(() => undefined);
+      const w = await readWorkerpool(c.publicClient, rec.workerpool).catch(() => undefined);
       if (w && w.owner.toLowerCase() === scheduler.address.toLowerCase()) workerpool = rec.workerpool;
     }
   } catch {
@@ -134,7 +134,7 @@ export async function ensureDevWorkerpool(
     );
   }
   // An open TEE order with volume left, or publish one.
-  const open = await listOrders(c.publicClient as never, c.deployment, { kind: 'workerpool', workerpool });
+  const open = await listOrders(c.publicClient, c.deployment, { kind: 'workerpool', workerpool });
   if (!open.some((o) => o.kind === 'workerpool' && o.remaining > 1000n)) {
     const order = await signOrder(
       wallet.walletClient!,

@@ -23,6 +23,13 @@ export {
   type TaskInfo,
   type WatchTaskParameters,
 } from './requester.js';
+export {
+  showTaskWithJournal,
+  watchTasks,
+  type ShowTaskWithJournalReturnType,
+  type WatchTasksParameters,
+} from './task.js';
+export type { FailureCause } from '../../worker/journal.js';
 export { startWorker, type RunningWorker, type StartWorkerParameters, type WorkerEvent } from './worker.js';
 export { startStack, type Stack, type StackDescription, type StartStackParameters } from '../stack/index.js';
 export { runDemo, type RunDemoParameters, type RunDemoReturnType } from '../stack/demo.js';

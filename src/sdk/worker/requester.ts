@@ -98,6 +98,140 @@ export interface RunAppReturnType {
   orders: { app: Hex | 'file'; dataset: Hex | 'file' | null; workerpool: Hex | 'file' };
 }
 
+/** What the order search reads: the chain client and the deployment. */
+interface Market {
+  client: Parameters<typeof listOrders>[0];
+  deployment: ChainClients['deployment'];
+}
+
+/** Where an order of the deal comes from: its hash in the on-chain market, or a file. */
+type OrderRef = Hex | 'file';
+
+/** The app order: from a file, or the market (TEE tag, restrictions open to this request). */
+async function findAppOrder(
+  market: Market,
+  p: RunAppParameters,
+  requester: Address,
+  volume: bigint,
+): Promise<{ order: AppOrder; ref: OrderRef }> {
+  if (p.appOrderFile) return { order: await readOrderFile('app', p.appOrderFile), ref: 'file' };
+  const all = await listOrders(market.client, market.deployment, { kind: 'app', app: p.app });
+  const ok = all.filter(
+    (o) =>
+      o.kind === 'app' &&
+      isTeeTag(o.order.tag) &&
+      open(o.order.requesterrestrict, requester) &&
+      (!p.dataset || open(o.order.datasetrestrict, p.dataset)) &&
+      (!p.workerpool || open(o.order.workerpoolrestrict, p.workerpool)) &&
+      o.remaining >= volume,
+  );
+  const first = ok[0];
+  if (!first || first.kind !== 'app')
+    throw new SealworkError(
+      'APP_ORDER_NOT_FOUND',
+      all.length
+        ? `No published order of app ${p.app} is open to this request (TEE tag, restrictions, volume ${volume}).`
+        : `App ${p.app} has no published order.`,
+      {
+        hint: 'The app owner publishes one with `sealwork order sign app … --tag tee` + `order publish`, or pass --app-order <file>.',
+      },
+    );
+  return { order: first.order, ref: first.orderHash };
+}
+
+/**
+ * The dataset order (none without a dataset): from a file, or the first market order open to this
+ * request; when none is, the error says why each order was passed over.
+ */
+async function findDatasetOrder(
+  market: Market,
+  p: RunAppParameters,
+  requester: Address,
+  volume: bigint,
+): Promise<{ order: DatasetOrder | undefined; ref: OrderRef | null }> {
+  if (!p.dataset) return { order: undefined, ref: null };
+  if (p.datasetOrderFile) return { order: await readOrderFile('dataset', p.datasetOrderFile), ref: 'file' };
+  const all = (
+    await listOrders(market.client, market.deployment, { kind: 'dataset', dataset: p.dataset })
+  ).filter((o) => o.kind === 'dataset');
+  const reasons: string[] = [];
+  for (const o of all) {
+    if (o.kind !== 'dataset') continue;
+    const d = o.order;
+    if (!open(d.apprestrict, p.app))
+      reasons.push(
+        `dataset order ${short(o.orderHash)} restricts apps to ${d.apprestrict}; this request uses app ${p.app}`,
+      );
+    else if (!open(d.requesterrestrict, requester))
+      reasons.push(
+        `dataset order ${short(o.orderHash)} restricts requesters to ${d.requesterrestrict}; you are ${requester}`,
+      );
+    else if (p.workerpool && !open(d.workerpoolrestrict, p.workerpool))
+      reasons.push(`dataset order ${short(o.orderHash)} restricts workerpools to ${d.workerpoolrestrict}`);
+    else if (o.remaining < volume)
+      reasons.push(`dataset order ${short(o.orderHash)} has ${o.remaining} use(s) left`);
+    else return { order: d, ref: o.orderHash };
+  }
+  throw new SealworkError(
+    'DATASET_ORDER_NOT_FOUND',
+    all.length
+      ? `No order of dataset ${p.dataset} can be matched: ${reasons.join('; ')}.`
+      : `Dataset ${p.dataset} has no published order.`,
+    {
+      hint: 'Only apps the dataset owner authorized can use this dataset; ask the owner for an order open to your app.',
+      details: { dataset: p.dataset, app: p.app, reasons },
+    },
+  );
+}
+
+/** The workerpool order: from a file, or the first TEE market order open to this request. */
+async function findWorkerpoolOrder(
+  market: Market,
+  p: RunAppParameters,
+  requester: Address,
+  volume: bigint,
+): Promise<{ order: WorkerpoolOrder; ref: OrderRef }> {
+  if (p.workerpoolOrderFile)
+    return { order: await readOrderFile('workerpool', p.workerpoolOrderFile), ref: 'file' };
+  const all = await listOrders(market.client, market.deployment, {
+    kind: 'workerpool',
+    ...(p.workerpool ? { workerpool: p.workerpool } : {}),
+  });
+  const ok = all.filter(
+    (o) =>
+      o.kind === 'workerpool' &&
+      isTeeTag(o.order.tag) &&
+      open(o.order.apprestrict, p.app) &&
+      (!p.dataset || open(o.order.datasetrestrict, p.dataset)) &&
+      open(o.order.requesterrestrict, requester) &&
+      (p.category === undefined || o.order.category === BigInt(p.category)) &&
+      o.remaining >= volume,
+  );
+  const first = ok[0];
+  if (!first || first.kind !== 'workerpool')
+    throw new SealworkError(
+      'WORKERPOOL_ORDER_NOT_FOUND',
+      `No published TEE workerpool order${p.workerpool ? ` of ${p.workerpool}` : ''} is open to this request.`,
+      {
+        hint: 'Start a worker (`sealwork worker start` or `sealwork dev`) whose owner publishes a workerpool order, or pass --workerpool-order <file>.',
+      },
+    );
+  return { order: first.order, ref: first.orderHash };
+}
+
+/** The iExec request params (`iexec_args`, `iexec_secrets`, …) of a run. */
+function requestParams(p: RunAppParameters): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  if (p.args) params.iexec_args = p.args;
+  if (p.secrets && Object.keys(p.secrets).length) params.iexec_secrets = p.secrets;
+  if (p.inputFiles?.length) params.iexec_input_files = p.inputFiles;
+  if (p.encryptResult) {
+    params.iexec_result_encryption = true;
+    if (p.resultKeyFormat === 'iexec') params.sealwork_result_key_format = 'iexec';
+  }
+  return params;
+}
+
 /** Sign a request order for `app` (and dataset), find matching published orders, match the deal. */
 export async function runApp(p: RunAppParameters): Promise<RunAppReturnType> {
   if (p.volume !== undefined && !(Number.isSafeInteger(p.volume) && p.volume >= 1))
@@ -108,124 +242,11 @@ export async function runApp(p: RunAppParameters): Promise<RunAppReturnType> {
   const c = await clients(p, true);
   const requester = c.account!.address;
   const volume = BigInt(p.volume ?? 1);
-  const pc = c.publicClient as never;
-  // App order: from a file, or the market (TEE tag, restrictions open to this request).
-  let appOrder: AppOrder;
-  let appRef: Hex | 'file' = 'file';
-  if (p.appOrderFile) appOrder = await readOrderFile('app', p.appOrderFile);
-  else {
-    const all = await listOrders(pc, c.deployment, { kind: 'app', app: p.app });
-    const ok = all.filter(
-      (o) =>
-        o.kind === 'app' &&
-        isTeeTag(o.order.tag) &&
-        open(o.order.requesterrestrict, requester) &&
-        (!p.dataset || open(o.order.datasetrestrict, p.dataset)) &&
-        (!p.workerpool || open(o.order.workerpoolrestrict, p.workerpool)) &&
-        o.remaining >= volume,
-    );
-    const first = ok[0];
-    if (!first || first.kind !== 'app')
-      throw new SealworkError(
-        'APP_ORDER_NOT_FOUND',
-        all.length
-          ? `No published order of app ${p.app} is open to this request (TEE tag, restrictions, volume ${volume}).`
-          : `App ${p.app} has no published order.`,
-        {
-          hint: 'The app owner publishes one with `sealwork order sign app … --tag tee` + `order publish`, or pass --app-order <file>.',
-        },
-      );
-    appOrder = first.order;
-    appRef = first.orderHash;
-  }
-  // Dataset order.
-  let datasetOrder: DatasetOrder | undefined;
-  let datasetRef: Hex | 'file' | null = null;
-  if (p.dataset) {
-    if (p.datasetOrderFile) {
-      datasetOrder = await readOrderFile('dataset', p.datasetOrderFile);
-      datasetRef = 'file';
-    } else {
-      const all = (await listOrders(pc, c.deployment, { kind: 'dataset', dataset: p.dataset })).filter(
-        (o) => o.kind === 'dataset',
-      );
-      const reasons: string[] = [];
-      for (const o of all) {
-        if (o.kind !== 'dataset') continue;
-        const d = o.order;
-        if (!open(d.apprestrict, p.app))
-          reasons.push(
-            `dataset order ${short(o.orderHash)} restricts apps to ${d.apprestrict}; this request uses app ${p.app}`,
-          );
-        else if (!open(d.requesterrestrict, requester))
-          reasons.push(
-            `dataset order ${short(o.orderHash)} restricts requesters to ${d.requesterrestrict}; you are ${requester}`,
-          );
-        else if (p.workerpool && !open(d.workerpoolrestrict, p.workerpool))
-          reasons.push(
-            `dataset order ${short(o.orderHash)} restricts workerpools to ${d.workerpoolrestrict}`,
-          );
-        else if (o.remaining < volume)
-          reasons.push(`dataset order ${short(o.orderHash)} has ${o.remaining} use(s) left`);
-        else {
-          datasetOrder = d;
-          datasetRef = o.orderHash;
-          break;
-        }
-      }
-      if (!datasetOrder)
-        throw new SealworkError(
-          'DATASET_ORDER_NOT_FOUND',
-          all.length
-            ? `No order of dataset ${p.dataset} can be matched: ${reasons.join('; ')}.`
-            : `Dataset ${p.dataset} has no published order.`,
-          {
-            hint: 'Only apps the dataset owner authorized can use this dataset; ask the owner for an order open to your app.',
-            details: { dataset: p.dataset, app: p.app, reasons },
-          },
-        );
-    }
-  }
-  // Workerpool order.
-  let wpOrder: WorkerpoolOrder;
-  let wpRef: Hex | 'file' = 'file';
-  if (p.workerpoolOrderFile) wpOrder = await readOrderFile('workerpool', p.workerpoolOrderFile);
-  else {
-    const all = await listOrders(pc, c.deployment, {
-      kind: 'workerpool',
-      ...(p.workerpool ? { workerpool: p.workerpool } : {}),
-    });
-    const ok = all.filter(
-      (o) =>
-        o.kind === 'workerpool' &&
-        isTeeTag(o.order.tag) &&
-        open(o.order.apprestrict, p.app) &&
-        (!p.dataset || open(o.order.datasetrestrict, p.dataset)) &&
-        open(o.order.requesterrestrict, requester) &&
-        (p.category === undefined || o.order.category === BigInt(p.category)) &&
-        o.remaining >= volume,
-    );
-    const first = ok[0];
-    if (!first || first.kind !== 'workerpool')
-      throw new SealworkError(
-        'WORKERPOOL_ORDER_NOT_FOUND',
-        `No published TEE workerpool order${p.workerpool ? ` of ${p.workerpool}` : ''} is open to this request.`,
-        {
-          hint: 'Start a worker (`sealwork worker start` or `sealwork dev`) whose owner publishes a workerpool order, or pass --workerpool-order <file>.',
-        },
-      );
-    wpOrder = first.order;
-    wpRef = first.orderHash;
-  }
+  const market: Market = { client: c.publicClient, deployment: c.deployment };
+  const app = await findAppOrder(market, p, requester, volume);
+  const dataset = await findDatasetOrder(market, p, requester, volume);
+  const wp = await findWorkerpoolOrder(market, p, requester, volume);
   // The request order, signed by the requester.
-  const params: Record<string, unknown> = {};
-  if (p.args) params.iexec_args = p.args;
-  if (p.secrets && Object.keys(p.secrets).length) params.iexec_secrets = p.secrets;
-  if (p.inputFiles?.length) params.iexec_input_files = p.inputFiles;
-  if (p.encryptResult) {
-    params.iexec_result_encryption = true;
-    if (p.resultKeyFormat === 'iexec') params.sealwork_result_key_format = 'iexec';
-  }
   const request = await signOrder(
     c.walletClient!,
     { chainId: c.deployment.chainId, hub: c.deployment.hub },
@@ -234,18 +255,23 @@ export async function runApp(p: RunAppParameters): Promise<RunAppReturnType> {
       app: p.app,
       requester,
       dataset: p.dataset ?? zeroAddress,
-      workerpool: wpOrder.workerpool,
+      workerpool: wp.order.workerpool,
       volume,
       tag: TAG_TEE,
-      category: wpOrder.category,
+      category: wp.order.category,
       trust: 0n,
       beneficiary: p.beneficiary ?? requester,
-      params: JSON.stringify(params),
+      params: JSON.stringify(requestParams(p)),
     }),
   );
   const m = await matchOrders(
     { publicClient: c.publicClient, walletClient: c.walletClient, deployment: c.deployment },
-    { app: appOrder, ...(datasetOrder ? { dataset: datasetOrder } : {}), workerpool: wpOrder, request },
+    {
+      app: app.order,
+      ...(dataset.order ? { dataset: dataset.order } : {}),
+      workerpool: wp.order,
+      request,
+    },
   );
   const taskIds = Array.from({ length: Number(m.volume) }, (_, i) =>
     computeTaskId(m.dealid, m.botFirst + BigInt(i)),
@@ -255,7 +281,7 @@ export async function runApp(p: RunAppParameters): Promise<RunAppReturnType> {
     taskIds,
     txHash: m.txHash,
     requestOrder: request,
-    orders: { app: appRef, dataset: datasetRef, workerpool: wpRef },
+    orders: { app: app.ref, dataset: dataset.ref, workerpool: wp.ref },
   };
 }
 
@@ -313,11 +339,11 @@ export async function showTask(p: ChainAccess & { taskId: Hex; dealId?: Hex }): 
   if (!/^0x[0-9a-fA-F]{64}$/.test(p.taskId))
     throw new SealworkError('TASK_ID_INVALID', `${p.taskId} is not a task id (0x + 64 hex characters).`);
   const c = await clients(p);
-  const t = await readTask(c.publicClient as never, c.deployment.hub, p.taskId);
+  const t = await readTask(c.publicClient, c.deployment.hub, p.taskId);
   const status = STATUS_NAMES[t.status] ?? 'UNSET';
   const dealId = t.status === TaskStatus.UNSET ? (p.dealId ?? null) : t.dealid;
   const deal = dealId
-    ? await readDeal(c.publicClient as never, c.deployment.hub, dealId).catch(() => undefined)
+    ? await readDeal(c.publicClient, c.deployment.hub, dealId).catch(() => undefined)
     : undefined;
   const results = parseTaskResults(t.results);
   const local = await localTaskRecord({ home: c.home, taskId: p.taskId });
@@ -388,6 +414,8 @@ export interface DownloadResultParameters extends ChainAccess {
   force?: boolean;
   /** Extra CA certificates for the storage (default: the local storage's). */
   ca?: string[];
+  /** A PEM file of the storage certificate to trust, instead of `ca` (read before anything else). */
+  caFile?: string;
   onWarning?: (message: string) => void;
 }
 
@@ -402,6 +430,14 @@ export interface DownloadResultReturnType {
 
 /** Download a completed task's result; with `decrypt`, decrypt it with the beneficiary key. */
 export async function downloadResult(p: DownloadResultParameters): Promise<DownloadResultReturnType> {
+  const caFile = p.caFile;
+  const ca = caFile
+    ? [
+        await fs.readFile(caFile, 'utf8').catch((e: unknown) => {
+          throw fsError(e, caFile, 'read');
+        }),
+      ]
+    : p.ca;
   const info = await showTask(p);
   if (info.status !== 'COMPLETED' || !info.results?.location)
     throw new SealworkError('RESULT_NOT_AVAILABLE', `Task ${p.taskId} is ${info.status}: it has no result.`, {
@@ -413,7 +449,7 @@ export async function downloadResult(p: DownloadResultParameters): Promise<Downl
   const home = resolveHome(p.home);
   const location = info.results.location;
   // The location comes from the chain (written by the worker): never a path on this machine.
-  const data = await fetchBytes(location, { ca: p.ca ?? (await localStorageCa(home)), fileRoot: false });
+  const data = await fetchBytes(location, { ca: ca ?? (await localStorageCa(home)), fileRoot: false });
   const encrypted = await isEncryptedResult(data);
   let zip = data;
   let format: ResultKeyFormat | undefined;

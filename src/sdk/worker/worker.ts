@@ -3,8 +3,8 @@ import { promises as fs, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Address, LocalAccount } from 'viem';
 import { openSimPlatform, type SimPlatform } from '../../attestation/index.js';
-import { createWalletClient, http } from 'viem';
 import {
+  chainWriterFor,
   createChainClients,
   createWorkerpoolOrder,
   isTeeTag,
@@ -19,7 +19,6 @@ import { SealworkError, fsError } from '../../errors.js';
 import { isProcessRunning } from '../../chain/anvil.js';
 import { readSmsRecord, smsClient } from '../../sms/index.js';
 import { resolveHome } from '../../util/home.js';
-import { WorkerChain } from '../../worker/chain.js';
 import { TaskJournal } from '../../worker/journal.js';
 import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client.js';
 import { parseSize } from '../../enclave/util.js';
@@ -196,7 +195,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     throw new SealworkError('WALLET_MISSING', 'The worker needs the workerpool owner wallet.', {
       hint: 'Set SEALWORK_PRIVATE_KEY to the workerpool owner key, or use --as workerpool on the embedded chain.',
     });
-  const pool = await readWorkerpool(clients.publicClient as never, p.workerpool);
+  const pool = await readWorkerpool(clients.publicClient, p.workerpool);
   if (pool.owner.toLowerCase() !== scheduler.address.toLowerCase())
     throw new SealworkError(
       'WORKERPOOL_NOT_OWNED',
@@ -206,19 +205,15 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
       },
     );
   if (p.publishOrderVolume) {
-    const open = await listOrders(clients.publicClient as never, clients.deployment, {
+    const open = await listOrders(clients.publicClient, clients.deployment, {
       kind: 'workerpool',
       workerpool: p.workerpool,
     });
     if (!open.some((o) => o.kind === 'workerpool' && isTeeTag(o.order.tag) && o.remaining > 0n)) {
-      const walletClient = createWalletClient({
-        chain: clients.chain,
-        transport: http(clients.url),
-        account: scheduler,
-      });
+      const writer = chainWriterFor(clients, scheduler);
       const domain = { chainId: clients.deployment.chainId, hub: clients.deployment.hub };
       const order = await signOrder(
-        walletClient,
+        writer.walletClient,
         domain,
         'workerpool',
         createWorkerpoolOrder({
@@ -227,11 +222,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
           volume: BigInt(p.publishOrderVolume),
         }),
       );
-      await publishOrder(
-        { publicClient: clients.publicClient, walletClient, deployment: clients.deployment },
-        'workerpool',
-        order,
-      );
+      await publishOrder(writer, 'workerpool', order);
     }
   }
   let storageUrl = p.storageUrl;
@@ -252,7 +243,6 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
       hint: 'Start one with `sealwork sms start`, or pass --sms-url.',
     });
   const smsCa = await readPem(p.smsCa ?? (rec && rec.url === smsUrl ? rec.certPath : undefined));
-  const chain = new WorkerChain(clients.publicClient, clients.url, clients.deployment.hub);
   // One worker per journal: two would race on the same tasks (initialize twice, fail each other's).
   const unlock = await lockWorker(home);
   let journal: TaskJournal | undefined;
@@ -271,7 +261,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
   const sms = smsClient(smsUrl, { ...(smsCa ? { ca: smsCa } : {}), timeoutMs: 30_000 });
   const runTee = createTeeRunner({
     home,
-    chain,
+    publicClient: clients.publicClient,
     sms,
     scheduler,
     platform,
@@ -286,7 +276,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     onStep: p.onStep,
   });
   const worker = new Worker({
-    chain,
+    chain: clients,
     journal,
     workerpool: p.workerpool,
     scheduler,

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { SealworkError, fsError } from '../../errors.js';
+import { SealworkError, fsError, isErrorCode } from '../../errors.js';
 import { httpCall } from '../fetch.js';
 
 export interface StorageEndpoint {
@@ -59,9 +59,10 @@ export async function putObject(p: {
   } catch {
     body = {};
   }
+  const sent = body.error?.code;
   if (r.status !== 200 && r.status !== 201)
     throw new SealworkError(
-      body.error?.code ?? 'STORAGE_PUT_FAILED',
+      isErrorCode(sent) ? sent : 'STORAGE_PUT_FAILED',
       `The storage refused the object: ${body.error?.message ?? `HTTP ${r.status}`}`,
       { details: { status: r.status } },
     );

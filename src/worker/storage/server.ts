@@ -9,7 +9,7 @@ import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { SealworkError } from '../../errors.js';
+import { SealworkError, type ErrorCode } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { loadOrCreateTls } from '../tls.js';
 
@@ -29,7 +29,7 @@ function objectPath(dir: string, hex: string): string {
   return join(dir, 'objects', hex.slice(0, 2), hex);
 }
 
-function errorBody(code: string, message: string) {
+function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };
 }
 

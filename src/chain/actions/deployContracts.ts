@@ -1,0 +1,82 @@
+import { getAddress, type Address, type Hex } from 'viem';
+import { deployContract, getChainId, waitForTransactionReceipt } from 'viem/actions';
+import { SealworkError } from '../../errors.js';
+import type { Deployment } from '../deployment.js';
+import { appRegistryAbi, appRegistryBytecode } from '../generated/appRegistry.js';
+import { datasetRegistryAbi, datasetRegistryBytecode } from '../generated/datasetRegistry.js';
+import { hubAbi, hubBytecode } from '../generated/hub.js';
+import { workerpoolRegistryAbi, workerpoolRegistryBytecode } from '../generated/workerpoolRegistry.js';
+import type { ReadClient, SignerClient } from '../types.js';
+
+/** The deployed address and block of a contract creation transaction. */
+async function deployed(
+  publicClient: ReadClient,
+  hash: Hex,
+): Promise<{ address: Address; blockNumber: bigint }> {
+  const receipt = await waitForTransactionReceipt(publicClient, { hash });
+  if (receipt.status !== 'success' || !receipt.contractAddress)
+    throw new SealworkError('DEPLOY_FAILED', 'A contract deployment transaction reverted.', {
+      details: { tx: hash },
+    });
+  return { address: getAddress(receipt.contractAddress), blockNumber: receipt.blockNumber };
+}
+
+/** Deploy the three registries and the hub with `walletClient`'s account. Does not record it. */
+export async function deployContracts(
+  walletClient: SignerClient,
+  publicClient: ReadClient,
+): Promise<Deployment> {
+  const account = walletClient.account;
+  if (!account)
+    throw new SealworkError('WALLET_MISSING', 'Deploying contracts needs a wallet.', {
+      hint: 'Set SEALWORK_PRIVATE_KEY or use a wallet.',
+    });
+  const chain = walletClient.chain ?? null;
+  const apps = await deployed(
+    publicClient,
+    await deployContract(walletClient, {
+      abi: appRegistryAbi,
+      bytecode: appRegistryBytecode,
+      account,
+      chain,
+    }),
+  );
+  const datasets = await deployed(
+    publicClient,
+    await deployContract(walletClient, {
+      abi: datasetRegistryAbi,
+      bytecode: datasetRegistryBytecode,
+      account,
+      chain,
+    }),
+  );
+  const pools = await deployed(
+    publicClient,
+    await deployContract(walletClient, {
+      abi: workerpoolRegistryAbi,
+      bytecode: workerpoolRegistryBytecode,
+      account,
+      chain,
+    }),
+  );
+  const hub = await deployed(
+    publicClient,
+    await deployContract(walletClient, {
+      abi: hubAbi,
+      bytecode: hubBytecode,
+      args: [apps.address, datasets.address, pools.address],
+      account,
+      chain,
+    }),
+  );
+  return {
+    chainId: await getChainId(publicClient),
+    hub: hub.address,
+    appRegistry: apps.address,
+    datasetRegistry: datasets.address,
+    workerpoolRegistry: pools.address,
+    deployer: account.address,
+    blockNumber: Number(apps.blockNumber),
+    deployedAt: new Date().toISOString(),
+  };
+}

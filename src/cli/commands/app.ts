@@ -1,0 +1,467 @@
+/**
+ * `sealwork app`: deploy and show on chain, build / measure / exec a protected enclave image, push
+ * its secrets to the SMS, and request a confidential run.
+ */
+import type { Command } from 'commander';
+import type { Address } from 'viem';
+import { SealworkError } from '../../errors.js';
+import { action, pushed } from '../context.js';
+import {
+  chainOptions,
+  chainParams,
+  collect,
+  smsOptions,
+  smsParams,
+  type ChainOpts,
+  type SmsOpts,
+} from '../options.js';
+import { readSecret } from '../terminal.js';
+
+// SDK modules are loaded on use: `sealwork --help` and other commands do not pay for them.
+const sdkAssets = () => import('../../sdk/chain/assets.js');
+const sdkEnclave = () => import('../../sdk/enclave/index.js');
+const sdkSms = () => import('../../sdk/sms/index.js');
+const sdkRequester = () => import('../../sdk/worker/requester.js');
+const sdkTask = () => import('../../sdk/worker/task.js');
+
+const SIM_WARNING =
+  'simulated enclave (no SGX): integrity is checked, but the host can read everything — no confidentiality against the host';
+
+function identityLines(r: {
+  mrenclave: string;
+  fspfKey: string;
+  fspfTag: string;
+  fingerprint: string;
+  mrenclaveJson: unknown;
+  measured: string;
+}): string[] {
+  return [
+    `MrEnclave:   ${r.mrenclave}`,
+    `FSPF key:    ${r.fspfKey}`,
+    `FSPF tag:    ${r.fspfTag}`,
+    `fingerprint: ${r.fingerprint}`,
+    `measured:    ${r.measured}`,
+    `mrenclave:   ${JSON.stringify(r.mrenclaveJson)}`,
+    'simulated:   true',
+  ];
+}
+
+function deployCommand(app: Command): void {
+  chainOptions(
+    app
+      .command('deploy')
+      .description('Register an app on chain: image URI and enclave fingerprint (mrenclave JSON)')
+      .requiredOption('--name <name>', 'app name')
+      .requiredOption('--image <uri>', 'image URI (stored as m_appMultiaddr)')
+      .option(
+        '--mrenclave <json|@file>',
+        '{"framework":"SCONE","version","entrypoint","heapSize","fingerprint"} (omit for a non-TEE app)',
+      )
+      .option(
+        '--checksum <bytes32>',
+        'image digest (0x + 64 hex); default: computed for a local image, else zero (refused by workers unless allowed)',
+      )
+      .option('--owner <address>', 'owner of the app NFT (default: the wallet)'),
+  ).action(
+    action(
+      async (
+        ctx,
+        o: ChainOpts & {
+          name: string;
+          image: string;
+          mrenclave?: string;
+          checksum?: string;
+          owner?: Address;
+        },
+      ) => {
+        const r = await (await sdkAssets()).deployApp({ ...chainParams(ctx, o), ...o });
+        if (/^0x0{64}$/.test(r.checksum))
+          ctx.info(
+            'warning: the app is deployed with a zero checksum; workers refuse it unless their operator passes --allow-zero-checksum. Give --checksum 0x<sha256 of the image archive>, or deploy a local image to have it computed.',
+          );
+        ctx.out(r, [
+          `app:      ${r.address}`,
+          `owner:    ${r.owner}`,
+          `image:    ${r.multiaddr}`,
+          `checksum: ${r.checksum}${r.checksumComputed ? ' (computed from the local image)' : ''}`,
+          `tx:       ${r.txHash}`,
+        ]);
+      },
+    ),
+  );
+}
+
+function showCommand(app: Command): void {
+  chainOptions(
+    app.command('show').description('Show an app registered on chain').argument('<address>'),
+  ).action(
+    action(async (ctx, o: ChainOpts, address: string) => {
+      const { showApp } = await sdkAssets();
+      const r = await showApp({ ...chainParams(ctx, o), address: address as Address });
+      ctx.out(r, [
+        `app:       ${r.address}`,
+        `owner:     ${r.owner}`,
+        `name:      ${r.name}`,
+        `image:     ${r.multiaddr}`,
+        `checksum:  ${r.checksum}`,
+        `mrenclave: ${r.mrenclave || '(none: not a TEE app)'}`,
+      ]);
+    }),
+  );
+}
+
+interface BuildOpts {
+  mrenclaveOut?: string;
+  entrypoint: string;
+  out: string;
+  heap: string;
+  stack: string;
+  threads: string;
+  debug?: boolean;
+  region?: string[];
+  fsKeyFile?: string;
+  force?: boolean;
+}
+
+function buildCommand(app: Command): void {
+  app
+    .command('build')
+    .description('Build a protected enclave image (FSPF layer, encrypted regions) and print its fingerprint')
+    .argument('<image>', 'OCI image layout folder, or OCI / `docker save` tar archive')
+    .requiredOption(
+      '--entrypoint <cmd>',
+      "command the enclave runs (its program, or a script's interpreter, is measured)",
+    )
+    .requiredOption('--out <image>', 'protected image to write (folder; a .tar name writes an archive)')
+    .option(
+      '--heap <size>',
+      'enclave heap (e.g. 1G); the run-time memory limit is heap + threads × stack',
+      '1G',
+    )
+    .option('--stack <size>', 'stack per thread (e.g. 8M)', '8M')
+    .option('--threads <n>', 'enclave threads', '8')
+    .option('--debug', 'debug enclave (changes MrEnclave)')
+    .option(
+      '--region <path:protection>',
+      'file-system region, repeatable: /app:authenticated, /data:encrypted, /:not-protected (default /:authenticated)',
+      collect,
+    )
+    .option(
+      '--fs-key-file <path>',
+      'where to write the keys of encrypted regions (0600; default $SEALWORK_HOME/keys/apps/<out>.fskey.json)',
+    )
+    .option('--mrenclave-out <file>', 'also write the mrenclave JSON (for `app deploy --mrenclave @file`)')
+    .option('--force', 'overwrite existing outputs')
+    .action(
+      action(async (ctx, o: BuildOpts, image: string) => {
+        const threads = Number(o.threads);
+        ctx.info(`note: ${SIM_WARNING}`);
+        const { buildApp } = await sdkEnclave();
+        const r = await buildApp({
+          image,
+          out: o.out,
+          entrypoint: o.entrypoint,
+          heap: o.heap,
+          stack: o.stack,
+          threads: Number.isInteger(threads) ? threads : NaN,
+          debug: o.debug,
+          regions: o.region,
+          fsKeyFile: o.fsKeyFile,
+          force: o.force,
+          home: ctx.home,
+          mrenclaveOut: o.mrenclaveOut,
+        });
+        ctx.out(r, [
+          `protected image: ${r.out}`,
+          ...identityLines(r),
+          `checksum:    ${r.checksum}`,
+          `files:       ${r.files} protected (${r.encryptedFiles} encrypted)`,
+          ...(r.mrenclaveFile ? [`mrenclave JSON written to ${r.mrenclaveFile}`] : []),
+          ...(r.fsKeyFile
+            ? [`fs key file: ${r.fsKeyFile} (0600; push it to the SMS, never ship it with the image)`]
+            : []),
+        ]);
+      }),
+    );
+}
+
+function measureCommand(app: Command): void {
+  app
+    .command('measure')
+    .description('Recompute MrEnclave, FSPF key and tag of a protected image (checking every protected file)')
+    .argument('<image>', 'protected image')
+    .option(
+      '--fs-key-file <path>',
+      'also decrypt and check every file of encrypted regions (not needed to measure)',
+    )
+    .action(
+      action(async (ctx, o: { fsKeyFile?: string }, image: string) => {
+        const r = await (await sdkEnclave()).measureApp({ image, fsKeyFile: o.fsKeyFile });
+        ctx.out(r, [`image:       ${r.image}`, ...identityLines(r), `files:       ${r.files} verified`]);
+      }),
+    );
+}
+
+interface ExecOpts {
+  fspfKey?: string;
+  fspfTag?: string;
+  fingerprint?: string;
+  fsKeyFile?: string;
+  in?: string;
+  out?: string;
+  limit?: string[];
+  args?: string;
+  env?: string[];
+  timeout: string;
+  memory?: string;
+}
+
+function execCommand(app: Command): void {
+  app
+    .command('exec')
+    .description('Run a protected image in the sandboxed (simulated) enclave; refuses on any FSPF mismatch')
+    .argument('<image>', 'protected image')
+    .option('--fspf-key <hex>', 'FSPF key (from the fingerprint)')
+    .option('--fspf-tag <hex>', 'FSPF tag (from the fingerprint)')
+    .option(
+      '--fingerprint <fp>',
+      'MrEnclave|FSPF_KEY|FSPF_TAG instead of key and tag (MrEnclave checked too)',
+    )
+    .option('--fs-key-file <path>', 'file-system key file, for images with encrypted regions')
+    .option('--in <dir>', 'folder mounted read-only at /iexec_in')
+    .option('--out <dir>', 'folder that receives /iexec_out (default: a fresh ./iexec_out-<time>-<id>)')
+    .option(
+      '--limit <name=value>',
+      'sandbox bound, repeatable (processes, openFiles, fileBytes, cpuSeconds, tmpBytes, shmBytes, resultBytes, resultEntries, memoryBytes)',
+      collect,
+    )
+    .option('--args <args>', 'arguments appended to the entrypoint')
+    .option('--env <K=V>', 'environment variable, repeatable', collect)
+    .option('--timeout <duration>', 'wall-clock limit (e.g. 60s, 2m)', '60s')
+    .option('--memory <size>', 'address-space limit (default: heap + threads × stack)')
+    .action(
+      action(async (ctx, o: ExecOpts, image: string) => {
+        ctx.info(`note: ${SIM_WARNING}`);
+        const { execApp, parseMemorySize } = await sdkEnclave();
+        const r = await execApp({
+          image,
+          fspfKey: o.fspfKey,
+          fspfTag: o.fspfTag,
+          fingerprint: o.fingerprint,
+          fsKeyFile: o.fsKeyFile,
+          inDir: o.in,
+          outDir: o.out,
+          limits: o.limit,
+          args: o.args,
+          env: o.env,
+          timeout: o.timeout,
+          memoryBytes: o.memory ? parseMemorySize(o.memory, 'memory limit') : undefined,
+        });
+        if (ctx.json) ctx.out(r, '');
+        else {
+          process.stdout.write(r.stdout);
+          process.stderr.write(r.stderr);
+          if (r.stdoutTruncated || r.stderrTruncated) ctx.info('(output truncated)');
+          ctx.info(
+            r.timedOut
+              ? `timed out after ${r.durationMs} ms: the sandbox was killed`
+              : `exit ${r.exitCode ?? r.signal} in ${r.durationMs} ms; outputs in ${r.outDir}; MrEnclave ${r.mrenclave}`,
+          );
+        }
+        const status = r.timedOut ? 124 : r.exitCode === 0 ? 0 : (r.exitCode ?? 1);
+        if (status === 0) return;
+        // The app's status becomes the CLI's (124 on timeout, like timeout(1)).
+        process.exitCode = status;
+        if (!ctx.json)
+          throw new SealworkError(
+            r.timedOut ? 'APP_TIMED_OUT' : 'APP_FAILED',
+            r.timedOut
+              ? `The app was killed after the ${o.timeout} timeout.`
+              : `The app exited with status ${r.exitCode ?? r.signal}.`,
+            { hint: 'See its output above.', exitCode: status },
+          );
+      }),
+    );
+}
+
+function pushSecretCommand(app: Command): void {
+  smsOptions(
+    app
+      .command('push-secret')
+      .description('Push the app developer secret (IEXEC_APP_DEVELOPER_SECRET) to the SMS, as the app owner')
+      .argument('<app>', 'app address')
+      .option('--secret-file <path>', 'file holding the secret (else stdin or a masked prompt)')
+      .option('--stdin', 'read the secret from stdin'),
+  ).action(
+    action(async (ctx, o: SmsOpts & { secretFile?: string; stdin?: boolean }, address: string) => {
+      const secret = await readSecret(ctx, { file: o.secretFile, stdin: o.stdin }, 'app secret');
+      pushed(
+        ctx,
+        `secret of app ${address}`,
+        await (await sdkSms()).pushAppSecret({ ...smsParams(ctx, o), app: address, secret }),
+      );
+    }),
+  );
+}
+
+function pushFsKeyCommand(app: Command): void {
+  smsOptions(
+    app
+      .command('push-fs-key')
+      .description(
+        "Push the app's file-system key (encrypted regions) to the SMS, as the app owner; immutable",
+      )
+      .argument('<app>', 'app address')
+      .requiredOption('--fs-key-file <file>', 'the file-system key file written by `app build`'),
+  ).action(
+    action(async (ctx, o: SmsOpts & { fsKeyFile: string }, address: string) => {
+      pushed(
+        ctx,
+        `file-system key of app ${address}`,
+        await (await sdkSms()).pushAppFsKey({ ...smsParams(ctx, o), app: address, fsKeyFile: o.fsKeyFile }),
+      );
+    }),
+  );
+}
+
+/** `--secret <index>=<name>` options, as the `iexec_secrets` map. */
+function parseSecrets(list: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of list) {
+    const m = /^(\d+)=([A-Za-z0-9_-]{1,64})$/.exec(s);
+    if (!m)
+      throw new SealworkError('SECRET_MAPPING_INVALID', `Cannot read --secret ${s}.`, {
+        hint: 'Use --secret <index>=<name>, e.g. --secret 1=my-api-key (the name of a requester secret in the SMS).',
+      });
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+interface RunOpts extends ChainOpts {
+  dataset?: Address;
+  workerpool?: Address;
+  args?: string;
+  secret?: string[];
+  inputFile?: string[];
+  encryptResult?: boolean;
+  resultKeyFormat: string;
+  beneficiary?: Address;
+  appOrder?: string;
+  datasetOrder?: string;
+  workerpoolOrder?: string;
+  volume: string;
+  watch?: boolean;
+  timeout: string;
+}
+
+/** The checks of `app run`'s own options, before anything is sent: the watch timeout in ms. */
+function runTimeoutMs(o: RunOpts): number {
+  if (!['oaep', 'iexec'].includes(o.resultKeyFormat))
+    throw new SealworkError(
+      'RESULT_KEY_FORMAT_INVALID',
+      `Unknown --result-key-format ${o.resultKeyFormat}.`,
+      {
+        hint: 'Use oaep (default) or iexec.',
+      },
+    );
+  const timeoutMs = Number(o.timeout) * 1000;
+  if (o.watch && !(timeoutMs > 0))
+    throw new SealworkError('WATCH_TIMEOUT_INVALID', `--timeout ${o.timeout} is not a number of seconds.`, {
+      hint: 'Give --timeout as e.g. 300.',
+    });
+  return timeoutMs;
+}
+
+function runCommand(app: Command): void {
+  chainOptions(
+    app
+      .command('run')
+      .description('Request a confidential run of an app: find orders, sign the request, match the deal')
+      .argument('<app>', 'app address')
+      .option('--dataset <address>', 'dataset to compute on')
+      .option('--workerpool <address>', 'workerpool (default: any with a matching TEE order)')
+      .option('--args <args>', 'arguments for the app (iexec_args)')
+      .option(
+        '--secret <index=name>',
+        'requester secret given to the app as IEXEC_REQUESTER_SECRET_<index>',
+        collect,
+      )
+      .option('--input-file <url>', 'input file URL (repeatable)', collect)
+      .option('--encrypt-result', 'encrypt the result to the beneficiary key pushed to the SMS')
+      .option(
+        '--result-key-format <format>',
+        'key wrap of the result: oaep (default) or iexec (iExec SDK format)',
+        'oaep',
+      )
+      .option('--beneficiary <address>', 'who receives the result (default: the requester)')
+      .option('--app-order <file>', 'use this signed app order instead of the market')
+      .option('--dataset-order <file>', 'use this signed dataset order instead of the market')
+      .option('--workerpool-order <file>', 'use this signed workerpool order instead of the market')
+      .option('--volume <n>', 'number of tasks in the deal', '1')
+      .option('--watch', 'follow the task(s) until completed or failed')
+      .option('--timeout <seconds>', 'give up watching after this long', '300'),
+  ).action(
+    action(async (ctx, o: RunOpts, appAddress: Address) => {
+      const timeoutMs = runTimeoutMs(o);
+      const r = await (
+        await sdkRequester()
+      ).runApp({
+        ...chainParams(ctx, o),
+        app: appAddress,
+        dataset: o.dataset,
+        workerpool: o.workerpool,
+        args: o.args,
+        secrets: parseSecrets(o.secret),
+        inputFiles: o.inputFile,
+        encryptResult: o.encryptResult,
+        resultKeyFormat: o.resultKeyFormat === 'iexec' ? 'iexec' : 'oaep-sha256',
+        beneficiary: o.beneficiary,
+        appOrderFile: o.appOrder,
+        datasetOrderFile: o.datasetOrder,
+        workerpoolOrderFile: o.workerpoolOrder,
+        volume: Number(o.volume),
+      });
+      ctx.info(`deal ${r.dealId} matched (tx ${r.txHash})`);
+      if (!o.watch) {
+        ctx.out(r, [`deal:  ${r.dealId}`, ...r.taskIds.map((t) => `task:  ${t}`)]);
+        return;
+      }
+      const finals = await (
+        await sdkTask()
+      ).watchTasks({
+        ...chainParams(ctx, o),
+        taskIds: r.taskIds,
+        timeoutMs,
+        onChange: (taskId, i) =>
+          ctx.info(
+            `task ${taskId.slice(0, 10)}… ${i.status}${i.worker ? ` (worker: ${i.worker.step})` : ''}`,
+          ),
+      });
+      const failed = finals.filter((f) => f.status !== 'COMPLETED');
+      ctx.out({ ...r, tasks: finals }, [
+        `deal:  ${r.dealId}`,
+        ...finals.map(
+          (f) =>
+            `task:  ${f.taskId} ${f.status}${f.results?.location ? ` → ${f.results.location}` : ''}${f.worker?.cause ? ` [${f.worker.cause.code}] ${f.worker.cause.message}` : ''}`,
+        ),
+      ]);
+      if (failed.length)
+        throw new SealworkError('TASK_FAILED', `${failed.length} task(s) did not complete.`, {
+          hint: 'See `sealwork task show <taskid>` for the cause.',
+        });
+    }),
+  );
+}
+
+export function register(program: Command): void {
+  const app = program.command('app').description('Apps: build and measure enclave images, deploy, run');
+  deployCommand(app);
+  showCommand(app);
+  buildCommand(app);
+  measureCommand(app);
+  execCommand(app);
+  pushSecretCommand(app);
+  pushFsKeyCommand(app);
+  runCommand(app);
+}

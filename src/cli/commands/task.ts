@@ -1,0 +1,51 @@
+/** `sealwork task`: show a task (on chain, and from this home's worker journal), claim it. */
+import type { Command } from 'commander';
+import { action } from '../context.js';
+import { chainOptions, chainParams, when, type ChainOpts } from '../options.js';
+
+export function register(program: Command): void {
+  const task = program.command('task').description('Tasks: show status and results');
+  chainOptions(
+    task
+      .command('show')
+      .description('Show a task: on-chain status, deadlines, result; its failure cause from a local worker')
+      .argument('<taskid>'),
+  ).action(
+    action(async (ctx, o: ChainOpts, taskid: string) => {
+      const { showTaskWithJournal } = await import('../../sdk/worker/task.js');
+      const t = await showTaskWithJournal({ ...chainParams(ctx, o), taskid });
+      ctx.out(t, [
+        `task:      ${t.taskid}`,
+        `status:    ${t.statusName}`,
+        `deal:      ${t.dealid} #${t.idx}`,
+        `deadlines: contribution ${when(t.contributionDeadline)}, final ${when(t.finalDeadline)}`,
+        ...(t.resultsTimestamp > 0n
+          ? [
+              `digest:    ${t.resultDigest}`,
+              `results:   ${t.results}`,
+              `worker:    ${t.contributors.join(', ')}`,
+            ]
+          : []),
+        ...(t.resultsLocation ? [`result:    ${t.resultsLocation}`] : []),
+        ...(t.workerStep !== null
+          ? [`local worker: ${t.workerStep} (enclave runs: ${t.workerAttempts})`]
+          : []),
+        ...(t.failureCause ? [`cause:     [${t.failureCause.code}] ${t.failureCause.message}`] : []),
+      ]);
+    }),
+  );
+
+  chainOptions(
+    task
+      .command('claim')
+      .description('Claim a task after its final deadline (it becomes FAILED)')
+      .argument('<taskid>'),
+  ).action(
+    action(async (ctx, o: ChainOpts, taskid: string) => {
+      const r = await (
+        await import('../../sdk/chain/deals.js')
+      ).claimTaskById({ ...chainParams(ctx, o), taskid });
+      ctx.out(r, [`claimed ${r.taskid}`, `tx: ${r.txHash}`]);
+    }),
+  );
+}

@@ -1,0 +1,54 @@
+import { defineCodes } from './define.js';
+
+/** The Secret Management Service: its HTTP answers, its store, and the client's view of it. */
+export const SMS_CODES = defineCodes('sms', {
+  // secrets API
+  SECRET_EXISTS: ['The secret already exists and is immutable.', 409],
+  SECRET_NOT_FOUND: ['No such secret.', 404],
+  SECRET_TOO_LARGE: ['The secret is over the size limit.', 413],
+  SECRET_NAME_INVALID: ['A secret name is empty, too long or has characters outside [A-Za-z0-9_-].', 400],
+  SIGNER_UNKNOWN: ['No owner is found on chain for the asset, so no signature can be accepted.', 401],
+  SIGNATURE_INVALID: ['The Authorization header is not the expected EIP-191 signature.', 401],
+  AUTHORIZATION_MISSING: ['The Authorization header is missing.', 401],
+  RESULT_KEY_INVALID: ['A result-encryption key is not an RSA key in PEM (base64 on the wire).', 400],
+  METHOD_NOT_ALLOWED: ['Secrets are never read back; HEAD checks one exists.', 405],
+  // release to an enclave
+  TASK_ID_INVALID: ['A task id is not 0x + 64 hex characters.', 400],
+  TASK_NOT_ACTIVE: ['The task is not ACTIVE on chain (initialize it first).', [401, 403]],
+  TASK_MISMATCH: ['The task id does not match the deal id and task index given.', 403],
+  DEAL_NOT_TEE: [
+    'The deal does not have the TEE tag (the SMS releases, and the worker runs, TEE tasks only).',
+    403,
+  ],
+  AUTHORIZATION_INVALID: ['The workerpool authorization is not signed by the workerpool owner.', 403],
+  ENCLAVE_CHALLENGE_UNKNOWN: ['The enclave challenge is not the one this SMS issued for the task.', 403],
+  NONCE_INVALID: ['The session nonce is unknown, used or expired.', 403],
+  SESSION_REQUEST_INVALID: ['The session request is malformed.', 400],
+  SESSION_REQUEST_TOO_LARGE: ['The session request is over the size limit.', 413],
+  QUOTE_INVALID: ['The quote or its collateral does not parse or verify.', 403],
+  QUOTE_ROOT_UNTRUSTED: ['The quote does not chain to a root this SMS trusts.', 403],
+  ENCLAVE_DEBUG: ['The quote comes from a debug enclave, which the SMS policy refuses.', 403],
+  REPORTDATA_MISMATCH: ['The quote does not vouch for the session key (REPORTDATA).', 403],
+  APP_FINGERPRINT_INVALID: ['The app has no valid SCONE fingerprint on chain.', 403],
+  DATASET_NOT_FOUND: ['The dataset of the deal is not on chain.', 403],
+  DATASET_KEY_MISSING: ['No key was pushed for the dataset.', 403],
+  REQUESTER_SECRET_MISSING: ['The requester has no secret of a name the deal asks for.', 403],
+  RESULT_KEY_MISSING: ['The deal asks for result encryption but the beneficiary pushed no result key.', 403],
+  CHAIN_UNAVAILABLE: ['The SMS cannot read the chain right now; retry later.', 503],
+  CHAIN_RPC_ERROR: 'The chain node answered a malformed JSON-RPC result.',
+  // the SMS process
+  SMS_DB_OPEN_FAILED: 'The SMS database cannot be opened.',
+  SMS_MASTER_KEY_INVALID: 'The SMS master key is not 32 bytes (base64 or hex).',
+  SMS_MASTER_KEY_EXPOSED: 'The SMS master key file is readable by other users.',
+  SMS_MASTER_KEY_MISMATCH: 'The SMS master key is not the one the database was sealed with.',
+  SMS_SEALED_VALUE_CORRUPT: 'A sealed value in the SMS database is corrupt.',
+  SMS_WORKER_FAILED: 'An SMS worker process exited while starting.',
+  TLS_CERT_INVALID: 'A TLS certificate file is not a PEM X.509 certificate.',
+  TLS_OPTIONS_INCOMPLETE: 'Give both --tls-cert and --tls-key, or neither.',
+  // the client
+  SMS_UNREACHABLE: 'The SMS cannot be reached.',
+  SMS_TLS_UNTRUSTED: 'The SMS presented a TLS certificate this client does not trust (pass --sms-ca).',
+  SMS_UNAUTHORIZED: 'The SMS refused the signature of the request (HTTP 401).',
+  SESSION_KEY_INVALID: 'The enclave session key is not a P-256 or X25519 public JWK.',
+  SESSION_DECRYPT_FAILED: 'The SMS release does not decrypt with this enclave key.',
+});

@@ -1,0 +1,101 @@
+/**
+ * How the SMS answers an error, declared once: the HTTP status of each stable code it refuses
+ * with, and the JSON body clients get (`{ error: { code, message, …details } }`, as iexec-sms).
+ * Domain code throws `SealworkError`s; `app.onError` renders them with `renderError`. An error
+ * whose code is not listed here is not the client's business: it is answered 500 INTERNAL (or 503
+ * CHAIN_UNAVAILABLE when the chain could not be read), with a fixed message.
+ */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { SealworkError } from '../errors.js';
+import { isChainUnavailable } from '../chain/index.js';
+import type { Logger } from './log.js';
+
+/** The HTTP status of every code the SMS answers with. */
+export const HTTP_STATUS: Readonly<Record<string, ContentfulStatusCode>> = {
+  // requests the SMS cannot read
+  ADDRESS_INVALID: 400,
+  SECRET_NAME_INVALID: 400,
+  DATASET_KEY_INVALID: 400,
+  RESULT_KEY_INVALID: 400,
+  TASK_ID_INVALID: 400,
+  SESSION_REQUEST_INVALID: 400,
+  SECRET_TOO_LARGE: 413,
+  SESSION_REQUEST_TOO_LARGE: 413,
+  // who may push or ask
+  AUTHORIZATION_MISSING: 401,
+  SIGNATURE_INVALID: 401,
+  SIGNER_UNKNOWN: 401,
+  // secrets: never read back, immutable once pushed (but web2 ones, by PUT)
+  METHOD_NOT_ALLOWED: 405,
+  SECRET_NOT_FOUND: 404,
+  SECRET_EXISTS: 409,
+  NOT_FOUND: 404,
+  // attested release: every refusal of a session is 403
+  TASK_NOT_ACTIVE: 403,
+  TASK_MISMATCH: 403,
+  DEAL_NOT_FOUND: 403,
+  DEAL_NOT_TEE: 403,
+  AUTHORIZATION_INVALID: 403,
+  ENCLAVE_CHALLENGE_UNKNOWN: 403,
+  NONCE_INVALID: 403,
+  QUOTE_INVALID: 403,
+  QUOTE_ROOT_UNTRUSTED: 403,
+  ENCLAVE_DEBUG: 403,
+  POLICY_REFUSED: 403,
+  REPORTDATA_MISMATCH: 403,
+  APP_FINGERPRINT_INVALID: 403,
+  MRENCLAVE_MISMATCH: 403,
+  DATASET_NOT_FOUND: 403,
+  DATASET_KEY_MISSING: 403,
+  REQUESTER_SECRET_MISSING: 403,
+  RESULT_KEY_MISSING: 403,
+};
+
+/**
+ * The one endpoint that answers a code with another status: an enclave challenge asked for a task
+ * that is not ACTIVE is an authorization failure there (401), as in iexec-sms.
+ */
+export const CHALLENGE_HTTP_STATUS: Readonly<Record<string, ContentfulStatusCode>> = {
+  TASK_NOT_ACTIVE: 401,
+};
+
+/** Is this an error the SMS answers with its own code and message (a refusal, not a failure)? */
+export function isRefusal(e: unknown): e is SealworkError {
+  return e instanceof SealworkError && Object.hasOwn(HTTP_STATUS, e.code);
+}
+
+/** The JSON body of an error, as clients have always received it. */
+export const errorBody = (code: string, message: string, details?: Record<string, unknown>) => ({
+  error: { code, message, ...(details ?? {}) },
+});
+
+/** Variables a route may set to change how its errors are rendered. */
+export interface ErrorRenderingEnv {
+  Variables: { httpStatus?: Readonly<Record<string, ContentfulStatusCode>> };
+}
+
+/** `app.onError`: every SealworkError with its HTTP status; anything else 503 or 500, logged. */
+export function renderError(logger: Logger) {
+  return (e: Error, c: Context<ErrorRenderingEnv>): Response => {
+    if (isRefusal(e)) {
+      const status = c.get('httpStatus')?.[e.code] ?? HTTP_STATUS[e.code]!;
+      // HEAD (does this secret exist?) is answered by the status alone.
+      if (c.req.method === 'HEAD') return c.body(null, status);
+      return c.json(errorBody(e.code, e.shortMessage, e.details), status);
+    }
+    if (isChainUnavailable(e)) {
+      logger.error('chain unavailable', { path: c.req.path, error: e.message });
+      return c.json(
+        errorBody('CHAIN_UNAVAILABLE', 'The SMS cannot read the chain right now; retry later.'),
+        503,
+      );
+    }
+    logger.error('internal error', {
+      path: c.req.path,
+      error: e.message,
+      code: (e as { code?: string }).code,
+    });
+    return c.json(errorBody('INTERNAL', 'Internal SMS error.'), 500);
+  };
+}
