@@ -20,14 +20,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Address, Hex } from 'viem';
 import { collateralToJson, openSimPlatform, type SimPlatform } from '../src/attestation/index.js';
-import {
-  generateSessionKeyPair,
-  sessionReportData,
-  silentLogger,
-  smsClient,
-  type SessionRequest,
-  type SmsClient,
-} from '../src/sms/index.js';
+import { silentLogger } from '../src/sms/index.js';
+import { generateSessionKeyPair, sessionReportData, type SessionRequest } from '../src/protocol/index.js';
+import { createSmsClient as smsClient, type SmsClient } from '../src/sms-client/index.js';
 import { startTestChain } from '../test/helpers/chain.js';
 import { CLI_ENTRY, ROOT, tempDir } from '../test/helpers/cli.js';
 import { startTestSms } from '../test/helpers/sms.js';

@@ -3,6 +3,7 @@
  * SealworkError with a stable code and a sentence a user understands.
  */
 import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Abi, type Hex } from 'viem';
+import { TASK_STATUSES } from '../protocol/index.js';
 import { SealworkError, type ErrorCode } from '../errors.js';
 import { appRegistryAbi } from './generated/appRegistry.js';
 import { datasetRegistryAbi } from './generated/datasetRegistry.js';
@@ -22,7 +23,6 @@ export const chainErrorsAbi: Abi = (() => {
 const ORDER = ['app order', 'dataset order', 'workerpool order', 'request order'];
 const RESTRICTED = ['apps', 'datasets', 'workerpools', 'requesters'];
 const USES = ['app', 'dataset', 'workerpool', 'requester'];
-const STATUS = ['UNSET', 'ACTIVE', 'REVEALING', 'COMPLETED', 'FAILED'];
 
 const short = (a: unknown) => String(a);
 const when = (t: unknown) => new Date(Number(t) * 1000).toISOString();
@@ -114,7 +114,8 @@ export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {
   },
   TaskWrongStatus: {
     code: 'TASK_WRONG_STATUS',
-    message: (a) => `Task ${short(a[0])} is ${STATUS[Number(a[1])] ?? a[1]}, which does not allow this.`,
+    message: (a) =>
+      `Task ${short(a[0])} is ${TASK_STATUSES[Number(a[1])] ?? a[1]}, which does not allow this.`,
   },
   ContributionDeadlineReached: {
     code: 'TASK_CONTRIBUTION_DEADLINE',

@@ -89,7 +89,7 @@ export {
   authorizationMessage,
   signAuthorization,
   signEnclaveResult,
-} from './formulas.js';
+} from '../protocol/index.js';
 export {
   chainErrorsAbi,
   CHAIN_ERROR_MESSAGES,

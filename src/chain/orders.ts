@@ -1,11 +1,9 @@
 /**
- * iExec PoCo v5 orders: typed structs, EIP-712 types and domain, hashing, signing, and the
- * deal/task id formulas. Pure functions (no RPC), shared by the SDK, the SMS and the worker.
+ * iExec PoCo v5 orders: typed structs, EIP-712 types and domain, hashing, signing (the deal/task
+ * id formulas and tag bits are re-exported from src/protocol). Pure functions (no RPC).
  */
 import {
-  encodePacked,
   hashTypedData,
-  keccak256,
   zeroAddress,
   zeroHash,
   type Account,
@@ -15,6 +13,7 @@ import {
 } from 'viem';
 import { signTypedData } from 'viem/actions';
 import { SealworkError } from '../errors.js';
+import { TEE_TAG_BIT } from '../protocol/index.js';
 import type { SignerClient } from './types.js';
 
 export type OrderKind = 'app' | 'dataset' | 'workerpool' | 'request';
@@ -155,9 +154,8 @@ export function orderDomain(chainId: number, hub: Address): TypedDataDomain {
   return { name: 'iExecODB', version: '5.0.0', chainId, verifyingContract: hub };
 }
 
-/** Tag bit 0: the deal must run in a TEE (SCONE). */
-export const TAG_TEE: Hex = `0x${'0'.repeat(63)}1`;
-export const TAG_NONE: Hex = zeroHash;
+// Tag bits, the task id and the deal id are protocol rules (src/protocol).
+export { TAG_TEE, TAG_NONE, isTeeTag, computeDealId, computeTaskId } from '../protocol/index.js';
 
 /** Tag as bytes32 from a list of names (only `tee` is defined), a hex string, or a number. */
 export function toTag(tag: string | string[] | undefined): Hex {
@@ -167,17 +165,13 @@ export function toTag(tag: string | string[] | undefined): Hex {
   const names = Array.isArray(tag) ? tag : tag.split(',').map((s) => s.trim());
   let bits = 0n;
   for (const n of names) {
-    if (n.toLowerCase() === 'tee' || n.toLowerCase() === 'scone') bits |= 1n;
+    if (n.toLowerCase() === 'tee' || n.toLowerCase() === 'scone') bits |= TEE_TAG_BIT;
     else
       throw new SealworkError('ORDER_TAG_INVALID', `Unknown tag "${n}".`, {
         hint: 'Use "tee" (bit 0) or a bytes32 hex value.',
       });
   }
   return `0x${bits.toString(16).padStart(64, '0')}` as Hex;
-}
-
-export function isTeeTag(tag: Hex): boolean {
-  return (BigInt(tag) & 1n) === 1n;
 }
 
 function message(kind: OrderKind, order: AnyOrder): Record<string, unknown> {
@@ -220,16 +214,6 @@ export async function signOrder<K extends OrderKind>(
     });
   const sign = await signTypedData(walletClient, { account: acct, ...typedData(kind, order, domain) });
   return { ...order, sign };
-}
-
-/** dealid = keccak256(abi.encodePacked(requestOrderHash, consumedBefore)) (PoCo v5). */
-export function computeDealId(requestOrderHash: Hex, consumedBefore: bigint): Hex {
-  return keccak256(encodePacked(['bytes32', 'uint256'], [requestOrderHash, consumedBefore]));
-}
-
-/** taskid = keccak256(abi.encodePacked(dealid, uint256 index)) (PoCo v5). */
-export function computeTaskId(dealid: Hex, index: bigint | number): Hex {
-  return keccak256(encodePacked(['bytes32', 'uint256'], [dealid, BigInt(index)]));
 }
 
 // ---------------------------------------------------------------- order defaults

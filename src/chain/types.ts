@@ -4,7 +4,11 @@
  * workerpools, deals and tasks, field for field as the contracts return them.
  */
 import type { Account, Address, Chain, Client, Hex, Transport } from 'viem';
+import type { MrEnclave, TaskStatus } from '../protocol/index.js';
 import type { Deployment } from './deployment.js';
+
+// Task statuses and the mrenclave JSON are protocol rules (src/protocol).
+export { TaskStatus, taskStatusName, type TaskStatusName, type MrEnclave } from '../protocol/index.js';
 
 /** Any viem client that can read (a PublicClient, a WalletClient, a TestClient). */
 export type ReadClient = Client<Transport, Chain | undefined>;
@@ -23,31 +27,6 @@ export interface TxResult {
   txHash: Hex;
   gasUsed: bigint;
   blockNumber: bigint;
-}
-
-export enum TaskStatus {
-  UNSET = 0,
-  ACTIVE = 1,
-  REVEALING = 2,
-  COMPLETED = 3,
-  FAILED = 4,
-}
-
-export type TaskStatusName = keyof typeof TaskStatus;
-
-export function taskStatusName(s: TaskStatus): string {
-  return TaskStatus[s] ?? String(s);
-}
-
-/** The app's `m_appMREnclave` JSON (SCONE): how the enclave is named and run. */
-export interface MrEnclave {
-  framework: string;
-  version?: string;
-  entrypoint?: string;
-  heapSize?: number;
-  /** MrEnclave | FSPF key | FSPF tag, as SCONE fingerprints. */
-  fingerprint?: string;
-  [k: string]: unknown;
 }
 
 export interface AppInfo {

@@ -51,17 +51,39 @@ export function parseDatasetKey(key: string): Buffer {
   return bytes;
 }
 
-/** Encrypt a buffer in memory (same format as the files). */
-export function encryptDatasetBuffer(plaintext: Uint8Array, key: string, iv?: Uint8Array): Buffer {
-  const k = parseDatasetKey(key);
+/**
+ * `IV (16 bytes) ‖ AES-256-CBC(PKCS#7)` under a raw 32-byte key, in memory: iExec's layout for
+ * datasets and for results (`iexec_out.zip.aes`). A fresh random IV unless one is given.
+ */
+export function aesCbcEncrypt(plaintext: Uint8Array, key: Uint8Array, iv?: Uint8Array): Buffer {
   const ivBytes = iv ? Buffer.from(iv) : randomBytes(DATASET_IV_BYTES);
   if (ivBytes.length !== DATASET_IV_BYTES) throw new RangeError('IV must be 16 bytes');
-  const c = createCipheriv('aes-256-cbc', k, ivBytes);
+  const c = createCipheriv('aes-256-cbc', key, ivBytes);
   return Buffer.concat([ivBytes, c.update(plaintext), c.final()]);
 }
 
+/** Whether `length` bytes can be `IV ‖ CBC blocks` (at least one block). */
+export function isAesCbcLength(length: number): boolean {
+  return length >= DATASET_IV_BYTES + AES_BLOCK && (length - DATASET_IV_BYTES) % AES_BLOCK === 0;
+}
+
+/**
+ * The inverse of {@link aesCbcEncrypt}. Throws node:crypto's error on a bad padding (a wrong key or
+ * a corrupted input): callers name the failure with their own code.
+ */
+export function aesCbcDecrypt(encrypted: Uint8Array, key: Uint8Array): Buffer {
+  const buf = Buffer.from(encrypted.buffer, encrypted.byteOffset, encrypted.byteLength);
+  const d = createDecipheriv('aes-256-cbc', key, buf.subarray(0, DATASET_IV_BYTES));
+  return Buffer.concat([d.update(buf.subarray(DATASET_IV_BYTES)), d.final()]);
+}
+
+/** Encrypt a buffer in memory (same format as the files). */
+export function encryptDatasetBuffer(plaintext: Uint8Array, key: string, iv?: Uint8Array): Buffer {
+  return aesCbcEncrypt(plaintext, parseDatasetKey(key), iv);
+}
+
 function checkEncryptedLength(length: number, what: string): void {
-  if (length < DATASET_IV_BYTES + AES_BLOCK || (length - DATASET_IV_BYTES) % AES_BLOCK !== 0) {
+  if (!isAesCbcLength(length)) {
     throw new SealworkError(
       'DATASET_TRUNCATED',
       `${what} is not an encrypted dataset: ${length} bytes, expected at least 32 and a multiple of 16.`,
@@ -88,10 +110,8 @@ function badPadding(cause: unknown): SealworkError {
 export function decryptDatasetBuffer(encrypted: Uint8Array, key: string): Buffer {
   checkEncryptedLength(encrypted.length, 'The input');
   const k = parseDatasetKey(key);
-  const buf = Buffer.from(encrypted.buffer, encrypted.byteOffset, encrypted.byteLength);
-  const d = createDecipheriv('aes-256-cbc', k, buf.subarray(0, DATASET_IV_BYTES));
   try {
-    return Buffer.concat([d.update(buf.subarray(DATASET_IV_BYTES)), d.final()]);
+    return aesCbcDecrypt(encrypted, k);
   } catch (e) {
     throw badPadding(e);
   }

@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { SealworkError, fsError, isSealworkError } from '../errors.js';
 import { assertWritableTarget, writeFileAtomic } from '../util/atomic.js';
 import { resolveHome } from '../util/home.js';
-import { formatFingerprint } from './fingerprint.js';
+import { formatFingerprint } from '../protocol/index.js';
 import {
   ENCLAVE_JSON_PATH,
   FSPF_PATH,

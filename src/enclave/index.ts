@@ -25,7 +25,7 @@ export {
   type RunEnclaveParameters,
   type RunEnclaveReturnType,
 } from './run.js';
-export { parseFingerprint, formatFingerprint, type Fingerprint } from './fingerprint.js';
+export { parseFingerprint, formatFingerprint, type Fingerprint } from '../protocol/index.js';
 export { computeMrEnclave, configPage, enclaveSize, type EnclaveConfig } from './mrenclave.js';
 export {
   parseRegion,

@@ -44,7 +44,6 @@ export const WORKER_CODES = defineCodes('worker', {
   WORKER_STOPPING: 'The worker is stopping; the task resumes at restart.',
   WORKER_TIMEOUT: 'The worker did not finish its tasks in time.',
   JOURNAL_OPEN_FAILED: 'The worker journal (SQLite) cannot be opened.',
-  TLS_CERT_FAILED: 'A TLS certificate cannot be created.',
   // the result storage (HTTP)
   STORAGE_NOT_RUNNING: 'No result storage is running (or configured).',
   STORAGE_OPTIONS_INVALID: 'The storage options are invalid.',

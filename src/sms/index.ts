@@ -2,10 +2,11 @@
  * The Secret Management Service of sealwork: iExec's SMS secret API (exact endpoints, challenge
  * formulas and status codes), sealed storage (AES-256-GCM under a master key; SQLite or
  * PostgreSQL), and attested, chain-authorized release (nonce, key bound in REPORTDATA, JWE to the
- * enclave key, audit log).
+ * enclave key, audit log). The protocol rules it shares with its clients are in src/protocol;
+ * the client is src/sms-client.
  *
- * What the worker calls:
- *   const sms = smsClient(url, { ca });
+ * What the worker calls (src/sms-client and src/protocol):
+ *   const sms = createSmsClient(url, { ca });
  *   const challenge = await sms.getEnclaveChallenge(workerpoolOwner, taskId);
  *   const { nonce } = await sms.getNonce();
  *   const key = generateSessionKeyPair(); // X25519 (or 'P-256')
@@ -13,44 +14,13 @@
  *   const { jwe } = await sms.openSession({ authorization, quote, collateral, publicKey: key.publicJwk, nonce });
  *   const secrets = await decryptSessionJwe<SessionSecrets>(jwe, key.privateKey);
  */
+export { recoverChallengeSigner, isSignedBy } from './signature.js';
 export {
-  SMS_DOMAIN,
-  SMS_DOMAIN_STRING,
-  RESULT_ENCRYPTION_KEY_NAME,
-  APP_DEVELOPER_SECRET_KEY,
-  APP_FS_KEY_NAME,
-  REQUESTER_SECRET_NAME,
-  MAX_SECRET_BYTES,
-  web3SecretChallenge,
-  web2SecretChallenge,
-  appSecretChallenge,
-  requesterSecretChallenge,
-  workerpoolAuthorizationHash,
-  teeChallengeRequestHash,
-  recoverChallengeSigner,
-  isSignedBy,
-  sessionBinding,
-} from './formulas.js';
-export {
-  type SessionPublicJwk,
-  type SessionKeyPair,
-  generateSessionKeyPair,
-  sessionPublicKeyBytes,
-  sessionReportData,
-  encryptToEnclave,
-  decryptSessionJwe,
-} from './session-crypto.js';
-export {
-  type WorkerpoolAuthorization,
-  type SessionRequest,
-  type SessionResponse,
-  type SessionSecrets,
   type SessionRefusalCode,
   type ReleaseTimings,
   SESSION_REFUSALS,
   createReleaseService,
 } from './release.js';
-export { type SmsClient, type SmsClientOptions, type Signer, smsClient } from './client.js';
 export {
   type ChainReader,
   type ChainTaskInfo,
@@ -70,7 +40,6 @@ export {
   type QuoteRefusalCode,
 } from './verifier.js';
 export { createAttestationVerifier, parseSmsPolicy, DEFAULT_SMS_POLICY } from './attestation-adapter.js';
-export { type AppFingerprint, parseAppMrEnclave } from './fingerprint.js';
 export { type Sealer, createSealer, loadMasterKey, MASTER_KEY_ENV } from './sealing.js';
 export {
   type SmsStore,
@@ -91,7 +60,7 @@ export {
   isResultEncryptionKey,
 } from './secrets.js';
 export { createSmsApp } from './app.js';
-export { generateSelfSignedCert, loadOrCreateTls, type TlsMaterial } from './tls.js';
+export { generateSelfSignedCert, loadOrCreateTls, type TlsMaterial } from '../util/tls.js';
 export {
   type StartSmsOptions,
   type RunningSms,

@@ -14,109 +14,49 @@ import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { isAddress, zeroAddress as ZERO_ADDRESS, type Address, type Hex } from 'viem';
 import { z } from 'zod';
-import { computeTaskId } from '../chain/orders.js';
 import { SealworkError, type ErrorCode } from '../errors.js';
 import { challengeAad, enclaveChallenge, workerpoolOwner } from './challenge.js';
 import {
   isChainUnavailable,
-  isTeeTag,
   type ChainAppInfo,
   type ChainDealInfo,
   type ChainReader,
 } from '../chain/index.js';
-import { parseAppMrEnclave, type AppFingerprint } from './fingerprint.js';
 import {
   APP_DEVELOPER_SECRET_KEY,
   APP_FS_KEY_NAME,
   RESULT_ENCRYPTION_KEY_NAME,
-  isSignedBy,
-  recoverChallengeSigner,
+  computeTaskId,
+  encryptToEnclave,
+  isTeeTag,
+  parseAppMrEnclave,
+  parseDealParams,
   sessionBinding,
+  sessionPublicKeyBytes,
   workerpoolAuthorizationHash,
-} from './formulas.js';
+  type AppFingerprint,
+  type DealParams,
+  type SessionPublicJwk,
+  type SessionRequest,
+  type SessionResponse,
+  type SessionSecrets,
+  type WorkerpoolAuthorization,
+} from '../protocol/index.js';
 import { isRefusal } from './http-errors.js';
 import type { Logger } from './log.js';
 import { createNonces, type Nonces } from './nonces.js';
 import type { Sealer } from './sealing.js';
-import { encryptToEnclave, sessionPublicKeyBytes, type SessionPublicJwk } from './session-crypto.js';
 import { secretAad, type AuditEntry, type SecretId, type SmsStore, type StoredChallenge } from './store.js';
+import { isSignedBy, recoverChallengeSigner } from './signature.js';
 import type { AttestationVerifier, VerifiedEnclave } from './verifier.js';
 
-/** The workerpool authorization, as iExec's `WorkerpoolAuthorization` (plus dealId and taskIndex). */
-export interface WorkerpoolAuthorization {
-  chainTaskId: Hex;
-  dealId: Hex;
-  taskIndex: number;
-  workerWallet: Address;
-  enclaveChallenge: Address;
-  /** The scheduler's (workerpool owner's) EIP-191 signature of keccak256(workerWallet ‖ taskId ‖ enclaveChallenge). */
-  signature: Hex;
-}
-
-/** Body of `POST /tee/sessions`. */
-export interface SessionRequest {
-  authorization: WorkerpoolAuthorization;
-  /** The SGX quote: 0x-hex or base64. */
-  quote: string;
-  /** Its collateral (the attestation module's JSON shape). */
-  collateral?: unknown;
-  /** The enclave's ephemeral public key (P-256 or X25519 JWK). */
-  publicKey: SessionPublicJwk;
-  /** The nonce from `GET /tee/nonce`. */
-  nonce: Hex;
-}
-
-/** 200 body of `POST /tee/sessions`. */
-export interface SessionResponse {
-  /** Compact JWE (ECDH-ES, A256GCM) of a `SessionSecrets` JSON, to `publicKey`. */
-  jwe: string;
-  taskId: Hex;
-  /** Names of what was released (never values). */
-  released: string[];
-}
-
-/** What the enclave finds in the decrypted JWE. */
-export interface SessionSecrets {
-  version: 1;
-  task: {
-    id: Hex;
-    dealId: Hex;
-    index: number;
-    requester: Address;
-    beneficiary: Address;
-    workerWallet: Address;
-    /** `iexec_args` from the deal params ('' when none). */
-    args: string;
-    /** `iexec_input_files` URLs. */
-    inputFiles: string[];
-    /** `iexec_result_encryption` from the deal params. */
-    resultEncryption: boolean;
-    /** The raw deal params JSON. */
-    params: string;
-  };
-  app: {
-    address: Address;
-    multiaddr: string;
-    checksum: Hex;
-    mrenclave: string;
-    fspfKey: string;
-    fspfTag: string;
-    entrypoint?: string;
-    heapSize?: number | string;
-    /** The app's file-system key (encrypted regions), if the owner pushed one. */
-    fsKey?: string;
-    /** `IEXEC_APP_DEVELOPER_SECRET`, if pushed. */
-    developerSecret?: string;
-  };
-  dataset: { address: Address; name: string; url: string; checksum: Hex; key: string } | null;
-  /** Requester secrets by index as named in `iexec_secrets` (`IEXEC_REQUESTER_SECRET_<n>`). */
-  requesterSecrets: Record<string, string>;
-  /** The beneficiary's result-encryption public key (base64 of a PEM), if pushed. */
-  resultEncryptionKey: string | null;
-  /** The task's enclave challenge key, to sign the result (`enclaveSign`). */
-  enclaveChallenge: { address: Address; privateKey: Hex };
-  issuedAt: string;
-}
+// The session wire types are protocol rules (src/protocol/session.ts), shared with the worker.
+export type {
+  WorkerpoolAuthorization,
+  SessionRequest,
+  SessionResponse,
+  SessionSecrets,
+} from '../protocol/index.js';
 
 /** Stable refusal codes of `POST /tee/sessions`, in the order the checks run. */
 export const SESSION_REFUSALS = [
@@ -188,33 +128,6 @@ function decodeQuote(q: string): Buffer | undefined {
   if (/^0x([0-9a-fA-F]{2})+$/.test(t)) return Buffer.from(t.slice(2), 'hex');
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(t)) return Buffer.from(t, 'base64');
   return undefined;
-}
-
-function parseParams(params: string): {
-  args: string;
-  inputFiles: string[];
-  secrets: Record<string, string>;
-  resultEncryption: boolean;
-} {
-  let j: Record<string, unknown> = {};
-  try {
-    const v = JSON.parse(params || '{}') as unknown;
-    if (v && typeof v === 'object') j = v as Record<string, unknown>;
-  } catch {
-    /* not JSON: no params */
-  }
-  const secrets: Record<string, string> = {};
-  if (j.iexec_secrets && typeof j.iexec_secrets === 'object')
-    for (const [k, v] of Object.entries(j.iexec_secrets as Record<string, unknown>))
-      if (typeof v === 'string') secrets[k] = v;
-  return {
-    args: typeof j.iexec_args === 'string' ? j.iexec_args : '',
-    inputFiles: Array.isArray(j.iexec_input_files)
-      ? j.iexec_input_files.filter((x): x is string => typeof x === 'string')
-      : [],
-    secrets,
-    resultEncryption: j.iexec_result_encryption === true || j.iexec_result_encryption === 'true',
-  };
 }
 
 // ------------------------------------------------------------------ service
@@ -409,7 +322,7 @@ async function gatherSecrets(
   x: Checks,
   c: Claim,
   deal: ChainDealInfo,
-  params: ReturnType<typeof parseParams>,
+  params: DealParams,
   challenge: StoredChallenge,
 ): Promise<Released> {
   const names: string[] = [];
@@ -460,7 +373,7 @@ async function gatherSecrets(
 function sessionSecrets(
   c: Claim,
   deal: ChainDealInfo,
-  params: ReturnType<typeof parseParams>,
+  params: DealParams,
   { app, fp }: { app: ChainAppInfo; fp: AppFingerprint },
   s: Released,
   challenge: StoredChallenge,
@@ -508,7 +421,7 @@ async function release(x: Checks, req: SessionRequest, trail: Trail): Promise<Se
   const enclave = await checkQuote(x, claim, trail);
   checkBinding(claim, enclave);
   const app = await checkFingerprint(x, deal, enclave);
-  const params = parseParams(deal.params);
+  const params = parseDealParams(deal.params);
   const secrets = await x.timed('secrets', () => gatherSecrets(x, claim, deal, params, challenge));
   const payload = sessionSecrets(claim, deal, params, app, secrets, challenge);
   const jwe = await x.timed('encryption', () => encryptToEnclave(payload, claim.publicKey, claim.taskId));

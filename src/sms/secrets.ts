@@ -20,7 +20,7 @@ import {
   REQUESTER_SECRET_NAME,
   web2SecretChallenge,
   web3SecretChallenge,
-} from './formulas.js';
+} from '../protocol/index.js';
 import type { Logger } from './log.js';
 import type { Sealer } from './sealing.js';
 import { signedPush, type PushEnv } from './signed.js';

@@ -8,7 +8,7 @@
 import type { Context, Env, Input, MiddlewareHandler } from 'hono';
 import type { Address, Hex } from 'viem';
 import { SealworkError } from '../errors.js';
-import { recoverChallengeSigner } from './formulas.js';
+import { recoverChallengeSigner } from './signature.js';
 import type { Logger } from './log.js';
 import type { SecretId } from './store.js';
 

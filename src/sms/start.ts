@@ -17,7 +17,8 @@ import { createLogger, type Logger, type LogLevel } from './log.js';
 import { createSealer, loadMasterKey } from './sealing.js';
 import { checkMasterKey, createSms, listen, type Sms } from './server.js';
 import { openStore, type SmsStore } from './store.js';
-import { loadOrCreateTls, type TlsMaterial } from './tls.js';
+import { loadOrCreateTls, type TlsMaterial } from '../util/tls.js';
+import { readSmsRecord, smsRecordPath, type SmsRecord } from '../sms-client/smsRecord.js';
 
 export interface StartSmsOptions {
   home: string;
@@ -74,24 +75,9 @@ export interface RunningSms extends SmsEndpoint {
 
 export const DEFAULT_SMS_PORT = 13300;
 
-export interface SmsRecord {
-  url: string;
-  pid: number;
-  certPath?: string;
-  fingerprint256?: string;
-  startedAt: string;
-}
-
+// The record clients find the SMS by is read by the client side (src/sms-client/smsRecord.ts).
+export { readSmsRecord, smsRecordPath, type SmsRecord };
 export const smsDir = (home: string) => join(home, 'sms');
-export const smsRecordPath = (home: string) => join(smsDir(home), 'sms.json');
-
-export async function readSmsRecord(home: string): Promise<SmsRecord | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(smsRecordPath(home), 'utf8')) as SmsRecord;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The HMAC key of shared nonces: derived from the master key, the same in every SMS process. */
 function deriveNonceKey(master: Uint8Array): Buffer {

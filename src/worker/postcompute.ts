@@ -4,8 +4,6 @@
  */
 import {
   constants,
-  createCipheriv,
-  createDecipheriv,
   createHash,
   createPrivateKey,
   createPublicKey,
@@ -17,7 +15,9 @@ import {
 import { posix } from 'node:path';
 import forge from 'node-forge';
 import { hexToBytes, keccak256, isHex } from 'viem';
+import { aesCbcDecrypt, aesCbcEncrypt, isAesCbcLength } from '../crypto/dataset.js';
 import { isSealworkError, SealworkError } from '../errors.js';
+import type { ResultKeyFormat } from '../protocol/index.js';
 import { OutputFolder, type OutputEntry, type OutputLimits } from '../enclave/output-folder.js';
 import { unzipEntries, zipEntries } from './zip.js';
 
@@ -25,8 +25,7 @@ export const COMPUTED_JSON = 'computed.json';
 export const ENC_RESULT_FILE = 'iexec_out.zip.aes';
 export const ENC_KEY_FILE = 'aes-key.rsa';
 
-/** The key-wrap of `aes-key.rsa`: RSA-OAEP-SHA256 (default) or iExec's RSA PKCS#1 v1.5. */
-export type ResultKeyFormat = 'oaep-sha256' | 'iexec';
+export type { ResultKeyFormat } from '../protocol/index.js';
 
 export interface ComputedJson {
   /** Absolute path inside the enclave, under /iexec_out. */
@@ -194,19 +193,12 @@ export function parseResultPublicKey(text: string): KeyObject {
   return key;
 }
 
-/** IV (16 random bytes) ‖ AES-256-CBC(PKCS#7) — iExec's result and dataset layout. */
-export function aesCbcEncrypt(data: Buffer, key: Buffer): Buffer {
-  const iv = randomBytes(16);
-  const c = createCipheriv('aes-256-cbc', key, iv);
-  return Buffer.concat([iv, c.update(data), c.final()]);
-}
-
-export function aesCbcDecrypt(data: Buffer, key: Buffer): Buffer {
-  if (data.length < 32 || data.length % 16 !== 0)
+/** Decrypt `iexec_out.zip.aes` (IV ‖ AES-256-CBC, crypto/dataset.ts) with the result key. */
+function decryptResultFile(data: Buffer, key: Buffer): Buffer {
+  if (!isAesCbcLength(data.length))
     throw new SealworkError('RESULT_CORRUPTED', 'The encrypted result has a wrong length.');
   try {
-    const d = createDecipheriv('aes-256-cbc', key, data.subarray(0, 16));
-    return Buffer.concat([d.update(data.subarray(16)), d.final()]);
+    return aesCbcDecrypt(data, key);
   } catch (e) {
     throw new SealworkError(
       'RESULT_DECRYPT_FAILED',
@@ -306,7 +298,7 @@ export async function decryptResult(
     });
   if (format === 'iexec') o.onWarning?.(PKCS1_WARNING);
   try {
-    return { zip: aesCbcDecrypt(encResult, aesKey), format };
+    return { zip: decryptResultFile(encResult, aesKey), format };
   } catch (e) {
     // A PKCS#1 v1.5 false positive under a wrong key lands here.
     throw new SealworkError('RESULT_KEY_MISMATCH', 'The beneficiary key cannot decrypt this result.', {

@@ -12,16 +12,22 @@ import { privateKeyToAccount } from 'viem/accounts';
 import type { SimPlatform } from '../attestation/index.js';
 import { collateralToJson } from '../attestation/index.js';
 import { readApp, type Deal, type ReadClient } from '../chain/index.js';
-import { signAuthorization, signEnclaveResult } from '../chain/formulas.js';
 import { iexecEnv, measureApp, runEnclave, type MeasureAppReturnType } from '../enclave/index.js';
 import { SealworkError, isSealworkError, type ErrorCode } from '../errors.js';
-import type { SmsClient } from '../sms/client.js';
-import { parseAppMrEnclave } from '../sms/fingerprint.js';
-import type { SessionSecrets } from '../sms/release.js';
-import { decryptSessionJwe, generateSessionKeyPair, sessionReportData } from '../sms/session-crypto.js';
+import {
+  decryptSessionJwe,
+  generateSessionKeyPair,
+  parseAppMrEnclave,
+  parseDealParams,
+  sessionReportData,
+  signAuthorization,
+  signEnclaveResult,
+  type SessionSecrets,
+} from '../protocol/index.js';
+import type { SmsClient } from '../sms-client/index.js';
 import type { FetchOptions } from './fetch.js';
 import { imageContentDigest, resolveAppImage, type AppImagePolicy } from './image.js';
-import { computeResultDigest, encryptResult, readComputedJson, type ResultKeyFormat } from './postcompute.js';
+import { computeResultDigest, encryptResult, readComputedJson } from './postcompute.js';
 import { fetchDataset, fetchInputFiles, type InMemoryFile } from './precompute.js';
 import { putObject } from './storage/client.js';
 import type { RunTeeTask } from './worker.js';
@@ -67,18 +73,6 @@ export async function sweepWorkerScratch(home: string): Promise<number> {
     n++;
   }
   return n;
-}
-
-/** The deal params the worker reads (iExec's, plus sealwork's result key format). */
-export function resultKeyFormatOf(params: string): ResultKeyFormat {
-  try {
-    const j = JSON.parse(params || '{}') as Record<string, unknown>;
-    const f = j.sealwork_result_key_format;
-    if (f === 'iexec' || f === 'rsa-pkcs1') return 'iexec';
-  } catch {
-    /* not JSON */
-  }
-  return 'oaep-sha256';
 }
 
 /** iExec's environment for the app: task id, bag position, input files, dataset, secrets. */
@@ -267,7 +261,11 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
             'RESULT_KEY_MISSING',
             'The deal asks for result encryption but no beneficiary key was released.',
           );
-        zip = await encryptResult(zip, secrets.resultEncryptionKey, resultKeyFormatOf(secrets.task.params));
+        zip = await encryptResult(
+          zip,
+          secrets.resultEncryptionKey,
+          parseDealParams(secrets.task.params).resultKeyFormat,
+        );
       }
       const put = await stage('RESULT_UPLOAD_FAILED', 'uploading the result', () =>
         putObject({ url: o.storage.url, data: zip, ca: o.storage.ca }),

@@ -82,7 +82,7 @@ describe('error-code catalogue', () => {
     assert.ok(where('LAYER_SYMLINK_ESCAPE').includes('src/enclave/unpack.ts'), 'layerError(code, …) helper');
     assert.ok(where('ORDER_RESTRICTED').includes('src/chain/errors.ts'), 'revert table');
     assert.ok(where('OBJECT_NOT_FOUND').includes('src/worker/storage/server.ts'), 'HTTP error body');
-    assert.ok(where('SMS_HTTP_<status>').includes('src/sms/client.ts'), 'code family (template)');
+    assert.ok(where('SMS_HTTP_<status>').includes('src/sms-client/transport.ts'), 'code family (template)');
   });
 
   it('every row of the document is a declared code, with the anchor its docsPath points at', () => {

@@ -214,7 +214,7 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
       files: [{ path: '/app/model/weights.txt', data: Buffer.from('model-weights-7') }],
     });
     const { devAccountByName } = await import('../../src/chain/index.js');
-    const { smsClient } = await import('../../src/sms/index.js');
+    const { createSmsClient: smsClient } = await import('../../src/sms-client/index.js');
     await smsClient(s.stack.sms.url, { ca: s.stack.sms.cert }).pushRequesterSecret(
       devAccountByName('requester'),
       'api-token',
@@ -293,7 +293,7 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
     const { createChainClientsFor } = await import('../../src/sdk/stack/index.js');
     const { createDataset, createDatasetOrder, devAccountByName, publishOrder, signOrder } =
       await import('../../src/chain/index.js');
-    const { smsClient } = await import('../../src/sms/index.js');
+    const { createSmsClient: smsClient } = await import('../../src/sms-client/index.js');
     const owner = devAccountByName('dataset-owner');
     const c = await createChainClientsFor(s.home, s.stack.chain.url, owner);
     const w = { publicClient: c.publicClient, walletClient: c.walletClient, deployment: c.deployment };

@@ -15,7 +15,7 @@ import { HttpRequestError, TimeoutError } from 'viem';
 import { collateralToJson, openSimPlatform } from '../../src/attestation/index.js';
 import { SealworkError, isSealworkError } from '../../src/errors.js';
 import { createAttestationVerifier } from '../../src/sms/attestation-adapter.js';
-import { isTlsTrustError, smsClient } from '../../src/sms/client.js';
+import { isTlsTrustError, createSmsClient as smsClient } from '../../src/sms-client/index.js';
 import { isTransient } from '../../src/worker/worker.js';
 import { tempDir } from '../helpers/cli.js';
 

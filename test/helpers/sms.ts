@@ -11,13 +11,12 @@ import { join } from 'node:path';
 import {
   createLogger,
   silentLogger,
-  smsClient,
   startSms,
   type Logger,
   type RunningSms,
-  type SmsClient,
   type StartSmsOptions,
 } from '../../src/sms/index.js';
+import { createSmsClient as smsClient, type SmsClient } from '../../src/sms-client/index.js';
 import type { TestChain } from './chain.js';
 import { tempDir } from './cli.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { web2SecretChallenge, web3SecretChallenge } from '../../src/sms/index.js';
+import { web2SecretChallenge, web3SecretChallenge } from '../../src/protocol/index.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { ROOT } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
@@ -46,7 +46,7 @@ describe('service', () => {
     assert.equal(h.chainId, chain.chainId);
   });
   it('serves TLS only with its certificate (an untrusting client is refused)', async () => {
-    const { smsClient } = await import('../../src/sms/index.js');
+    const { createSmsClient: smsClient } = await import('../../src/sms-client/index.js');
     await assert.rejects(smsClient(sms.url).health(), /SMS_TLS_UNTRUSTED|certificate/);
   });
   it('never reads a secret back (GET is 405)', async () => {

@@ -16,11 +16,11 @@ import {
   createSms,
   openSqliteStore,
   silentLogger,
-  web3SecretChallenge,
   type ChainReader,
   type Sms,
   type SmsStore,
 } from '../../src/sms/index.js';
+import { web3SecretChallenge } from '../../src/protocol/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 const owner = privateKeyToAccount(generatePrivateKey());

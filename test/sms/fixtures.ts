@@ -24,8 +24,8 @@ import {
   sessionReportData,
   type SessionKeyPair,
   type SessionRequest,
-  type SmsClient,
-} from '../../src/sms/index.js';
+} from '../../src/protocol/index.js';
+import type { SmsClient } from '../../src/sms-client/index.js';
 import { testClients, type TestChain, type TestRole } from '../helpers/chain.js';
 
 export type Role = TestRole;

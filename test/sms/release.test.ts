@@ -15,7 +15,7 @@ import {
   sessionReportData,
   type SessionRequest,
   type SessionSecrets,
-} from '../../src/sms/index.js';
+} from '../../src/protocol/index.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';

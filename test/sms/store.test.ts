@@ -9,13 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openSimPlatform } from '../../src/attestation/index.js';
 import { isSealworkError } from '../../src/errors.js';
-import {
-  createSealer,
-  decryptSessionJwe,
-  loadMasterKey,
-  openSqliteStore,
-  type SessionSecrets,
-} from '../../src/sms/index.js';
+import { createSealer, loadMasterKey, openSqliteStore } from '../../src/sms/index.js';
+import { decryptSessionJwe, type SessionSecrets } from '../../src/protocol/index.js';
 import { secretAad } from '../../src/sms/store.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/cli.js';

@@ -1,20 +1,12 @@
 import type { Address, Hex } from 'viem';
 import { readContract } from 'viem/actions';
 import { appAbi } from '../generated/app.js';
-import type { AppInfo, MrEnclave, ReadClient } from '../types.js';
+import { parseMrEnclave } from '../../protocol/index.js';
+import type { AppInfo, ReadClient } from '../types.js';
 import { assertAddress, bytesText, hasCode, notAsset, notFound } from './internal/asset.js';
 
-/** Parse `m_appMREnclave` (UTF-8 JSON); undefined when empty or not a JSON object. */
-export function parseMrEnclave(raw: string): MrEnclave | undefined {
-  if (!raw) return undefined;
-  try {
-    const j = JSON.parse(raw) as unknown;
-    if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
-    return j as MrEnclave;
-  } catch {
-    return undefined;
-  }
-}
+// The mrenclave JSON parser is a protocol rule (src/protocol/fingerprint.ts).
+export { parseMrEnclave } from '../../protocol/index.js';
 
 /** An app's getters: owner, registry, name, type, image URI and checksum, mrenclave (raw and parsed). */
 export async function readApp(client: ReadClient, address: Address): Promise<AppInfo> {

@@ -9,15 +9,13 @@ import { isAddress, type Address } from 'viem';
 import { resolveAccount } from '../../chain/clients.js';
 import { SealworkError, fsError } from '../../errors.js';
 import {
-  readSmsRecord,
-  smsClient,
   startSms,
   startSmsCluster,
   type SmsCluster,
   type RunningSms,
-  type SmsClient,
   type StartSmsOptions,
 } from '../../sms/index.js';
+import { createSmsClient, resolveSmsEndpoint, type SmsClient } from '../../sms-client/index.js';
 import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
 import type { ChainParameters } from '../chain/common.js';
@@ -48,24 +46,12 @@ export interface SmsEndpointParameters {
 export async function resolveSms(
   p: SmsEndpointParameters,
 ): Promise<{ client: SmsClient; url: string; caPath?: string }> {
-  const home = resolveHome(p.home);
-  const rec = await readSmsRecord(home);
-  const url = p.smsUrl ?? process.env.SEALWORK_SMS_URL ?? rec?.url;
-  if (!url)
-    throw new SealworkError('SMS_NOT_CONFIGURED', 'No SMS is configured.', {
-      hint: 'Start one with `sealwork sms start`, or pass --sms-url / set SEALWORK_SMS_URL.',
-    });
-  const caPath =
-    p.smsCa ?? process.env.SEALWORK_SMS_CA ?? (rec && rec.url === url ? rec.certPath : undefined);
-  let ca: string | undefined;
-  if (caPath) {
-    try {
-      ca = await fs.readFile(caPath, 'utf8');
-    } catch (e) {
-      throw fsError(e, caPath, 'read the SMS certificate');
-    }
-  }
-  return { client: smsClient(url, ca ? { ca } : {}), url, ...(caPath ? { caPath } : {}) };
+  const { url, ca, caPath } = await resolveSmsEndpoint({
+    home: resolveHome(p.home),
+    ...(p.smsUrl ? { smsUrl: p.smsUrl } : {}),
+    ...(p.smsCa ? { smsCa: p.smsCa } : {}),
+  });
+  return { client: createSmsClient(url, ca ? { ca } : {}), url, ...(caPath ? { caPath } : {}) };
 }
 
 export type SmsSignerParameters = SmsEndpointParameters & Omit<ChainParameters, 'chainUrl'>;

@@ -19,7 +19,7 @@ import {
 } from '../../chain/index.js';
 import { encryptDatasetBuffer, generateDatasetKey } from '../../crypto/dataset.js';
 import { SealworkError } from '../../errors.js';
-import { smsClient } from '../../sms/client.js';
+import { createSmsClient as smsClient } from '../../sms-client/index.js';
 import { putObject } from '../../worker/storage/client.js';
 import type { ResultKeyFormat } from '../../worker/postcompute.js';
 import { downloadResult, generateResultKeys, runApp, watchTask, type TaskInfo } from '../worker/requester.js';

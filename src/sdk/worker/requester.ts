@@ -34,8 +34,9 @@ import { decryptResult, isEncryptedResult, type ResultKeyFormat } from '../../wo
 import { localStorageCa } from '../../worker/storage/client.js';
 import { unzipEntries } from '../../worker/zip.js';
 
-export type TaskStatusName = 'UNSET' | 'ACTIVE' | 'REVEALING' | 'COMPLETED' | 'FAILED';
-const STATUS_NAMES: TaskStatusName[] = ['UNSET', 'ACTIVE', 'REVEALING', 'COMPLETED', 'FAILED'];
+import { encodeDealParams, taskStatusName, type TaskStatusName } from '../../protocol/index.js';
+
+export type { TaskStatusName };
 
 /** Chain access of a requester call: the same options as every chain SDK call. */
 export type ChainAccess = ChainParameters;
@@ -219,17 +220,15 @@ async function findWorkerpoolOrder(
   return { order: first.order, ref: first.orderHash };
 }
 
-/** The iExec request params (`iexec_args`, `iexec_secrets`, …) of a run. */
-function requestParams(p: RunAppParameters): Record<string, unknown> {
-  const params: Record<string, unknown> = {};
-  if (p.args) params.iexec_args = p.args;
-  if (p.secrets && Object.keys(p.secrets).length) params.iexec_secrets = p.secrets;
-  if (p.inputFiles?.length) params.iexec_input_files = p.inputFiles;
-  if (p.encryptResult) {
-    params.iexec_result_encryption = true;
-    if (p.resultKeyFormat === 'iexec') params.sealwork_result_key_format = 'iexec';
-  }
-  return params;
+/** The iExec request params (`iexec_args`, `iexec_secrets`, …) of a run, as JSON (src/protocol/deal-params.ts). */
+function requestParams(p: RunAppParameters): string {
+  return encodeDealParams({
+    ...(p.args ? { args: p.args } : {}),
+    ...(p.secrets ? { secrets: p.secrets } : {}),
+    ...(p.inputFiles ? { inputFiles: p.inputFiles } : {}),
+    resultEncryption: Boolean(p.encryptResult),
+    ...(p.resultKeyFormat ? { resultKeyFormat: p.resultKeyFormat } : {}),
+  });
 }
 
 /** Sign a request order for `app` (and dataset), find matching published orders, match the deal. */
@@ -261,7 +260,7 @@ export async function runApp(p: RunAppParameters): Promise<RunAppReturnType> {
       category: wp.order.category,
       trust: 0n,
       beneficiary: p.beneficiary ?? requester,
-      params: JSON.stringify(requestParams(p)),
+      params: requestParams(p),
     }),
   );
   const m = await matchOrders(
@@ -340,7 +339,7 @@ export async function showTask(p: ChainAccess & { taskId: Hex; dealId?: Hex }): 
     throw new SealworkError('TASK_ID_INVALID', `${p.taskId} is not a task id (0x + 64 hex characters).`);
   const c = await clients(p);
   const t = await readTask(c.publicClient, c.deployment.hub, p.taskId);
-  const status = STATUS_NAMES[t.status] ?? 'UNSET';
+  const status = taskStatusName(t.status);
   const dealId = t.status === TaskStatus.UNSET ? (p.dealId ?? null) : t.dealid;
   const deal = dealId
     ? await readDeal(c.publicClient, c.deployment.hub, dealId).catch(() => undefined)

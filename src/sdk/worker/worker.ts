@@ -17,7 +17,7 @@ import {
 } from '../../chain/index.js';
 import { SealworkError, fsError } from '../../errors.js';
 import { isProcessRunning } from '../../chain/anvil.js';
-import { readSmsRecord, smsClient } from '../../sms/index.js';
+import { createSmsClient, resolveSmsEndpoint } from '../../sms-client/index.js';
 import { resolveHome } from '../../util/home.js';
 import { TaskJournal } from '../../worker/journal.js';
 import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client.js';
@@ -82,16 +82,6 @@ export interface RunningWorker {
   scheduler: Address;
   workerAddress: Address;
   stop(): Promise<void>;
-}
-
-async function readPem(v: string | undefined): Promise<string | undefined> {
-  if (!v) return undefined;
-  if (v.includes('-----BEGIN')) return v;
-  try {
-    return await fs.readFile(v, 'utf8');
-  } catch (e) {
-    throw fsError(e, v, 'read the certificate');
-  }
 }
 
 /** Does `pid` run node (a worker, in `sealwork worker start` or `sealwork dev`)? Guards against a recycled pid. */
@@ -236,13 +226,11 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
   }
   const localCa = await localStorageCa(home);
   const storageCa = p.storageCa ?? localCa;
-  const rec = await readSmsRecord(home);
-  const smsUrl = p.smsUrl ?? rec?.url;
-  if (!smsUrl)
-    throw new SealworkError('SMS_NOT_CONFIGURED', 'The worker needs an SMS.', {
-      hint: 'Start one with `sealwork sms start`, or pass --sms-url.',
-    });
-  const smsCa = await readPem(p.smsCa ?? (rec && rec.url === smsUrl ? rec.certPath : undefined));
+  const smsEndpoint = await resolveSmsEndpoint({
+    home,
+    ...(p.smsUrl ? { smsUrl: p.smsUrl } : {}),
+    ...(p.smsCa ? { smsCa: p.smsCa } : {}),
+  });
   // One worker per journal: two would race on the same tasks (initialize twice, fail each other's).
   const unlock = await lockWorker(home);
   let journal: TaskJournal | undefined;
@@ -258,7 +246,10 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     await unlock();
     throw e;
   }
-  const sms = smsClient(smsUrl, { ...(smsCa ? { ca: smsCa } : {}), timeoutMs: 30_000 });
+  const sms = createSmsClient(smsEndpoint.url, {
+    ...(smsEndpoint.ca ? { ca: smsEndpoint.ca } : {}),
+    timeoutMs: 30_000,
+  });
   const runTee = createTeeRunner({
     home,
     publicClient: clients.publicClient,

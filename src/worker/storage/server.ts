@@ -11,7 +11,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { SealworkError, type ErrorCode } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { loadOrCreateTls } from '../tls.js';
+import { loadOrCreateTls } from '../../util/tls.js';
 
 /** Default largest object accepted: 1 GiB. */
 export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
@@ -183,7 +183,9 @@ export async function startStorage(p: StartStorageParameters): Promise<StorageSe
   await fs.mkdir(dir, { recursive: true });
   const app = createStorageApp({ dir, maxObjectBytes: p.maxObjectBytes });
   const host = p.host ?? '127.0.0.1';
-  const tls = p.insecureHttp ? undefined : await loadOrCreateTls(join(dir, 'tls'));
+  const tls = p.insecureHttp
+    ? undefined
+    : await loadOrCreateTls({ dir: join(dir, 'tls'), commonName: 'sealwork storage (self-signed)' });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve(
       {

@@ -8,11 +8,8 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { SealworkError } from '../errors.js';
-import { sessionBinding } from './formulas.js';
 import type { Hex } from 'viem';
-
-export type SessionPublicJwk =
-  { kty: 'EC'; crv: 'P-256'; x: string; y: string } | { kty: 'OKP'; crv: 'X25519'; x: string };
+import { sessionBinding, type SessionPublicJwk } from './session.js';
 
 const b64u = (s: string) => Buffer.from(s, 'base64url');
 

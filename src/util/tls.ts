@@ -1,6 +1,8 @@
 /**
- * TLS for the SMS: a self-signed certificate (RSA-2048, SAN 127.0.0.1 / ::1 / localhost / the
- * host name) generated on first start under `$SEALWORK_HOME/sms/tls/`, or a given cert/key pair.
+ * TLS for sealwork's servers (the SMS, the result storage): a self-signed certificate (RSA-2048,
+ * SAN 127.0.0.1 / ::1 / localhost, or the given hosts) generated on first start in the server's
+ * `tls/` folder, or a given cert/key pair. One library: node-forge assembles and signs the
+ * certificate (pure JavaScript, no `openssl` binary needed); node:crypto makes the key.
  */
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -8,13 +10,13 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { SealworkError, fsError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from './atomic.js';
 
 export interface TlsMaterial {
   cert: string;
   key: string;
-  certPath?: string;
-  keyPath?: string;
+  certPath: string;
+  keyPath: string;
   /** SHA-256 fingerprint of the certificate (hex, colon-separated), for pinning. */
   fingerprint256: string;
   generated: boolean;
@@ -26,6 +28,7 @@ export interface TlsMaterial {
  */
 export async function generateSelfSignedCert(
   hosts: string[] = ['127.0.0.1', '::1', 'localhost'],
+  commonName = 'sealwork SMS (self-signed)',
 ): Promise<{ cert: string; key: string }> {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
@@ -36,7 +39,7 @@ export async function generateSelfSignedCert(
   const now = Date.now();
   cert.validity.notBefore = new Date(now - 60_000);
   cert.validity.notAfter = new Date(now + 5 * 365 * 24 * 3600_000);
-  const attrs = [{ name: 'commonName', value: 'sealwork SMS (self-signed)' }];
+  const attrs = [{ name: 'commonName', value: commonName }];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
   cert.setExtensions([
@@ -58,6 +61,8 @@ export async function loadOrCreateTls(opts: {
   certPath?: string;
   keyPath?: string;
   hosts?: string[];
+  /** Subject of a generated certificate (default `sealwork SMS (self-signed)`). */
+  commonName?: string;
 }): Promise<TlsMaterial> {
   if ((opts.certPath && !opts.keyPath) || (!opts.certPath && opts.keyPath))
     throw new SealworkError('TLS_OPTIONS_INCOMPLETE', 'Give both --tls-cert and --tls-key, or neither.', {
@@ -74,7 +79,7 @@ export async function loadOrCreateTls(opts: {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || opts.certPath)
       throw fsError(e, opts.certPath ? opts.certPath : certPath, 'read TLS material');
-    const g = await generateSelfSignedCert(opts.hosts);
+    const g = await generateSelfSignedCert(opts.hosts, opts.commonName);
     await fs.mkdir(opts.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(keyPath, g.key, { mode: 0o600, force: true });
     await writeFileAtomic(certPath, g.cert, { mode: 0o644, force: true });
