@@ -4,26 +4,12 @@
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { Address } from 'viem';
 import { getChainId, getCode } from 'viem/actions';
 import { SealworkError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { ReadClient } from './types.js';
+import type { Deployment, ReadClient } from './types.js';
 
-export interface Deployment {
-  chainId: number;
-  /** The marketplace/task contract (PoCo's "iexec proxy"): EIP-712 verifyingContract of orders. */
-  hub: Address;
-  appRegistry: Address;
-  datasetRegistry: Address;
-  workerpoolRegistry: Address;
-  deployer: Address;
-  /** Block of the hub deployment: where `order list` starts reading logs. */
-  blockNumber: number;
-  /** The JSON-RPC URL the deployment was recorded for (informational). */
-  url?: string;
-  deployedAt: string;
-}
+export type { Deployment } from './types.js';
 
 /** Folder of the chain state: `$SEALWORK_HOME/chain`. */
 export function chainDir(home: string): string {

@@ -5,7 +5,6 @@
  */
 import type { Account, Address, Chain, Client, Hex, Transport } from 'viem';
 import type { MrEnclave, TaskStatus } from '../protocol/index.js';
-import type { Deployment } from './deployment.js';
 
 // Task statuses and the mrenclave JSON are protocol rules (src/protocol).
 export { TaskStatus, taskStatusName, type TaskStatusName, type MrEnclave } from '../protocol/index.js';
@@ -107,4 +106,19 @@ export interface Task {
   results: Hex;
   resultsTimestamp: bigint;
   resultsCallback: Hex;
+}
+
+export interface Deployment {
+  chainId: number;
+  /** The marketplace/task contract (PoCo's "iexec proxy"): EIP-712 verifyingContract of orders. */
+  hub: Address;
+  appRegistry: Address;
+  datasetRegistry: Address;
+  workerpoolRegistry: Address;
+  deployer: Address;
+  /** Block of the hub deployment: where `order list` starts reading logs. */
+  blockNumber: number;
+  /** The JSON-RPC URL the deployment was recorded for (informational). */
+  url?: string;
+  deployedAt: string;
 }

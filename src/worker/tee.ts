@@ -109,190 +109,255 @@ function stage<T>(code: ErrorCode, what: string, f: () => Promise<T>): Promise<T
   });
 }
 
+type TaskInput = Parameters<RunTeeTask>[0];
+type TaskOutput = Awaited<ReturnType<RunTeeTask>>;
+type Note = (s: string) => void;
+
+/** 1. Enclave challenge from the SMS, and the scheduler's authorization of (worker, task, enclave). */
+async function challengeAndAuthorize(o: TeeRunnerOptions, t: TaskInput, note: Note) {
+  const enclaveChallenge = await stage('SMS_CHALLENGE_FAILED', 'enclave challenge', () =>
+    o.sms.getEnclaveChallenge(o.scheduler, t.taskId),
+  );
+  const authorizationSign = await signAuthorization(o.scheduler, {
+    worker: t.worker,
+    taskid: t.taskId,
+    enclaveChallenge,
+  });
+  note(`enclave challenge ${enclaveChallenge}`);
+  return { enclaveChallenge, authorizationSign };
+}
+
+/**
+ * The enclave refuses to attest an image whose identity is not the app's on-chain fingerprint
+ * (MrEnclave|FSPF_KEY|FSPF_TAG): a tampered image never gets a secret.
+ */
+function checkFingerprint(
+  app: { multiaddr: string; mrenclave: string },
+  pointer: Address,
+  identity: MeasureAppReturnType,
+): void {
+  const onChain = parseAppMrEnclave(app.mrenclave);
+  if (!onChain)
+    throw new SealworkError('APP_FINGERPRINT_INVALID', `App ${pointer} has no SCONE fingerprint on chain.`, {
+      hint: 'Deploy the app with the mrenclave JSON printed by `sealwork app build`.',
+    });
+  const mismatched = (
+    [
+      ['MrEnclave', onChain.mrenclave, identity.mrenclave],
+      ['FSPF key', onChain.fspfKey, identity.fspfKey],
+      ['FSPF tag', onChain.fspfTag, identity.fspfTag],
+    ] as const
+  ).filter(([, want, got]) => want.toLowerCase() !== got.toLowerCase());
+  if (mismatched.length)
+    throw new SealworkError(
+      'APP_IMAGE_TAMPERED',
+      `The app image at ${app.multiaddr} does not match the app's on-chain fingerprint (${mismatched.map((m) => m[0]).join(', ')} differ): it changed after deployment; the enclave refuses to start.`,
+      {
+        details: Object.fromEntries(
+          mismatched.map(([n, want, got]) => [n, { expected: want, measured: got }]),
+        ),
+      },
+    );
+}
+
+/**
+ * 2. The app image named on chain, checked against its checksum, measured, and held against the
+ * on-chain fingerprint. Measuring unpacks and verifies every protected file; the result is cached
+ * under a digest of every byte of the image, so any change to the image measures it again.
+ */
+async function measureAppImage(
+  o: TeeRunnerOptions,
+  measured: Map<string, MeasureAppReturnType>,
+  deal: Deal,
+  workDir: string,
+  note: Note,
+) {
+  const app = await readApp(o.publicClient, deal.app.pointer);
+  const image = await resolveAppImage(o.home, app.multiaddr, app.checksum, {
+    ...o.images,
+    ...(o.fetch ? { fetch: o.fetch } : {}),
+  });
+  const contentKey = await imageContentDigest(image);
+  let identity = measured.get(contentKey);
+  if (!identity) {
+    identity = await stage('APP_IMAGE_REFUSED', 'measuring the app image', () =>
+      measureApp(image, { workDir }),
+    );
+    if (measured.size > 64) measured.clear();
+    measured.set(contentKey, identity);
+  }
+  checkFingerprint(app, deal.app.pointer, identity);
+  note(`measured MrEnclave ${identity.mrenclave} (matches the on-chain fingerprint)`);
+  return { image, identity };
+}
+
+/** 3. Ephemeral session key, nonce, a quote binding both, and the SMS session's secrets. */
+async function openSession(
+  o: TeeRunnerOptions,
+  t: TaskInput,
+  identity: MeasureAppReturnType,
+  auth: { enclaveChallenge: Address; authorizationSign: Hex },
+  note: Note,
+): Promise<SessionSecrets> {
+  const session = generateSessionKeyPair('P-256');
+  const { nonce } = await o.sms.getNonce();
+  const reportData = sessionReportData(session.publicJwk, nonce);
+  const attributes = identity.config.debug ? '0700000000000000e700000000000000' : undefined;
+  const q = await o.platform.quote({
+    mrenclave: identity.mrenclave,
+    reportData,
+    ...(attributes ? { attributes } : {}),
+  });
+  const response = await o.sms.openSession({
+    authorization: {
+      chainTaskId: t.taskId,
+      dealId: t.deal.dealid,
+      taskIndex: Number(t.index),
+      workerWallet: t.worker,
+      enclaveChallenge: auth.enclaveChallenge,
+      signature: auth.authorizationSign,
+    },
+    quote: `0x${Buffer.from(q.quote).toString('hex')}`,
+    collateral: collateralToJson(q.collateral),
+    publicKey: session.publicJwk,
+    nonce,
+  });
+  const secrets = await decryptSessionJwe<SessionSecrets>(response.jwe, session.privateKey);
+  note(`session opened; released: ${response.released.join(', ')}`);
+  return secrets;
+}
+
+/** 4. Pre-compute: dataset and input files, in memory only. */
+async function precompute(o: TeeRunnerOptions, secrets: SessionSecrets) {
+  const dataset = secrets.dataset
+    ? await fetchDataset(
+        {
+          address: secrets.dataset.address,
+          url: secrets.dataset.url,
+          checksum: secrets.dataset.checksum,
+          key: secrets.dataset.key,
+        },
+        o.fetch,
+      )
+    : undefined;
+  const inputs = await fetchInputFiles(secrets.task.inputFiles, o.fetch);
+  return { dataset, inputs };
+}
+
+/** 5. Run the app with the FSPF key and tag released by the SMS; refuse anything but exit 0. */
+async function runApp(
+  o: TeeRunnerOptions,
+  t: TaskInput,
+  p: { image: string; secrets: SessionSecrets; outDir: string; workDir: string },
+  files: { dataset: InMemoryFile | undefined; inputs: InMemoryFile[] },
+  note: Note,
+) {
+  const { secrets } = p;
+  const run = await runEnclave({
+    image: p.image,
+    fspfKey: secrets.app.fspfKey,
+    fspfTag: secrets.app.fspfTag,
+    ...(secrets.app.fsKey !== undefined ? { fsKey: secrets.app.fsKey } : {}),
+    outDir: p.outDir,
+    args: secrets.task.args,
+    mrenclave: secrets.app.mrenclave,
+    env: appEnv(secrets, t.deal, files.dataset, files.inputs),
+    files: [...(files.dataset ? [files.dataset] : []), ...files.inputs].map((f) => ({
+      path: f.path.slice('/iexec_in/'.length),
+      data: f.data,
+    })),
+    timeoutMs: o.taskTimeoutMs ?? 60_000,
+    workDir: p.workDir,
+    signal: t.signal,
+  });
+  if (t.signal.aborted)
+    throw new SealworkError('WORKER_STOPPING', 'The worker is stopping; the task resumes at restart.');
+  if (run.timedOut)
+    throw new SealworkError(
+      'APP_TIMEOUT',
+      `The app ran over its ${o.taskTimeoutMs ?? 60_000} ms limit and was stopped.`,
+    );
+  if (run.exitCode !== 0)
+    throw new SealworkError('APP_EXIT_NONZERO', `The app exited with status ${run.exitCode}.`, {
+      details: { exitCode: run.exitCode },
+    });
+  note('app finished (exit 0)');
+  return { ...run, exitCode: 0 as const };
+}
+
+/** 6. Post-compute: digest, zip, optional encryption, upload, enclave signature. */
+async function postCompute(
+  o: TeeRunnerOptions,
+  t: TaskInput,
+  p: {
+    secrets: SessionSecrets;
+    outDir: string;
+    run: Awaited<ReturnType<typeof runApp>>;
+    auth: { enclaveChallenge: Address; authorizationSign: Hex };
+  },
+  note: Note,
+): Promise<TaskOutput> {
+  const { secrets, outDir, run, auth } = p;
+  // The bounds the sandbox enforced on /iexec_out: an output it let through is read in full.
+  const bounds = { maxBytes: run.limits.resultBytes, maxEntries: run.limits.resultEntries };
+  const computed = await readComputedJson(outDir);
+  const digest = await computeResultDigest(outDir, computed, bounds);
+  let zip = await zipFolder(outDir, bounds);
+  const encrypted = secrets.task.resultEncryption;
+  if (encrypted) {
+    if (!secrets.resultEncryptionKey)
+      throw new SealworkError(
+        'RESULT_KEY_MISSING',
+        'The deal asks for result encryption but no beneficiary key was released.',
+      );
+    zip = await encryptResult(
+      zip,
+      secrets.resultEncryptionKey,
+      parseDealParams(secrets.task.params).resultKeyFormat,
+    );
+  }
+  const put = await stage('RESULT_UPLOAD_FAILED', 'uploading the result', () =>
+    putObject({ url: o.storage.url, data: zip, ca: o.storage.ca }),
+  );
+  const enclaveAccount = privateKeyToAccount(secrets.enclaveChallenge.privateKey);
+  if (enclaveAccount.address.toLowerCase() !== auth.enclaveChallenge.toLowerCase())
+    throw new SealworkError(
+      'ENCLAVE_CHALLENGE_MISMATCH',
+      'The SMS released a challenge key for another enclave challenge.',
+    );
+  const enclaveSign = await signEnclaveResult(enclaveAccount, {
+    worker: t.worker,
+    taskid: t.taskId,
+    resultDigest: digest,
+  });
+  note(`result uploaded to ${put.url}`);
+  return {
+    digest,
+    results: JSON.stringify({ storage: 'sealwork', location: put.url }),
+    location: put.url,
+    encrypted,
+    enclaveChallenge: auth.enclaveChallenge,
+    enclaveSign,
+    authorizationSign: auth.authorizationSign,
+    exitCode: run.exitCode,
+  };
+}
+
+/** The TEE part of one task, in the protocol's order: steps 1 to 6 above. */
 export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
   const measured = new Map<string, MeasureAppReturnType>();
-  return async ({ taskId, deal, index, worker, signal }) => {
-    const note = (s: string) => o.onStep?.(taskId, s);
-    // 1. Enclave challenge from the SMS, and the scheduler's authorization of (worker, task, enclave).
-    const enclaveChallenge = await stage('SMS_CHALLENGE_FAILED', 'enclave challenge', () =>
-      o.sms.getEnclaveChallenge(o.scheduler, taskId),
-    );
-    const authorizationSign = await signAuthorization(o.scheduler, {
-      worker,
-      taskid: taskId,
-      enclaveChallenge,
-    });
-    note(`enclave challenge ${enclaveChallenge}`);
-
-    // 2. The app image named on chain, checked against its checksum, measured.
-    const app = await readApp(o.publicClient, deal.app.pointer);
-    const image = await resolveAppImage(o.home, app.multiaddr, app.checksum, {
-      ...o.images,
-      ...(o.fetch ? { fetch: o.fetch } : {}),
-    });
+  return async (t) => {
+    const note: Note = (s) => o.onStep?.(t.taskId, s);
+    const auth = await challengeAndAuthorize(o, t, note);
     const workDir = join(o.home, 'worker', 'tmp');
     await fs.mkdir(workDir, { recursive: true });
-    // Measuring unpacks and verifies every protected file; the result is cached under a digest of
-    // every byte of the image, so any change to the image measures it again.
-    const contentKey = await imageContentDigest(image);
-    let identity = measured.get(contentKey);
-    if (!identity) {
-      identity = await stage('APP_IMAGE_REFUSED', 'measuring the app image', () =>
-        measureApp(image, { workDir }),
-      );
-      if (measured.size > 64) measured.clear();
-      measured.set(contentKey, identity);
-    }
-    // The enclave refuses to attest an image whose identity is not the app's on-chain
-    // fingerprint (MrEnclave|FSPF_KEY|FSPF_TAG): a tampered image never gets a secret.
-    const onChain = parseAppMrEnclave(app.mrenclave);
-    if (!onChain)
-      throw new SealworkError(
-        'APP_FINGERPRINT_INVALID',
-        `App ${deal.app.pointer} has no SCONE fingerprint on chain.`,
-        {
-          hint: 'Deploy the app with the mrenclave JSON printed by `sealwork app build`.',
-        },
-      );
-    const mismatched = (
-      [
-        ['MrEnclave', onChain.mrenclave, identity.mrenclave],
-        ['FSPF key', onChain.fspfKey, identity.fspfKey],
-        ['FSPF tag', onChain.fspfTag, identity.fspfTag],
-      ] as const
-    ).filter(([, want, got]) => want.toLowerCase() !== got.toLowerCase());
-    if (mismatched.length)
-      throw new SealworkError(
-        'APP_IMAGE_TAMPERED',
-        `The app image at ${app.multiaddr} does not match the app's on-chain fingerprint (${mismatched.map((m) => m[0]).join(', ')} differ): it changed after deployment; the enclave refuses to start.`,
-        {
-          details: Object.fromEntries(
-            mismatched.map(([n, want, got]) => [n, { expected: want, measured: got }]),
-          ),
-        },
-      );
-    note(`measured MrEnclave ${identity.mrenclave} (matches the on-chain fingerprint)`);
-
-    // 3. Ephemeral session key, nonce, quote binding both, SMS session.
-    const session = generateSessionKeyPair('P-256');
-    const { nonce } = await o.sms.getNonce();
-    const reportData = sessionReportData(session.publicJwk, nonce);
-    const attributes = identity.config.debug ? '0700000000000000e700000000000000' : undefined;
-    const q = await o.platform.quote({
-      mrenclave: identity.mrenclave,
-      reportData,
-      ...(attributes ? { attributes } : {}),
-    });
-    const authorization = {
-      chainTaskId: taskId,
-      dealId: deal.dealid,
-      taskIndex: Number(index),
-      workerWallet: worker,
-      enclaveChallenge,
-      signature: authorizationSign,
-    };
-    const response = await o.sms.openSession({
-      authorization,
-      quote: `0x${Buffer.from(q.quote).toString('hex')}`,
-      collateral: collateralToJson(q.collateral),
-      publicKey: session.publicJwk,
-      nonce,
-    });
-    const secrets = await decryptSessionJwe<SessionSecrets>(response.jwe, session.privateKey);
-    note(`session opened; released: ${response.released.join(', ')}`);
-
-    // 4. Pre-compute: dataset and input files, in memory only.
-    const dataset = secrets.dataset
-      ? await fetchDataset(
-          {
-            address: secrets.dataset.address,
-            url: secrets.dataset.url,
-            checksum: secrets.dataset.checksum,
-            key: secrets.dataset.key,
-          },
-          o.fetch,
-        )
-      : undefined;
-    const inputs = await fetchInputFiles(secrets.task.inputFiles, o.fetch);
-
-    // 5. Run the app with the FSPF key and tag released by the SMS.
+    const { image, identity } = await measureAppImage(o, measured, t.deal, workDir, note);
+    const secrets = await openSession(o, t, identity, auth, note);
+    const files = await precompute(o, secrets);
     const outDir = await fs.mkdtemp(join(workDir, SCRATCH_PREFIX)); // 0700
     try {
-      const run = await runEnclave({
-        image,
-        fspfKey: secrets.app.fspfKey,
-        fspfTag: secrets.app.fspfTag,
-        ...(secrets.app.fsKey !== undefined ? { fsKey: secrets.app.fsKey } : {}),
-        outDir,
-        args: secrets.task.args,
-        mrenclave: secrets.app.mrenclave,
-        env: appEnv(secrets, deal, dataset, inputs),
-        files: [...(dataset ? [dataset] : []), ...inputs].map((f) => ({
-          path: f.path.slice('/iexec_in/'.length),
-          data: f.data,
-        })),
-        timeoutMs: o.taskTimeoutMs ?? 60_000,
-        workDir,
-        signal,
-      });
-      if (signal.aborted)
-        throw new SealworkError('WORKER_STOPPING', 'The worker is stopping; the task resumes at restart.');
-      if (run.timedOut)
-        throw new SealworkError(
-          'APP_TIMEOUT',
-          `The app ran over its ${o.taskTimeoutMs ?? 60_000} ms limit and was stopped.`,
-        );
-      if (run.exitCode !== 0)
-        throw new SealworkError('APP_EXIT_NONZERO', `The app exited with status ${run.exitCode}.`, {
-          details: { exitCode: run.exitCode },
-        });
-      note('app finished (exit 0)');
-
-      // 6. Post-compute: digest, zip, optional encryption, upload, enclave signature.
-      // The bounds the sandbox enforced on /iexec_out: an output it let through is read in full.
-      const bounds = { maxBytes: run.limits.resultBytes, maxEntries: run.limits.resultEntries };
-      const computed = await readComputedJson(outDir);
-      const digest = await computeResultDigest(outDir, computed, bounds);
-      let zip = await zipFolder(outDir, bounds);
-      const encrypted = secrets.task.resultEncryption;
-      if (encrypted) {
-        if (!secrets.resultEncryptionKey)
-          throw new SealworkError(
-            'RESULT_KEY_MISSING',
-            'The deal asks for result encryption but no beneficiary key was released.',
-          );
-        zip = await encryptResult(
-          zip,
-          secrets.resultEncryptionKey,
-          parseDealParams(secrets.task.params).resultKeyFormat,
-        );
-      }
-      const put = await stage('RESULT_UPLOAD_FAILED', 'uploading the result', () =>
-        putObject({ url: o.storage.url, data: zip, ca: o.storage.ca }),
-      );
-      const results = JSON.stringify({ storage: 'sealwork', location: put.url });
-      const enclaveAccount = privateKeyToAccount(secrets.enclaveChallenge.privateKey);
-      if (enclaveAccount.address.toLowerCase() !== enclaveChallenge.toLowerCase())
-        throw new SealworkError(
-          'ENCLAVE_CHALLENGE_MISMATCH',
-          'The SMS released a challenge key for another enclave challenge.',
-        );
-      const enclaveSign = await signEnclaveResult(enclaveAccount, {
-        worker,
-        taskid: taskId,
-        resultDigest: digest,
-      });
-      note(`result uploaded to ${put.url}`);
-      return {
-        digest,
-        results,
-        location: put.url,
-        encrypted,
-        enclaveChallenge: enclaveChallenge as Address,
-        enclaveSign,
-        authorizationSign,
-        exitCode: run.exitCode,
-      };
+      const run = await runApp(o, t, { image, secrets, outDir, workDir }, files, note);
+      return await postCompute(o, t, { secrets, outDir, run, auth }, note);
     } finally {
       await fs.rm(outDir, { recursive: true, force: true });
     }
