@@ -111,6 +111,7 @@ const COMPANION_ARCH: Partial<Record<NodeJS.Architecture, number>> = {
 };
 
 let cached: Buffer | undefined;
+let structRegistered = false;
 
 /** The filter as a BPF program (built once per process). */
 export async function seccompProgram(): Promise<Buffer> {
@@ -130,12 +131,17 @@ export async function seccompProgram(): Promise<Buffer> {
       },
     );
   }
-  koffi.struct('sealwork_scmp_arg_cmp', {
-    arg: 'uint32_t',
-    op: 'int',
-    datum_a: 'uint64_t',
-    datum_b: 'uint64_t',
-  });
+  // Registered once per process: koffi refuses a second type of the same name (a retry after a
+  // failed build would otherwise fail here).
+  if (!structRegistered) {
+    koffi.struct('sealwork_scmp_arg_cmp', {
+      arg: 'uint32_t',
+      op: 'int',
+      datum_a: 'uint64_t',
+      datum_b: 'uint64_t',
+    });
+    structRegistered = true;
+  }
   const init = lib.func('void *seccomp_init(uint32_t def_action)');
   const release = lib.func('void seccomp_release(void *ctx)');
   const archAdd = lib.func('int seccomp_arch_add(void *ctx, uint32_t arch)');
