@@ -33,7 +33,15 @@ import {
   type EnclaveJson,
 } from './image.js';
 import { computeMrEnclave, type EnclaveConfig } from './mrenclave.js';
-import { openImage, packEntry, unpackImage, writeLayer, writeOciImage, type ImageConfigJson } from './oci.js';
+import {
+  openImage,
+  packEntry,
+  unpackImage,
+  writeLayer,
+  writeOciImage,
+  type ImageConfigJson,
+  type LayerBlob,
+} from './oci.js';
 import { components, isHex, parseSize, safeEqualHex, splitCommand } from './util.js';
 
 export const DEFAULT_HEAP = 1024 ** 3;
@@ -151,8 +159,19 @@ async function unpackTo(image: string, stage: string): Promise<{ root: string; c
   return { root, config: img.config };
 }
 
-/** Build a protected image from `image`. */
-export async function buildApp(p: BuildAppParameters): Promise<BuildAppReturnType> {
+/** What a build needs before anything is unpacked: its options checked and its targets writable. */
+interface BuildPlan {
+  out: string;
+  force: boolean;
+  argv: string[];
+  cfg: EnclaveConfig;
+  regions: Region[];
+  /** Only when a region is encrypted. */
+  fsKeyFile?: string;
+}
+
+/** Check the build options and that the outputs may be written, before any work. */
+async function planBuild(p: BuildAppParameters): Promise<BuildPlan> {
   const out = resolve(p.out);
   const force = p.force ?? false;
   const argv = Array.isArray(p.entrypoint) ? [...p.entrypoint] : splitCommand(p.entrypoint);
@@ -182,150 +201,250 @@ export async function buildApp(p: BuildAppParameters): Promise<BuildAppReturnTyp
     });
   await assertWritableTarget(out, force);
   if (fsKeyFile) await assertWritableTarget(fsKeyFile, force);
+  return { out, force, argv, cfg, regions, ...(fsKeyFile ? { fsKeyFile } : {}) };
+}
 
+/** Refuse a source that is already protected, and regions reached through a symbolic link. */
+async function checkSourceRoot(root: string, image: string, regions: Region[]): Promise<void> {
+  if (await fs.lstat(join(root, ...components(SEALWORK_DIR))).catch(() => null))
+    throw new SealworkError(
+      'IMAGE_ALREADY_PROTECTED',
+      `${image} is already a protected image (it has ${SEALWORK_DIR}).`,
+      {
+        hint: 'Build from the original (unprotected) image.',
+        details: { image },
+      },
+    );
+  for (const r of regions) {
+    let host = root;
+    for (const part of components(r.path)) {
+      host = join(host, part);
+      if ((await fs.lstat(host).catch(() => null))?.isSymbolicLink())
+        throw new SealworkError(
+          'REGION_INVALID',
+          `Region ${r.path} goes through a symbolic link in the image.`,
+          {
+            hint: 'Name the real folder the link points to.',
+            details: { region: r.path },
+          },
+        );
+    }
+  }
+}
+
+/** The source's environment, working folder and measured executable, and its MrEnclave. */
+interface SourceMeasure {
+  env: string[];
+  workingDir: string;
+  /** Image path of the measured executable. */
+  measured: string;
+  mrenclave: string;
+}
+
+/** Resolve the entrypoint to the executable SGX measures (never in an encrypted region) and compute MrEnclave. */
+async function measureSource(root: string, imgCfg: ImageConfigJson, plan: BuildPlan): Promise<SourceMeasure> {
+  const env = imgCfg.config?.Env ?? [`PATH=${DEFAULT_PATH}`];
+  const workingDir = imgCfg.config?.WorkingDir || '/';
+  const measured = await measuredExecutable(root, plan.argv, env, workingDir, (ip) =>
+    fs.readFile(join(root, ...components(ip))),
+  );
+  const region = regionOf(measured.path, plan.regions);
+  if (region.protection === 'encrypted')
+    throw new SealworkError(
+      'MEASURED_EXECUTABLE_ENCRYPTED',
+      `The measured program ${measured.path} lies in the encrypted region ${region.path}.`,
+      {
+        hint: 'MrEnclave is computed before any key is released, so the binary itself cannot be encrypted: keep it in an authenticated region (scripts run by it may stay encrypted).',
+        details: { file: measured.path, chain: measured.chain },
+      },
+    );
+  return {
+    env,
+    workingDir,
+    measured: measured.path,
+    mrenclave: computeMrEnclave(measured.content, plan.cfg),
+  };
+}
+
+/** The layer sealwork adds, and what it recorded. */
+interface SealedLayer {
+  layer: LayerBlob;
+  fspf: Fspf;
+  /** Image paths of the files stored encrypted (in this layer, not in the flattened one). */
+  encrypted: Set<string>;
+  tag: Buffer;
+}
+
+/** Layer 2: encrypted files at their own paths, then the sealed FSPF and the enclave metadata. */
+async function writeSealedLayer(
+  stage: string,
+  root: string,
+  plan: BuildPlan,
+  src: SourceMeasure,
+  fspfKey: Buffer,
+  keys: FsKeys,
+): Promise<SealedLayer> {
+  const { cfg, regions } = plan;
+  let fspf!: Fspf;
+  let encrypted!: Set<string>;
+  let tag!: Buffer;
+  const layer = await writeLayer(join(stage, 'layer2.tar'), async (pack) => {
+    const enclave = { ...cfg, mrenclave: src.mrenclave, measured: src.measured };
+    const meta = { env: src.env, workingDir: src.workingDir, enclave };
+    const r = await buildFspf(root, regions, meta, keys, (path, stored, mode) =>
+      packEntry(pack, { name: path.slice(1), type: 'file', mode }, { data: stored }),
+    );
+    fspf = r.fspf;
+    encrypted = r.encrypted;
+    const sealed = sealFspf(fspf, fspfKey);
+    tag = sealed.tag;
+    const enclaveJson: EnclaveJson = {
+      format: 'sealwork-enclave',
+      version: 1,
+      simulated: true,
+      framework: 'SCONE',
+      sconeVersion: SCONE_VERSION,
+      ...cfg,
+      fspfKey: fspfKey.toString('hex'),
+      measured: src.measured,
+    };
+    await packEntry(pack, { name: `${SEALWORK_DIR.slice(1)}/`, type: 'directory', mode: 0o755 });
+    await packEntry(pack, { name: FSPF_PATH.slice(1), type: 'file', mode: 0o444 }, { data: sealed.blob });
+    await packEntry(
+      pack,
+      { name: ENCLAVE_JSON_PATH.slice(1), type: 'file', mode: 0o444 },
+      { data: Buffer.from(`${JSON.stringify(enclaveJson, null, 2)}\n`) },
+    );
+  });
+  return { layer, fspf, encrypted, tag };
+}
+
+/** Layer 1: the flattened source image without the plaintext of encrypted files. */
+function writeFlattenedLayer(stage: string, root: string, encrypted: Set<string>): Promise<LayerBlob> {
+  return writeLayer(join(stage, 'layer1.tar'), async (pack) => {
+    for (const e of await walkRoot(root)) {
+      const name = e.path.slice(1);
+      const st = await fs.lstat(e.host);
+      if (e.type === 'dir')
+        await packEntry(pack, { name: `${name}/`, type: 'directory', mode: st.mode & 0o1777 });
+      else if (e.type === 'symlink')
+        await packEntry(pack, { name, type: 'symlink', linkname: await fs.readlink(e.host), mode: 0o777 });
+      else if (e.type === 'file' && !encrypted.has(e.path))
+        await packEntry(pack, { name, type: 'file', mode: st.mode & 0o1777 }, { file: e.host });
+    }
+  });
+}
+
+/** The protected image's config: the source's, with the entrypoint, the identity labels and the new history. */
+function protectedConfig(
+  imgCfg: ImageConfigJson,
+  image: string,
+  src: SourceMeasure,
+  argv: string[],
+  id: AppIdentity,
+): ImageConfigJson {
+  return {
+    ...imgCfg,
+    config: {
+      ...(imgCfg.config ?? {}),
+      Env: src.env,
+      WorkingDir: src.workingDir,
+      Entrypoint: argv,
+      Cmd: null,
+      Labels: {
+        ...(imgCfg.config?.Labels ?? {}),
+        'io.sealwork.mrenclave': id.mrenclave,
+        'io.sealwork.fingerprint': id.fingerprint,
+        'io.sealwork.simulated': 'true',
+      },
+    },
+    history: [
+      { created_by: `sealwork: flattened ${basename(image)} (plaintext of encrypted regions removed)` },
+      { created_by: 'sealwork app build: FSPF, enclave metadata, encrypted files' },
+    ],
+  };
+}
+
+/**
+ * Write the protected image to `out`: an archive directly, a layout folder through a hidden
+ * partial folder renamed at the end (nothing partial is left behind on failure).
+ */
+async function writeProtectedImage(
+  plan: BuildPlan,
+  stage: string,
+  config: ImageConfigJson,
+  layers: LayerBlob[],
+  fingerprint: string,
+): Promise<string> {
+  const { out, force } = plan;
+  const tmpOut = out.endsWith('.tar')
+    ? out
+    : join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
+  try {
+    const { manifestDigest } = await writeOciImage({
+      out: tmpOut,
+      config,
+      layers,
+      workDir: stage,
+      annotations: { 'io.sealwork.fingerprint': fingerprint },
+    });
+    if (tmpOut !== out) {
+      if (force) await fs.rm(out, { recursive: true, force: true });
+      await fs.rename(tmpOut, out);
+    }
+    return manifestDigest;
+  } catch (e) {
+    if (tmpOut !== out) await fs.rm(tmpOut, { recursive: true, force: true });
+    throw e instanceof SealworkError ? e : fsError(e, out, 'write image');
+  }
+}
+
+/**
+ * Build a protected image from `image`: check the options, unpack the source, measure its
+ * executable, write the sealed layer (FSPF, enclave metadata, encrypted files) and the flattened
+ * one, then the image and (with encrypted regions) the file-system key file.
+ */
+export async function buildApp(p: BuildAppParameters): Promise<BuildAppReturnType> {
+  const plan = await planBuild(p);
   const stage = await stageDir(p.workDir, 'sealwork-build-');
   try {
     const { root, config: imgCfg } = await unpackTo(p.image, stage);
-    if (await fs.lstat(join(root, ...components(SEALWORK_DIR))).catch(() => null))
-      throw new SealworkError(
-        'IMAGE_ALREADY_PROTECTED',
-        `${p.image} is already a protected image (it has ${SEALWORK_DIR}).`,
-        {
-          hint: 'Build from the original (unprotected) image.',
-          details: { image: p.image },
-        },
-      );
-    for (const r of regions) {
-      let host = root;
-      for (const part of components(r.path)) {
-        host = join(host, part);
-        if ((await fs.lstat(host).catch(() => null))?.isSymbolicLink())
-          throw new SealworkError(
-            'REGION_INVALID',
-            `Region ${r.path} goes through a symbolic link in the image.`,
-            {
-              hint: 'Name the real folder the link points to.',
-              details: { region: r.path },
-            },
-          );
-      }
-    }
-    const env = imgCfg.config?.Env ?? [`PATH=${DEFAULT_PATH}`];
-    const workingDir = imgCfg.config?.WorkingDir || '/';
-    const measured = await measuredExecutable(root, argv, env, workingDir, (ip) =>
-      fs.readFile(join(root, ...components(ip))),
-    );
-    if (regionOf(measured.path, regions).protection === 'encrypted')
-      throw new SealworkError(
-        'MEASURED_EXECUTABLE_ENCRYPTED',
-        `The measured program ${measured.path} lies in the encrypted region ${regionOf(measured.path, regions).path}.`,
-        {
-          hint: 'MrEnclave is computed before any key is released, so the binary itself cannot be encrypted: keep it in an authenticated region (scripts run by it may stay encrypted).',
-          details: { file: measured.path, chain: measured.chain },
-        },
-      );
-    const mrenclave = computeMrEnclave(measured.content, cfg);
+    await checkSourceRoot(root, p.image, plan.regions);
+    const src = await measureSource(root, imgCfg, plan);
     const fspfKey = Buffer.from(p.fspfKey ?? randomBytes(32).toString('hex'), 'hex');
-    const keys: FsKeys = newFsKeys(regions, p.fsKeys);
-
-    // Layer 2: encrypted files at their own paths, then the FSPF and the enclave metadata.
-    let fspf!: Fspf;
-    let encrypted!: Set<string>;
-    let tag!: Buffer;
-    const layer2 = await writeLayer(join(stage, 'layer2.tar'), async (pack) => {
-      const enclave = { ...cfg, mrenclave, measured: measured.path };
-      const r = await buildFspf(root, regions, { env, workingDir, enclave }, keys, (path, stored, mode) =>
-        packEntry(pack, { name: path.slice(1), type: 'file', mode }, { data: stored }),
-      );
-      fspf = r.fspf;
-      encrypted = r.encrypted;
-      const sealed = sealFspf(fspf, fspfKey);
-      tag = sealed.tag;
-      const meta: EnclaveJson = {
-        format: 'sealwork-enclave',
-        version: 1,
-        simulated: true,
-        framework: 'SCONE',
-        sconeVersion: SCONE_VERSION,
-        ...cfg,
-        fspfKey: fspfKey.toString('hex'),
-        measured: measured.path,
-      };
-      await packEntry(pack, { name: `${SEALWORK_DIR.slice(1)}/`, type: 'directory', mode: 0o755 });
-      await packEntry(pack, { name: FSPF_PATH.slice(1), type: 'file', mode: 0o444 }, { data: sealed.blob });
-      await packEntry(
-        pack,
-        { name: ENCLAVE_JSON_PATH.slice(1), type: 'file', mode: 0o444 },
-        { data: Buffer.from(`${JSON.stringify(meta, null, 2)}\n`) },
-      );
-    });
-    // Layer 1: the flattened source image without the plaintext of encrypted files.
-    const layer1 = await writeLayer(join(stage, 'layer1.tar'), async (pack) => {
-      for (const e of await walkRoot(root)) {
-        const name = e.path.slice(1);
-        const st = await fs.lstat(e.host);
-        if (e.type === 'dir')
-          await packEntry(pack, { name: `${name}/`, type: 'directory', mode: st.mode & 0o1777 });
-        else if (e.type === 'symlink')
-          await packEntry(pack, { name, type: 'symlink', linkname: await fs.readlink(e.host), mode: 0o777 });
-        else if (e.type === 'file' && !encrypted.has(e.path))
-          await packEntry(pack, { name, type: 'file', mode: st.mode & 0o1777 }, { file: e.host });
-      }
-    });
-
-    const fspfTag = tag.toString('hex');
-    const id = identity(mrenclave, fspfKey.toString('hex'), fspfTag, cfg, measured.path);
-    const newConfig: ImageConfigJson = {
-      ...imgCfg,
-      config: {
-        ...(imgCfg.config ?? {}),
-        Env: env,
-        WorkingDir: workingDir,
-        Entrypoint: argv,
-        Cmd: null,
-        Labels: {
-          ...(imgCfg.config?.Labels ?? {}),
-          'io.sealwork.mrenclave': mrenclave,
-          'io.sealwork.fingerprint': id.fingerprint,
-          'io.sealwork.simulated': 'true',
-        },
-      },
-      history: [
-        { created_by: `sealwork: flattened ${basename(p.image)} (plaintext of encrypted regions removed)` },
-        { created_by: 'sealwork app build: FSPF, enclave metadata, encrypted files' },
-      ],
-    };
-    const tmpOut = out.endsWith('.tar')
-      ? out
-      : join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
-    let manifestDigest: string;
-    try {
-      ({ manifestDigest } = await writeOciImage({
-        out: tmpOut,
-        config: newConfig,
-        layers: [layer1, layer2],
-        workDir: stage,
-        annotations: { 'io.sealwork.fingerprint': id.fingerprint },
-      }));
-      if (tmpOut !== out) {
-        if (force) await fs.rm(out, { recursive: true, force: true });
-        await fs.rename(tmpOut, out);
-      }
-    } catch (e) {
-      if (tmpOut !== out) await fs.rm(tmpOut, { recursive: true, force: true });
-      throw e instanceof SealworkError ? e : fsError(e, out, 'write image');
-    }
+    const keys: FsKeys = newFsKeys(plan.regions, p.fsKeys);
+    const sealed = await writeSealedLayer(stage, root, plan, src, fspfKey, keys);
+    const layer1 = await writeFlattenedLayer(stage, root, sealed.encrypted);
+    const id = identity(
+      src.mrenclave,
+      fspfKey.toString('hex'),
+      sealed.tag.toString('hex'),
+      plan.cfg,
+      src.measured,
+    );
+    const config = protectedConfig(imgCfg, p.image, src, plan.argv, id);
+    const manifestDigest = await writeProtectedImage(
+      plan,
+      stage,
+      config,
+      [layer1, sealed.layer],
+      id.fingerprint,
+    );
+    const { fsKeyFile } = plan;
     if (fsKeyFile)
-      await writeFileAtomic(fsKeyFile, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600, force });
+      await writeFileAtomic(fsKeyFile, `${JSON.stringify(keys, null, 2)}\n`, {
+        mode: 0o600,
+        force: plan.force,
+      });
     return {
       ...id,
-      out,
+      out: plan.out,
       imageDigest: manifestDigest,
       checksum: `0x${manifestDigest.slice('sha256:'.length)}`,
       ...(fsKeyFile ? { fsKeyFile } : {}),
-      regions,
-      files: fspf.entries.length,
-      encryptedFiles: encrypted.size,
+      regions: plan.regions,
+      files: sealed.fspf.entries.length,
+      encryptedFiles: sealed.encrypted.size,
     };
   } finally {
     await fs.rm(stage, { recursive: true, force: true });

@@ -376,20 +376,22 @@ const CODES: Record<VerifyProblem['kind'], ErrorCode> = {
   undecryptable: 'FS_KEY_WRONG',
 };
 
+export interface VerifyRootOptions {
+  keys?: FsKeys;
+  decryptTo?: string;
+  allowedSealworkFiles?: string[];
+}
+
 /**
- * Check an unpacked root against its FSPF. With `keys` and `decryptTo`, files of encrypted regions
- * are decrypted into `decryptTo` (same relative paths; a memory-backed folder), checked against
- * their plaintext hash; without keys only their stored form is checked. Throws the first problem
- * (all of them in `details.problems`), naming the file.
+ * The files and links of an unpacked root, by image path; `problems` gets what may never be
+ * there (unknown files under `/.sealwork`, special files).
  */
-export async function verifyRoot(
+async function scanRoot(
   root: string,
-  fspf: Fspf,
-  opts: { keys?: FsKeys; decryptTo?: string; allowedSealworkFiles?: string[] } = {},
-): Promise<{ files: number; decrypted: number }> {
-  const problems: VerifyProblem[] = [];
+  allowed: Set<string>,
+  problems: VerifyProblem[],
+): Promise<Map<string, RootEntry>> {
   const actual = new Map<string, RootEntry>();
-  const allowed = new Set(opts.allowedSealworkFiles ?? [FSPF_PATH, ENCLAVE_JSON_PATH]);
   for (const e of await walkRoot(root)) {
     if (e.path === SEALWORK_DIR) continue;
     if (underPrefix(e.path, SEALWORK_DIR)) {
@@ -405,75 +407,92 @@ export async function verifyRoot(
       problems.push({ kind: 'added', file: e.path, detail: `${e.path} is a special file` });
     else if (e.type !== 'dir') actual.set(e.path, e);
   }
-  const recorded = new Set(fspf.entries.map((x) => x.path));
-  const missing: FspfEntry[] = [];
-  const hashCache = new Map<string, string>();
-  const hashOf = async (e: RootEntry) => {
-    let h = hashCache.get(e.path);
+  return actual;
+}
+
+/** sha256 of a file's content or a link's target, each computed once. */
+function entryHasher(): (e: RootEntry) => Promise<string> {
+  const cache = new Map<string, string>();
+  return async (e) => {
+    let h = cache.get(e.path);
     if (h === undefined) {
       h = e.type === 'symlink' ? sha(await fs.readlink(e.host)) : await sha256OfFile(e.host);
-      hashCache.set(e.path, h);
+      cache.set(e.path, h);
     }
     return h;
   };
-  let decrypted = 0;
-  for (const want of fspf.entries) {
-    const got = actual.get(want.path);
-    const region = regionOf(want.path, fspf.regions);
-    if (!got) {
-      missing.push(want);
-      continue;
-    }
-    if (got.type !== want.type) {
-      problems.push({
-        kind: 'changed',
-        file: want.path,
-        detail: `${want.path} was a ${want.type} and is now a ${got.type}`,
-      });
-      continue;
-    }
-    if (want.type === 'symlink') {
-      if ((await fs.readlink(got.host)) !== want.target)
-        problems.push({ kind: 'changed', file: want.path, detail: `link ${want.path} points elsewhere` });
-      continue;
-    }
-    const st = await fs.lstat(got.host);
-    if ((st.mode & 0o1777) !== want.mode) {
-      problems.push({ kind: 'changed', file: want.path, detail: `${want.path} has different permissions` });
-      continue;
-    }
-    if (region.protection === 'encrypted') {
-      if ((await hashOf(got)) !== want.cipherSha256) {
-        problems.push({
-          kind: 'changed',
-          file: want.path,
-          detail: `the encrypted content of ${want.path} differs`,
-        });
-        continue;
-      }
-      if (opts.keys && opts.decryptTo) {
-        const k = opts.keys.regions[region.path];
-        const plain = k ? decryptFile(await fs.readFile(got.host), Buffer.from(k, 'hex'), want.path) : null;
-        if (!plain || sha(plain) !== want.sha256) {
-          problems.push({
-            kind: 'undecryptable',
-            file: want.path,
-            detail: `${want.path} does not decrypt with the file-system key of region ${region.path}`,
-          });
-          continue;
-        }
-        const dest = join(opts.decryptTo, ...components(want.path));
-        await fs.mkdir(dirname(dest), { recursive: true, mode: 0o700 });
-        await fs.writeFile(dest, plain, { mode: want.mode ?? 0o644, flag: 'wx' });
-        plain.fill(0);
-        decrypted++;
-      }
-    } else if ((await hashOf(got)) !== want.sha256)
-      problems.push({ kind: 'changed', file: want.path, detail: `the content of ${want.path} differs` });
-  }
-  const added: RootEntry[] = [];
-  for (const [path, e] of actual)
-    if (!recorded.has(path) && regionOf(path, fspf.regions).protection !== 'not-protected') added.push(e);
+}
+
+/**
+ * Decrypt a file of an encrypted region into `decryptTo` (same relative path), checked against
+ * its plaintext hash; a problem when it does not decrypt with its region's key.
+ */
+async function decryptEntry(
+  want: FspfEntry,
+  got: RootEntry,
+  region: Region,
+  keys: FsKeys,
+  decryptTo: string,
+): Promise<VerifyProblem | null> {
+  const k = keys.regions[region.path];
+  const plain = k ? decryptFile(await fs.readFile(got.host), Buffer.from(k, 'hex'), want.path) : null;
+  if (!plain || sha(plain) !== want.sha256)
+    return {
+      kind: 'undecryptable',
+      file: want.path,
+      detail: `${want.path} does not decrypt with the file-system key of region ${region.path}`,
+    };
+  const dest = join(decryptTo, ...components(want.path));
+  await fs.mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+  await fs.writeFile(dest, plain, { mode: want.mode ?? 0o644, flag: 'wx' });
+  plain.fill(0);
+  return null;
+}
+
+/**
+ * Check one recorded entry against what is in the root: type, link target, permissions, content
+ * (the stored form in encrypted regions, decrypted too with keys). Returns the problem, if any,
+ * and whether the file was decrypted.
+ */
+async function checkEntry(
+  want: FspfEntry,
+  got: RootEntry,
+  region: Region,
+  hashOf: (e: RootEntry) => Promise<string>,
+  opts: VerifyRootOptions,
+): Promise<{ problem: VerifyProblem | null; decrypted: boolean }> {
+  const fail = (kind: VerifyProblem['kind'], detail: string) => ({
+    problem: { kind, file: want.path, detail },
+    decrypted: false,
+  });
+  const ok = { problem: null, decrypted: false };
+  if (got.type !== want.type)
+    return fail('changed', `${want.path} was a ${want.type} and is now a ${got.type}`);
+  if (want.type === 'symlink')
+    return (await fs.readlink(got.host)) !== want.target
+      ? fail('changed', `link ${want.path} points elsewhere`)
+      : ok;
+  const st = await fs.lstat(got.host);
+  if ((st.mode & 0o1777) !== want.mode) return fail('changed', `${want.path} has different permissions`);
+  if (region.protection !== 'encrypted')
+    return (await hashOf(got)) !== want.sha256 ? fail('changed', `the content of ${want.path} differs`) : ok;
+  if ((await hashOf(got)) !== want.cipherSha256)
+    return fail('changed', `the encrypted content of ${want.path} differs`);
+  if (!opts.keys || !opts.decryptTo) return ok;
+  const problem = await decryptEntry(want, got, region, opts.keys, opts.decryptTo);
+  return { problem, decrypted: problem === null };
+}
+
+/**
+ * Recorded entries missing from the root: renamed when a new file of a protected region has the
+ * same type and content (it is taken out of `added`), removed otherwise.
+ */
+async function matchMissing(
+  missing: FspfEntry[],
+  added: RootEntry[],
+  hashOf: (e: RootEntry) => Promise<string>,
+  problems: VerifyProblem[],
+): Promise<void> {
   for (const m of missing) {
     let to: RootEntry | undefined;
     for (const a of added) {
@@ -493,22 +512,59 @@ export async function verifyRoot(
       });
     } else problems.push({ kind: 'removed', file: m.path, detail: `${m.path} was removed` });
   }
+}
+
+/** Throw the first problem (all of them, up to 50, in `details.problems`), naming the file. */
+function throwFirstProblem(problems: VerifyProblem[]): void {
+  if (problems.length === 0) return;
+  const p = problems[0]!;
+  throw new SealworkError(CODES[p.kind], `Refusing to start: ${p.detail} (file ${p.file}).`, {
+    hint:
+      p.kind === 'undecryptable'
+        ? 'Give the file-system key file written by `sealwork app build` for this image.'
+        : 'The image does not match its FSPF: rebuild it with `sealwork app build`, or use the image the fingerprint belongs to.',
+    details: { file: p.file, problems: problems.slice(0, 50) },
+  });
+}
+
+/**
+ * Check an unpacked root against its FSPF. With `keys` and `decryptTo`, files of encrypted regions
+ * are decrypted into `decryptTo` (same relative paths; a memory-backed folder), checked against
+ * their plaintext hash; without keys only their stored form is checked. Throws the first problem
+ * (all of them in `details.problems`), naming the file.
+ */
+export async function verifyRoot(
+  root: string,
+  fspf: Fspf,
+  opts: VerifyRootOptions = {},
+): Promise<{ files: number; decrypted: number }> {
+  const problems: VerifyProblem[] = [];
+  const allowed = new Set(opts.allowedSealworkFiles ?? [FSPF_PATH, ENCLAVE_JSON_PATH]);
+  const actual = await scanRoot(root, allowed, problems);
+  const hashOf = entryHasher();
+  const missing: FspfEntry[] = [];
+  let decrypted = 0;
+  for (const want of fspf.entries) {
+    const got = actual.get(want.path);
+    if (!got) {
+      missing.push(want);
+      continue;
+    }
+    const r = await checkEntry(want, got, regionOf(want.path, fspf.regions), hashOf, opts);
+    if (r.problem) problems.push(r.problem);
+    if (r.decrypted) decrypted++;
+  }
+  const recorded = new Set(fspf.entries.map((x) => x.path));
+  const added: RootEntry[] = [];
+  for (const [path, e] of actual)
+    if (!recorded.has(path) && regionOf(path, fspf.regions).protection !== 'not-protected') added.push(e);
+  await matchMissing(missing, added, hashOf, problems);
   for (const a of added)
     problems.push({
       kind: 'added',
       file: a.path,
       detail: `${a.path} was added to the protected region ${regionOf(a.path, fspf.regions).path}`,
     });
-
-  if (problems.length > 0) {
-    const p = problems[0]!;
-    throw new SealworkError(CODES[p.kind], `Refusing to start: ${p.detail} (file ${p.file}).`, {
-      hint:
-        p.kind === 'undecryptable'
-          ? 'Give the file-system key file written by `sealwork app build` for this image.'
-          : 'The image does not match its FSPF: rebuild it with `sealwork app build`, or use the image the fingerprint belongs to.',
-      details: { file: p.file, problems: problems.slice(0, 50) },
-    });
-  }
+  throwFirstProblem(problems);
   return { files: fspf.entries.length, decrypted };
 }

@@ -108,6 +108,153 @@ export interface UnpackLayerOptions {
   inputBytes?: number;
 }
 
+/** What every entry of one layer is unpacked with. */
+interface LayerContext {
+  root: string;
+  layer: string;
+  budget: UnpackBudget;
+  /** Image paths this layer created (an opaque whiteout keeps them). */
+  created: Set<string>;
+}
+
+/** A tar entry as the extractor yields it: its header and its body. */
+type Entry = ReturnType<typeof tar.extract> extends AsyncIterable<infer E> ? E : never;
+type Header = Entry['header'];
+
+/** `.wh..wh..opq`: empty the parent folder of what lower layers put there. */
+async function applyOpaqueWhiteout(ctx: LayerContext, path: string, parentPath: string): Promise<void> {
+  const parentHost = await ensureParents(ctx.root, path, ctx.layer, ctx.budget);
+  for (const name of await fs.readdir(parentHost)) {
+    const child = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
+    if (!ctx.created.has(child)) await fs.rm(join(parentHost, name), { recursive: true, force: true });
+  }
+}
+
+/** `.wh.<name>`: remove `<name>` of a lower layer. */
+async function applyWhiteout(ctx: LayerContext, path: string, base: string): Promise<void> {
+  const victim = base.slice(WH.length);
+  if (victim === '' || victim === '.' || victim === '..')
+    throw layerError('LAYER_PATH_TRAVERSAL', `Invalid whiteout "${path}".`, path, ctx.layer);
+  const parentHost = await ensureParents(ctx.root, path, ctx.layer, ctx.budget);
+  await fs.rm(join(parentHost, victim), { recursive: true, force: true });
+}
+
+async function writeDirectory(host: string, mode: number): Promise<void> {
+  const st = await clearPath(host, true);
+  if (st === null) await fs.mkdir(host, { mode: 0o755 });
+  await fs.chmod(host, mode | 0o700);
+}
+
+async function writeRegularFile(
+  ctx: LayerContext,
+  entry: Entry,
+  path: string,
+  host: string,
+  mode: number,
+): Promise<void> {
+  // Charged before anything is written: tar-stream yields exactly the declared size.
+  const size = entry.header.size ?? 0;
+  ctx.budget.take(size);
+  await clearPath(host, false);
+  const fh = await fs.open(host, 'wx', 0o600);
+  try {
+    let got = 0;
+    for await (const chunk of entry) {
+      got += (chunk as Buffer).length;
+      if (got > size) throw new Error(`entry "${path}" is longer than its header says`);
+      await fh.write(chunk as Buffer);
+    }
+  } finally {
+    await fh.close();
+  }
+  await fs.chmod(host, mode);
+}
+
+async function writeSymlink(ctx: LayerContext, h: Header, path: string, host: string): Promise<void> {
+  const target = h.linkname ?? '';
+  if (target === '' || linkTargetInRoot(path, target) === null)
+    throw layerError(
+      'LAYER_SYMLINK_ESCAPE',
+      `Symbolic link "${path}" -> "${target}" points outside the image root.`,
+      path,
+      ctx.layer,
+    );
+  await clearPath(host, false);
+  await fs.symlink(target, host);
+}
+
+/** A hard link becomes a copy of a regular file of the image (charged again to the budget). */
+async function writeHardLink(ctx: LayerContext, h: Header, path: string, host: string): Promise<void> {
+  const targetPath = imagePath(h.linkname ?? '', 'LAYER_PATH_TRAVERSAL');
+  const targetParent = await ensureParents(ctx.root, targetPath, ctx.layer, ctx.budget);
+  const targetHost = join(targetParent, components(targetPath).pop() ?? '');
+  const st = await lstatOrNull(targetHost);
+  if (!st || !st.isFile())
+    throw layerError(
+      'LAYER_HARDLINK_INVALID',
+      `Hard link "${path}" -> "${targetPath}" does not point to a regular file of the image.`,
+      path,
+      ctx.layer,
+    );
+  if (targetHost !== host) {
+    ctx.budget.take(st.size); // a copy: hard links must not multiply the budget
+    await clearPath(host, false);
+    await fs.copyFile(targetHost, host);
+    await fs.chmod(host, st.mode & 0o1777);
+  }
+}
+
+/** Write one non-whiteout entry at `path` (its parents already made real folders). */
+async function writeEntry(ctx: LayerContext, entry: Entry, path: string, host: string): Promise<void> {
+  const h = entry.header;
+  const mode = (h.mode ?? 0o644) & 0o1777; // no setuid/setgid bits in the sandbox
+  switch (h.type) {
+    case 'directory':
+      return writeDirectory(host, mode);
+    case 'file':
+    case 'contiguous-file':
+    case undefined:
+      return writeRegularFile(ctx, entry, path, host, mode);
+    case 'symlink':
+      return writeSymlink(ctx, h, path, host);
+    case 'link':
+      return writeHardLink(ctx, h, path, host);
+    case 'character-device':
+    case 'block-device':
+    case 'fifo':
+      throw layerError(
+        'LAYER_SPECIAL_FILE',
+        `Layer entry "${path}" is a ${h.type}; images may not carry device files or FIFOs.`,
+        path,
+        ctx.layer,
+      );
+    default:
+      throw layerError(
+        'LAYER_ENTRY_UNSUPPORTED',
+        `Layer entry "${path}" has the unsupported type ${String(h.type)}.`,
+        path,
+        ctx.layer,
+      );
+  }
+}
+
+/** Apply one tar entry to the root; returns whether it counts as an entry (`/` itself does not). */
+async function unpackEntry(ctx: LayerContext, entry: Entry): Promise<boolean> {
+  const path = imagePath(entry.header.name, 'LAYER_PATH_TRAVERSAL');
+  if (path === '/') return false;
+  ctx.budget.entry();
+  const parts = components(path);
+  const base = parts[parts.length - 1]!;
+  if (base === OPAQUE) await applyOpaqueWhiteout(ctx, path, `/${parts.slice(0, -1).join('/')}`);
+  else if (base.startsWith(WH)) await applyWhiteout(ctx, path, base);
+  else {
+    const parentHost = await ensureParents(ctx.root, path, ctx.layer, ctx.budget);
+    await writeEntry(ctx, entry, path, join(parentHost, base));
+    ctx.created.add(path);
+  }
+  return true;
+}
+
 /**
  * Unpack one layer (a tar, gzip-compressed or not) onto `root`, within the unpack limits. On a
  * failure, what this layer already wrote stays in `root`: `unpackImage` empties it.
@@ -121,131 +268,19 @@ export async function unpackLayer(
   const budget = opts.budget ?? new UnpackBudget(layer, opts.limits, opts.inputBytes);
   const bytesBefore = budget.bytes;
   const extract = tar.extract();
-  const created = new Set<string>();
+  const ctx: LayerContext = { root, layer, budget, created: new Set() };
   let entries = 0;
 
   source.on('error', (e) => extract.destroy(e));
   source.pipe(extract);
-
-  const work = async () => {
+  try {
     for await (const entry of extract) {
-      const h = entry.header;
       try {
-        const path = imagePath(h.name, 'LAYER_PATH_TRAVERSAL');
-        if (path === '/') continue;
-        entries++;
-        budget.entry();
-        const parts = components(path);
-        const base = parts[parts.length - 1]!;
-        const parentPath = `/${parts.slice(0, -1).join('/')}`;
-
-        if (base === OPAQUE) {
-          const parentHost = await ensureParents(root, path, layer, budget);
-          for (const name of await fs.readdir(parentHost)) {
-            const child = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
-            if (!created.has(child)) await fs.rm(join(parentHost, name), { recursive: true, force: true });
-          }
-          continue;
-        }
-        if (base.startsWith(WH)) {
-          const victim = base.slice(WH.length);
-          if (victim === '' || victim === '.' || victim === '..')
-            throw layerError('LAYER_PATH_TRAVERSAL', `Invalid whiteout "${path}".`, path, layer);
-          const parentHost = await ensureParents(root, path, layer, budget);
-          await fs.rm(join(parentHost, victim), { recursive: true, force: true });
-          continue;
-        }
-
-        const parentHost = await ensureParents(root, path, layer, budget);
-        const host = join(parentHost, base);
-        const mode = (h.mode ?? 0o644) & 0o1777; // no setuid/setgid bits in the sandbox
-        switch (h.type) {
-          case 'directory': {
-            const st = await clearPath(host, true);
-            if (st === null) await fs.mkdir(host, { mode: 0o755 });
-            await fs.chmod(host, mode | 0o700);
-            break;
-          }
-          case 'file':
-          case 'contiguous-file':
-          case undefined: {
-            // Charged before anything is written: tar-stream yields exactly the declared size.
-            const size = h.size ?? 0;
-            budget.take(size);
-            await clearPath(host, false);
-            const fh = await fs.open(host, 'wx', 0o600);
-            try {
-              let got = 0;
-              for await (const chunk of entry) {
-                got += (chunk as Buffer).length;
-                if (got > size) throw new Error(`entry "${path}" is longer than its header says`);
-                await fh.write(chunk as Buffer);
-              }
-            } finally {
-              await fh.close();
-            }
-            await fs.chmod(host, mode);
-            break;
-          }
-          case 'symlink': {
-            const target = h.linkname ?? '';
-            if (target === '' || linkTargetInRoot(path, target) === null)
-              throw layerError(
-                'LAYER_SYMLINK_ESCAPE',
-                `Symbolic link "${path}" -> "${target}" points outside the image root.`,
-                path,
-                layer,
-              );
-            await clearPath(host, false);
-            await fs.symlink(target, host);
-            break;
-          }
-          case 'link': {
-            const targetPath = imagePath(h.linkname ?? '', 'LAYER_PATH_TRAVERSAL');
-            const targetParent = await ensureParents(root, targetPath, layer, budget);
-            const targetHost = join(targetParent, components(targetPath).pop() ?? '');
-            const st = await lstatOrNull(targetHost);
-            if (!st || !st.isFile())
-              throw layerError(
-                'LAYER_HARDLINK_INVALID',
-                `Hard link "${path}" -> "${targetPath}" does not point to a regular file of the image.`,
-                path,
-                layer,
-              );
-            if (targetHost !== host) {
-              budget.take(st.size); // a copy: hard links must not multiply the budget
-              await clearPath(host, false);
-              await fs.copyFile(targetHost, host);
-              await fs.chmod(host, st.mode & 0o1777);
-            }
-            break;
-          }
-          case 'character-device':
-          case 'block-device':
-          case 'fifo':
-            throw layerError(
-              'LAYER_SPECIAL_FILE',
-              `Layer entry "${path}" is a ${h.type}; images may not carry device files or FIFOs.`,
-              path,
-              layer,
-            );
-          default:
-            throw layerError(
-              'LAYER_ENTRY_UNSUPPORTED',
-              `Layer entry "${path}" has the unsupported type ${String(h.type)}.`,
-              path,
-              layer,
-            );
-        }
-        created.add(path);
+        if (await unpackEntry(ctx, entry)) entries++;
       } finally {
         entry.resume();
       }
     }
-  };
-
-  try {
-    await work();
   } catch (e) {
     extract.destroy();
     source.destroy();
