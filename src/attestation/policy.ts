@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { SealworkError } from '../errors.js';
 import { ALL_TCB_STATUSES, type TcbStatus } from './collateral.js';
-import type { VerificationResult } from './verify.js';
+import type { SgxIdentity, TdxIdentity, VerificationResult } from './verify.js';
 
 const hexN = (bytes: number, what: string) =>
   z
@@ -125,21 +125,31 @@ export interface Verdict {
   failed?: PolicyClaim;
 }
 
-/** Evaluate a verification result against a policy. */
-export function evaluatePolicy(result: VerificationResult, policyInput: Policy | PolicyInput): Verdict {
-  const policy = cachedPolicy(policyInput);
-  const claims: PolicyClaim[] = [];
-  const add = (
-    claim: string,
-    ok: boolean,
-    expected: unknown,
-    found: unknown,
-    okReason: string,
-    badReason: string,
-  ) => claims.push({ claim, ok, expected, found, reason: ok ? okReason : badReason });
+/** What the rules read: the verification result, the policy, and the identity by TEE. */
+interface Subject {
+  result: VerificationResult;
+  policy: Policy;
+  /** The identity when the quote is SGX (else undefined). */
+  sgx?: SgxIdentity;
+  /** The identity when the quote is TDX (else undefined). */
+  tdx?: TdxIdentity;
+}
 
+/** One policy rule: its claim, or undefined when the policy does not state it. */
+type Rule = (s: Subject) => PolicyClaim | undefined;
+
+const claim = (
+  name: string,
+  ok: boolean,
+  expected: unknown,
+  found: unknown,
+  okReason: string,
+  badReason: string,
+): PolicyClaim => ({ claim: name, ok, expected, found, reason: ok ? okReason : badReason });
+
+const verified: Rule = ({ result }) => {
   const failedCheck = result.checks.find((c) => !c.ok);
-  add(
+  return claim(
     'verified',
     result.ok,
     true,
@@ -147,7 +157,10 @@ export function evaluatePolicy(result: VerificationResult, policyInput: Policy |
     'the quote verified against its collateral',
     `the quote did not verify${failedCheck ? `: ${failedCheck.name}: ${failedCheck.detail}` : ''}`,
   );
-  add(
+};
+
+const simulation: Rule = ({ result, policy }) =>
+  claim(
     'simulation',
     !result.simulated || policy.allowSimulation,
     policy.allowSimulation ? 'simulated or real' : 'real hardware',
@@ -155,92 +168,89 @@ export function evaluatePolicy(result: VerificationResult, policyInput: Policy |
     result.simulated ? 'simulated quote accepted (allowSimulation)' : 'anchored at the Intel root',
     'the quote comes from the simulated platform and the policy does not set allowSimulation',
   );
-  const id = result.identity;
-  const wantTee = policy.tee ?? (policy.mrtd ? 'tdx' : 'sgx');
-  add(
+
+const tee: Rule = ({ result, policy }) => {
+  const found = result.identity.tee;
+  const want = policy.tee ?? (policy.mrtd ? 'tdx' : 'sgx');
+  return claim(
     'tee',
-    id.tee === wantTee,
-    wantTee,
-    id.tee,
-    `TEE is ${id.tee}`,
-    `TEE is ${id.tee}, the policy is for ${wantTee}`,
+    found === want,
+    want,
+    found,
+    `TEE is ${found}`,
+    `TEE is ${found}, the policy is for ${want}`,
   );
-  const sgx = id.tee === 'sgx' ? id : undefined;
-  const tdx = id.tee === 'tdx' ? id : undefined;
-  if (policy.mrenclave) {
-    const f = sgx?.mrenclave ?? null;
-    add(
-      'mrenclave',
-      f !== null && policy.mrenclave.includes(f),
-      policy.mrenclave,
+};
+
+/** A measurement the policy lists accepted values for (found null: the quote is of the other TEE). */
+const accepted =
+  (
+    key: 'mrenclave' | 'mrsigner' | 'mrtd' | 'mrseam',
+    label: string,
+    of: (s: Subject) => string | null,
+  ): Rule =>
+  (s) => {
+    const list = s.policy[key];
+    if (!list) return undefined;
+    const f = of(s);
+    return claim(
+      key,
+      f !== null && list.includes(f),
+      list,
       f,
-      'MRENCLAVE is accepted',
-      'MRENCLAVE is not in the accepted list',
+      `${label} is accepted`,
+      `${label} is not in the accepted list`,
     );
-  }
-  if (policy.mrsigner) {
-    const f = sgx?.mrsigner ?? null;
-    add(
-      'mrsigner',
-      f !== null && policy.mrsigner.includes(f),
-      policy.mrsigner,
-      f,
-      'MRSIGNER is accepted',
-      'MRSIGNER is not in the accepted list',
-    );
-  }
-  if (policy.isvProdId !== undefined) {
-    const f = sgx?.isvProdId ?? null;
-    add('isvProdId', f === policy.isvProdId, policy.isvProdId, f, 'ISVPRODID matches', 'ISVPRODID differs');
-  }
-  if (policy.minIsvSvn !== undefined) {
-    const f = sgx?.isvSvn ?? null;
-    add(
-      'isvSvn',
-      f !== null && f >= policy.minIsvSvn,
-      `>= ${policy.minIsvSvn}`,
-      f,
-      'ISVSVN is high enough',
-      'ISVSVN is below the minimum',
-    );
-  }
-  if (policy.mrtd) {
-    const f = tdx?.mrtd ?? null;
-    add(
-      'mrtd',
-      f !== null && policy.mrtd.includes(f),
-      policy.mrtd,
-      f,
-      'MRTD is accepted',
-      'MRTD is not in the accepted list',
-    );
-  }
-  for (const r of ['rtmr0', 'rtmr1', 'rtmr2', 'rtmr3'] as const) {
+  };
+
+const isvProdId: Rule = ({ policy, sgx }) => {
+  if (policy.isvProdId === undefined) return undefined;
+  const f = sgx?.isvProdId ?? null;
+  return claim(
+    'isvProdId',
+    f === policy.isvProdId,
+    policy.isvProdId,
+    f,
+    'ISVPRODID matches',
+    'ISVPRODID differs',
+  );
+};
+
+const minIsvSvn: Rule = ({ policy, sgx }) => {
+  if (policy.minIsvSvn === undefined) return undefined;
+  const f = sgx?.isvSvn ?? null;
+  return claim(
+    'isvSvn',
+    f !== null && f >= policy.minIsvSvn,
+    `>= ${policy.minIsvSvn}`,
+    f,
+    'ISVSVN is high enough',
+    'ISVSVN is below the minimum',
+  );
+};
+
+/** An RTMR the policy states exactly. */
+const rtmr =
+  (r: 'rtmr0' | 'rtmr1' | 'rtmr2' | 'rtmr3'): Rule =>
+  ({ policy, tdx }) => {
     const want = policy[r];
-    if (want === undefined) continue;
+    if (want === undefined) return undefined;
     const f = tdx?.[r] ?? null;
-    add(r, f === want, want, f, `${r.toUpperCase()} matches`, `${r.toUpperCase()} differs`);
-  }
-  if (policy.mrseam) {
-    const f = tdx?.mrseam ?? null;
-    add(
-      'mrseam',
-      f !== null && policy.mrseam.includes(f),
-      policy.mrseam,
-      f,
-      'MRSEAM is accepted',
-      'MRSEAM is not in the accepted list',
-    );
-  }
-  add(
+    return claim(r, f === want, want, f, `${r.toUpperCase()} matches`, `${r.toUpperCase()} differs`);
+  };
+
+const debug: Rule = ({ result, policy }) =>
+  claim(
     'debug',
-    !id.debug || policy.allowDebug,
+    !result.identity.debug || policy.allowDebug,
     policy.allowDebug ? 'debug allowed' : 'not debug',
-    id.debug ? 'debug' : 'not debug',
-    id.debug ? 'debug enclave accepted (allowDebug)' : 'production (non-debug) enclave',
+    result.identity.debug ? 'debug' : 'not debug',
+    result.identity.debug ? 'debug enclave accepted (allowDebug)' : 'production (non-debug) enclave',
     'the enclave is in DEBUG mode (its memory is readable by the host) and the policy does not set allowDebug',
   );
-  add(
+
+const tcbStatus: Rule = ({ result, policy }) =>
+  claim(
     'tcbStatus',
     result.tcbStatus !== null && policy.acceptedTcbStatuses.includes(result.tcbStatus),
     policy.acceptedTcbStatuses,
@@ -248,8 +258,10 @@ export function evaluatePolicy(result: VerificationResult, policyInput: Policy |
     `TCB status ${result.tcbStatus} is accepted`,
     `TCB status ${result.tcbStatus ?? 'unknown'} is not accepted`,
   );
+
+const advisories: Rule = ({ result, policy }) => {
   const unaccepted = result.advisoryIds.filter((a) => !policy.acceptedAdvisories.includes(a));
-  add(
+  return claim(
     'advisories',
     unaccepted.length === 0,
     policy.acceptedAdvisories,
@@ -257,6 +269,43 @@ export function evaluatePolicy(result: VerificationResult, policyInput: Policy |
     result.advisoryIds.length ? 'every advisory is accepted' : 'no advisories',
     `advisories not accepted: ${unaccepted.join(', ')}`,
   );
+};
+
+/** The rules, in the order their claims are listed (the first failing one is `failed`). */
+const RULES: readonly Rule[] = [
+  verified,
+  simulation,
+  tee,
+  accepted('mrenclave', 'MRENCLAVE', (s) => s.sgx?.mrenclave ?? null),
+  accepted('mrsigner', 'MRSIGNER', (s) => s.sgx?.mrsigner ?? null),
+  isvProdId,
+  minIsvSvn,
+  accepted('mrtd', 'MRTD', (s) => s.tdx?.mrtd ?? null),
+  rtmr('rtmr0'),
+  rtmr('rtmr1'),
+  rtmr('rtmr2'),
+  rtmr('rtmr3'),
+  accepted('mrseam', 'MRSEAM', (s) => s.tdx?.mrseam ?? null),
+  debug,
+  tcbStatus,
+  advisories,
+];
+
+/** Evaluate a verification result against a policy: every rule's claim, allowed only if all hold. */
+export function evaluatePolicy(result: VerificationResult, policyInput: Policy | PolicyInput): Verdict {
+  const policy = cachedPolicy(policyInput);
+  const id = result.identity;
+  const subject: Subject = {
+    result,
+    policy,
+    sgx: id.tee === 'sgx' ? id : undefined,
+    tdx: id.tee === 'tdx' ? id : undefined,
+  };
+  const claims: PolicyClaim[] = [];
+  for (const rule of RULES) {
+    const c = rule(subject);
+    if (c) claims.push(c);
+  }
   const failed = claims.find((c) => !c.ok);
   return {
     allowed: failed === undefined,

@@ -5,36 +5,25 @@
  * key, QE report data binding of the attestation key, QE identity match, quote signature by the
  * attestation key, TCB level → status with advisories (merged with the QE and TDX module status).
  *
- * Everything that does not depend on the quote is cached (parsed collateral, chain and
- * signature results), so the warm path costs about one P-256 verification per quote.
+ * `verifyQuoteSync` runs these as a pipeline of named steps (`runSteps`): each records its
+ * check(s) and returns what the next steps need, or nothing when its check failed, which ends
+ * the verification. Everything that does not depend on the quote is cached (verify-cache.ts), so
+ * the warm path costs about one P-256 verification per quote.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { SealworkError } from '../errors.js';
 import {
-  clearCertCaches,
   commonName,
   crlIssuedBy,
   isP256Key,
   parseCert,
-  parseCrl,
-  parsePckExtension,
   verifyChain,
   verifyP256,
   type ChainResult,
   type ParsedCert,
-  type ParsedCrl,
   type PckExtension,
 } from './certs.js';
-import {
-  collateralKey,
-  collateralParts,
-  parseQeIdentity,
-  parseTcbInfo,
-  type Collateral,
-  type QeIdentity,
-  type TcbInfo,
-  type TcbStatus,
-} from './collateral.js';
+import type { Collateral, TcbStatus } from './collateral.js';
 import {
   INTEL_QE_VENDOR_ID,
   parseQuote,
@@ -45,6 +34,16 @@ import {
 } from './quote.js';
 import { INTEL_SGX_ROOT, loadRoot, type LoadedRoot, type TrustedRoot } from './roots.js';
 import { checkQeIdentity, checkTdxModule, evaluateTcb } from './tcb.js';
+import {
+  attestationKeyObject,
+  collateralSignedBy,
+  pckExtension,
+  prepare,
+  qeReportSignedBy,
+  type Prepared,
+} from './verify-cache.js';
+
+export { clearVerificationCaches } from './verify-cache.js';
 
 export interface Check {
   name: string;
@@ -168,128 +167,106 @@ export function identityOf(q: Quote): QuoteIdentity {
   };
 }
 
-// ---------- prepared collateral (cached) ----------
+// ---------- the pipeline ----------
 
-/** A snapshot of one collateral: what is parsed is exactly what signatures are checked over. */
-interface Prepared {
-  /** The collateral's fields when this was prepared: reused for the same object only if unchanged. */
-  source: unknown[];
-  tcbText: string;
-  tcbSignature: Uint8Array;
-  qeText: string;
-  qeSignature: Uint8Array;
-  tcb: TcbInfo;
-  qe: QeIdentity;
-  tcbChain: string[];
-  qeChain: string[];
-  rootCrl?: ParsedCrl;
-  pckCrl?: ParsedCrl;
-  /** signer fingerprint → signature ok */
-  tcbSig: Map<string, boolean>;
-  qeSig: Map<string, boolean>;
+/** One verification under way: its inputs, and the result its steps fill in. */
+interface Run {
+  quote: Quote;
+  collateral: Collateral;
+  /** The collateral, parsed and snapshotted (cached). */
+  prep: Prepared;
+  roots: LoadedRoot[];
+  at: Date;
+  result: VerificationResult;
 }
 
-let preparedByObject = new WeakMap<Collateral, Prepared>();
-const preparedByKey = new Map<string, Prepared>();
-
-function prepare(c: Collateral): Prepared {
-  const source = collateralParts(c);
-  let p = preparedByObject.get(c);
-  if (p && p.source.every((v, i) => v === source[i])) return p;
-  const key = collateralKey(c);
-  p = preparedByKey.get(key);
-  if (!p) {
-    p = {
-      source,
-      tcbText: c.tcbInfo,
-      tcbSignature: Uint8Array.from(c.tcbInfoSignature),
-      qeText: c.qeIdentity,
-      qeSignature: Uint8Array.from(c.qeIdentitySignature),
-      tcb: parseTcbInfo(c.tcbInfo),
-      qe: parseQeIdentity(c.qeIdentity),
-      tcbChain: splitPem(c.tcbInfoIssuerChain),
-      qeChain: splitPem(c.qeIdentityIssuerChain),
-      rootCrl: c.rootCaCrl ? parseCrl(Uint8Array.from(c.rootCaCrl)) : undefined,
-      pckCrl: c.pckCrl ? parseCrl(Uint8Array.from(c.pckCrl)) : undefined,
-      tcbSig: new Map(),
-      qeSig: new Map(),
-    };
-    if (preparedByKey.size > 64) preparedByKey.clear();
-    preparedByKey.set(key, p);
-  }
-  // A shared entry (same content, another object) keeps its caches; remember this object's fields.
-  if (p.source !== source) p = { ...p, source };
-  preparedByObject.set(c, p);
-  return p;
+/** The PCK chain with its two certificates below the root. */
+interface PckChain {
+  chain: ChainResult;
+  leaf: ParsedCert;
+  ca: ParsedCert;
 }
 
-const attKeyCache = new Map<string, KeyObject | null>();
-function attestationKeyObject(raw: Uint8Array): KeyObject | null {
-  const k = hex(raw);
-  let ko = attKeyCache.get(k);
-  if (ko === undefined) {
-    try {
-      ko = createPublicKey({
-        key: {
-          kty: 'EC',
-          crv: 'P-256',
-          x: Buffer.from(raw.subarray(0, 32)).toString('base64url'),
-          y: Buffer.from(raw.subarray(32, 64)).toString('base64url'),
-        },
-        format: 'jwk',
-      });
-    } catch {
-      ko = null;
-    }
-    if (attKeyCache.size > 4096) attKeyCache.clear();
-    attKeyCache.set(k, ko);
-  }
-  return ko;
-}
-
-const qeSigCache = new Map<string, boolean>();
-function qeReportSignedBy(q: Quote, pck: ParsedCert): boolean {
-  const key = createHash('sha256')
-    .update(pck.fingerprint256)
-    .update(q.qeReport.raw)
-    .update(q.qeReportSignature)
-    .digest('hex');
-  let ok = qeSigCache.get(key);
-  if (ok === undefined) {
-    ok = verifyP256(q.qeReport.raw, q.qeReportSignature, pck.publicKey);
-    if (qeSigCache.size > 4096) qeSigCache.clear();
-    qeSigCache.set(key, ok);
-  }
-  return ok;
-}
-
-const pckExtCache = new Map<string, PckExtension>();
-
-/** Forget everything cached (parsed collateral, chains, signature results): the next verification is cold. */
-export function clearVerificationCaches(): void {
-  preparedByObject = new WeakMap();
-  preparedByKey.clear();
-  attKeyCache.clear();
-  qeSigCache.clear();
-  pckExtCache.clear();
-  clearCertCaches();
-}
-function pckExtension(leaf: ParsedCert): PckExtension {
-  let e = pckExtCache.get(leaf.fingerprint256);
-  if (!e) {
-    e = parsePckExtension(leaf.der);
-    if (pckExtCache.size > 4096) pckExtCache.clear();
-    pckExtCache.set(leaf.fingerprint256, e);
-  }
-  return e;
+/** The TCB info and QE identity signing chains (one certificate each below the root). */
+interface CollateralChains {
+  tcb: ChainResult;
+  qe: ChainResult;
 }
 
 const iso = (t: number) => (Number.isFinite(t) ? new Date(t).toISOString() : 'never');
 
+/** Record a check in the result; returns whether it passed. */
+function record(run: Run, name: string, ok: boolean, detail: string, chain?: ChainResult): boolean {
+  run.result.checks.push({
+    name,
+    ok,
+    detail,
+    ...(!ok && chain?.untrustedRoot ? { untrustedRoot: true as const } : {}),
+  });
+  return ok;
+}
+
 /** Verify a quote synchronously (the work is CPU-bound; see verifyQuote). */
 export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResult {
+  const run = openRun(params);
+  run.result.ok = runSteps(run);
+  return run.result;
+}
+
+/**
+ * The steps, in the order Intel's QVL takes them. Each records its check(s); the first that
+ * fails ends the verification (its check is the last in `checks`).
+ */
+function runSteps(run: Run): boolean {
+  if (!quoteFormat(run)) return false;
+  const pck = pckCertificateChain(run);
+  if (!pck) return false;
+  const chains = collateralChains(run);
+  if (!chains) return false;
+  const root = trustAnchor(run, pck, chains);
+  if (!root) return false;
+  if (!collateralValidity(run, pck, chains)) return false;
+  if (!rootCaCrl(run, root, pck, chains) || !pckCrl(run, pck)) return false;
+  if (!collateralSignatures(run, chains)) return false;
+  const ext = pckExtensionOf(run, pck.leaf);
+  if (!ext) return false;
+  return (
+    tcbInfoMatch(run, ext) &&
+    tdxModule(run) &&
+    qeReportSignature(run, pck.leaf) &&
+    attestationKeyBinding(run) &&
+    qeIdentityMatch(run) &&
+    quoteSignature(run) &&
+    tcbLevel(run, ext)
+  );
+}
+
+// ---------- input (throws for malformed input, before any check) ----------
+
+function openRun(params: VerifyQuoteParameters): Run {
   const quote = params.quote instanceof Uint8Array ? parseQuote(params.quote) : params.quote;
-  const col = params.collateral as Partial<Collateral> | undefined;
+  assertCollateral(params.collateral);
+  const at = verificationTime(params.at);
+  const roots: LoadedRoot[] = [INTEL_SGX_ROOT, ...(params.trustedRoots ?? [])].map(loadRoot);
+  const prep = prepare(params.collateral);
+  const result: VerificationResult = {
+    ok: false,
+    tee: quote.tee,
+    quoteVersion: quote.header.version,
+    identity: identityOf(quote),
+    tcbStatus: null,
+    advisoryIds: [],
+    fmspc: null,
+    simulated: false,
+    root: null,
+    checks: [],
+    verifiedAt: at.toISOString(),
+  };
+  return { quote, collateral: params.collateral, prep, roots, at, result };
+}
+
+function assertCollateral(collateral: Collateral): void {
+  const col = collateral as Partial<Collateral> | undefined;
   if (!col || typeof col !== 'object')
     throw new SealworkError('COLLATERAL_MISSING', 'No collateral given for quote verification.', {
       hint: 'Pass the TCB info, QE identity and CRLs (parseCollateral).',
@@ -311,123 +288,128 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
         hint: 'Build it with parseCollateral() from Intel PCS responses or a *_collateral.json file.',
       },
     );
-  const at = params.at ?? new Date();
-  const now = at.getTime();
-  if (Number.isNaN(now))
+}
+
+function verificationTime(given: Date | undefined): Date {
+  const at = given ?? new Date();
+  if (Number.isNaN(at.getTime()))
     throw new SealworkError('INVALID_TIME', 'The verification time is not a valid date.', {
       hint: 'Give an ISO 8601 date, e.g. 2025-06-20T00:00:00Z.',
     });
-  const roots: LoadedRoot[] = [INTEL_SGX_ROOT, ...(params.trustedRoots ?? [])].map(loadRoot);
-  const prep = prepare(params.collateral);
-  const checks: Check[] = [];
-  const result: VerificationResult = {
-    ok: false,
-    tee: quote.tee,
-    quoteVersion: quote.header.version,
-    identity: identityOf(quote),
-    tcbStatus: null,
-    advisoryIds: [],
-    fmspc: null,
-    simulated: false,
-    root: null,
-    checks,
-    verifiedAt: at.toISOString(),
-  };
-  const check = (name: string, ok: boolean, detail: string, chain?: ChainResult): boolean => {
-    checks.push({
-      name,
-      ok,
-      detail,
-      ...(!ok && chain?.untrustedRoot ? { untrustedRoot: true as const } : {}),
-    });
-    return ok;
-  };
-  const done = () => result;
+  return at;
+}
 
-  // Intel QVL Quote::validate: Intel QE vendor id; certification data types 1–5.
+// ---------- quote format ----------
+
+/** Intel QVL Quote::validate: Intel QE vendor id; certification data types 1–5. */
+function quoteFormat(run: Run): boolean {
+  const { quote } = run;
   const vendorOk = hex(quote.header.qeVendorId) === INTEL_QE_VENDOR_ID;
   const certTypeOk = quote.certification.type >= 1 && quote.certification.type <= 5;
-  if (
-    !check(
-      'quote.format',
-      vendorOk && certTypeOk,
-      !vendorOk
-        ? `QE vendor id ${hex(quote.header.qeVendorId)} is not Intel's (${INTEL_QE_VENDOR_ID})`
-        : !certTypeOk
-          ? `unsupported certification data type ${quote.certification.type}`
-          : `${quote.tee.toUpperCase()} quote v${quote.header.version}, body type ${quote.bodyType}, ${quote.length} bytes`,
-    )
-  )
-    return done();
+  return record(
+    run,
+    'quote.format',
+    vendorOk && certTypeOk,
+    !vendorOk
+      ? `QE vendor id ${hex(quote.header.qeVendorId)} is not Intel's (${INTEL_QE_VENDOR_ID})`
+      : !certTypeOk
+        ? `unsupported certification data type ${quote.certification.type}`
+        : `${quote.tee.toUpperCase()} quote v${quote.header.version}, body type ${quote.bodyType}, ${quote.length} bytes`,
+  );
+}
 
-  // --- PCK certificate chain (4.1.2.4.1–4) ---
-  const pckPems =
+// ---------- certification chains and trust anchor ----------
+
+/** PCK certificate chain (4.1.2.4.1–4): from the quote (type 5) or the collateral, to a trusted root. */
+function pckCertificateChain(run: Run): PckChain | undefined {
+  const { quote } = run;
+  const pems =
     quote.certification.type === 5 && quote.certification.pemChain?.length
       ? quote.certification.pemChain
-      : params.collateral.pckCertChain
-        ? splitPem(params.collateral.pckCertChain)
+      : run.collateral.pckCertChain
+        ? splitPem(run.collateral.pckCertChain)
         : [];
-  if (pckPems.length === 0) {
-    check(
+  if (pems.length === 0) {
+    record(
+      run,
       'pck.chain',
       false,
       `no PCK certificate chain: certification data type ${quote.certification.type} carries none and the collateral has no pckCertChain`,
     );
-    return done();
+    return undefined;
   }
-  const pckChain = verifyChain(pckPems, roots);
-  if (!check('pck.chain', pckChain.ok, `PCK chain: ${pckChain.detail}`, pckChain)) return done();
-  // Intel's hierarchy: PCK certificate ← PCK Processor/Platform CA ← root. Exactly that depth, so
-  // the root CA CRL covers the intermediate and the PCK CRL covers the leaf.
-  const pckLeaf = pckChain.certs[0]!;
-  const pckCa = pckChain.certs[1];
-  const pckShape =
-    pckChain.certs.length !== 2 || !pckCa
-      ? `the PCK chain has ${pckChain.certs.length} certificate(s) below the root, expected 2 (PCK certificate, PCK CA)`
-      : !/SGX PCK Certificate/.test(commonName(pckLeaf.subject)) || pckLeaf.ca
-        ? `leaf "${commonName(pckLeaf.subject)}" is not an SGX PCK certificate`
-        : !/SGX PCK (Processor|Platform) CA/.test(commonName(pckCa.subject))
-          ? `issuer "${commonName(pckCa.subject)}" is not an SGX PCK Processor/Platform CA`
-          : !isP256Key(pckLeaf.publicKey)
-            ? 'the PCK public key is not P-256'
-            : undefined;
+  const chain = verifyChain(pems, run.roots);
+  if (!record(run, 'pck.chain', chain.ok, `PCK chain: ${chain.detail}`, chain)) return undefined;
+  const leaf = chain.certs[0]!;
+  const ca = chain.certs[1];
+  const shape = pckShapeError(chain);
   if (
-    !check(
+    !record(
+      run,
       'pck.certificate',
-      pckShape === undefined,
-      pckShape ?? `"${commonName(pckLeaf.subject)}" issued by "${commonName(pckCa!.subject)}"`,
+      shape === undefined,
+      shape ?? `"${commonName(leaf.subject)}" issued by "${commonName(ca!.subject)}"`,
     )
   )
-    return done();
+    return undefined;
+  return { chain, leaf, ca: ca! };
+}
 
-  // --- collateral chains, all anchored at the same root ---
-  // The TCB signing certificate is issued by the root itself (one certificate below it).
-  const signerCn = (c: ChainResult) =>
-    c.ok &&
-    c.certs.length === 1 &&
-    !c.certs[0]!.ca &&
-    /SGX TCB Signing/.test(commonName(c.certs[0]!.subject)) &&
-    isP256Key(c.certs[0]!.publicKey);
-  const signingChainDetail = (what: string, c: ChainResult) =>
-    c.ok
-      ? c.certs.length === 1
-        ? `${what} signing chain: ${c.detail}, signer "${commonName(c.certs[0]!.subject)}"`
-        : `${what} signing chain: ${c.certs.length} certificates below the root, expected 1 (SGX TCB Signing)`
-      : `${what} signing chain: ${c.detail}`;
-  const tcbChain = verifyChain(prep.tcbChain, roots);
-  if (!check('tcb.info.chain', signerCn(tcbChain), signingChainDetail('TCB info', tcbChain), tcbChain))
-    return done();
-  const qeChain = verifyChain(prep.qeChain, roots);
-  if (!check('qe.identity.chain', signerCn(qeChain), signingChainDetail('QE identity', qeChain), qeChain))
-    return done();
-  const root = pckChain.root!;
+/**
+ * Intel's hierarchy: PCK certificate ← PCK Processor/Platform CA ← root. Exactly that depth, so
+ * the root CA CRL covers the intermediate and the PCK CRL covers the leaf.
+ */
+function pckShapeError(chain: ChainResult): string | undefined {
+  const leaf = chain.certs[0]!;
+  const ca = chain.certs[1];
+  return chain.certs.length !== 2 || !ca
+    ? `the PCK chain has ${chain.certs.length} certificate(s) below the root, expected 2 (PCK certificate, PCK CA)`
+    : !/SGX PCK Certificate/.test(commonName(leaf.subject)) || leaf.ca
+      ? `leaf "${commonName(leaf.subject)}" is not an SGX PCK certificate`
+      : !/SGX PCK (Processor|Platform) CA/.test(commonName(ca.subject))
+        ? `issuer "${commonName(ca.subject)}" is not an SGX PCK Processor/Platform CA`
+        : !isP256Key(leaf.publicKey)
+          ? 'the PCK public key is not P-256'
+          : undefined;
+}
+
+/** The TCB info and QE identity signing chains: the TCB signing certificate is issued by the root itself. */
+function collateralChains(run: Run): CollateralChains | undefined {
+  const tcb = verifyChain(run.prep.tcbChain, run.roots);
+  if (!record(run, 'tcb.info.chain', isTcbSigningChain(tcb), signingChainDetail('TCB info', tcb), tcb))
+    return undefined;
+  const qe = verifyChain(run.prep.qeChain, run.roots);
+  if (!record(run, 'qe.identity.chain', isTcbSigningChain(qe), signingChainDetail('QE identity', qe), qe))
+    return undefined;
+  return { tcb, qe };
+}
+
+const isTcbSigningChain = (c: ChainResult) =>
+  c.ok &&
+  c.certs.length === 1 &&
+  !c.certs[0]!.ca &&
+  /SGX TCB Signing/.test(commonName(c.certs[0]!.subject)) &&
+  isP256Key(c.certs[0]!.publicKey);
+
+const signingChainDetail = (what: string, c: ChainResult) =>
+  c.ok
+    ? c.certs.length === 1
+      ? `${what} signing chain: ${c.detail}, signer "${commonName(c.certs[0]!.subject)}"`
+      : `${what} signing chain: ${c.certs.length} certificates below the root, expected 1 (SGX TCB Signing)`
+    : `${what} signing chain: ${c.detail}`;
+
+/** All three chains lead to the same root; the result names it (and whether it is a simulation root). */
+function trustAnchor(run: Run, pck: PckChain, chains: CollateralChains): LoadedRoot | undefined {
+  const root = pck.chain.root!;
+  const { tcb, qe } = chains;
   const sameRoot =
-    tcbChain.root?.fingerprint256 === root.fingerprint256 &&
-    qeChain.root?.fingerprint256 === root.fingerprint256 &&
-    tcbChain.root.simulated === root.simulated &&
-    qeChain.root.simulated === root.simulated;
+    tcb.root?.fingerprint256 === root.fingerprint256 &&
+    qe.root?.fingerprint256 === root.fingerprint256 &&
+    tcb.root.simulated === root.simulated &&
+    qe.root.simulated === root.simulated;
   if (
-    !check(
+    !record(
+      run,
       'trust.anchor',
       sameRoot,
       sameRoot
@@ -435,15 +417,22 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
         : 'the PCK chain and the collateral chains lead to different roots',
     )
   )
-    return done();
-  result.root = root.name;
-  result.simulated = root.simulated;
+    return undefined;
+  run.result.root = root.name;
+  run.result.simulated = root.simulated;
+  return root;
+}
 
-  // --- validity windows at the verification time ---
+// ---------- validity windows and CRLs ----------
+
+/** Every certificate, CRL, TCB info and QE identity is valid at the verification time. */
+function collateralValidity(run: Run, pck: PckChain, chains: CollateralChains): boolean {
+  const { prep, at } = run;
+  const now = at.getTime();
   const windows: [string, number, number][] = [
-    ['PCK chain', pckChain.notBefore, pckChain.notAfter],
-    ['TCB info chain', tcbChain.notBefore, tcbChain.notAfter],
-    ['QE identity chain', qeChain.notBefore, qeChain.notAfter],
+    ['PCK chain', pck.chain.notBefore, pck.chain.notAfter],
+    ['TCB info chain', chains.tcb.notBefore, chains.tcb.notAfter],
+    ['QE identity chain', chains.qe.notBefore, chains.qe.notAfter],
     ['TCB info', prep.tcb.issueDate, prep.tcb.nextUpdate],
     ['QE identity', prep.qe.issueDate, prep.qe.nextUpdate],
   ];
@@ -452,7 +441,8 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
   // Written so that an unreadable date (NaN) counts as outside the window: fail closed.
   const outside = windows.filter(([, from, to]) => !(now >= from && now <= to));
   if (
-    !check(
+    !record(
+      run,
       'collateral.validity',
       outside.length === 0,
       outside.length === 0
@@ -461,134 +451,146 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
             ` — not at ${at.toISOString()}`,
     )
   )
-    return done();
-  result.collateralExpiresAt = iso(Math.min(...windows.map((w) => w[2])));
+    return false;
+  run.result.collateralExpiresAt = iso(Math.min(...windows.map((w) => w[2])));
+  return true;
+}
 
-  // --- CRLs (4.1.2.4.5–7) ---
-  if (!prep.rootCrl) {
-    check('root.crl', false, 'no root CA CRL in the collateral');
-    return done();
-  }
-  const rootCrl = prep.rootCrl;
+/** Root CA CRL (4.1.2.4.5–6): issued by the root; revokes neither an intermediate nor the root. */
+function rootCaCrl(run: Run, root: LoadedRoot, pck: PckChain, chains: CollateralChains): boolean {
+  const rootCrl = run.prep.rootCrl;
+  if (!rootCrl) return record(run, 'root.crl', false, 'no root CA CRL in the collateral');
   const rootParsed: ParsedCert = parseCert(root.pem);
   const intermediates = (c: ChainResult) => c.certs[c.certs.length - 1]!;
-  const rootRevoked = [pckChain, tcbChain, qeChain]
+  const revoked = [pck.chain, chains.tcb, chains.qe]
     .map(intermediates)
     .filter((c) => rootCrl.revoked.has(c.serial));
   const rootSerial = root.cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
   if (rootCrl.revoked.has(rootSerial))
-    rootRevoked.push({ ...rootParsed, subject: `${root.name} (the root itself)` });
-  const rootCrlOk = crlIssuedBy(rootCrl, rootParsed);
-  if (
-    !check(
-      'root.crl',
-      rootCrlOk && rootRevoked.length === 0,
-      !rootCrlOk
-        ? `the root CA CRL is not issued and signed by ${root.name}`
-        : rootRevoked.length
-          ? `revoked by the root CA CRL: ${rootRevoked.map((c) => c.subject.replace(/\n/g, ', ')).join('; ')}`
-          : `issued and signed by ${root.name}; no chain certificate revoked`,
-    )
-  )
-    return done();
-  if (!prep.pckCrl) {
-    check('pck.crl', false, 'no PCK CRL in the collateral');
-    return done();
-  }
-  const pckCrlOk = crlIssuedBy(prep.pckCrl, pckCa!);
-  const pckRevoked = prep.pckCrl.revoked.has(pckLeaf.serial);
-  if (
-    !check(
-      'pck.crl',
-      pckCrlOk && !pckRevoked,
-      !pckCrlOk
-        ? `the PCK CRL is not issued and signed by "${commonName(pckCa!.subject)}" (the PCK certificate's issuer)`
-        : pckRevoked
-          ? 'the PCK certificate is revoked'
-          : `issued and signed by "${commonName(pckCa!.subject)}"; PCK certificate not revoked`,
-    )
-  )
-    return done();
+    revoked.push({ ...rootParsed, subject: `${root.name} (the root itself)` });
+  const issuedOk = crlIssuedBy(rootCrl, rootParsed);
+  return record(
+    run,
+    'root.crl',
+    issuedOk && revoked.length === 0,
+    !issuedOk
+      ? `the root CA CRL is not issued and signed by ${root.name}`
+      : revoked.length
+        ? `revoked by the root CA CRL: ${revoked.map((c) => c.subject.replace(/\n/g, ', ')).join('; ')}`
+        : `issued and signed by ${root.name}; no chain certificate revoked`,
+  );
+}
 
-  // --- TCB info and QE identity signatures over their exact JSON text ---
-  const tcbSigner = tcbChain.certs[0]!;
-  let tcbSigOk = prep.tcbSig.get(tcbSigner.fingerprint256);
-  if (tcbSigOk === undefined) {
-    tcbSigOk = verifyP256(Buffer.from(prep.tcbText), prep.tcbSignature, tcbSigner.publicKey);
-    prep.tcbSig.set(tcbSigner.fingerprint256, tcbSigOk);
-  }
-  if (!check('tcb.info.signature', tcbSigOk, 'TCB info signed by the TCB signing certificate')) return done();
-  const qeSigner = qeChain.certs[0]!;
-  let qeSigOk = prep.qeSig.get(qeSigner.fingerprint256);
-  if (qeSigOk === undefined) {
-    qeSigOk = verifyP256(Buffer.from(prep.qeText), prep.qeSignature, qeSigner.publicKey);
-    prep.qeSig.set(qeSigner.fingerprint256, qeSigOk);
-  }
-  if (!check('qe.identity.signature', qeSigOk, 'QE identity signed by the TCB signing certificate'))
-    return done();
+/** PCK CRL (4.1.2.4.7): issued by the PCK certificate's issuer; does not revoke the PCK certificate. */
+function pckCrl(run: Run, pck: PckChain): boolean {
+  const crl = run.prep.pckCrl;
+  if (!crl) return record(run, 'pck.crl', false, 'no PCK CRL in the collateral');
+  const issuedOk = crlIssuedBy(crl, pck.ca);
+  const revoked = crl.revoked.has(pck.leaf.serial);
+  return record(
+    run,
+    'pck.crl',
+    issuedOk && !revoked,
+    !issuedOk
+      ? `the PCK CRL is not issued and signed by "${commonName(pck.ca.subject)}" (the PCK certificate's issuer)`
+      : revoked
+        ? 'the PCK certificate is revoked'
+        : `issued and signed by "${commonName(pck.ca.subject)}"; PCK certificate not revoked`,
+  );
+}
 
-  // --- PCK extension vs TCB info (4.1.2.4.9–10) ---
+// ---------- collateral signatures, PCK extension vs TCB info ----------
+
+/** TCB info and QE identity signatures over their exact JSON text, by their signing certificates. */
+function collateralSignatures(run: Run, chains: CollateralChains): boolean {
+  const tcbOk = collateralSignedBy(run.prep, 'tcb', chains.tcb.certs[0]!);
+  if (!record(run, 'tcb.info.signature', tcbOk, 'TCB info signed by the TCB signing certificate'))
+    return false;
+  const qeOk = collateralSignedBy(run.prep, 'qe', chains.qe.certs[0]!);
+  return record(run, 'qe.identity.signature', qeOk, 'QE identity signed by the TCB signing certificate');
+}
+
+/** The PCK certificate's SGX extension (4.1.2.4.9); the result gets its FMSPC. */
+function pckExtensionOf(run: Run, leaf: ParsedCert): PckExtension | undefined {
   let ext: PckExtension;
   try {
-    ext = pckExtension(pckLeaf);
+    ext = pckExtension(leaf);
   } catch (e) {
-    check('pck.extension', false, (e as Error).message);
-    return done();
+    record(run, 'pck.extension', false, (e as Error).message);
+    return undefined;
   }
-  result.fmspc = hex(ext.fmspc);
-  check(
+  run.result.fmspc = hex(ext.fmspc);
+  record(
+    run,
     'pck.extension',
     true,
     `FMSPC ${hex(ext.fmspc)}, PCEID ${hex(ext.pceId)}, PCESVN ${ext.pceSvn}, CPUSVN ${hex(ext.cpuSvn)}`,
   );
-  const tcb = prep.tcb;
+  return ext;
+}
+
+/** The TCB info is for this TEE, FMSPC and PCEID (4.1.2.4.10). */
+function tcbInfoMatch(run: Run, ext: PckExtension): boolean {
+  const { quote } = run;
+  const tcb = run.prep.tcb;
   const mismatch: string[] = [];
   if (quote.tee === 'tdx' && (tcb.version < 3 || tcb.id !== 'TDX'))
     mismatch.push(`TDX quote with ${tcb.id} TCB info v${tcb.version}`);
   if (quote.tee === 'sgx' && tcb.id !== 'SGX') mismatch.push(`SGX quote with ${tcb.id} TCB info`);
   if (tcb.fmspc !== hex(ext.fmspc)) mismatch.push(`FMSPC ${hex(ext.fmspc)} ≠ TCB info ${tcb.fmspc}`);
   if (tcb.pceId !== hex(ext.pceId)) mismatch.push(`PCEID ${hex(ext.pceId)} ≠ TCB info ${tcb.pceId}`);
-  if (
-    !check(
-      'tcb.info.match',
-      mismatch.length === 0,
-      mismatch.join('; ') || `TCB info ${tcb.id} v${tcb.version} for FMSPC ${tcb.fmspc}`,
-    )
-  )
-    return done();
+  return record(
+    run,
+    'tcb.info.match',
+    mismatch.length === 0,
+    mismatch.join('; ') || `TCB info ${tcb.id} v${tcb.version} for FMSPC ${tcb.fmspc}`,
+  );
+}
 
-  // --- TDX module identity (4.1.2.4.11) ---
-  if (quote.tee === 'tdx') {
-    const m = checkTdxModule(quote, tcb);
-    if (
-      !check(
-        'tdx.module',
-        m === undefined,
-        m ?? 'MRSIGNERSEAM and SEAMATTRIBUTES match the TDX module identity',
-      )
-    )
-      return done();
-  }
+/** TDX module identity (4.1.2.4.11); SGX quotes skip it. */
+function tdxModule(run: Run): boolean {
+  if (run.quote.tee !== 'tdx') return true;
+  const m = checkTdxModule(run.quote, run.prep.tcb);
+  return record(
+    run,
+    'tdx.module',
+    m === undefined,
+    m ?? 'MRSIGNERSEAM and SEAMATTRIBUTES match the TDX module identity',
+  );
+}
 
-  // --- QE report (4.1.2.4.12–13) ---
-  if (!check('qe.report.signature', qeReportSignedBy(quote, pckLeaf), 'QE report signed by the PCK key'))
-    return done();
+// ---------- quoting enclave, attestation key, quote signature, TCB level ----------
+
+/** The QE report is signed by the PCK key (4.1.2.4.12). */
+function qeReportSignature(run: Run, leaf: ParsedCert): boolean {
+  return record(
+    run,
+    'qe.report.signature',
+    qeReportSignedBy(run.quote, leaf),
+    'QE report signed by the PCK key',
+  );
+}
+
+/** The QE report data binds the attestation key (4.1.2.4.13). */
+function attestationKeyBinding(run: Run): boolean {
+  const { quote } = run;
   const binding = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
   const qeRd = quote.qeReport.reportData;
   const bound = binding.equals(Buffer.from(qeRd.subarray(0, 32))) && qeRd.subarray(32).every((b) => b === 0);
-  if (
-    !check(
-      'qe.report.data',
-      bound,
-      bound
-        ? 'QE report data = SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes'
-        : 'QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes',
-    )
-  )
-    return done();
+  return record(
+    run,
+    'qe.report.data',
+    bound,
+    bound
+      ? 'QE report data = SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes'
+      : 'QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes',
+  );
+}
 
-  // --- QE identity (4.1.2.4.14–15) ---
-  const qe = prep.qe;
+/** The QE report matches the QE identity (4.1.2.4.14–15). */
+function qeIdentityMatch(run: Run): boolean {
+  const { quote } = run;
+  const qe = run.prep.qe;
   const wantId = quote.tee === 'tdx' ? 'TD_QE' : 'QE';
   const idErr =
     qe.id !== wantId
@@ -596,34 +598,33 @@ export function verifyQuoteSync(params: VerifyQuoteParameters): VerificationResu
       : quote.tee === 'tdx' && qe.version < 2
         ? 'QE identity v1 cannot verify TDX'
         : checkQeIdentity(quote.qeReport, qe);
-  if (
-    !check(
-      'qe.identity.match',
-      idErr === undefined,
-      idErr ?? `QE report matches ${qe.id} identity v${qe.version}`,
-    )
-  )
-    return done();
+  return record(
+    run,
+    'qe.identity.match',
+    idErr === undefined,
+    idErr ?? `QE report matches ${qe.id} identity v${qe.version}`,
+  );
+}
 
-  // --- quote signature (4.1.2.4.16) ---
+/** Header ‖ body signed by the attestation key (4.1.2.4.16). */
+function quoteSignature(run: Run): boolean {
+  const { quote } = run;
   const attKey = attestationKeyObject(quote.attestationKey);
   const sigOk = attKey !== null && verifyP256(quote.signedData, quote.signature, attKey);
-  if (
-    !check(
-      'quote.signature',
-      sigOk,
-      attKey ? 'quote signed by the attestation key' : 'attestation key is not a P-256 point',
-    )
-  )
-    return done();
+  return record(
+    run,
+    'quote.signature',
+    sigOk,
+    attKey ? 'quote signed by the attestation key' : 'attestation key is not a P-256 point',
+  );
+}
 
-  // --- TCB level (4.1.2.4.17) ---
-  const ev = evaluateTcb(quote, ext, tcb, qe);
-  result.tcbStatus = ev.status ?? null;
-  result.advisoryIds = ev.advisoryIds;
-  if (!check('tcb.level', ev.ok, ev.detail)) return done();
-  result.ok = true;
-  return done();
+/** TCB level → status and advisories (4.1.2.4.17), merged with the QE and TDX module status (and TD relaunch). */
+function tcbLevel(run: Run, ext: PckExtension): boolean {
+  const ev = evaluateTcb(run.quote, ext, run.prep.tcb, run.prep.qe);
+  run.result.tcbStatus = ev.status ?? null;
+  run.result.advisoryIds = ev.advisoryIds;
+  return record(run, 'tcb.level', ev.ok, ev.detail);
 }
 
 /** Verify a DCAP quote against its collateral. Never throws for a failed check (see `ok`/`checks`);
