@@ -41,6 +41,8 @@ export interface TeeRunnerOptions {
   publicClient: ReadClient;
   sms: SmsClient;
   scheduler: LocalAccount;
+  /** The worker wallet: signs its session requests to the SMS (default: the scheduler). */
+  worker?: LocalAccount;
   platform: SimPlatform;
   /** Where results are uploaded. */
   storage: { url: string; ca?: string[] };
@@ -208,7 +210,7 @@ async function openSession(
     reportData,
     ...(attributes ? { attributes } : {}),
   });
-  const response = await o.sms.openSession({
+  const response = await o.sms.openSession(o.worker ?? o.scheduler, {
     authorization: {
       chainTaskId: t.taskId,
       dealId: t.deal.dealid,

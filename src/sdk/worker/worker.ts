@@ -255,6 +255,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     publicClient: clients.publicClient,
     sms,
     scheduler,
+    worker: p.worker ?? scheduler,
     platform,
     storage: { url: storageUrl, ca: storageCa },
     fetch: {
