@@ -18,6 +18,8 @@ export const WORKER_CODES = defineCodes('worker', {
   APP_TIMEOUT: 'The app ran over its time limit and was stopped.',
   DATASET_DOWNLOAD_FAILED: 'The dataset cannot be downloaded (retried).',
   DATASET_CHECKSUM_MISMATCH: 'The downloaded dataset does not hash to its on-chain checksum.',
+  DATASET_CHECKSUM_ZERO:
+    'The TEE dataset has a zero on-chain checksum and this worker requires one (AES-CBC has no MAC).',
   INPUT_FILE_DOWNLOAD_FAILED: 'An input file cannot be downloaded (retried).',
   INPUT_FILE_INVALID: 'An input file URL gives no usable file name.',
   URL_INVALID: 'A location is not a URL.',

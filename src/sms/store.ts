@@ -4,9 +4,8 @@
  * in clear. Audit entries are group-committed: each `appendAudit` resolves once its entry is in a
  * committed transaction, and concurrent entries share one commit.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { SealworkError } from '../errors.js';
+import { preparePrivateSqlite, privateSqliteSidecars } from '../util/private-file.js';
 
 export type SecretKind = 'web3' | 'web2' | 'app' | 'requester';
 
@@ -178,10 +177,12 @@ const fromAuditRow = (r: AuditRow): AuditEntry => ({
 /** Open (or create) the SQLite database: WAL, synchronous=FULL, the schema. */
 async function openSqliteDb(path: string): Promise<import('better-sqlite3').Database> {
   const { default: Database } = await import('better-sqlite3');
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
+    // Sealed secrets and challenge keys: the file and its -wal/-shm 0600, its folder 0700 when created.
+    preparePrivateSqlite(path);
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
+    privateSqliteSidecars(path);
     // FULL: the WAL is fsynced at every commit, so an acknowledged push survives kill -9 / power loss.
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');

@@ -19,6 +19,7 @@ interface StartOpts extends ChainOpts {
   appImageRoot?: string;
   maxImageSize?: string;
   allowZeroChecksum?: boolean;
+  allowUncheckedDatasets?: boolean;
   taskTimeout: string;
 }
 
@@ -64,6 +65,10 @@ export function register(program: Command): void {
         '--allow-zero-checksum',
         'run apps deployed with a zero checksum, trusting the enclave fingerprint alone (env SEALWORK_ALLOW_ZERO_CHECKSUM=1)',
       )
+      .option(
+        '--allow-unchecked-datasets',
+        'run datasets deployed with a zero checksum, unchecked: AES-CBC has no MAC, they are malleable (env SEALWORK_ALLOW_UNCHECKED_DATASETS=1)',
+      )
       .option('--task-timeout <seconds>', 'app wall-clock limit', '60'),
   ).action(
     action(async (ctx, o: StartOpts) => {
@@ -85,6 +90,7 @@ export function register(program: Command): void {
         ...(o.appImageRoot ? { appImageRoot: o.appImageRoot } : {}),
         ...(o.maxImageSize ? { maxImageBytes: parseMemorySize(o.maxImageSize, '--max-image-size') } : {}),
         ...(o.allowZeroChecksum ? { allowZeroChecksum: true } : {}),
+        ...(o.allowUncheckedDatasets ? { allowUncheckedDatasets: true } : {}),
         taskTimeoutMs: Number(o.taskTimeout) * 1000,
         onEvent: (e) => printEvent(ctx, e),
       });

@@ -65,6 +65,12 @@ export interface StartWorkerParameters {
    * `SEALWORK_ALLOW_ZERO_CHECKSUM=1`, else refused with `APP_IMAGE_CHECKSUM_ZERO`).
    */
   allowZeroChecksum?: boolean;
+  /**
+   * Run TEE datasets deployed with a zero checksum, unchecked (default
+   * `SEALWORK_ALLOW_UNCHECKED_DATASETS=1`, else refused with `DATASET_CHECKSUM_ZERO`): AES-CBC has
+   * no MAC, so an unchecked dataset is malleable.
+   */
+  allowUncheckedDatasets?: boolean;
   slots?: number;
   /** Publish an open TEE workerpool order of this volume when the workerpool has none. */
   publishOrderVolume?: number;
@@ -111,7 +117,8 @@ export async function assertNoWorkerRunning(home: string): Promise<void> {
  */
 async function lockWorker(home: string): Promise<() => Promise<void>> {
   const file = join(home, 'worker', 'worker.pid');
-  await fs.mkdir(join(home, 'worker'), { recursive: true });
+  // The worker folder holds the journal (authorization signatures) and scratch results: 0700.
+  await fs.mkdir(join(home, 'worker'), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx' });
@@ -264,6 +271,11 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
       fileRoot: p.fileRoot ? resolve(p.fileRoot) : false,
     },
     images,
+    datasets: {
+      allowUnchecked:
+        p.allowUncheckedDatasets ??
+        /^(1|true|yes)$/i.test(process.env.SEALWORK_ALLOW_UNCHECKED_DATASETS ?? ''),
+    },
     taskTimeoutMs: p.taskTimeoutMs,
     onStep: p.onStep,
   });
