@@ -25,7 +25,7 @@ describe('pre-compute: dataset checksum', () => {
   // A dataset owner's file, then the same file with one bit flipped in the first block: AES-CBC
   // decrypts it without error into a plaintext with a chosen bit flipped in the second block.
   const flipped = Buffer.from(enc);
-  flipped[16] ^= 0x01;
+  flipped.writeUInt8(flipped.readUInt8(16) ^ 0x01, 16);
   const flippedFile = join(t.dir, 'flipped.enc');
   writeFileSync(flippedFile, flipped);
   const ds = (f: string, checksum: string) => ({
