@@ -119,6 +119,8 @@ async function lockWorker(home: string): Promise<() => Promise<void>> {
   const file = join(home, 'worker', 'worker.pid');
   // The worker folder holds the journal (authorization signatures) and scratch results: 0700.
   await fs.mkdir(join(home, 'worker'), { recursive: true, mode: 0o700 });
+  // Made earlier by another command (workerpool.json): best effort, the journal itself is 0600.
+  await fs.chmod(join(home, 'worker'), 0o700).catch(() => undefined);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx' });
