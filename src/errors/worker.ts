@@ -27,6 +27,11 @@ export const WORKER_CODES = defineCodes('worker', {
   FILE_URL_REFUSED: 'file:// URLs are off on this worker.',
   DOWNLOAD_FAILED: 'A download failed (unreachable, HTTP error, interrupted).',
   DOWNLOAD_TOO_LARGE: 'A download is over its size limit.',
+  FETCH_ADDRESS_REFUSED:
+    'A download would connect to a loopback, private, link-local or other non-public address this worker does not allow.',
+  FETCH_REDIRECT_REFUSED: 'A download redirects from https to http, or to a scheme that is not followed.',
+  FETCH_TOO_MANY_REDIRECTS: 'A download redirects more times than allowed.',
+  FETCH_ALLOWLIST_INVALID: 'A fetch allowlist entry is neither host[:port], an address nor a CIDR.',
   SMS_CHALLENGE_FAILED: 'The enclave challenge cannot be obtained from the SMS.',
   ENCLAVE_CHALLENGE_MISMATCH: 'The SMS released a challenge key for another enclave challenge.',
   COMPUTED_JSON_MISSING: 'The app wrote no /iexec_out/computed.json.',

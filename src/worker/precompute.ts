@@ -6,7 +6,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { posix } from 'node:path';
 import { decryptDatasetBuffer } from '../crypto/dataset.js';
 import { SealworkError, isSealworkError } from '../errors.js';
+import { isFetchRefusal as isPolicyRefusal, PUBLIC_ONLY } from './egress.js';
 import { fetchBytes, resolveLocation, type FetchOptions } from './fetch.js';
+
+/** The worker's downloads reach public addresses only unless the caller gives its guard. */
+const guarded = (o: FetchOptions): FetchOptions => ({ ...o, guard: o.guard ?? PUBLIC_ONLY });
 
 export interface InMemoryFile {
   /** Absolute path inside the enclave, e.g. /iexec_in/0xabc… */
@@ -53,8 +57,8 @@ export async function fetchDataset(
         details: { dataset: ds.address },
       },
     );
-  const enc = await fetchBytes(ds.url, o).catch((e) => {
-    if (isSealworkError(e, 'FILE_URL_REFUSED')) throw e;
+  const enc = await fetchBytes(ds.url, guarded(o)).catch((e) => {
+    if (isPolicyRefusal(e)) throw e;
     throw new SealworkError(
       'DATASET_DOWNLOAD_FAILED',
       `Cannot download dataset ${ds.address} from ${ds.url}.`,
@@ -111,8 +115,8 @@ export async function fetchInputFiles(urls: string[], o: FetchOptions = {}): Pro
   const out: InMemoryFile[] = [];
   for (const url of urls) {
     const name = inputFileName(url, o.ipfsGateway);
-    const data = await fetchBytes(url, o).catch((e) => {
-      if (isSealworkError(e, 'FILE_URL_REFUSED')) throw e;
+    const data = await fetchBytes(url, guarded(o)).catch((e) => {
+      if (isPolicyRefusal(e)) throw e;
       throw new SealworkError('INPUT_FILE_DOWNLOAD_FAILED', `Cannot download input file ${url}.`, {
         details: { url },
         cause: e,

@@ -24,6 +24,7 @@ import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client
 import { parseSize } from '../../enclave/util.js';
 import { shmBase } from '../../enclave/build.js';
 import { sweepStaleRuns } from '../../enclave/rundir.js';
+import { allowFetchHostsFromEnv, fetchGuard, originRule, type FetchGuard } from '../../worker/egress.js';
 import type { AppImagePolicy } from '../../worker/image.js';
 import { createTeeRunner, sweepWorkerScratch } from '../../worker/tee.js';
 import { Worker, type WorkerEvent } from '../../worker/worker.js';
@@ -53,6 +54,13 @@ export interface StartWorkerParameters {
   ipfsGateway?: string;
   /** Serve `file://` dataset and input-file URLs from under this folder only (default: refused). */
   fileRoot?: string;
+  /**
+   * Exceptions to the public-only rule of dataset, input-file and app-image downloads:
+   * `host[:port]`, an address with an optional port, or a CIDR (default
+   * `SEALWORK_ALLOW_FETCH_HOSTS`, comma-separated). The worker's own result storage and IPFS
+   * gateway, which the operator chose, are always allowed.
+   */
+  allowFetchHosts?: string[];
   /**
    * Read app images given as local paths or `file://` URLs only under this folder (symlinks
    * resolved). Default: `SEALWORK_APP_IMAGE_ROOT`, else local app images are refused.
@@ -182,9 +190,33 @@ export async function appImagePolicy(
   return { root, ...(maxBytes !== undefined ? { maxBytes } : {}), allowZeroChecksum };
 }
 
+/**
+ * The address guard of the worker's downloads: public addresses, plus the operator's allowlist
+ * (`p.allowFetchHosts`, else `SEALWORK_ALLOW_FETCH_HOSTS`), plus the origins the operator
+ * configured (`operatorUrls`: the result storage, the IPFS gateway). Checked entry by entry
+ * (`FETCH_ALLOWLIST_INVALID`).
+ */
+export function workerFetchGuard(
+  p: Pick<StartWorkerParameters, 'allowFetchHosts'>,
+  operatorUrls: (string | undefined)[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): FetchGuard {
+  const own = operatorUrls.flatMap((u) => {
+    if (!u) return [];
+    try {
+      return [originRule(u)];
+    } catch {
+      return [];
+    }
+  });
+  return fetchGuard([...(p.allowFetchHosts ?? allowFetchHostsFromEnv(env)), ...own]);
+}
+
 export async function startWorker(p: StartWorkerParameters): Promise<RunningWorker> {
   checkCount('The number of slots (--slots)', p.slots, 64);
   const images = await appImagePolicy(p);
+  // The operator's entries are checked before anything starts; the storage is added below.
+  workerFetchGuard(p);
   checkCount('The task timeout (--task-timeout)', p.taskTimeoutMs, 24 * 3600 * 1000, ' ms');
   checkCount('The order volume (--publish-order)', p.publishOrderVolume, 1_000_000_000);
   const home = resolveHome(p.home);
@@ -235,6 +267,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
   }
   const localCa = await localStorageCa(home);
   const storageCa = p.storageCa ?? localCa;
+  const guard = workerFetchGuard(p, [storageUrl, p.ipfsGateway]);
   const smsEndpoint = await resolveSmsEndpoint({
     home,
     ...(p.smsUrl ? { smsUrl: p.smsUrl } : {}),
@@ -271,6 +304,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
       ca: [...localCa, ...(p.downloadCa ?? [])],
       ...(p.ipfsGateway ? { ipfsGateway: p.ipfsGateway } : {}),
       fileRoot: p.fileRoot ? resolve(p.fileRoot) : false,
+      guard,
     },
     images,
     datasets: {
