@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { posix } from 'node:path';
 import { decryptDatasetBuffer } from '../crypto/dataset.js';
-import { SealworkError, isSealworkError } from '../errors.js';
+import { SealworkError } from '../errors.js';
 import { isFetchRefusal as isPolicyRefusal, PUBLIC_ONLY } from './egress.js';
 import { fetchBytes, resolveLocation, type FetchOptions } from './fetch.js';
 

@@ -16,13 +16,14 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Hex } from 'viem';
 import { isSealworkError } from '../../src/errors.js';
 import { generateSelfSignedCert } from '../../src/util/tls.js';
 import {
+  checkConnectedSocket,
   fetchGuard,
   isForbiddenAddress,
   originRule,
@@ -142,6 +143,29 @@ describe('worker downloads: which addresses they may reach', () => {
       ),
       ['b.lan'],
     );
+  });
+
+  it('the connected peer is checked again, whatever resolved the name', async () => {
+    const srv = createTcpServer((c) => c.destroy());
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      const check = (allow: string[]) =>
+        new Promise<unknown>((resolve) => {
+          const sock = connect(port, '127.0.0.1');
+          let refusal: unknown;
+          checkConnectedSocket(fetchGuard(allow), new URL('http://public.example/'), sock, (e) => {
+            refusal = e;
+            sock.destroy();
+          });
+          sock.once('connect', () => setImmediate(() => (sock.destroy(), resolve(refusal))));
+          sock.once('error', () => resolve(refusal));
+        });
+      code('FETCH_ADDRESS_REFUSED')(await check([]));
+      assert.equal(await check(['127.0.0.1']), undefined);
+    } finally {
+      srv.close();
+    }
   });
 
   describe('against local servers', () => {
