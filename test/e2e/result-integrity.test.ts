@@ -100,6 +100,8 @@ describe('forged results are refused', { skip }, () => {
       storageUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
       platform: s.stack.platform,
       appImageRoot: s.stack.appImageRoot,
+      // The dataset is in the stack's storage (127.0.0.1, not this worker's storage): allowed.
+      allowFetchHosts: [new URL(s.stack.storage.url).host],
     });
     app = (await deploySampleApp(s.stack, { dir: join(s.stack.appImageRoot, 'integrity') })).app;
     dataset = (await deploySampleDataset(s.stack, { restrictApp: app })).dataset;

@@ -209,7 +209,7 @@ describe('worker downloads: which addresses they may reach', () => {
       // The worker's input files and datasets are guarded even when the caller gives no guard.
       await assert.rejects(fetchInputFiles([url]), code('FETCH_ADDRESS_REFUSED'));
       await assert.rejects(
-        fetchDataset({ address: '0x1', url, checksum: `0x${'0'.repeat(64)}`, key: '' }),
+        fetchDataset({ address: '0x1', url, checksum: `0x${'1'.repeat(64)}`, key: '' }),
         code('FETCH_ADDRESS_REFUSED'),
       );
       // IPv4-mapped IPv6 and the unspecified address are the same loopback.
