@@ -21,7 +21,12 @@ import { performance } from 'node:perf_hooks';
 import type { Address, Hex } from 'viem';
 import { collateralToJson, openSimPlatform, type SimPlatform } from '../src/attestation/index.js';
 import { silentLogger } from '../src/sms/index.js';
-import { generateSessionKeyPair, sessionReportData, type SessionRequest } from '../src/protocol/index.js';
+import {
+  generateSessionKeyPair,
+  sessionReportData,
+  workerpoolAuthorizationHash,
+  type SessionRequest,
+} from '../src/protocol/index.js';
 import { createSmsClient as smsClient, type SmsClient } from '../src/sms-client/index.js';
 import { startTestChain } from '../test/helpers/chain.js';
 import { CLI_ENTRY, ROOT, tempDir } from '../test/helpers/cli.js';
@@ -39,6 +44,8 @@ const TASKS = 20;
 interface Prepared {
   body: string;
   req: SessionRequest;
+  /** The worker's signature of the authorization hash (the `Authorization` header). */
+  auth: Hex;
 }
 
 async function prepare(
@@ -73,7 +80,10 @@ async function prepare(
       publicKey: key.publicJwk,
       nonce,
     };
-    out.push({ req, body: JSON.stringify(req) });
+    const auth = await world.roles.worker.account.signMessage({
+      message: { raw: workerpoolAuthorizationHash(req.authorization) },
+    });
+    out.push({ req, body: JSON.stringify(req), auth });
   }
   return out;
 }
@@ -297,14 +307,18 @@ async function main() {
         const prepared = await prepare(smsc, platform, world, tasks, dealId, N + c);
         const agent = new Agent({ keepAlive: true, maxSockets: c, ca: s1.ca });
         const u = new URL('/tee/sessions', s1.url);
-        const post = (body: string) =>
+        const post = ({ body, auth }: Prepared) =>
           new Promise<void>((resolve, reject) => {
             const r = httpsRequest(
               u,
               {
                 method: 'POST',
                 agent,
-                headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+                headers: {
+                  'content-type': 'application/json',
+                  'content-length': Buffer.byteLength(body),
+                  authorization: auth,
+                },
               },
               (res) => {
                 res.resume();
@@ -317,13 +331,13 @@ async function main() {
             r.end(body);
           });
         // warm-up: open the c keep-alive TLS connections and fill the caches (not timed)
-        await run(c, c, (i) => post(prepared[i]!.body));
+        await run(c, c, (i) => post(prepared[i]!));
         const smsCpu0 = cpuMsOfTree(child.pid!);
         const anvilCpu0 = anvil ? procStat(anvil)![1] : NaN;
         const selfCpu0 = process.cpuUsage();
         const r = m.rate
-          ? await runOpen(N, m.rate, c, (i) => post(prepared[c + i]!.body))
-          : await run(N, c, (i) => post(prepared[c + i]!.body));
+          ? await runOpen(N, m.rate, c, (i) => post(prepared[c + i]!))
+          : await run(N, c, (i) => post(prepared[c + i]!));
         const smsCpu = (cpuMsOfTree(child.pid!) - smsCpu0) / N;
         const anvilCpu = anvil ? (procStat(anvil)![1] - anvilCpu0) / N : NaN;
         const self = process.cpuUsage(selfCpu0);
@@ -346,7 +360,7 @@ async function main() {
       // (a) one at a time: what each step costs
       const before = { ...release.timings };
       const seq = await run(SEQ, 1, async (i) => {
-        await release.openSession(prepared[i]!.req); // a refusal throws
+        await release.openSession(prepared[i]!.req, prepared[i]!.auth); // a refusal throws
       });
       const n = release.timings.sessions - before.sessions;
       const per = (k: keyof typeof before) => (release.timings[k] - before[k]) / n;
@@ -356,7 +370,7 @@ async function main() {
       );
       const rows: [string, keyof typeof before][] = [
         ['chain reads (task fresh; deal/app/dataset cached)', 'chain'],
-        ['signature check (workerpool authorization)', 'signature'],
+        ['signature checks (scheduler authorization, worker)', 'signature'],
         ['quote verification + policy', 'quote'],
         ['secrets (open sealed values)', 'secrets'],
         ['JWE encryption (ECDH-ES + A256GCM)', 'encryption'],
@@ -372,7 +386,7 @@ async function main() {
       );
       // (b) 50 in flight
       const r = await run(N, 50, async (i) => {
-        await release.openSession(prepared[SEQ + i]!.req); // a refusal throws
+        await release.openSession(prepared[SEQ + i]!.req, prepared[SEQ + i]!.auth); // a refusal throws
       });
       console.log(
         `50 in flight: ${r.perSec.toFixed(0)} releases/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`,

@@ -23,6 +23,10 @@ export const SDK_CODES = defineCodes('sdk', {
   WORKERPOOL_NOT_OWNED: 'The workerpool is not owned by the configured wallet.',
   RESULT_KEY_REQUIRED: 'Decrypting a result needs the beneficiary private key.',
   RESULT_NOT_AVAILABLE: 'The task has no result (yet).',
+  RESULT_CONTENT_MISMATCH:
+    'The downloaded result does not hash to the sha256 its content-addressed location names: the stored object was replaced.',
+  RESULT_DIGEST_MISMATCH:
+    "The downloaded result does not have the task's on-chain resultDigest (iExec's digest rules): it is not the result the enclave signed.",
   DEV_CHAIN_ONLY: 'Funding accounts is possible only on a local dev chain.',
   CHAIN_ALREADY_RUNNING: 'The embedded chain already runs on this home.',
   CHAIN_PORT_INVALID: 'The embedded chain port is not a TCP port.',

@@ -10,6 +10,10 @@ export const SMS_CODES = defineCodes('sms', {
   SIGNER_UNKNOWN: ['No owner is found on chain for the asset, so no signature can be accepted.', 401],
   SIGNATURE_INVALID: ['The Authorization header is not the expected EIP-191 signature.', 401],
   AUTHORIZATION_MISSING: ['The Authorization header is missing.', 401],
+  SIGNATURE_REUSED: [
+    'The signature of a secret push was already used (a replay): sign a new value, never an old one again.',
+    403,
+  ],
   RESULT_KEY_INVALID: ['A result-encryption key is not an RSA key in PEM (base64 on the wire).', 400],
   METHOD_NOT_ALLOWED: ['Secrets are never read back; HEAD checks one exists.', 405],
   // release to an enclave
@@ -22,6 +26,14 @@ export const SMS_CODES = defineCodes('sms', {
   ],
   AUTHORIZATION_INVALID: ['The workerpool authorization is not signed by the workerpool owner.', 403],
   ENCLAVE_CHALLENGE_UNKNOWN: ['The enclave challenge is not the one this SMS issued for the task.', 403],
+  WORKER_SIGNATURE_MISSING: [
+    'The session request has no Authorization header (the worker signature of the authorization hash).',
+    403,
+  ],
+  WORKER_SIGNATURE_INVALID: [
+    'The Authorization header of a session request is not the signature of the authorization hash by the worker it names.',
+    403,
+  ],
   NONCE_INVALID: ['The session nonce is unknown, used or expired.', 403],
   SESSION_REQUEST_INVALID: ['The session request is malformed.', 400],
   SESSION_REQUEST_TOO_LARGE: ['The session request is over the size limit.', 413],

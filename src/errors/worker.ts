@@ -18,6 +18,8 @@ export const WORKER_CODES = defineCodes('worker', {
   APP_TIMEOUT: 'The app ran over its time limit and was stopped.',
   DATASET_DOWNLOAD_FAILED: 'The dataset cannot be downloaded (retried).',
   DATASET_CHECKSUM_MISMATCH: 'The downloaded dataset does not hash to its on-chain checksum.',
+  DATASET_CHECKSUM_ZERO:
+    'The TEE dataset has a zero on-chain checksum and this worker requires one (AES-CBC has no MAC).',
   INPUT_FILE_DOWNLOAD_FAILED: 'An input file cannot be downloaded (retried).',
   INPUT_FILE_INVALID: 'An input file URL gives no usable file name.',
   URL_INVALID: 'A location is not a URL.',
@@ -25,6 +27,11 @@ export const WORKER_CODES = defineCodes('worker', {
   FILE_URL_REFUSED: 'file:// URLs are off on this worker.',
   DOWNLOAD_FAILED: 'A download failed (unreachable, HTTP error, interrupted).',
   DOWNLOAD_TOO_LARGE: 'A download is over its size limit.',
+  FETCH_ADDRESS_REFUSED:
+    'A download would connect to a loopback, private, link-local or other non-public address this worker does not allow.',
+  FETCH_REDIRECT_REFUSED: 'A download redirects from https to http, or to a scheme that is not followed.',
+  FETCH_TOO_MANY_REDIRECTS: 'A download redirects more times than allowed.',
+  FETCH_ALLOWLIST_INVALID: 'A fetch allowlist entry is neither host[:port], an address nor a CIDR.',
   SMS_CHALLENGE_FAILED: 'The enclave challenge cannot be obtained from the SMS.',
   ENCLAVE_CHALLENGE_MISMATCH: 'The SMS released a challenge key for another enclave challenge.',
   COMPUTED_JSON_MISSING: 'The app wrote no /iexec_out/computed.json.',

@@ -48,7 +48,8 @@ export function createSmsClient(baseUrl: string, opts: SmsClientOptions = {}) {
     getEnclaveChallenge: (workerpoolOwner: Signer, taskId: Hex) =>
       getEnclaveChallenge(t, workerpoolOwner, taskId),
     getNonce: () => getNonce(t),
-    openSession: (req: SessionRequest) => openSession(t, req),
+    /** The worker named in `req.authorization` signs the request. */
+    openSession: (worker: Signer, req: SessionRequest) => openSession(t, worker, req),
   };
 }
 

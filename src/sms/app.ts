@@ -82,7 +82,10 @@ export function createSmsApp(d: SmsAppDeps): SmsApp {
         ),
     }),
     body('json', SessionRequestSchema, (issue) => release.refuse(malformedSession(issue))),
-    async (c) => c.json(await release.openSession(c.var.body), 200, { 'Cache-Control': 'no-store' }),
+    async (c) =>
+      c.json(await release.openSession(c.var.body, c.req.header('Authorization')), 200, {
+        'Cache-Control': 'no-store',
+      }),
   );
   return app;
 }

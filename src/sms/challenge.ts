@@ -1,6 +1,7 @@
 /**
  * `POST /tee/challenges/{taskId}`: the workerpool owner (EIP-191 signature of keccak256(taskId) in
- * the Authorization header) gets the task's enclave challenge address. Its secp256k1 key is made
+ * the Authorization header) gets the enclave challenge address of an ACTIVE task of a TEE deal
+ * (any other deal is refused, `DEAL_NOT_TEE`, as iexec-sms's `NO_MATCH_ONCHAIN_TYPE`). Its secp256k1 key is made
  * once per task, kept sealed, released only to the attested enclave, and deleted after the task's
  * final deadline.
  */
@@ -8,7 +9,7 @@ import type { Address, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import { SealworkError } from '../errors.js';
 import type { ChainDealInfo, ChainReader } from '../chain/index.js';
-import { teeChallengeRequestHash } from '../protocol/index.js';
+import { isTeeTag, teeChallengeRequestHash } from '../protocol/index.js';
 import { recoverChallengeSigner } from './signature.js';
 import type { Logger } from './log.js';
 import type { Sealer } from './sealing.js';
@@ -43,6 +44,13 @@ export async function enclaveChallenge(
       `Task ${taskId} is ${task?.status ?? 'UNSET'}, not ACTIVE; initialize it first.`,
     );
   const deal = await chain.deal(task.dealId);
+  // iexec-sms refuses a challenge for a task whose on-chain type is not TEE (NO_MATCH_ONCHAIN_TYPE):
+  // an enclave challenge key exists only for a task an enclave may run.
+  if (deal && !isTeeTag(deal.tag))
+    throw new SealworkError(
+      'DEAL_NOT_TEE',
+      `Task ${taskId} belongs to deal ${task.dealId}, which does not have the TEE tag (bit 0): no enclave challenge.`,
+    );
   const owner = deal && (await workerpoolOwner(chain, deal));
   const signer = authorization
     ? await recoverChallengeSigner(teeChallengeRequestHash(taskId), authorization)

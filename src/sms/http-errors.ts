@@ -26,6 +26,8 @@ export const HTTP_STATUS: Readonly<Record<string, ContentfulStatusCode>> = {
   AUTHORIZATION_MISSING: 401,
   SIGNATURE_INVALID: 401,
   SIGNER_UNKNOWN: 401,
+  // a push signature already accepted once (replay, or reuse on another endpoint)
+  SIGNATURE_REUSED: 403,
   // secrets: never read back, immutable once pushed (but web2 ones, by PUT)
   METHOD_NOT_ALLOWED: 405,
   SECRET_NOT_FOUND: 404,
@@ -37,6 +39,8 @@ export const HTTP_STATUS: Readonly<Record<string, ContentfulStatusCode>> = {
   DEAL_NOT_FOUND: 403,
   DEAL_NOT_TEE: 403,
   AUTHORIZATION_INVALID: 403,
+  WORKER_SIGNATURE_MISSING: 403,
+  WORKER_SIGNATURE_INVALID: 403,
   ENCLAVE_CHALLENGE_UNKNOWN: 403,
   NONCE_INVALID: 403,
   QUOTE_INVALID: 403,

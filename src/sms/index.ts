@@ -11,7 +11,8 @@
  *   const { nonce } = await sms.getNonce();
  *   const key = generateSessionKeyPair(); // X25519 (or 'P-256')
  *   // quote with REPORTDATA = sessionReportData(key.publicJwk, nonce)
- *   const { jwe } = await sms.openSession({ authorization, quote, collateral, publicKey: key.publicJwk, nonce });
+ *   // the worker wallet signs the authorization hash (the Authorization header)
+ *   const { jwe } = await sms.openSession(worker, { authorization, quote, collateral, publicKey: key.publicJwk, nonce });
  *   const secrets = await decryptSessionJwe<SessionSecrets>(jwe, key.privateKey);
  */
 export { recoverChallengeSigner, isSignedBy } from './signature.js';

@@ -6,8 +6,10 @@
  *    gets the task's enclave challenge address; its secp256k1 key is kept sealed until the task's
  *    final deadline.
  * 2. `GET /tee/nonce` — a fresh single-use nonce with a short lifetime.
- * 3. `POST /tee/sessions` — every check in order, refusing with a stable code on the first failure
- *    and releasing nothing; on success a JWE (ECDH-ES + A256GCM) to the enclave's session key.
+ * 3. `POST /tee/sessions` — the worker named in the workerpool authorization signs the request
+ *    (`Authorization` header: its EIP-191 signature of the authorization hash, as iexec-worker
+ *    sends and iexec-sms checks); every check in order, refusing with a stable code on the first
+ *    failure and releasing nothing; on success a JWE (ECDH-ES + A256GCM) to the enclave's session key.
  * 4. Every release and refusal goes to the audit log (table + log line).
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -67,6 +69,8 @@ export const SESSION_REFUSALS = [
   'DEAL_NOT_TEE',
   'AUTHORIZATION_INVALID',
   'ENCLAVE_CHALLENGE_UNKNOWN',
+  'WORKER_SIGNATURE_MISSING',
+  'WORKER_SIGNATURE_INVALID',
   'NONCE_INVALID',
   'QUOTE_INVALID',
   'QUOTE_ROOT_UNTRUSTED',
@@ -182,6 +186,8 @@ interface Claim {
   publicKey: SessionPublicJwk;
   publicKeyBytes: Buffer;
   nonce: Hex;
+  /** The `Authorization` header: the worker's signature of the authorization hash. */
+  workerSignature: string | undefined;
 }
 
 const refuse = (code: SessionRefusalCode, reason: string) => new SealworkError(code, reason);
@@ -189,7 +195,7 @@ const refuse = (code: SessionRefusalCode, reason: string) => new SealworkError(c
 // ------------------------------------------------------------------ the checks, in protocol order
 
 /** 0. The request: ids, the enclave's session key and the quote decode. */
-function decodeRequest(req: SessionRequest, trail: Trail): Claim {
+function decodeRequest(req: SessionRequest, workerSignature: string | undefined, trail: Trail): Claim {
   const a = req.authorization;
   const claim = {
     taskId: a.chainTaskId.toLowerCase() as Hex,
@@ -199,6 +205,7 @@ function decodeRequest(req: SessionRequest, trail: Trail): Claim {
     collateral: req.collateral,
     publicKey: req.publicKey,
     nonce: req.nonce.toLowerCase() as Hex,
+    workerSignature,
   };
   trail.taskId = claim.taskId;
   trail.worker = a.workerWallet.toLowerCase();
@@ -258,6 +265,26 @@ async function checkAuthorization(x: Checks, c: Claim, deal: ChainDealInfo): Pro
       `The enclave challenge ${a.enclaveChallenge} is not the one this SMS issued for task ${c.taskId}.`,
     );
   return challenge;
+}
+
+/**
+ * 2b. The worker named in the (now verified) authorization signed the request: the `Authorization`
+ * header is its EIP-191 signature of the authorization hash (iexec-sms `isSignedByHimself`). Without
+ * it the scheduler's signature would be a bearer token for whoever saw it.
+ */
+async function checkWorker(x: Checks, c: Claim): Promise<void> {
+  const worker = c.authorization.workerWallet;
+  if (!c.workerSignature)
+    throw refuse(
+      'WORKER_SIGNATURE_MISSING',
+      `The Authorization header (the signature of the authorization hash by worker ${worker}) is missing.`,
+    );
+  const hash = workerpoolAuthorizationHash(c.authorization);
+  if (!(await x.timed('signature', () => isSignedBy(hash, c.workerSignature!, worker))))
+    throw refuse(
+      'WORKER_SIGNATURE_INVALID',
+      `The Authorization header is not the signature of the authorization hash by worker ${worker}.`,
+    );
 }
 
 /** 3. The nonce is fresh and unused (used up now, whatever happens next). */
@@ -413,10 +440,16 @@ function sessionSecrets(
 }
 
 /** `POST /tee/sessions`: every check in protocol order, the first failure throwing its refusal. */
-async function release(x: Checks, req: SessionRequest, trail: Trail): Promise<SessionResponse> {
-  const claim = decodeRequest(req, trail);
+async function release(
+  x: Checks,
+  req: SessionRequest,
+  workerSignature: string | undefined,
+  trail: Trail,
+): Promise<SessionResponse> {
+  const claim = decodeRequest(req, workerSignature, trail);
   const deal = await checkTask(x, claim, trail);
   const challenge = await checkAuthorization(x, claim, deal);
+  await checkWorker(x, claim);
   await checkNonce(x, claim);
   const enclave = await checkQuote(x, claim, trail);
   checkBinding(claim, enclave);
@@ -515,11 +548,14 @@ export function createReleaseService(d: ReleaseDeps) {
     /** `GET /tee/nonce`. */
     newNonce: (): { nonce: Hex; expiresAt: string } => nonces.issue(),
 
-    /** `POST /tee/sessions`: every check in order; a JWE to the enclave key, or the refusal thrown. */
-    async openSession(req: SessionRequest): Promise<SessionResponse> {
+    /**
+     * `POST /tee/sessions`: every check in order; a JWE to the enclave key, or the refusal thrown.
+     * `workerSignature` is the request's `Authorization` header.
+     */
+    async openSession(req: SessionRequest, workerSignature: string | undefined): Promise<SessionResponse> {
       const t0 = performance.now();
       const trail = newTrail();
-      const response = await audited(trail, () => release(x, req, trail));
+      const response = await audited(trail, () => release(x, req, workerSignature, trail));
       timings.sessions++;
       d.logger.debug('session timing', { taskId: response.taskId, ms: performance.now() - t0 });
       return response;

@@ -1,6 +1,7 @@
 /**
  * The iExec secret API (push and check), as iexec-sms answers it: 204 stored / present, 404
- * absent, 401 bad signature (our body names the expected signer), 409 already exists, 413 over
+ * absent, 401 bad signature (our body names the expected signer), 403 a push signature already
+ * used (SIGNATURE_REUSED: a replay; iexec-sms has no such check), 409 already exists, 413 over
  * MAX_SECRET_BYTES, 400 malformed, 405 for reading a secret back. Each route is a chain of checks:
  * query or path → value → signature (`signedPush`) → store; a check that fails throws, and
  * `app.onError` answers.
@@ -56,28 +57,62 @@ export interface SecretApiDeps {
   logger: Logger;
 }
 
-/** Check, insert and replace sealed secrets; each refusal throws. */
+/**
+ * Check, insert and replace sealed secrets; each refusal throws. iExec's push challenges have no
+ * nonce, so a captured push could be replayed (an old web2 value restored after a rotation, or a
+ * requester-secret push replayed as the web2 secret of the same name: same challenge). Every
+ * accepted push signature is recorded (its fingerprint, never the value) and never accepted again,
+ * on any endpoint: `SIGNATURE_REUSED`. The existence checks come first, so re-sending a first push
+ * still answers 409 as iexec-sms does.
+ */
 export function createSecretApi({ store, sealer, logger }: SecretApiDeps) {
   const seal = (id: SecretId, value: string) => sealer.seal(value, secretAad(id));
+  /** Use up the push's signature; refuse one already used. */
+  async function useSignature(id: SecretId, fingerprint: string, context: Record<string, unknown>) {
+    if (!(await store.useSignature(fingerprint, id))) {
+      logger.warn('secret push refused: signature already used', { ...context, kind: id.kind });
+      throw new SealworkError(
+        'SIGNATURE_REUSED',
+        'This signature was already used for a push (a replay); sign a value never pushed with it before.',
+        { details: context },
+      );
+    }
+  }
+  const exists = (context: Record<string, unknown>) =>
+    new SealworkError('SECRET_EXISTS', 'The secret already exists and cannot be replaced.', {
+      details: context,
+    });
+  const missing = (context: Record<string, unknown>) =>
+    new SealworkError('SECRET_NOT_FOUND', 'No such secret to update; create it with POST first.', {
+      details: context,
+    });
   return {
     /** 404 SECRET_NOT_FOUND unless the secret exists. */
     async exists(id: SecretId): Promise<void> {
       if (!(await store.hasSecret(id))) throw new SealworkError('SECRET_NOT_FOUND', 'No such secret.');
     },
     /** Store a new secret; 409 SECRET_EXISTS when there is one already (secrets are immutable). */
-    async insert(id: SecretId, value: string, context: Record<string, unknown>): Promise<void> {
-      if (!(await store.insertSecret(id, seal(id, value))))
-        throw new SealworkError('SECRET_EXISTS', 'The secret already exists and cannot be replaced.', {
-          details: context,
-        });
+    async insert(
+      id: SecretId,
+      value: string,
+      context: Record<string, unknown>,
+      fingerprint: string,
+    ): Promise<void> {
+      if (await store.hasSecret(id)) throw exists(context);
+      await useSignature(id, fingerprint, context);
+      if (!(await store.insertSecret(id, seal(id, value)))) throw exists(context);
       logger.info('secret stored', { ...context, kind: id.kind, bytes: Buffer.byteLength(value) });
     },
     /** Replace a web2 secret; 404 SECRET_NOT_FOUND when there is none. */
-    async update(id: SecretId, value: string, context: Record<string, unknown>): Promise<void> {
-      if (!(await store.updateSecret(id, seal(id, value))))
-        throw new SealworkError('SECRET_NOT_FOUND', 'No such secret to update; create it with POST first.', {
-          details: context,
-        });
+    async update(
+      id: SecretId,
+      value: string,
+      context: Record<string, unknown>,
+      fingerprint: string,
+    ): Promise<void> {
+      if (!(await store.hasSecret(id))) throw missing(context);
+      await useSignature(id, fingerprint, context);
+      if (!(await store.updateSecret(id, seal(id, value)))) throw missing(context);
       logger.info('secret updated', { ...context, kind: id.kind, bytes: Buffer.byteLength(value) });
     },
   };
@@ -191,8 +226,10 @@ function answers(secrets: SecretApi) {
     stored:
       (update = false) =>
       async (c: Context<PushEnv>) => {
-        const { id, value, context } = c.var.push;
-        await (update ? secrets.update(id, value, context) : secrets.insert(id, value, context));
+        const { id, value, context, fingerprint } = c.var.push;
+        await (update
+          ? secrets.update(id, value, context, fingerprint)
+          : secrets.insert(id, value, context, fingerprint));
         return c.body(null, 204);
       },
     present: async (c: Context, id: SecretId) => {

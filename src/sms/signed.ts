@@ -2,13 +2,14 @@
  * The signature check of secret pushes, as hono middleware: the `Authorization` header must be the
  * EIP-191 signature of the push's challenge (iExec's formulas, which cover the value) by the
  * expected signer (the asset's owner on chain, or the owner named in the request). On success the
- * push is left in `c.var.push` for the handler that stores it; otherwise 401 with the expected
- * signer and challenge in the body, as iexec-sms.
+ * push is left in `c.var.push` (with the fingerprint of its signature, for the replay check) for
+ * the handler that stores it; otherwise 401 with the expected signer and challenge in the body, as
+ * iexec-sms.
  */
 import type { Context, Env, Input, MiddlewareHandler } from 'hono';
 import type { Address, Hex } from 'viem';
 import { SealworkError } from '../errors.js';
-import { recoverChallengeSigner } from './signature.js';
+import { chainSignature, recoverSigner, signatureFingerprint } from './signature.js';
 import type { Logger } from './log.js';
 import type { SecretId } from './store.js';
 
@@ -24,7 +25,10 @@ export interface SecretPush {
   context: Record<string, unknown>;
 }
 
-export type PushEnv = { Variables: { push: SecretPush } };
+/** A push whose signature checked out: `fingerprint` identifies that signature (sha256, never the value). */
+export type SignedPush = SecretPush & { fingerprint: string };
+
+export type PushEnv = { Variables: { push: SignedPush } };
 
 /** Refuse unless the push is signed by its expected signer; then `c.var.push` is set. */
 export function signedPush<E extends Env, P extends string, I extends Input>(
@@ -41,7 +45,10 @@ export function signedPush<E extends Env, P extends string, I extends Input>(
         { details: { ...context, expectedSigner: null } },
       );
     const authorization = c.req.header('Authorization');
-    const signer = authorization ? await recoverChallengeSigner(challenge, authorization) : undefined;
+    // Only the form the chain accepts (low-S, v 27/28): one signature per signer and challenge, so a
+    // replay cannot pass as a new signature (signature.ts).
+    const sig = authorization ? chainSignature(authorization) : undefined;
+    const signer = sig && recoverSigner(challenge, sig);
     if (!signer || signer.toLowerCase() !== expected.toLowerCase()) {
       logger.warn('secret push refused: bad signature', {
         ...context,
@@ -66,7 +73,7 @@ export function signedPush<E extends Env, P extends string, I extends Input>(
             { details },
           );
     }
-    c.set('push', push);
+    c.set('push', { ...push, fingerprint: signatureFingerprint(sig) });
     await next();
   };
 }

@@ -4,9 +4,8 @@
  * in clear. Audit entries are group-committed: each `appendAudit` resolves once its entry is in a
  * committed transaction, and concurrent entries share one commit.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { SealworkError } from '../errors.js';
+import { preparePrivateSqlite, privateSqliteSidecars } from '../util/private-file.js';
 
 export type SecretKind = 'web3' | 'web2' | 'app' | 'requester';
 
@@ -53,6 +52,12 @@ export interface SmsStore {
   insertSecret(id: SecretId, sealed: Buffer): Promise<boolean>;
   /** Replace; false when the secret does not exist. */
   updateSecret(id: SecretId, sealed: Buffer): Promise<boolean>;
+  /**
+   * Record the fingerprint (a hash, never the signature or the value) of an accepted push
+   * signature, for the secret it pushed; false when that signature was already used, for any
+   * secret on any endpoint (a replay).
+   */
+  useSignature(fingerprint: string, id: SecretId): Promise<boolean>;
   /** Insert the task's challenge unless one exists; returns the stored one either way. */
   putChallenge(c: StoredChallenge): Promise<StoredChallenge>;
   getChallenge(taskId: string): Promise<StoredChallenge | undefined>;
@@ -123,6 +128,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
   mrsigner TEXT, worker TEXT, secrets TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT, reason TEXT);
 CREATE INDEX IF NOT EXISTS audit_log_task ON audit_log (task_id);
 CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS used_signatures (
+  fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,
+  used_at INTEGER NOT NULL);
 `;
 
 interface AuditRow {
@@ -169,10 +177,12 @@ const fromAuditRow = (r: AuditRow): AuditEntry => ({
 /** Open (or create) the SQLite database: WAL, synchronous=FULL, the schema. */
 async function openSqliteDb(path: string): Promise<import('better-sqlite3').Database> {
   const { default: Database } = await import('better-sqlite3');
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
+    // Sealed secrets and challenge keys: the file and its -wal/-shm 0600, its folder 0700 when created.
+    preparePrivateSqlite(path);
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
+    privateSqliteSidecars(path);
     // FULL: the WAL is fsynced at every commit, so an acknowledged push survives kill -9 / power loss.
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
@@ -241,6 +251,9 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
       'SELECT task_id, address, private_key, final_deadline FROM tee_challenges WHERE task_id = ?',
     ),
     deleteExpired: db.prepare('DELETE FROM tee_challenges WHERE final_deadline < ?'),
+    useSignature: db.prepare(
+      'INSERT INTO used_signatures (fingerprint, kind, owner, name, used_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
     setMeta: db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -269,6 +282,9 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
     },
     async updateSecret(id, sealed) {
       return q.update.run(sealed, now(), id.kind, id.owner.toLowerCase(), id.name).changes === 1;
+    },
+    async useSignature(fingerprint, id) {
+      return q.useSignature.run(fingerprint, id.kind, id.owner.toLowerCase(), id.name, now()).changes === 1;
     },
     async putChallenge(c) {
       q.putChallenge.run(c.taskId.toLowerCase(), c.address, c.sealedKey, c.finalDeadline, now());
@@ -328,6 +344,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
   mrsigner TEXT, worker TEXT, secrets TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT, reason TEXT);
 CREATE INDEX IF NOT EXISTS audit_log_task ON audit_log (task_id);
 CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS used_signatures (
+  fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,
+  used_at BIGINT NOT NULL);
 `;
 
 /** Redact the password of a postgres:// URL for logs and errors. */
@@ -417,6 +436,13 @@ export async function openPostgresStore(url: string): Promise<SmsStore> {
       const r = await pool.query(
         'UPDATE secrets SET value = $1, updated_at = $2 WHERE kind = $3 AND owner = $4 AND name = $5',
         [sealed, now(), id.kind, id.owner.toLowerCase(), id.name],
+      );
+      return r.rowCount === 1;
+    },
+    async useSignature(fingerprint, id) {
+      const r = await pool.query(
+        'INSERT INTO used_signatures (fingerprint, kind, owner, name, used_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+        [fingerprint, id.kind, id.owner.toLowerCase(), id.name, now()],
       );
       return r.rowCount === 1;
     },

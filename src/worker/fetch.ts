@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { sep } from 'node:path';
@@ -8,6 +9,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { SealworkError } from '../errors.js';
+import { checkConnectedSocket, guardedLookup, type FetchGuard } from './egress.js';
 
 export interface FetchOptions {
   /** Extra trusted CA certificates (PEM), e.g. the local storage's self-signed certificate. */
@@ -23,6 +25,73 @@ export interface FetchOptions {
    * must not read the worker host's files), or only under this folder (symlinks resolved).
    */
   fileRoot?: string | false;
+  /**
+   * Which addresses the download may connect to, on every hop (src/worker/egress.ts): public ones
+   * plus the operator's allowlist. Undefined: any (a local user fetching for themselves); the
+   * worker's dataset, input-file and app-image downloads always have one.
+   */
+  guard?: FetchGuard;
+  /** Redirects followed at most (default 3); each is re-checked, and https → http is refused. */
+  maxRedirects?: number;
+}
+
+/** Redirects a download follows by default. */
+export const DEFAULT_MAX_REDIRECTS = 3;
+
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
+
+/**
+ * The next hop of a redirect from `from`: only to http(s), and never from https down to http
+ * (`FETCH_REDIRECT_REFUSED`). The new hop goes through the same address guard as the first.
+ */
+function redirectTarget(from: URL, location: string, start: URL): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch (e) {
+    throw new SealworkError(
+      'FETCH_REDIRECT_REFUSED',
+      `${from.href} redirects to ${location}, which is not a URL.`,
+      {
+        details: { url: start.href, from: from.href },
+        cause: e,
+      },
+    );
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:')
+    throw new SealworkError(
+      'FETCH_REDIRECT_REFUSED',
+      `${from.href} redirects to a ${next.protocol} URL, which is not followed.`,
+      { details: { url: start.href, from: from.href, to: next.href } },
+    );
+  if (from.protocol === 'https:' && next.protocol === 'http:')
+    throw new SealworkError(
+      'FETCH_REDIRECT_REFUSED',
+      `${from.href} redirects from https to http (${next.href}), which is not followed.`,
+      { details: { url: start.href, from: from.href, to: next.href } },
+    );
+  return next;
+}
+
+function tooManyRedirects(start: URL, max: number): SealworkError {
+  return new SealworkError('FETCH_TOO_MANY_REDIRECTS', `${start.href} redirects more than ${max} times.`, {
+    details: { url: start.href, maxRedirects: max },
+  });
+}
+
+/**
+ * The request options that hold a request to `o.guard` (resolve-and-check `lookup`, a fresh
+ * connection so that no pooled socket to another address is reused), and the hook that checks
+ * the connected peer. Throws `FETCH_ADDRESS_REFUSED` for a forbidden IP literal.
+ */
+function guardOptions(url: URL, o: FetchOptions): { agent?: false; lookup?: LookupFunction } {
+  if (!o.guard) return {};
+  return { agent: false, ...guardedLookup(o.guard, url) };
+}
+
+function watchSocket(url: URL, o: FetchOptions, req: ClientRequest): void {
+  const guard = o.guard;
+  if (guard) req.on('socket', (socket) => checkConnectedSocket(guard, url, socket, (e) => req.destroy(e)));
 }
 
 async function checkFileRoot(path: string, root: string | false | undefined, href: string): Promise<void> {
@@ -108,9 +177,11 @@ export function httpCall(
   const maxBytes = o.maxBytes ?? 1024 * 1024 * 1024;
   return new Promise((resolve, reject) => {
     const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const guarded = guardOptions(url, o);
     const req = fn(
       url,
       {
+        ...guarded,
         method: o.method ?? 'GET',
         headers: {
           ...(o.body
@@ -128,14 +199,17 @@ export function httpCall(
         );
       },
     );
+    watchSocket(url, o, req);
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', (e) =>
       reject(
-        new SealworkError('DOWNLOAD_FAILED', `Cannot reach ${url.href}: ${e.message}`, {
-          hint: 'Check that the server is running and the URL is right.',
-          details: { url: url.href },
-          cause: e,
-        }),
+        e instanceof SealworkError
+          ? e
+          : new SealworkError('DOWNLOAD_FAILED', `Cannot reach ${url.href}: ${e.message}`, {
+              hint: 'Check that the server is running and the URL is right.',
+              details: { url: url.href },
+              cause: e,
+            }),
       ),
     );
     if (o.body && !Buffer.isBuffer(o.body))
@@ -165,11 +239,12 @@ export async function fetchBytes(location: string, o: FetchOptions = {}): Promis
       });
     return fs.readFile(path);
   }
+  const maxRedirects = o.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
   let current = url;
-  for (let hop = 0; hop < 5; hop++) {
+  for (let hop = 0; hop <= maxRedirects; hop++) {
     const r = await httpCall(current, o);
-    if ([301, 302, 303, 307, 308].includes(r.status) && r.headers.location) {
-      current = new URL(r.headers.location, current);
+    if (REDIRECT_STATUSES.includes(r.status) && r.headers.location) {
+      current = redirectTarget(current, r.headers.location, url);
       continue;
     }
     if (r.status !== 200)
@@ -179,9 +254,7 @@ export async function fetchBytes(location: string, o: FetchOptions = {}): Promis
       });
     return r.body;
   }
-  throw new SealworkError('DOWNLOAD_FAILED', `Too many redirects from ${url.href}.`, {
-    details: { url: url.href },
-  });
+  throw tooManyRedirects(url, maxRedirects);
 }
 
 function tooLarge(url: string, maxBytes: number): SealworkError {
@@ -196,21 +269,23 @@ function getToFile(
   dest: string,
   maxBytes: number,
   o: FetchOptions,
-): Promise<{ redirect: URL } | { bytes: number; sha256: string }> {
+): Promise<{ redirect: string } | { bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
     const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const guarded = guardOptions(url, o);
     const req = fn(
       url,
       {
+        ...guarded,
         method: 'GET',
         ...(url.protocol === 'https:' && o.ca?.length ? { ca: caList(o.ca) } : {}),
         timeout: o.timeoutMs ?? 60_000,
       },
       (res) => {
         const status = res.statusCode ?? 0;
-        if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+        if (REDIRECT_STATUSES.includes(status) && res.headers.location) {
           res.resume();
-          resolve({ redirect: new URL(res.headers.location, url) });
+          resolve({ redirect: res.headers.location });
           return;
         }
         if (status !== 200) {
@@ -246,8 +321,9 @@ function getToFile(
         );
       },
     );
+    watchSocket(url, o, req);
     req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (e) => reject(downloadFailed(url, e)));
+    req.on('error', (e) => reject(e instanceof SealworkError ? e : downloadFailed(url, e)));
     req.end();
   });
 }
@@ -277,27 +353,20 @@ export async function downloadToFile(
       hint: 'Use an http(s):// or IPFS location.',
     });
   const maxBytes = o.maxBytes ?? 1024 * 1024 * 1024;
+  const maxRedirects = o.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
   let current = url;
   try {
-    for (let hop = 0; hop < 5; hop++) {
+    for (let hop = 0; hop <= maxRedirects; hop++) {
       const r = await getToFile(current, dest, maxBytes, o);
       if ('redirect' in r) {
-        current = r.redirect;
-        if (current.protocol !== 'http:' && current.protocol !== 'https:')
-          throw new SealworkError(
-            'URL_SCHEME_UNSUPPORTED',
-            `${url.href} redirects to ${current.protocol} URL, which is not followed.`,
-            { details: { url: url.href } },
-          );
+        current = redirectTarget(current, r.redirect, url);
         continue;
       }
       return r;
     }
+    throw tooManyRedirects(url, maxRedirects);
   } catch (e) {
     await fs.rm(dest, { force: true });
     throw e;
   }
-  throw new SealworkError('DOWNLOAD_FAILED', `Too many redirects from ${url.href}.`, {
-    details: { url: url.href },
-  });
 }

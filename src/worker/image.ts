@@ -17,6 +17,7 @@ import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hex } from 'viem';
 import { SealworkError, isSealworkError } from '../errors.js';
+import { isFetchRefusal, PUBLIC_ONLY } from './egress.js';
 import { downloadToFile, type FetchOptions } from './fetch.js';
 
 /** Default bound on an app image: its archive, or the files of its OCI layout folder (2 GiB). */
@@ -37,7 +38,10 @@ export interface AppImagePolicy {
 }
 
 export interface AppImageOptions extends AppImagePolicy {
-  /** Downloads (extra CAs, timeout); its `maxBytes` is replaced by the image bound. */
+  /**
+   * Downloads (extra CAs, timeout, the address guard: public addresses only unless given); its
+   * `maxBytes` is replaced by the image bound.
+   */
   fetch?: FetchOptions;
 }
 
@@ -164,9 +168,11 @@ async function downloadedImage(
   if (have) await fs.rm(path, { recursive: true, force: true });
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
   try {
-    await downloadToFile(multiaddr, tmp, { ...fetch, maxBytes });
+    await downloadToFile(multiaddr, tmp, { ...fetch, guard: fetch.guard ?? PUBLIC_ONLY, maxBytes });
   } catch (e) {
     if (isSealworkError(e, 'DOWNLOAD_TOO_LARGE')) throw tooLarge(multiaddr, maxBytes, e);
+    // The worker's own refusals (a non-public address, a bad redirect) keep their code: not retried.
+    if (isFetchRefusal(e)) throw e;
     throw new SealworkError('APP_IMAGE_DOWNLOAD_FAILED', `Cannot download the app image ${multiaddr}.`, {
       cause: e,
     });

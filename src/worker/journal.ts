@@ -3,10 +3,9 @@
  * through is recorded before the worker moves on, with compare-and-set transitions, so a worker
  * killed at any point resumes after restart without losing a task or doing a step twice.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SealworkError } from '../errors.js';
+import { preparePrivateSqlite, privateSqliteSidecars } from '../util/private-file.js';
 
 /**
  * Task steps, in order. `pending` (seen in a deal) → `initialized` (on chain ACTIVE) → `computed`
@@ -93,8 +92,9 @@ export class TaskJournal {
 
   private constructor(path: string) {
     this.path = path;
-    mkdirSync(dirname(path), { recursive: true });
     try {
+      // The journal holds the scheduler's authorization signatures: 0600 in a 0700 folder.
+      preparePrivateSqlite(path);
       this.db = new Database(path);
     } catch (e) {
       throw new SealworkError('JOURNAL_OPEN_FAILED', `Cannot open the worker journal ${path}.`, {
@@ -103,6 +103,7 @@ export class TaskJournal {
       });
     }
     this.db.pragma('journal_mode = WAL');
+    privateSqliteSidecars(path);
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`

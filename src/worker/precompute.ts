@@ -5,8 +5,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { posix } from 'node:path';
 import { decryptDatasetBuffer } from '../crypto/dataset.js';
-import { SealworkError, isSealworkError } from '../errors.js';
+import { SealworkError } from '../errors.js';
+import { isFetchRefusal as isPolicyRefusal, PUBLIC_ONLY } from './egress.js';
 import { fetchBytes, resolveLocation, type FetchOptions } from './fetch.js';
+
+/** The worker's downloads reach public addresses only unless the caller gives its guard. */
+const guarded = (o: FetchOptions): FetchOptions => ({ ...o, guard: o.guard ?? PUBLIC_ONLY });
 
 export interface InMemoryFile {
   /** Absolute path inside the enclave, e.g. /iexec_in/0xabc… */
@@ -22,10 +26,39 @@ export interface DatasetRelease {
   key: string;
 }
 
-/** Download the dataset, verify `0x`+sha256 against the on-chain checksum, decrypt it in memory. */
-export async function fetchDataset(ds: DatasetRelease, o: FetchOptions = {}): Promise<InMemoryFile> {
-  const enc = await fetchBytes(ds.url, o).catch((e) => {
-    if (isSealworkError(e, 'FILE_URL_REFUSED')) throw e;
+export interface DatasetPolicy {
+  /**
+   * Accept a dataset whose on-chain checksum is zero, skipping the integrity check (default false:
+   * refused with `DATASET_CHECKSUM_ZERO`). AES-CBC has no MAC: without the checksum a dataset is
+   * malleable (whoever serves it can flip plaintext bits blockwise) and decryption failures could
+   * serve as a padding oracle. Worker option `--allow-unchecked-datasets`.
+   */
+  allowUnchecked?: boolean;
+}
+
+const ZERO_CHECKSUM = /^0x0{64}$/;
+
+/**
+ * Download the dataset, verify `0x`+sha256 against the on-chain checksum, decrypt it in memory. A
+ * zero checksum is refused before anything is downloaded, unless `policy.allowUnchecked`.
+ */
+export async function fetchDataset(
+  ds: DatasetRelease,
+  o: FetchOptions = {},
+  policy: DatasetPolicy = {},
+): Promise<InMemoryFile> {
+  const unset = ZERO_CHECKSUM.test(ds.checksum);
+  if (unset && !policy.allowUnchecked)
+    throw new SealworkError(
+      'DATASET_CHECKSUM_ZERO',
+      `Dataset ${ds.address} has a zero on-chain checksum: its integrity cannot be checked (AES-CBC has no MAC).`,
+      {
+        hint: 'The dataset owner deploys it with its checksum (`sealwork dataset checksum <file.enc>`); a worker operator can accept unchecked datasets with --allow-unchecked-datasets.',
+        details: { dataset: ds.address },
+      },
+    );
+  const enc = await fetchBytes(ds.url, guarded(o)).catch((e) => {
+    if (isPolicyRefusal(e)) throw e;
     throw new SealworkError(
       'DATASET_DOWNLOAD_FAILED',
       `Cannot download dataset ${ds.address} from ${ds.url}.`,
@@ -37,7 +70,6 @@ export async function fetchDataset(ds: DatasetRelease, o: FetchOptions = {}): Pr
   });
   const got = createHash('sha256').update(enc).digest();
   const want = /^0x[0-9a-fA-F]{64}$/.test(ds.checksum) ? Buffer.from(ds.checksum.slice(2), 'hex') : undefined;
-  const unset = want !== undefined && want.every((b) => b === 0);
   if (!unset && (!want || !timingSafeEqual(got, want)))
     throw new SealworkError(
       'DATASET_CHECKSUM_MISMATCH',
@@ -83,8 +115,8 @@ export async function fetchInputFiles(urls: string[], o: FetchOptions = {}): Pro
   const out: InMemoryFile[] = [];
   for (const url of urls) {
     const name = inputFileName(url, o.ipfsGateway);
-    const data = await fetchBytes(url, o).catch((e) => {
-      if (isSealworkError(e, 'FILE_URL_REFUSED')) throw e;
+    const data = await fetchBytes(url, guarded(o)).catch((e) => {
+      if (isPolicyRefusal(e)) throw e;
       throw new SealworkError('INPUT_FILE_DOWNLOAD_FAILED', `Cannot download input file ${url}.`, {
         details: { url },
         cause: e,

@@ -28,7 +28,7 @@ import type { SmsClient } from '../sms-client/index.js';
 import type { FetchOptions } from './fetch.js';
 import { imageContentDigest, resolveAppImage, type AppImagePolicy } from './image.js';
 import { computeResultDigest, encryptResult, readComputedJson } from './postcompute.js';
-import { fetchDataset, fetchInputFiles, type InMemoryFile } from './precompute.js';
+import { fetchDataset, fetchInputFiles, type DatasetPolicy, type InMemoryFile } from './precompute.js';
 import { putObject } from './storage/client.js';
 import type { RunTeeTask } from './worker.js';
 import { zipFolder } from './zip.js';
@@ -41,6 +41,8 @@ export interface TeeRunnerOptions {
   publicClient: ReadClient;
   sms: SmsClient;
   scheduler: LocalAccount;
+  /** The worker wallet: signs its session requests to the SMS (default: the scheduler). */
+  worker?: LocalAccount;
   platform: SimPlatform;
   /** Where results are uploaded. */
   storage: { url: string; ca?: string[] };
@@ -48,6 +50,8 @@ export interface TeeRunnerOptions {
   fetch?: FetchOptions;
   /** Where app images may come from: image folder, size bound, zero checksums (image.ts). */
   images?: AppImagePolicy;
+  /** Zero dataset checksums (refused unless `allowUnchecked`: precompute.ts). */
+  datasets?: DatasetPolicy;
   /** App wall-clock limit (default 60 s). */
   taskTimeoutMs?: number;
   /** Progress notes for logs (never secret values). */
@@ -208,7 +212,7 @@ async function openSession(
     reportData,
     ...(attributes ? { attributes } : {}),
   });
-  const response = await o.sms.openSession({
+  const response = await o.sms.openSession(o.worker ?? o.scheduler, {
     authorization: {
       chainTaskId: t.taskId,
       dealId: t.deal.dealid,
@@ -238,6 +242,7 @@ async function precompute(o: TeeRunnerOptions, secrets: SessionSecrets) {
           key: secrets.dataset.key,
         },
         o.fetch,
+        o.datasets,
       )
     : undefined;
   const inputs = await fetchInputFiles(secrets.task.inputFiles, o.fetch);

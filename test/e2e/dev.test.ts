@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -70,6 +70,20 @@ describe('sealwork dev', { skip }, () => {
       const text = first.steps.map((s) => s.detail).join('\n');
       for (const who of ['[app-dev', '[dataset-owner', '[requester', '[workerpool]'])
         assert.ok(text.includes(who), who);
+      // The decrypted result, the requester's key, the journal (authorization signatures) and
+      // sms.db (with their -wal/-shm) are 0600, in 0700 folders.
+      const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+      const [run] = readdirSync(join(t.dir, 'demo'));
+      const runDir = join(t.dir, 'demo', run!);
+      assert.equal(mode(runDir), '700');
+      assert.equal(mode(join(runDir, 'result')), '700');
+      for (const f of readdirSync(join(runDir, 'result')))
+        assert.equal(mode(join(runDir, 'result', f)), '600', f);
+      assert.equal(mode(join(runDir, 'result', 'result.txt')), '600');
+      for (const db of [join(t.dir, 'worker', 'journal.db'), join(t.dir, 'sms', 'sms.db')])
+        for (const p of [db, `${db}-wal`, `${db}-shm`].filter((x) => existsSync(x)))
+          assert.equal(mode(p), '600', p);
+      assert.equal(mode(join(t.dir, 'worker')), '700');
       // 2. A taken port asked for explicitly: a clear error, nothing started.
       const other = createServer();
       await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));

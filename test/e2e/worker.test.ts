@@ -330,6 +330,25 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
     assert.equal(audit[0]?.verdict, 'refused');
   });
 
+  it('an input file at a loopback address of the worker host is refused (SSRF), the server never reached', async () => {
+    // A service only the worker host can reach: a requester must not read it through an app.
+    const hits: string[] = [];
+    const internal = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.end('worker-host secret\n');
+    });
+    await new Promise<void>((r) => internal.listen(0, '127.0.0.1', r));
+    try {
+      const port = (internal.address() as AddressInfo).port;
+      const app = await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), name: 'ssrf-app' });
+      const t = await runAndWait({ app: app.app, inputFiles: [`http://localhost:${port}/secret.txt`] });
+      assert.equal(t.worker?.cause?.code, 'FETCH_ADDRESS_REFUSED', JSON.stringify(t.worker));
+      assert.deepEqual(hits, []);
+    } finally {
+      internal.close();
+    }
+  });
+
   it('a dataset restricted to another app cannot be matched', async () => {
     const other = await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), name: 'other-app' });
     await assert.rejects(

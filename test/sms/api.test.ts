@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { web2SecretChallenge, web3SecretChallenge } from '../../src/protocol/index.js';
+import {
+  web2SecretChallenge,
+  web3SecretChallenge,
+  workerpoolAuthorizationHash,
+} from '../../src/protocol/index.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { ROOT } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
@@ -205,6 +209,65 @@ describe('web2 secrets', () => {
     assert.equal(r.status, 404);
     await sms.client.pushResultKey(world.roles.requester.account, pem);
     assert.equal(await sms.client.hasResultKey(owner()), true);
+  });
+});
+
+describe('replayed pushes (iExec challenges have no nonce: each accepted signature is used up)', () => {
+  const owner = () => world.roles.requester.account.address;
+  const web2 = (name: string) =>
+    `/secrets/web2?ownerAddress=${owner()}&secretName=${encodeURIComponent(name)}`;
+  const stored = () => sms.store.getSecret({ kind: 'web2', owner: owner(), name: 'rotated-key' });
+  it('a captured push of an old value, replayed after a rotation, is refused 403 SIGNATURE_REUSED and changes nothing', async () => {
+    const name = 'rotated-key';
+    const k1 = await sign('requester', web2SecretChallenge(owner(), name, 'K1'));
+    assert.equal((await req('POST', web2(name), 'K1', { Authorization: k1 })).status, 204);
+    const k2 = await sign('requester', web2SecretChallenge(owner(), name, 'K2'));
+    assert.equal((await req('PUT', web2(name), 'K2', { Authorization: k2 })).status, 204);
+    const rotated = await stored();
+    // The attacker replays the captured POST (value K1 and its signature) as an update.
+    const replay = await req('PUT', web2(name), 'K1', { Authorization: k1 });
+    assert.equal(replay.status, 403);
+    assert.equal(replay.json?.error?.code, 'SIGNATURE_REUSED');
+    // Another spelling of the same signature (upper-case hex) is the same signature.
+    const upper = await req('PUT', web2(name), 'K1', { Authorization: `0x${k1.slice(2).toUpperCase()}` });
+    assert.equal(upper.json?.error?.code, 'SIGNATURE_REUSED');
+    // A replay of the current value's update is refused too.
+    assert.equal(
+      (await req('PUT', web2(name), 'K2', { Authorization: k2 })).json?.error?.code,
+      'SIGNATURE_REUSED',
+    );
+    assert.deepEqual(await stored(), rotated, 'the secret still holds K2');
+    // Re-sending the first push still answers 409, as iexec-sms does.
+    assert.equal((await req('POST', web2(name), 'K1', { Authorization: k1 })).status, 409);
+    // A new value is accepted.
+    const k3 = await sign('requester', web2SecretChallenge(owner(), name, 'K3'));
+    assert.equal((await req('PUT', web2(name), 'K3', { Authorization: k3 })).status, 204);
+  });
+  it('a requester-secret signature replayed on the web2 endpoint (same challenge) is refused', async () => {
+    const name = 'cross-endpoint';
+    const value = 'requester-value';
+    const signature = await sign('requester', web2SecretChallenge(owner(), name, value));
+    const pushed = await req('POST', `/requesters/${owner()}/secrets/${name}`, value, {
+      Authorization: signature,
+    });
+    assert.equal(pushed.status, 204);
+    const replay = await req('POST', web2(name), value, { Authorization: signature });
+    assert.equal(replay.status, 403);
+    assert.equal(replay.json?.error?.code, 'SIGNATURE_REUSED');
+    assert.equal((await req('HEAD', web2(name))).status, 404, 'no web2 secret was created');
+  });
+  it('keeps a hash of each accepted signature, never the signature or the value', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(sms.store.location, { readonly: true });
+    try {
+      const rows = db.prepare('SELECT * FROM used_signatures').all() as Record<string, unknown>[];
+      assert.ok(rows.length >= 3);
+      const dump = JSON.stringify(rows);
+      assert.doesNotMatch(dump, /K1|K2|requester-value/);
+      for (const r of rows) assert.match(String(r.fingerprint), /^[0-9a-f]{64}$/);
+    } finally {
+      db.close();
+    }
   });
 });
 
@@ -423,6 +486,9 @@ describe('chain outage', () => {
       await other.stop();
       const session = await s.client.request('POST', '/tee/sessions', JSON.stringify(req), {
         'content-type': 'application/json',
+        Authorization: await w.roles.worker.account.signMessage({
+          message: { raw: workerpoolAuthorizationHash(req.authorization) },
+        }),
       });
       assert.equal(session.status, 503);
       assert.equal(session.json?.error?.code, 'CHAIN_UNAVAILABLE');

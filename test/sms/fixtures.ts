@@ -186,3 +186,21 @@ export async function sessionRequest(o: {
     },
   };
 }
+
+/** secp256k1's group order. */
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/**
+ * The malleable twin of a (low-S) signature: s' = n - s and v flipped. ecrecover recovers the same
+ * signer from it; OpenZeppelin's ECDSA (and so the hub) refuses it.
+ */
+export function highSTwin(sig: Hex): Hex {
+  const s = BigInt(`0x${sig.slice(66, 130)}`);
+  const v = parseInt(sig.slice(130), 16);
+  return `${sig.slice(0, 66)}${(N - s).toString(16).padStart(64, '0')}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
+}
+
+/** The same r and s with another last byte `v`. */
+export function withV(sig: Hex, v: number): Hex {
+  return `${sig.slice(0, 130)}${v.toString(16).padStart(2, '0')}` as Hex;
+}

@@ -8,18 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Address, Hex } from 'viem';
 import { collateralToJson, openSimPlatform, type SimPlatform } from '../../src/attestation/index.js';
-import { isSealworkError } from '../../src/errors.js';
+import { SealworkError, isSealworkError, type ErrorCode } from '../../src/errors.js';
 import {
   decryptSessionJwe,
   generateSessionKeyPair,
   sessionReportData,
+  workerpoolAuthorizationHash,
   type SessionRequest,
   type SessionSecrets,
 } from '../../src/protocol/index.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
-import { sessionRequest, setupWorld, type World } from './fixtures.js';
+import { highSTwin, sessionRequest, setupWorld, withV, type World } from './fixtures.js';
 
 let chain: TestChain;
 let sms: TestSms;
@@ -77,6 +78,8 @@ interface Build {
   bindOtherKey?: boolean;
   tamper?: boolean;
   nonce?: Hex;
+  /** Change the scheduler's authorization signature (malleated twins). */
+  authSignature?: (sig: Hex) => Hex;
   /** Another SMS to ask for the nonce. */
   via?: TestSms;
 }
@@ -89,7 +92,8 @@ async function build(o: Build = {}) {
   const worker = world.roles.worker.account.address;
   const signer = o.signer === 'other' ? world.roles.other.account : world.roles.scheduler.account;
   const { signAuthorization } = await import('../../src/chain/index.js');
-  const signature = await signAuthorization(signer, { worker, taskid: taskId, enclaveChallenge });
+  const signed = await signAuthorization(signer, { worker, taskid: taskId, enclaveChallenge });
+  const signature = o.authSignature ? o.authSignature(signed) : signed;
   const bound = o.bindOtherKey ? generateSessionKeyPair().publicJwk : key.publicJwk;
   const q = await (o.platform ?? platform).quote({
     mrenclave: o.mrenclave ?? world.fingerprint.mrenclave,
@@ -115,9 +119,23 @@ async function build(o: Build = {}) {
   return { req, key };
 }
 
-async function refused(req: SessionRequest, code: string): Promise<void> {
+/** `POST /tee/sessions` with these headers (no worker signature unless given): the refusal thrown. */
+async function postSession(req: SessionRequest, headers: Record<string, string> = {}): Promise<never> {
+  const r = await sms.client.request('POST', '/tee/sessions', JSON.stringify(req), {
+    'content-type': 'application/json',
+    ...headers,
+  });
+  assert.equal(r.status, 403, r.text);
+  throw new SealworkError(r.json?.error?.code as ErrorCode, String(r.json?.error?.message));
+}
+
+async function refused(
+  req: SessionRequest,
+  code: string,
+  send: () => Promise<unknown> = () => sms.client.openSession(world.roles.worker.account, req),
+): Promise<void> {
   const before = (await sms.store.listAudit({ limit: 1000 })).length;
-  await assert.rejects(sms.client.openSession(req), (e: unknown) => {
+  await assert.rejects(send(), (e: unknown) => {
     assert.ok(isSealworkError(e), String(e));
     assert.equal(e.code, code, e.message);
     assert.equal('jwe' in (e.details ?? {}), false);
@@ -152,6 +170,19 @@ describe('enclave challenge', () => {
     });
     assert.equal(r.status, 401);
     assert.equal(r.json?.error?.code, 'TASK_NOT_ACTIVE');
+  });
+  it('is refused DEAL_NOT_TEE for a task of a deal without the TEE tag (iexec-sms NO_MATCH_ONCHAIN_TYPE)', async () => {
+    const deal = await world.deal({ tee: false });
+    const task = await world.initialize(deal, 0);
+    await assert.rejects(
+      sms.client.getEnclaveChallenge(world.roles.scheduler.account, task),
+      (e: unknown) => {
+        assert.ok(isSealworkError(e, 'DEAL_NOT_TEE'), String(e));
+        assert.equal(e.details?.status, 403);
+        return true;
+      },
+    );
+    assert.equal(await sms.store.getChallenge(task), undefined, 'no challenge key made');
   });
   it('stores the challenge key sealed, never in clear', async () => {
     const row = await sms.store.getChallenge(task0);
@@ -195,6 +226,39 @@ describe('session refusals (in check order)', () => {
     const { req } = await build({ signer: 'other' });
     await refused(req, 'AUTHORIZATION_INVALID');
   });
+  it('AUTHORIZATION_INVALID for the high-S twin or another v of the scheduler signature (the hub refuses both)', async () => {
+    await refused((await build({ authSignature: highSTwin })).req, 'AUTHORIZATION_INVALID');
+    for (const v of [0, 1])
+      await refused(
+        (await build({ authSignature: (s) => withV(s, Number(`0x${s.slice(130)}`) - 27 + v) })).req,
+        'AUTHORIZATION_INVALID',
+      );
+    // The first check recovered the scheduler's key: a wrong v is still refused afterwards.
+    await refused((await build({ authSignature: (s) => withV(s, 29) })).req, 'AUTHORIZATION_INVALID');
+  });
+  it('WORKER_SIGNATURE_MISSING without the Authorization header (the scheduler signature is no bearer token)', async () => {
+    const { req } = await build();
+    await refused(req, 'WORKER_SIGNATURE_MISSING', () => postSession(req));
+  });
+  it('WORKER_SIGNATURE_INVALID when the header is not signed by the worker the authorization names', async () => {
+    const { req } = await build();
+    await refused(req, 'WORKER_SIGNATURE_INVALID', () =>
+      sms.client.openSession(world.roles.other.account, req),
+    );
+    // The scheduler's own signature replayed as the header.
+    const b = await build();
+    await refused(b.req, 'WORKER_SIGNATURE_INVALID', () =>
+      postSession(b.req, { Authorization: b.req.authorization.signature }),
+    );
+    // The worker's signature, malleated to its high-S twin.
+    const c = await build();
+    const good = await world.roles.worker.account.signMessage({
+      message: { raw: workerpoolAuthorizationHash(c.req.authorization) },
+    });
+    await refused(c.req, 'WORKER_SIGNATURE_INVALID', () =>
+      postSession(c.req, { Authorization: highSTwin(good) }),
+    );
+  });
   it('ENCLAVE_CHALLENGE_UNKNOWN for an enclave challenge the SMS did not issue', async () => {
     const { req } = await build({ challenge: world.roles.other.account.address });
     await refused(req, 'ENCLAVE_CHALLENGE_UNKNOWN');
@@ -230,7 +294,7 @@ describe('session refusals (in check order)', () => {
     try {
       const c = await strict.client.getEnclaveChallenge(world.roles.scheduler.account, task0);
       const { req } = await build({ via: strict, challenge: c });
-      await assert.rejects(strict.client.openSession(req), (e: unknown) => {
+      await assert.rejects(strict.client.openSession(world.roles.worker.account, req), (e: unknown) => {
         assert.ok(isSealworkError(e, 'QUOTE_ROOT_UNTRUSTED'), String(e));
         return true;
       });
@@ -245,7 +309,7 @@ describe('session refusals (in check order)', () => {
       const c = await quick.client.getEnclaveChallenge(world.roles.scheduler.account, task0);
       const { req } = await build({ via: quick, challenge: c });
       await new Promise((r) => setTimeout(r, 60));
-      await assert.rejects(quick.client.openSession(req), (e: unknown) => {
+      await assert.rejects(quick.client.openSession(world.roles.worker.account, req), (e: unknown) => {
         assert.ok(isSealworkError(e, 'NONCE_INVALID'), String(e));
         assert.match(e.message, /expired/);
         return true;
@@ -297,7 +361,7 @@ describe('release', () => {
   it('releases a JWE that decrypts with the enclave key only, with every secret the task needs', async () => {
     const { req, key } = await build();
     lastNonce = req.nonce;
-    const res = await sms.client.openSession(req);
+    const res = await sms.client.openSession(world.roles.worker.account, req);
     assert.equal(res.taskId, task0);
     assert.equal(res.jwe.split('.').length, 5, 'compact JWE');
     const header = JSON.parse(Buffer.from(res.jwe.split('.')[0]!, 'base64url').toString()) as Record<
@@ -370,13 +434,15 @@ describe('release', () => {
         challenge,
       };
       const { req, key } = await sessionRequest(one);
-      const res = await b.client.openSession(req); // nonce issued by a, used at b
+      const res = await b.client.openSession(world.roles.worker.account, req); // nonce issued by a, used at b
       const s = await decryptSessionJwe<SessionSecrets>(res.jwe, key.privateKey);
       assert.equal(s.task.id, task);
-      await assert.rejects(a.client.openSession(req), (e: unknown) => isSealworkError(e, 'NONCE_INVALID'));
+      await assert.rejects(a.client.openSession(world.roles.worker.account, req), (e: unknown) =>
+        isSealworkError(e, 'NONCE_INVALID'),
+      );
       const forged = await sessionRequest(one);
       forged.req.nonce = `0x${randomBytes(32).toString('hex')}`;
-      await assert.rejects(b.client.openSession(forged.req), (e: unknown) =>
+      await assert.rejects(b.client.openSession(world.roles.worker.account, forged.req), (e: unknown) =>
         isSealworkError(e, 'NONCE_INVALID'),
       );
     } finally {
@@ -391,7 +457,7 @@ describe('release', () => {
     const challenge = await sms.client.getEnclaveChallenge(world.roles.scheduler.account, task);
     const one = { client: sms.client, platform, world, taskId: task, dealId: deal, taskIndex: 0, challenge };
     const first = await sessionRequest(one);
-    assert.equal((await sms.client.openSession(first.req)).taskId, task);
+    assert.equal((await sms.client.openSession(world.roles.worker.account, first.req)).taskId, task);
     const { claimTask, readTask } = await import('../../src/chain/index.js');
     const t = await readTask(world.roles.other.publicClient, chain.deployment.hub, task);
     const now = Number((await world.roles.other.publicClient.getBlock()).timestamp);

@@ -144,7 +144,7 @@ describe(
           taskIndex: 0,
           challenge,
         });
-        const res = await sms.client.openSession(req);
+        const res = await sms.client.openSession(world.roles.worker.account, req);
         const s = await decryptSessionJwe<SessionSecrets>(res.jwe, enclaveKey.privateKey);
         assert.equal(s.dataset?.key, key);
         assert.deepEqual(s.requesterSecrets, { '1': secret });

@@ -15,6 +15,7 @@ import type { Hex } from 'viem';
 import { isSealworkError, type ErrorCode } from '../../src/errors.js';
 import { appImageDeployment } from '../../src/sdk/chain/assets.js';
 import { appImagePolicy } from '../../src/sdk/worker/worker.js';
+import { fetchGuard } from '../../src/worker/egress.js';
 import { appImageChecksum, resolveAppImage } from '../../src/worker/image.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { layerTar, writeImage } from '../helpers/images.js';
@@ -178,7 +179,8 @@ describe('app image sources', () => {
     const cache = () => readdirSync(join(home, 'worker', 'images'));
 
     it('streams a download and refuses it as soon as it passes the bound; nothing stays in the cache', async () => {
-      const o = { maxBytes: MiB };
+      // The local server is not a public address: allowed explicitly, as an operator would.
+      const o = { maxBytes: MiB, fetch: { guard: fetchGuard([new URL(base).host]) } };
       await assert.rejects(resolveAppImage(home, `${base}/big.tar`, sum(archiveBytes), o), (e) => {
         assert.ok(isSealworkError(e, 'APP_IMAGE_TOO_LARGE'));
         assert.match(e.message, /--max-image-size/);

@@ -26,6 +26,11 @@ export function register(program: Command): void {
       'port of the embedded chain (default 8545, or a free one if 8545 is taken)',
     )
     .option('--slots <n>', 'worker slots', '2')
+    .option(
+      '--allow-fetch-host <host[:port]|CIDR>',
+      "let the worker's downloads reach this non-public host, address or range besides the stack's own storage (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--result-key-format <format>', 'demo result key wrap: oaep (default) or iexec', 'oaep')
     .action(
       action(
@@ -36,6 +41,7 @@ export function register(program: Command): void {
             exitAfterDemo?: boolean;
             chainPort?: string;
             slots: string;
+            allowFetchHost?: string[];
             resultKeyFormat: string;
           },
         ) => {
@@ -53,6 +59,7 @@ export function register(program: Command): void {
             home: ctx.home,
             ...(o.chainPort !== undefined ? { chainPort: parsePort(o.chainPort) } : {}),
             slots: Number(o.slots),
+            ...(o.allowFetchHost?.length ? { allowFetchHosts: o.allowFetchHost } : {}),
             onInfo: (m) => {
               notices.push(m);
               ctx.info(m);

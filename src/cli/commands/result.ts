@@ -74,7 +74,9 @@ function downloadCommand(result: Command): void {
   chainOptions(
     result
       .command('download')
-      .description('Download the result of a completed task (and decrypt it with the beneficiary key)')
+      .description(
+        'Download the result of a completed task (and decrypt it with the beneficiary key), checked against the chain',
+      )
       .argument('<taskid>')
       .option('--decrypt', 'decrypt the result (needs --key)')
       .option('--key <file>', 'the beneficiary RSA private key (PEM)')
@@ -97,6 +99,9 @@ function downloadCommand(result: Command): void {
       ctx.out(r, [
         `result of ${taskid}${r.decrypted ? ' (decrypted)' : r.encrypted ? ' (encrypted: pass --decrypt --key <file>)' : ''}:`,
         ...r.files.map((f) => `  ${f}`),
+        r.digestChecked
+          ? `verified: the result has the on-chain digest${r.contentAddressChecked ? ' and its content address' : ''}`
+          : `not verified: encrypted${r.contentAddressChecked ? ' (its content address matches)' : ''}; --decrypt checks the on-chain digest`,
       ]);
     }),
   );

@@ -9,30 +9,50 @@ export function register(program: Command): void {
     task
       .command('show')
       .description('Show a task: on-chain status, deadlines, result; its failure cause from a local worker')
-      .argument('<taskid>'),
+      .argument('<taskid>')
+      .option('--key <file>', 'the beneficiary RSA private key (PEM): check an encrypted result too')
+      .option('--storage-ca <cert.pem>', 'certificate of the result storage (default: the local storage’s)')
+      .option('--no-check-result', 'do not fetch the stored result to compare it with the chain'),
   ).action(
-    action(async (ctx, o: ChainOpts, taskid: string) => {
-      const { showTaskWithJournal } = await import('../../sdk/worker/task.js');
-      const t = await showTaskWithJournal({ ...chainParams(ctx, o), taskid });
-      ctx.out(t, [
-        `task:      ${t.taskid}`,
-        `status:    ${t.statusName}`,
-        `deal:      ${t.dealid} #${t.idx}`,
-        `deadlines: contribution ${when(t.contributionDeadline)}, final ${when(t.finalDeadline)}`,
-        ...(t.resultsTimestamp > 0n
-          ? [
-              `digest:    ${t.resultDigest}`,
-              `results:   ${t.results}`,
-              `worker:    ${t.contributors.join(', ')}`,
-            ]
-          : []),
-        ...(t.resultsLocation ? [`result:    ${t.resultsLocation}`] : []),
-        ...(t.workerStep !== null
-          ? [`local worker: ${t.workerStep} (enclave runs: ${t.workerAttempts})`]
-          : []),
-        ...(t.failureCause ? [`cause:     [${t.failureCause.code}] ${t.failureCause.message}`] : []),
-      ]);
-    }),
+    action(
+      async (
+        ctx,
+        o: ChainOpts & { key?: string; storageCa?: string; checkResult?: boolean },
+        taskid: string,
+      ) => {
+        const { showTaskWithJournal } = await import('../../sdk/worker/task.js');
+        const t = await showTaskWithJournal({
+          ...chainParams(ctx, o),
+          taskid,
+          ...(o.checkResult === false ? { checkResult: false } : {}),
+          ...(o.key ? { keyFile: o.key } : {}),
+          ...(o.storageCa ? { caFile: o.storageCa } : {}),
+        });
+        ctx.out(t, [
+          `task:      ${t.taskid}`,
+          `status:    ${t.statusName}`,
+          `deal:      ${t.dealid} #${t.idx}`,
+          `deadlines: contribution ${when(t.contributionDeadline)}, final ${when(t.finalDeadline)}`,
+          ...(t.resultsTimestamp > 0n
+            ? [
+                `digest:    ${t.resultDigest}`,
+                `results:   ${t.results}`,
+                `worker:    ${t.contributors.join(', ')}`,
+              ]
+            : []),
+          ...(t.resultsLocation ? [`result:    ${t.resultsLocation}`] : []),
+          ...(t.resultCheck
+            ? [
+                `stored result: ${t.resultCheck.status}${t.resultCheck.code ? ` [${t.resultCheck.code}]` : ''} (${t.resultCheck.message})`,
+              ]
+            : []),
+          ...(t.workerStep !== null
+            ? [`local worker: ${t.workerStep} (enclave runs: ${t.workerAttempts})`]
+            : []),
+          ...(t.failureCause ? [`cause:     [${t.failureCause.code}] ${t.failureCause.message}`] : []),
+        ]);
+      },
+    ),
   );
 
   chainOptions(

@@ -16,9 +16,11 @@ interface StartOpts extends ChainOpts {
   workerKeyAs?: string;
   ipfsGateway: string;
   fileRoot?: string;
+  allowFetchHost?: string[];
   appImageRoot?: string;
   maxImageSize?: string;
   allowZeroChecksum?: boolean;
+  allowUncheckedDatasets?: boolean;
   taskTimeout: string;
 }
 
@@ -53,6 +55,11 @@ export function register(program: Command): void {
         'serve file:// dataset and input-file URLs from under this folder only (default: refused)',
       )
       .option(
+        '--allow-fetch-host <host[:port]|CIDR>',
+        'let dataset, input-file and app-image downloads reach this non-public host, address or range (repeatable; env SEALWORK_ALLOW_FETCH_HOSTS; default: public addresses only)',
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
+      .option(
         '--app-image-root <dir>',
         'read app images given as local paths or file:// URLs only under this folder (env SEALWORK_APP_IMAGE_ROOT; default: refused)',
       )
@@ -63,6 +70,10 @@ export function register(program: Command): void {
       .option(
         '--allow-zero-checksum',
         'run apps deployed with a zero checksum, trusting the enclave fingerprint alone (env SEALWORK_ALLOW_ZERO_CHECKSUM=1)',
+      )
+      .option(
+        '--allow-unchecked-datasets',
+        'run datasets deployed with a zero checksum, unchecked: AES-CBC has no MAC, they are malleable (env SEALWORK_ALLOW_UNCHECKED_DATASETS=1)',
       )
       .option('--task-timeout <seconds>', 'app wall-clock limit', '60'),
   ).action(
@@ -82,9 +93,11 @@ export function register(program: Command): void {
         ...(o.workerKeyAs ? { worker: devAccount(o.workerKeyAs) } : {}),
         ipfsGateway: o.ipfsGateway,
         ...(o.fileRoot ? { fileRoot: o.fileRoot } : {}),
+        ...(o.allowFetchHost?.length ? { allowFetchHosts: o.allowFetchHost } : {}),
         ...(o.appImageRoot ? { appImageRoot: o.appImageRoot } : {}),
         ...(o.maxImageSize ? { maxImageBytes: parseMemorySize(o.maxImageSize, '--max-image-size') } : {}),
         ...(o.allowZeroChecksum ? { allowZeroChecksum: true } : {}),
+        ...(o.allowUncheckedDatasets ? { allowUncheckedDatasets: true } : {}),
         taskTimeoutMs: Number(o.taskTimeout) * 1000,
         onEvent: (e) => printEvent(ctx, e),
       });

@@ -141,7 +141,7 @@ export async function setupResultKey(
   p: { as?: string; dir: string },
 ): Promise<{ privateKeyFile: string; publicKeyFile: string }> {
   const requester = devAccountByName(p.as ?? 'requester');
-  await fs.mkdir(p.dir, { recursive: true });
+  await fs.mkdir(p.dir, { recursive: true, mode: 0o700 });
   const keys = await generateResultKeys({
     out: join(p.dir, `result-${randomBytes(3).toString('hex')}`),
     bits: 2048,
@@ -177,7 +177,8 @@ export async function runDemo(stack: Stack, p: RunDemoParameters = {}): Promise<
     p.onStep?.(s);
   };
   const dir = join(stack.home, 'demo', `run-${Date.now()}-${randomBytes(3).toString('hex')}`);
-  await fs.mkdir(dir, { recursive: true });
+  // The requester's private key and the decrypted result live here: 0700 (files 0600).
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const who = (n: string) => `${n} ${devAccountByName(n).address}`;
   say(
     'stack',

@@ -24,6 +24,7 @@ import { freePort, isProcessRunning } from '../../chain/anvil.js';
 import { readEmbeddedRecord } from '../../chain/clients.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
+import { allowFetchHostsFromEnv, originRule } from '../../worker/egress.js';
 import { startStorage, type StorageServer } from '../../worker/storage/server.js';
 import { startChain, stopChain } from '../chain/embedded.js';
 import {
@@ -65,6 +66,11 @@ export interface StartStackParameters {
   appImageRoot?: string;
   /** Let the worker run apps deployed with a zero checksum (default false: the demo deploys checksums). */
   allowZeroChecksum?: boolean;
+  /**
+   * Non-public hosts, addresses or ranges the worker's downloads may reach besides the stack's
+   * own storage and IPFS gateway (always allowed): `host[:port]` or CIDR entries.
+   */
+  allowFetchHosts?: string[];
 }
 
 export interface Stack {
@@ -282,6 +288,12 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
             taskTimeoutMs: p.taskTimeoutMs,
             ...(p.ipfsGateway ? { ipfsGateway: p.ipfsGateway } : {}),
             appImageRoot,
+            // The stack's own services, which its flows fetch from (127.0.0.1: not public).
+            allowFetchHosts: [
+              originRule(storage.url),
+              ...(p.ipfsGateway ? [originRule(p.ipfsGateway)] : []),
+              ...(p.allowFetchHosts ?? allowFetchHostsFromEnv()),
+            ],
             ...(p.allowZeroChecksum !== undefined ? { allowZeroChecksum: p.allowZeroChecksum } : {}),
           });
     if (worker) cleanups.push(() => worker.stop());

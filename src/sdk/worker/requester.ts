@@ -4,6 +4,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hexToString, isAddressEqual, zeroAddress, type Address, type Hex } from 'viem';
 import {
@@ -24,7 +25,7 @@ import {
   type RequestOrder,
   type WorkerpoolOrder,
 } from '../../chain/index.js';
-import { SealworkError, fsError } from '../../errors.js';
+import { SealworkError, fsError, isSealworkError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
 import { connect, type ChainParameters } from '../chain/common.js';
@@ -32,7 +33,13 @@ import { fetchBytes } from '../../worker/fetch.js';
 import { TaskJournal, type FailureCause } from '../../worker/journal.js';
 import { decryptResult, isEncryptedResult, type ResultKeyFormat } from '../../worker/postcompute.js';
 import { localStorageCa } from '../../worker/storage/client.js';
-import { unzipEntries } from '../../worker/zip.js';
+import {
+  checkContentAddress,
+  checkResultDigest,
+  publishStaged,
+  stagingFolder,
+  writeResultEntries,
+} from './result-verify.js';
 
 import { encodeDealParams, taskStatusName, type TaskStatusName } from '../../protocol/index.js';
 
@@ -425,20 +432,57 @@ export interface DownloadResultReturnType {
   encrypted: boolean;
   decrypted: boolean;
   format?: ResultKeyFormat;
+  /** The bytes matched the sha256 of their content-addressed location (false: not content-addressed). */
+  contentAddressChecked: boolean;
+  /** The plaintext result has the task's on-chain `resultDigest` (false: left encrypted, not checked). */
+  digestChecked: boolean;
 }
 
-/** Download a completed task's result; with `decrypt`, decrypt it with the beneficiary key. */
-export async function downloadResult(p: DownloadResultParameters): Promise<DownloadResultReturnType> {
+async function readCa(p: { caFile?: string; ca?: string[] }): Promise<string[] | undefined> {
   const caFile = p.caFile;
-  const ca = caFile
+  return caFile
     ? [
         await fs.readFile(caFile, 'utf8').catch((e: unknown) => {
           throw fsError(e, caFile, 'read');
         }),
       ]
     : p.ca;
+}
+
+async function readKeyFile(keyFile: string | undefined): Promise<string> {
+  if (!keyFile)
+    throw new SealworkError('RESULT_KEY_REQUIRED', 'Decrypting needs the beneficiary private key.', {
+      hint: 'Pass --key <private key PEM file>.',
+    });
+  try {
+    return await fs.readFile(keyFile, 'utf8');
+  } catch (e) {
+    throw fsError(e, keyFile, 'read the key file');
+  }
+}
+
+/** Fetch a result from its on-chain location and check it against its content address (if any). */
+async function fetchResult(
+  location: string,
+  home: string,
+  ca: string[] | undefined,
+): Promise<{ data: Buffer; contentAddressed: boolean }> {
+  // The location comes from the chain (written by the worker): never a path on this machine.
+  const data = await fetchBytes(location, { ca: ca ?? (await localStorageCa(home)), fileRoot: false });
+  return { data, contentAddressed: checkContentAddress(location, data) };
+}
+
+/**
+ * Download a completed task's result; with `decrypt`, decrypt it with the beneficiary key. The
+ * bytes are checked against a content-addressed location, and a plaintext result (decrypted, or
+ * never encrypted) against the task's on-chain `resultDigest` in a private staging folder beside
+ * `out`, moved to `out` only once verified: on `RESULT_CONTENT_MISMATCH` or
+ * `RESULT_DIGEST_MISMATCH` nothing is written. Files are 0600, created folders 0700.
+ */
+export async function downloadResult(p: DownloadResultParameters): Promise<DownloadResultReturnType> {
+  const ca = await readCa(p);
   const info = await showTask(p);
-  if (info.status !== 'COMPLETED' || !info.results?.location)
+  if (info.status !== 'COMPLETED' || !info.results?.location || !info.resultDigest)
     throw new SealworkError('RESULT_NOT_AVAILABLE', `Task ${p.taskId} is ${info.status}: it has no result.`, {
       hint:
         info.status === 'ACTIVE' || info.status === 'UNSET'
@@ -447,8 +491,7 @@ export async function downloadResult(p: DownloadResultParameters): Promise<Downl
     });
   const home = resolveHome(p.home);
   const location = info.results.location;
-  // The location comes from the chain (written by the worker): never a path on this machine.
-  const data = await fetchBytes(location, { ca: ca ?? (await localStorageCa(home)), fileRoot: false });
+  const { data, contentAddressed } = await fetchResult(location, home, ca);
   const encrypted = await isEncryptedResult(data);
   let zip = data;
   let format: ResultKeyFormat | undefined;
@@ -457,35 +500,138 @@ export async function downloadResult(p: DownloadResultParameters): Promise<Downl
       throw new SealworkError('RESULT_NOT_ENCRYPTED', `The result of task ${p.taskId} is not encrypted.`, {
         hint: 'Download it without --decrypt.',
       });
-    if (!p.keyFile)
-      throw new SealworkError('RESULT_KEY_REQUIRED', 'Decrypting needs the beneficiary private key.', {
-        hint: 'Pass --key <private key PEM file>.',
-      });
-    let pem: string;
-    try {
-      pem = await fs.readFile(p.keyFile, 'utf8');
-    } catch (e) {
-      throw fsError(e, p.keyFile, 'read the key file');
-    }
+    const pem = await readKeyFile(p.keyFile);
     const r = await decryptResult(data, pem, { onWarning: p.onWarning });
     zip = r.zip;
     format = r.format;
   }
   const out = resolve(p.out ?? p.taskId);
-  const files: string[] = [];
+  const base = {
+    location,
+    out,
+    encrypted,
+    decrypted: Boolean(p.decrypt),
+    ...(format ? { format } : {}),
+    contentAddressChecked: contentAddressed,
+  };
   if (encrypted && !p.decrypt) {
+    // Ciphertext: its digest cannot be checked without the key (`task show --key` can).
     const target = join(out, 'result.zip');
-    await writeFileAtomic(target, data, { force: p.force });
-    files.push(target);
-  } else {
-    const entries = await unzipEntries(zip);
-    for (const [name, content] of entries) {
-      const target = join(out, ...name.split('/'));
-      await writeFileAtomic(target, content, { force: p.force });
-      files.push(target);
-    }
+    await fs.mkdir(out, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(target, data, { force: p.force, mode: 0o600 });
+    return { ...base, files: [target], digestChecked: false };
   }
-  return { location, out, files, encrypted, decrypted: Boolean(p.decrypt), ...(format ? { format } : {}) };
+  const stage = await stagingFolder(out);
+  try {
+    await writeResultEntries(zip, stage);
+    await checkResultDigest(stage, info.resultDigest, p.taskId);
+    const files = await publishStaged(stage, out, Boolean(p.force));
+    return { ...base, files, digestChecked: true };
+  } finally {
+    await fs.rm(stage, { recursive: true, force: true });
+  }
+}
+
+export type ResultCheckStatus = 'match' | 'mismatch' | 'unverified' | 'unavailable';
+
+/** Whether the stored result of a task matches the chain (`task show`). */
+export interface ResultCheck {
+  /**
+   * `match`: the plaintext result has the on-chain digest (and its content address, if any);
+   * `mismatch`: it does not (`code` says which check failed); `unverified`: encrypted and no key
+   * given (only the content address was checked); `unavailable`: it cannot be fetched or decrypted.
+   */
+  status: ResultCheckStatus;
+  contentAddress: 'match' | 'mismatch' | 'not-content-addressed' | null;
+  digest: 'match' | 'mismatch' | 'encrypted' | null;
+  code: string | null;
+  message: string;
+}
+
+/**
+ * Fetch a task's stored result and compare it with the chain, writing nothing but a private
+ * temporary folder (removed). An encrypted result is decrypted (in memory) when `keyFile` is given.
+ */
+export async function checkStoredResult(
+  p: ChainAccess & {
+    taskId: Hex;
+    location: string;
+    resultDigest: Hex;
+    keyFile?: string;
+    ca?: string[];
+    caFile?: string;
+  },
+): Promise<ResultCheck> {
+  const home = resolveHome(p.home);
+  let contentAddressed: boolean;
+  let data: Buffer;
+  try {
+    ({ data, contentAddressed } = await fetchResult(p.location, home, await readCa(p)));
+  } catch (e) {
+    if (isSealworkError(e, 'RESULT_CONTENT_MISMATCH'))
+      return {
+        status: 'mismatch',
+        contentAddress: 'mismatch',
+        digest: null,
+        code: e.code,
+        message: e.message,
+      };
+    return {
+      status: 'unavailable',
+      contentAddress: null,
+      digest: null,
+      code: isSealworkError(e) ? e.code : null,
+      message: `the result cannot be fetched: ${(e as Error).message}`,
+    };
+  }
+  const ca = contentAddressed ? 'match' : 'not-content-addressed';
+  let zip = data;
+  try {
+    if (await isEncryptedResult(data)) {
+      if (!p.keyFile)
+        return {
+          status: 'unverified',
+          contentAddress: ca,
+          digest: 'encrypted',
+          code: null,
+          message: contentAddressed
+            ? 'encrypted: its bytes match their content address; give the beneficiary key (--key) to check the digest'
+            : 'encrypted and not content-addressed: give the beneficiary key (--key) to check the digest',
+        };
+      zip = (await decryptResult(data, await readKeyFile(p.keyFile))).zip;
+    }
+  } catch (e) {
+    return {
+      status: 'unavailable',
+      contentAddress: ca,
+      digest: null,
+      code: isSealworkError(e) ? e.code : null,
+      message: `the result cannot be decrypted: ${(e as Error).message}`,
+    };
+  }
+  const stage = await fs.mkdtemp(join(tmpdir(), 'sealwork-result-check-'));
+  try {
+    await writeResultEntries(zip, stage);
+    await checkResultDigest(stage, p.resultDigest, p.taskId);
+    return {
+      status: 'match',
+      contentAddress: ca,
+      digest: 'match',
+      code: null,
+      message: 'the stored result has the on-chain digest',
+    };
+  } catch (e) {
+    if (!isSealworkError(e)) throw e;
+    return {
+      status: 'mismatch',
+      contentAddress: ca,
+      digest: 'mismatch',
+      code: e.code,
+      message: e.message,
+    };
+  } finally {
+    await fs.rm(stage, { recursive: true, force: true });
+  }
 }
 
 /** A beneficiary RSA key pair (3072 bits) for result encryption: private key 0600, public key PEM. */

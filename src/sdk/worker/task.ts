@@ -6,7 +6,14 @@ import type { Hex } from 'viem';
 import type { FailureCause } from '../../worker/journal.js';
 import type { ChainParameters } from '../chain/common.js';
 import { showTask } from '../chain/deals.js';
-import { localTaskRecord, parseTaskResults, watchTask, type TaskInfo } from './requester.js';
+import {
+  checkStoredResult,
+  localTaskRecord,
+  parseTaskResults,
+  watchTask,
+  type ResultCheck,
+  type TaskInfo,
+} from './requester.js';
 
 export type ShowTaskReturnType = Awaited<ReturnType<typeof showTask>>;
 
@@ -18,6 +25,11 @@ export interface ShowTaskWithJournalReturnType extends ShowTaskReturnType {
   workerStep: string | null;
   workerAttempts: number | null;
   failureCause: FailureCause | null;
+  /**
+   * Whether the stored result matches the chain (content address, and the on-chain digest of the
+   * plaintext result); null when the task has no result or `checkResult` is false.
+   */
+  resultCheck: ResultCheck | null;
 }
 
 /**
@@ -25,11 +37,30 @@ export interface ShowTaskWithJournalReturnType extends ShowTaskReturnType {
  * the worker that handled it, the journal's step, enclave runs and failure cause.
  */
 export async function showTaskWithJournal(
-  p: ChainParameters & { taskid: string },
+  p: ChainParameters & {
+    taskid: string;
+    /** Fetch the stored result and compare it with the chain (default true). */
+    checkResult?: boolean;
+    /** The beneficiary private key (PEM file): an encrypted result is then checked too. */
+    keyFile?: string;
+    /** PEM file of the storage certificate (default: the local storage's). */
+    caFile?: string;
+  },
 ): Promise<ShowTaskWithJournalReturnType> {
   const t = await showTask(p);
   const results = parseTaskResults(t.results);
   const local = await localTaskRecord({ home: p.home, taskId: t.taskid });
+  const resultCheck =
+    p.checkResult !== false && t.statusName === 'COMPLETED' && results?.location
+      ? await checkStoredResult({
+          ...p,
+          taskId: t.taskid,
+          location: results.location,
+          resultDigest: t.resultDigest,
+          ...(p.keyFile ? { keyFile: p.keyFile } : {}),
+          ...(p.caFile ? { caFile: p.caFile } : {}),
+        })
+      : null;
   return {
     ...t,
     resultsLocation: results?.location ?? null,
@@ -37,6 +68,7 @@ export async function showTaskWithJournal(
     workerStep: local?.step ?? null,
     workerAttempts: local?.attempts ?? null,
     failureCause: local?.cause ?? null,
+    resultCheck,
   };
 }
 

@@ -24,6 +24,7 @@ import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client
 import { parseSize } from '../../enclave/util.js';
 import { shmBase } from '../../enclave/build.js';
 import { sweepStaleRuns } from '../../enclave/rundir.js';
+import { allowFetchHostsFromEnv, fetchGuard, originRule, type FetchGuard } from '../../worker/egress.js';
 import type { AppImagePolicy } from '../../worker/image.js';
 import { createTeeRunner, sweepWorkerScratch } from '../../worker/tee.js';
 import { Worker, type WorkerEvent } from '../../worker/worker.js';
@@ -54,6 +55,13 @@ export interface StartWorkerParameters {
   /** Serve `file://` dataset and input-file URLs from under this folder only (default: refused). */
   fileRoot?: string;
   /**
+   * Exceptions to the public-only rule of dataset, input-file and app-image downloads:
+   * `host[:port]`, an address with an optional port, or a CIDR (default
+   * `SEALWORK_ALLOW_FETCH_HOSTS`, comma-separated). The worker's own result storage and IPFS
+   * gateway, which the operator chose, are always allowed.
+   */
+  allowFetchHosts?: string[];
+  /**
    * Read app images given as local paths or `file://` URLs only under this folder (symlinks
    * resolved). Default: `SEALWORK_APP_IMAGE_ROOT`, else local app images are refused.
    */
@@ -65,6 +73,12 @@ export interface StartWorkerParameters {
    * `SEALWORK_ALLOW_ZERO_CHECKSUM=1`, else refused with `APP_IMAGE_CHECKSUM_ZERO`).
    */
   allowZeroChecksum?: boolean;
+  /**
+   * Run TEE datasets deployed with a zero checksum, unchecked (default
+   * `SEALWORK_ALLOW_UNCHECKED_DATASETS=1`, else refused with `DATASET_CHECKSUM_ZERO`): AES-CBC has
+   * no MAC, so an unchecked dataset is malleable.
+   */
+  allowUncheckedDatasets?: boolean;
   slots?: number;
   /** Publish an open TEE workerpool order of this volume when the workerpool has none. */
   publishOrderVolume?: number;
@@ -111,7 +125,10 @@ export async function assertNoWorkerRunning(home: string): Promise<void> {
  */
 async function lockWorker(home: string): Promise<() => Promise<void>> {
   const file = join(home, 'worker', 'worker.pid');
-  await fs.mkdir(join(home, 'worker'), { recursive: true });
+  // The worker folder holds the journal (authorization signatures) and scratch results: 0700.
+  await fs.mkdir(join(home, 'worker'), { recursive: true, mode: 0o700 });
+  // Made earlier by another command (workerpool.json): best effort, the journal itself is 0600.
+  await fs.chmod(join(home, 'worker'), 0o700).catch(() => undefined);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx' });
@@ -173,9 +190,33 @@ export async function appImagePolicy(
   return { root, ...(maxBytes !== undefined ? { maxBytes } : {}), allowZeroChecksum };
 }
 
+/**
+ * The address guard of the worker's downloads: public addresses, plus the operator's allowlist
+ * (`p.allowFetchHosts`, else `SEALWORK_ALLOW_FETCH_HOSTS`), plus the origins the operator
+ * configured (`operatorUrls`: the result storage, the IPFS gateway). Checked entry by entry
+ * (`FETCH_ALLOWLIST_INVALID`).
+ */
+export function workerFetchGuard(
+  p: Pick<StartWorkerParameters, 'allowFetchHosts'>,
+  operatorUrls: (string | undefined)[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): FetchGuard {
+  const own = operatorUrls.flatMap((u) => {
+    if (!u) return [];
+    try {
+      return [originRule(u)];
+    } catch {
+      return [];
+    }
+  });
+  return fetchGuard([...(p.allowFetchHosts ?? allowFetchHostsFromEnv(env)), ...own]);
+}
+
 export async function startWorker(p: StartWorkerParameters): Promise<RunningWorker> {
   checkCount('The number of slots (--slots)', p.slots, 64);
   const images = await appImagePolicy(p);
+  // The operator's entries are checked before anything starts; the storage is added below.
+  workerFetchGuard(p);
   checkCount('The task timeout (--task-timeout)', p.taskTimeoutMs, 24 * 3600 * 1000, ' ms');
   checkCount('The order volume (--publish-order)', p.publishOrderVolume, 1_000_000_000);
   const home = resolveHome(p.home);
@@ -226,6 +267,7 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
   }
   const localCa = await localStorageCa(home);
   const storageCa = p.storageCa ?? localCa;
+  const guard = workerFetchGuard(p, [storageUrl, p.ipfsGateway]);
   const smsEndpoint = await resolveSmsEndpoint({
     home,
     ...(p.smsUrl ? { smsUrl: p.smsUrl } : {}),
@@ -255,14 +297,21 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     publicClient: clients.publicClient,
     sms,
     scheduler,
+    worker: p.worker ?? scheduler,
     platform,
     storage: { url: storageUrl, ca: storageCa },
     fetch: {
       ca: [...localCa, ...(p.downloadCa ?? [])],
       ...(p.ipfsGateway ? { ipfsGateway: p.ipfsGateway } : {}),
       fileRoot: p.fileRoot ? resolve(p.fileRoot) : false,
+      guard,
     },
     images,
+    datasets: {
+      allowUnchecked:
+        p.allowUncheckedDatasets ??
+        /^(1|true|yes)$/i.test(process.env.SEALWORK_ALLOW_UNCHECKED_DATASETS ?? ''),
+    },
     taskTimeoutMs: p.taskTimeoutMs,
     onStep: p.onStep,
   });
