@@ -212,6 +212,36 @@ export function workerFetchGuard(
   return fetchGuard([...(p.allowFetchHosts ?? allowFetchHostsFromEnv(env)), ...own]);
 }
 
+/** `--publish-order`: an open TEE workerpool order of `volume`, unless one is still open. */
+async function publishOpenOrder(
+  clients: Awaited<ReturnType<typeof createChainClients>>,
+  scheduler: LocalAccount,
+  workerpool: Address,
+  volume: number,
+): Promise<void> {
+  const open = await listOrders(clients.publicClient, clients.deployment, { kind: 'workerpool', workerpool });
+  if (open.some((o) => o.kind === 'workerpool' && isTeeTag(o.order.tag) && o.remaining > 0n)) return;
+  const writer = chainWriterFor(clients, scheduler);
+  const domain = { chainId: clients.deployment.chainId, hub: clients.deployment.hub };
+  const order = await signOrder(
+    writer.walletClient,
+    domain,
+    'workerpool',
+    createWorkerpoolOrder({ workerpool, tag: TAG_TEE, volume: BigInt(volume) }),
+  );
+  await publishOrder(writer, 'workerpool', order);
+}
+
+/** The result storage started under this home (`sealwork storage start`). */
+async function localStorageUrl(home: string): Promise<string> {
+  const ep = await readStorageEndpoint(home);
+  if (!ep)
+    throw new SealworkError('STORAGE_NOT_RUNNING', 'The worker needs a result storage.', {
+      hint: 'Start one with `sealwork storage start`, or pass --storage-url.',
+    });
+  return ep.url;
+}
+
 export async function startWorker(p: StartWorkerParameters): Promise<RunningWorker> {
   checkCount('The number of slots (--slots)', p.slots, 64);
   const images = await appImagePolicy(p);
@@ -235,36 +265,8 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
         hint: 'Run the worker with the workerpool owner wallet (SEALWORK_PRIVATE_KEY, or --as on the embedded chain).',
       },
     );
-  if (p.publishOrderVolume) {
-    const open = await listOrders(clients.publicClient, clients.deployment, {
-      kind: 'workerpool',
-      workerpool: p.workerpool,
-    });
-    if (!open.some((o) => o.kind === 'workerpool' && isTeeTag(o.order.tag) && o.remaining > 0n)) {
-      const writer = chainWriterFor(clients, scheduler);
-      const domain = { chainId: clients.deployment.chainId, hub: clients.deployment.hub };
-      const order = await signOrder(
-        writer.walletClient,
-        domain,
-        'workerpool',
-        createWorkerpoolOrder({
-          workerpool: p.workerpool,
-          tag: TAG_TEE,
-          volume: BigInt(p.publishOrderVolume),
-        }),
-      );
-      await publishOrder(writer, 'workerpool', order);
-    }
-  }
-  let storageUrl = p.storageUrl;
-  if (!storageUrl) {
-    const ep = await readStorageEndpoint(home);
-    if (!ep)
-      throw new SealworkError('STORAGE_NOT_RUNNING', 'The worker needs a result storage.', {
-        hint: 'Start one with `sealwork storage start`, or pass --storage-url.',
-      });
-    storageUrl = ep.url;
-  }
+  if (p.publishOrderVolume) await publishOpenOrder(clients, scheduler, p.workerpool, p.publishOrderVolume);
+  const storageUrl = p.storageUrl ?? (await localStorageUrl(home));
   const localCa = await localStorageCa(home);
   const storageCa = p.storageCa ?? localCa;
   const guard = workerFetchGuard(p, [storageUrl, p.ipfsGateway]);
