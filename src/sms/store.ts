@@ -73,6 +73,12 @@ export interface SmsStore {
   listAudit(opts?: { taskId?: string; limit?: number }): Promise<AuditEntry[]>;
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+  /**
+   * How durable a write is, as the database itself reports it (for checks and `sms status`):
+   * SQLite's journal mode and `synchronous` level of this connection, or PostgreSQL's WAL and
+   * `synchronous_commit`.
+   */
+  durability(): Promise<{ journal: string; synchronous: string }>;
   close(): Promise<void>;
 }
 
@@ -322,6 +328,13 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
     async setMeta(key, value) {
       q.setMeta.run(key, value);
     },
+    async durability() {
+      const level = Number(db.pragma('synchronous', { simple: true }));
+      return {
+        journal: String(db.pragma('journal_mode', { simple: true })),
+        synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][level] ?? String(level),
+      };
+    },
     async close() {
       await auditLog.close();
       if (db.open) db.close();
@@ -502,6 +515,10 @@ export async function openPostgresStore(url: string): Promise<SmsStore> {
         'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
         [key, value],
       );
+    },
+    async durability() {
+      const r = await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+      return { journal: 'wal', synchronous: r.rows[0]?.synchronous_commit ?? 'unknown' };
     },
     async close() {
       await audit.drain();

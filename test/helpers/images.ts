@@ -274,18 +274,19 @@ export async function appendLayer(imageDir: string, entries: LayerEntry[]): Prom
 /** Every file under `dir` (recursively, links not followed) whose bytes contain `needle`. */
 export async function filesContaining(dir: string, needle: Buffer): Promise<string[]> {
   const hits: string[] = [];
+  // Only a file or folder removed while we walk (a run cleaning up) may be passed over: any other
+  // read error fails the caller, so "no plaintext found" never hides an unreadable file.
+  const gone = (e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  };
   const visit = async (d: string) => {
-    let items;
-    try {
-      items = await fs.readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const it of items) {
+    const items = await fs.readdir(d, { withFileTypes: true }).catch(gone);
+    for (const it of items ?? []) {
       const p = join(d, it.name);
       if (it.isDirectory()) await visit(p);
       else if (it.isFile()) {
-        const b = await fs.readFile(p).catch(() => null);
+        const b = await fs.readFile(p).catch(gone);
         if (b && b.includes(needle)) hits.push(p);
       }
     }

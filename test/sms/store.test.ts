@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openSimPlatform } from '../../src/attestation/index.js';
 import { isSealworkError } from '../../src/errors.js';
-import { createSealer, loadMasterKey, openSqliteStore } from '../../src/sms/index.js';
+import { createSealer, loadMasterKey, openPostgresStore, openSqliteStore } from '../../src/sms/index.js';
 import { decryptSessionJwe, type SessionSecrets } from '../../src/protocol/index.js';
 import { secretAad } from '../../src/sms/store.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
@@ -84,6 +84,8 @@ describe('SQLite store', () => {
     const t = tempDir();
     try {
       const s = await openSqliteStore(join(t.dir, 'sms.db'));
+      // synchronous is a setting of the store's own connection: ask that connection.
+      assert.deepEqual(await s.durability(), { journal: 'wal', synchronous: 'FULL' });
       await s.close();
       const { default: Database } = await import('better-sqlite3');
       const db = new Database(join(t.dir, 'sms.db'), { readonly: true });
@@ -111,6 +113,15 @@ describe(
     after(async () => {
       await chain?.stop();
       await pg?.stop();
+    });
+
+    it('commits synchronously (synchronous_commit on)', async () => {
+      const store = await openPostgresStore(pg.url);
+      try {
+        assert.deepEqual(await store.durability(), { journal: 'wal', synchronous: 'on' });
+      } finally {
+        await store.close();
+      }
     });
 
     it('pushes, refuses duplicates, releases a session, and keeps everything sealed across restarts', async () => {
