@@ -89,6 +89,17 @@ function guardOptions(url: URL, o: FetchOptions): { agent?: false; lookup?: Look
   return { agent: false, ...guardedLookup(o.guard, url) };
 }
 
+const requestFor = (url: URL) => (url.protocol === 'https:' ? httpsRequest : httpRequest);
+
+/** What every request of this module sets: the egress guard, the extra CAs for https, the timeout. */
+function connectionOptions(url: URL, o: FetchOptions) {
+  return {
+    ...guardOptions(url, o),
+    ...(url.protocol === 'https:' && o.ca?.length ? { ca: caList(o.ca) } : {}),
+    timeout: o.timeoutMs ?? 60_000,
+  };
+}
+
 function watchSocket(url: URL, o: FetchOptions, req: ClientRequest): void {
   const guard = o.guard;
   if (guard) req.on('socket', (socket) => checkConnectedSocket(guard, url, socket, (e) => req.destroy(e)));
@@ -176,12 +187,10 @@ export function httpCall(
 ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
   const maxBytes = o.maxBytes ?? 1024 * 1024 * 1024;
   return new Promise((resolve, reject) => {
-    const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const guarded = guardOptions(url, o);
-    const req = fn(
+    const req = requestFor(url)(
       url,
       {
-        ...guarded,
+        ...connectionOptions(url, o),
         method: o.method ?? 'GET',
         headers: {
           ...(o.body
@@ -189,8 +198,6 @@ export function httpCall(
             : {}),
           ...o.headers,
         },
-        ...(url.protocol === 'https:' && o.ca?.length ? { ca: caList(o.ca) } : {}),
-        timeout: o.timeoutMs ?? 60_000,
       },
       (res) => {
         collect(res, maxBytes, url.href).then(
@@ -271,56 +278,45 @@ function getToFile(
   o: FetchOptions,
 ): Promise<{ redirect: string } | { bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
-    const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const guarded = guardOptions(url, o);
-    const req = fn(
-      url,
-      {
-        ...guarded,
-        method: 'GET',
-        ...(url.protocol === 'https:' && o.ca?.length ? { ca: caList(o.ca) } : {}),
-        timeout: o.timeoutMs ?? 60_000,
-      },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        if (REDIRECT_STATUSES.includes(status) && res.headers.location) {
-          res.resume();
-          resolve({ redirect: res.headers.location });
-          return;
-        }
-        if (status !== 200) {
-          res.resume();
-          reject(
-            new SealworkError('DOWNLOAD_FAILED', `Downloading ${url.href} answered HTTP ${status}.`, {
-              hint: status === 404 ? 'The object does not exist at that URL.' : undefined,
-              details: { url: url.href, status },
-            }),
-          );
-          return;
-        }
-        // A declared length over the bound is refused before reading anything.
-        const declared = Number(res.headers['content-length']);
-        if (Number.isFinite(declared) && declared > maxBytes) {
-          res.destroy();
-          reject(tooLarge(url.href, maxBytes));
-          return;
-        }
-        const hash = createHash('sha256');
-        let bytes = 0;
-        const count = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            bytes += chunk.length;
-            if (bytes > maxBytes) return cb(tooLarge(url.href, maxBytes));
-            hash.update(chunk);
-            cb(null, chunk);
-          },
-        });
-        pipeline(res, count, createWriteStream(dest, { mode: 0o600 })).then(
-          () => resolve({ bytes, sha256: hash.digest('hex') }),
-          (e: unknown) => reject(e instanceof SealworkError ? e : downloadFailed(url, e)),
+    const req = requestFor(url)(url, { ...connectionOptions(url, o), method: 'GET' }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (REDIRECT_STATUSES.includes(status) && res.headers.location) {
+        res.resume();
+        resolve({ redirect: res.headers.location });
+        return;
+      }
+      if (status !== 200) {
+        res.resume();
+        reject(
+          new SealworkError('DOWNLOAD_FAILED', `Downloading ${url.href} answered HTTP ${status}.`, {
+            hint: status === 404 ? 'The object does not exist at that URL.' : undefined,
+            details: { url: url.href, status },
+          }),
         );
-      },
-    );
+        return;
+      }
+      // A declared length over the bound is refused before reading anything.
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        res.destroy();
+        reject(tooLarge(url.href, maxBytes));
+        return;
+      }
+      const hash = createHash('sha256');
+      let bytes = 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          bytes += chunk.length;
+          if (bytes > maxBytes) return cb(tooLarge(url.href, maxBytes));
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      pipeline(res, count, createWriteStream(dest, { mode: 0o600 })).then(
+        () => resolve({ bytes, sha256: hash.digest('hex') }),
+        (e: unknown) => reject(e instanceof SealworkError ? e : downloadFailed(url, e)),
+      );
+    });
     watchSocket(url, o, req);
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', (e) => reject(e instanceof SealworkError ? e : downloadFailed(url, e)));
