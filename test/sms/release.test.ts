@@ -5,8 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Address, Hex } from 'viem';
+import { privateKeyToAddress } from 'viem/accounts';
 import { collateralToJson, openSimPlatform, type SimPlatform } from '../../src/attestation/index.js';
 import { SealworkError, isSealworkError, type ErrorCode } from '../../src/errors.js';
 import {
@@ -17,6 +19,8 @@ import {
   type SessionRequest,
   type SessionSecrets,
 } from '../../src/protocol/index.js';
+import { challengeAad } from '../../src/sms/challenge.js';
+import { createSealer, loadMasterKey } from '../../src/sms/index.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
@@ -188,7 +192,17 @@ describe('enclave challenge', () => {
     const row = await sms.store.getChallenge(task0);
     assert.ok(row);
     assert.equal(row.address, challenge0);
-    assert.ok(!row.sealedKey.toString('latin1').includes('0x'), 'sealed bytes, not a hex key');
+    // Open it as the SMS does (its master key, the task-bound AAD): the key of that address…
+    const sealer = createSealer((await loadMasterKey(join(sms.home, 'sms'))).key);
+    const key = sealer.open(row.sealedKey, challengeAad(task0)).toString() as Hex;
+    assert.equal(privateKeyToAddress(key), challenge0);
+    // …and the stored bytes hold it in no readable form.
+    for (const needle of [Buffer.from(key), Buffer.from(key.slice(2)), Buffer.from(key.slice(2), 'hex')])
+      assert.equal(row.sealedKey.indexOf(needle), -1, 'the challenge key is in clear');
+    assert.throws(
+      () => sealer.open(row.sealedKey, challengeAad(`0x${'00'.repeat(32)}`)),
+      'bound to its task',
+    );
   });
 });
 
@@ -197,10 +211,14 @@ describe('session refusals (in check order)', () => {
     const { req } = await build();
     await refused(req, 'DATASET_KEY_MISSING');
   });
-  it('pushes the secrets the deal needs', async () => {
+  it('pushes the secrets the deal needs (set-up for the next cases; each push is then present)', async () => {
+    assert.equal(await sms.client.hasDatasetSecret(world.dataset), false);
     await sms.client.pushDatasetSecret(world.roles.datasetOwner.account, world.dataset, DATASET_KEY);
     await sms.client.pushAppSecret(world.roles.appDev.account, world.app, DEV_SECRET);
     await sms.client.pushAppFsKey(world.roles.appDev.account, world.app, FS_KEY);
+    assert.equal(await sms.client.hasDatasetSecret(world.dataset), true);
+    assert.equal(await sms.client.hasAppSecret(world.app), true);
+    assert.equal(await sms.client.hasAppFsKey(world.app), true);
   });
   it('REQUESTER_SECRET_MISSING when a secret named in iexec_secrets is absent', async () => {
     const { req } = await build();
