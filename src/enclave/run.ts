@@ -384,7 +384,7 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
       watchOutput: !who.dedicated,
       signal: p.signal,
     });
-    await bringOutputOut(mounts.output, outDir, limits, r.outputOverflow);
+    await bringOutputOut(mounts.output, outDir, limits, r.outputOverflow, who.dedicated);
     const { outputOverflow: _overflow, code, ...rest } = r;
     return {
       ...rest,
@@ -423,13 +423,19 @@ async function bringOutputOut(
   to: string,
   limits: SandboxLimits,
   overflow: boolean,
+  sizedTmpfs: boolean,
 ): Promise<void> {
-  const usage = await treeUsage(from);
   const full = await fs.statfs(from).then(
     (s) => s.type === TMPFS_MAGIC && (s.bfree === 0 || s.ffree === 0),
     () => false,
   );
-  if (overflow || full || usage.bytes > limits.resultBytes || usage.entries > limits.resultEntries)
-    throw outputFull(limits, usage);
+  if (overflow || full) throw outputFull(limits, await treeUsage(from));
+  // A sized tmpfs cannot hold more than the bounds, so the copy is the one walk; a watched folder
+  // may have outgrown them after the watchdog's last look: measure it first, so nothing is copied.
+  if (!sizedTmpfs) {
+    const usage = await treeUsage(from);
+    if (usage.bytes > limits.resultBytes || usage.entries > limits.resultEntries)
+      throw outputFull(limits, usage);
+  }
   await copyOutput(from, to, limits);
 }
