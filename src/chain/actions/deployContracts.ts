@@ -1,4 +1,4 @@
-import { getAddress, type Address, type Hex } from 'viem';
+import { getAddress, type Abi, type Address, type Hex } from 'viem';
 import { deployContract, getChainId, waitForTransactionReceipt } from 'viem/actions';
 import { SealworkError } from '../../errors.js';
 import type { Deployment } from '../deployment.js';
@@ -32,43 +32,16 @@ export async function deployContracts(
       hint: 'Set SEALWORK_PRIVATE_KEY or use a wallet.',
     });
   const chain = walletClient.chain ?? null;
-  const apps = await deployed(
-    publicClient,
-    await deployContract(walletClient, {
-      abi: appRegistryAbi,
-      bytecode: appRegistryBytecode,
-      account,
-      chain,
-    }),
-  );
-  const datasets = await deployed(
-    publicClient,
-    await deployContract(walletClient, {
-      abi: datasetRegistryAbi,
-      bytecode: datasetRegistryBytecode,
-      account,
-      chain,
-    }),
-  );
-  const pools = await deployed(
-    publicClient,
-    await deployContract(walletClient, {
-      abi: workerpoolRegistryAbi,
-      bytecode: workerpoolRegistryBytecode,
-      account,
-      chain,
-    }),
-  );
-  const hub = await deployed(
-    publicClient,
-    await deployContract(walletClient, {
-      abi: hubAbi,
-      bytecode: hubBytecode,
-      args: [apps.address, datasets.address, pools.address],
-      account,
-      chain,
-    }),
-  );
+  const deploy = async (c: { abi: Abi; bytecode: Hex; args?: readonly unknown[] }) =>
+    deployed(publicClient, await deployContract(walletClient, { ...c, account, chain }));
+  const apps = await deploy({ abi: appRegistryAbi, bytecode: appRegistryBytecode });
+  const datasets = await deploy({ abi: datasetRegistryAbi, bytecode: datasetRegistryBytecode });
+  const pools = await deploy({ abi: workerpoolRegistryAbi, bytecode: workerpoolRegistryBytecode });
+  const hub = await deploy({
+    abi: hubAbi,
+    bytecode: hubBytecode,
+    args: [apps.address, datasets.address, pools.address],
+  });
   return {
     chainId: await getChainId(publicClient),
     hub: hub.address,
