@@ -12,4 +12,6 @@ export const CLI_CODES = defineCodes('cli', {
   APP_FAILED: '`app exec`: the app exited with a non-zero status.',
   APP_TIMED_OUT: '`app exec`: the app was killed at its timeout.',
   TASK_FAILED: '`app run` / `task watch`: one or more tasks did not complete.',
+  BUILD_OPTIONS_REQUIRED:
+    '`app build` from an image needs --entrypoint and --out (an app folder needs neither).',
 });

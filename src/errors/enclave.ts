@@ -63,4 +63,16 @@ export const ENCLAVE_CODES = defineCodes('enclave', {
   RESULT_READ_FAILED: 'Post-compute cannot read a file of the output folder.',
   RESULT_READ_TIMEOUT: 'Reading the output folder took longer than allowed.',
   RESULT_TOO_LARGE: 'The output folder holds more (bytes or files) than the limit.',
+  SOURCE_DATE_EPOCH_INVALID: 'SOURCE_DATE_EPOCH is set but is not a number of seconds.',
+  BASE_IMAGE_UNKNOWN: "The base image named (FROM, or `image base`) is not one of sealwork's base images.",
+  BASE_IMAGE_PACKAGE_MISSING: 'A Debian package a base image is built from is not installed on the host.',
+  BASE_IMAGE_BUILD_FAILED: 'The base image could not be built (mmdebstrap or dpkg failed).',
+  DOCKERFILE_INVALID: 'The Dockerfile cannot be read (syntax, missing FROM, bad arguments).',
+  DOCKERFILE_UNSUPPORTED:
+    'The Dockerfile uses an instruction the daemonless builder does not run (e.g. RUN).',
+  DOCKERFILE_COPY_INVALID: 'A COPY source is missing or lies outside the build context.',
+  PROJECT_INVALID: 'The app folder has no valid sealwork.json.',
+  PROJECT_EXISTS: 'The folder given to `app init` already holds files.',
+  TEMPLATE_UNKNOWN: "The app template named is not one of sealwork's templates.",
+  APP_TEST_FAILED: 'The app failed under `app test` (non-zero exit, timeout, or no valid computed.json).',
 });

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { Address } from 'viem';
 import { SealworkError } from '../../errors.js';
-import { action, pushed } from '../context.js';
+import { action, pushed, type CliContext } from '../context.js';
 import {
   chainOptions,
   chainParams,
@@ -23,6 +23,7 @@ const sdkEnclave = () => import('../../sdk/enclave/index.js');
 const sdkSms = () => import('../../sdk/sms/index.js');
 const sdkRequester = () => import('../../sdk/worker/requester.js');
 const sdkTask = () => import('../../sdk/worker/task.js');
+const sdkDevloop = () => import('../../sdk/enclave/devloop.js');
 
 const SIM_WARNING =
   'simulated enclave (no SGX): integrity is checked, but the host can read everything — no confidentiality against the host';
@@ -112,8 +113,8 @@ function showCommand(app: Command): void {
 
 interface BuildOpts {
   mrenclaveOut?: string;
-  entrypoint: string;
-  out: string;
+  entrypoint?: string;
+  out?: string;
   heap: string;
   stack: string;
   threads: string;
@@ -121,18 +122,79 @@ interface BuildOpts {
   region?: string[];
   fsKeyFile?: string;
   force?: boolean;
+  builder?: string;
+}
+
+async function buildFromImage(ctx: CliContext, o: BuildOpts, image: string): Promise<void> {
+  if (!o.entrypoint || !o.out)
+    throw new SealworkError(
+      'BUILD_OPTIONS_REQUIRED',
+      `Building from the image ${image} needs --entrypoint and --out.`,
+      {
+        hint: 'Give both, or give an app folder (with a Dockerfile and sealwork.json, made by `sealwork app init`).',
+      },
+    );
+  const threads = Number(o.threads);
+  const { buildApp } = await sdkEnclave();
+  const r = await buildApp({
+    image,
+    out: o.out,
+    entrypoint: o.entrypoint,
+    heap: o.heap,
+    stack: o.stack,
+    threads: Number.isInteger(threads) ? threads : NaN,
+    debug: o.debug,
+    regions: o.region,
+    fsKeyFile: o.fsKeyFile,
+    force: o.force,
+    home: ctx.home,
+    mrenclaveOut: o.mrenclaveOut,
+  });
+  ctx.out(r, [
+    `protected image: ${r.out}`,
+    ...identityLines(r),
+    `checksum:    ${r.checksum}`,
+    `files:       ${r.files} protected (${r.encryptedFiles} encrypted)`,
+    ...(r.mrenclaveFile ? [`mrenclave JSON written to ${r.mrenclaveFile}`] : []),
+    ...(r.fsKeyFile
+      ? [`fs key file: ${r.fsKeyFile} (0600; push it to the SMS, never ship it with the image)`]
+      : []),
+  ]);
+}
+
+async function buildFromFolder(ctx: CliContext, o: BuildOpts, dir: string): Promise<void> {
+  const r = await (await sdkDevloop()).buildProject({ dir, home: ctx.home, builder: o.builder, out: o.out });
+  if (r.baseBuilt) ctx.info(`built the base image sealwork/${r.base} first`);
+  ctx.out(r, [
+    `protected image: ${r.out} (FROM sealwork/${r.base}, ${r.ms} ms)`,
+    ...identityLines(r),
+    `checksum:    ${r.checksum}`,
+    `files:       ${r.files} protected (${r.encryptedFiles} encrypted)`,
+    `mrenclave JSON written to ${r.mrenclaveFile}`,
+    ...(r.fsKeyFile
+      ? [`fs key file: ${r.fsKeyFile} (0600; push it to the SMS, never ship it with the image)`]
+      : []),
+  ]);
 }
 
 function buildCommand(app: Command): void {
   app
     .command('build')
-    .description('Build a protected enclave image (FSPF layer, encrypted regions) and print its fingerprint')
-    .argument('<image>', 'OCI image layout folder, or OCI / `docker save` tar archive')
-    .requiredOption(
-      '--entrypoint <cmd>',
-      "command the enclave runs (its program, or a script's interpreter, is measured)",
+    .description(
+      'Build a protected enclave image (FSPF layer, encrypted regions) and print its fingerprint: from an app folder (Dockerfile + sealwork.json) or from an OCI image',
     )
-    .requiredOption('--out <image>', 'protected image to write (folder; a .tar name writes an archive)')
+    .argument(
+      '<dir|image>',
+      'app folder (made by `app init`), or OCI image layout folder / OCI or `docker save` tar',
+    )
+    .option(
+      '--entrypoint <cmd>',
+      "from an image: command the enclave runs (its program, or a script's interpreter, is measured)",
+    )
+    .option(
+      '--out <image>',
+      'protected image to write (folder; a .tar name writes an archive); an app folder builds into <dir>/build/app',
+    )
     .option(
       '--heap <size>',
       'enclave heap (e.g. 1G); the run-time memory limit is heap + threads × stack',
@@ -151,36 +213,80 @@ function buildCommand(app: Command): void {
       'where to write the keys of encrypted regions (0600; default $SEALWORK_HOME/keys/apps/<out>.fskey.json)',
     )
     .option('--mrenclave-out <file>', 'also write the mrenclave JSON (for `app deploy --mrenclave @file`)')
+    .option(
+      '--builder <auto|mmdebstrap|host>',
+      'app folder: how a missing base image is built (default auto)',
+    )
     .option('--force', 'overwrite existing outputs')
     .action(
-      action(async (ctx, o: BuildOpts, image: string) => {
-        const threads = Number(o.threads);
+      action(async (ctx, o: BuildOpts, target: string) => {
         ctx.info(`note: ${SIM_WARNING}`);
-        const { buildApp } = await sdkEnclave();
-        const r = await buildApp({
-          image,
-          out: o.out,
-          entrypoint: o.entrypoint,
-          heap: o.heap,
-          stack: o.stack,
-          threads: Number.isInteger(threads) ? threads : NaN,
-          debug: o.debug,
-          regions: o.region,
-          fsKeyFile: o.fsKeyFile,
-          force: o.force,
-          home: ctx.home,
-          mrenclaveOut: o.mrenclaveOut,
-        });
+        if (await (await sdkDevloop()).isAppFolder(target)) await buildFromFolder(ctx, o, target);
+        else await buildFromImage(ctx, o, target);
+      }),
+    );
+}
+
+function initCommand(app: Command): void {
+  app
+    .command('init')
+    .description(
+      'Write a new confidential app folder from a template: Dockerfile, code, sealwork.json, sample input, README',
+    )
+    .argument('<dir>', 'new (or empty) folder')
+    .option('--template <name>', 'python, node or shell', 'python')
+    .option('--name <name>', 'app name (default: the folder name)')
+    .action(
+      action(async (ctx, o: { template: string; name?: string }, dir: string) => {
+        const r = await (await sdkDevloop()).initApp({ dir, template: o.template, name: o.name });
         ctx.out(r, [
-          `protected image: ${r.out}`,
-          ...identityLines(r),
-          `checksum:    ${r.checksum}`,
-          `files:       ${r.files} protected (${r.encryptedFiles} encrypted)`,
-          ...(r.mrenclaveFile ? [`mrenclave JSON written to ${r.mrenclaveFile}`] : []),
-          ...(r.fsKeyFile
-            ? [`fs key file: ${r.fsKeyFile} (0600; push it to the SMS, never ship it with the image)`]
-            : []),
+          `app ${r.name} (${r.template}) written to ${r.dir}:`,
+          ...r.files.map((f) => `  ${f}`),
+          `next: sealwork app test ${dir}`,
         ]);
+      }),
+    );
+}
+
+function testCommand(app: Command): void {
+  app
+    .command('test')
+    .description(
+      'Build the app folder and run it in the simulated enclave with no chain: the sample dataset encrypted and decrypted as a worker does, mock secrets, args and input files from sealwork.json',
+    )
+    .argument('[dir]', 'app folder', '.')
+    .option('--builder <auto|mmdebstrap|host>', 'how a missing base image is built (default auto)')
+    .action(
+      action(async (ctx, o: { builder?: string }, dir: string) => {
+        ctx.info(`note: ${SIM_WARNING}`);
+        const r = await (await sdkDevloop()).testApp({ dir, home: ctx.home, builder: o.builder });
+        const { run } = r;
+        ctx.out(r, () => [
+          `build:       ${r.build.out} (${r.build.ms} ms), MrEnclave ${r.build.mrenclave}`,
+          `inputs:      ${[
+            r.inputs.dataset
+              ? `dataset ${r.inputs.dataset} (encrypted, checksum ${r.inputs.datasetChecksum}, decrypted in memory)`
+              : 'no dataset',
+            `${r.inputs.inputFiles.length} input file(s)`,
+            r.inputs.args ? `args "${r.inputs.args}"` : 'no args',
+            r.inputs.secrets.length ? `mock ${r.inputs.secrets.join(', ')}` : 'no secrets',
+          ].join('; ')}`,
+          `exit code:   ${run.timedOut ? 'timed out' : (run.exitCode ?? run.signal)} (${run.durationMs} ms)`,
+          '--- stdout',
+          ...run.stdout.trimEnd().split('\n'),
+          '--- stderr',
+          ...run.stderr.trimEnd().split('\n'),
+          '---',
+          ...(r.computed ? [`computed.json: ${JSON.stringify(r.computed)}`] : []),
+          ...(r.resultDigest ? [`result digest: ${r.resultDigest}`] : []),
+          `output:      ${r.outDir}`,
+          ...(r.result !== undefined ? ['--- result', ...r.result.trimEnd().split('\n')] : []),
+        ]);
+        if (r.failure)
+          throw new SealworkError('APP_TEST_FAILED', `app test failed: ${r.failure.message}`, {
+            ...(r.failure.hint ? { hint: r.failure.hint } : {}),
+            details: { cause: r.failure.code },
+          });
       }),
     );
 }
@@ -456,6 +562,8 @@ function runCommand(app: Command): void {
 
 export function register(program: Command): void {
   const app = program.command('app').description('Apps: build and measure enclave images, deploy, run');
+  initCommand(app);
+  testCommand(app);
   deployCommand(app);
   showCommand(app);
   buildCommand(app);

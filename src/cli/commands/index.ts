@@ -5,6 +5,7 @@ import { register as chain } from './chain.js';
 import { register as dataset } from './dataset.js';
 import { register as deal } from './deal.js';
 import { register as dev } from './dev.js';
+import { register as image } from './image.js';
 import { register as order } from './order.js';
 import { register as requester } from './requester.js';
 import { register as result } from './result.js';
@@ -22,6 +23,7 @@ export function registerAll(program: Command): void {
   chain(program);
   wallet(program);
   app(program);
+  image(program);
   workerpool(program);
   order(program);
   deal(program);
