@@ -177,7 +177,12 @@ async function copyInto(tree: Tree, context: string, ins: Instruction, workdir: 
   const destRaw = words[words.length - 1]!;
   const sources = words.slice(0, -1);
   const dest = treePath(posix.isAbsolute(destRaw) ? destRaw : posix.join(workdir, destRaw));
-  const intoDir = destRaw.endsWith('/') || sources.length > 1;
+  const intoDir =
+    destRaw.endsWith('/') ||
+    destRaw === '.' ||
+    destRaw.endsWith('/.') ||
+    sources.length > 1 ||
+    tree.get(dest)?.type === 'dir';
   const root = await fs.realpath(context);
   for (const s of sources) {
     const host = resolve(root, s);

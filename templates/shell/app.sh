@@ -10,7 +10,8 @@ in="${IEXEC_IN:-/iexec_in}"
 out="${IEXEC_OUT:-/iexec_out}"
 result="$out/result.txt"
 
-echo "Hello, ${*:-world}!" > "$result"
+greeting="Hello, ${*:-world}!"
+echo "$greeting" > "$result"
 if [ -n "${IEXEC_DATASET_FILENAME:-}" ]; then
   echo "dataset: $IEXEC_DATASET_FILENAME, $(wc -l < "$in/$IEXEC_DATASET_FILENAME") lines" >> "$result"
 fi
@@ -24,4 +25,4 @@ done
 [ -n "${IEXEC_APP_DEVELOPER_SECRET:-}" ] && echo "app secret: present" >> "$result"
 [ -n "${IEXEC_REQUESTER_SECRET_1:-}" ] && echo "requester secret 1: present" >> "$result"
 printf '{"deterministic-output-path":"%s"}' "$result" > "$out/computed.json"
-echo "wrote $result"
+echo "wrote $result: $greeting"

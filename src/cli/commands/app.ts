@@ -261,6 +261,20 @@ function testCommand(app: Command): void {
         ctx.info(`note: ${SIM_WARNING}`);
         const r = await (await sdkDevloop()).testApp({ dir, home: ctx.home, builder: o.builder });
         const { run } = r;
+        const failed = r.failure
+          ? new SealworkError('APP_TEST_FAILED', `app test failed: ${r.failure.message}`, {
+              ...(r.failure.hint ? { hint: r.failure.hint } : {}),
+              details: {
+                cause: r.failure.code,
+                exitCode: run.exitCode,
+                timedOut: run.timedOut,
+                stdout: run.stdout,
+                stderr: run.stderr,
+                outDir: r.outDir,
+              },
+            })
+          : undefined;
+        if (failed && ctx.json) throw failed; // one JSON document: the error, with the app's logs
         ctx.out(r, () => [
           `build:       ${r.build.out} (${r.build.ms} ms), MrEnclave ${r.build.mrenclave}`,
           `inputs:      ${[
@@ -282,11 +296,7 @@ function testCommand(app: Command): void {
           `output:      ${r.outDir}`,
           ...(r.result !== undefined ? ['--- result', ...r.result.trimEnd().split('\n')] : []),
         ]);
-        if (r.failure)
-          throw new SealworkError('APP_TEST_FAILED', `app test failed: ${r.failure.message}`, {
-            ...(r.failure.hint ? { hint: r.failure.hint } : {}),
-            details: { cause: r.failure.code },
-          });
+        if (failed) throw failed;
       }),
     );
 }

@@ -97,6 +97,19 @@ export interface BuildProjectParameters {
   workDir?: string;
 }
 
+/** sealwork.json as returned and printed: the mock secrets' names, never their values. */
+function withoutSecrets(project: Project): Project {
+  const { appSecret, requesterSecrets, ...test } = project.test;
+  return {
+    ...project,
+    test: {
+      ...test,
+      ...(appSecret !== undefined ? { appSecret: '(hidden)' } : {}),
+      requesterSecrets: Object.fromEntries(Object.keys(requesterSecrets).map((k) => [k, '(hidden)'])),
+    },
+  };
+}
+
 export interface BuildProjectReturnType extends BuildAppReturnType {
   dir: string;
   project: Project;
@@ -154,7 +167,7 @@ export async function buildProject(p: BuildProjectParameters): Promise<BuildProj
     return {
       ...built,
       dir,
-      project,
+      project: withoutSecrets(project),
       base: plain.base,
       baseBuilt,
       mrenclaveFile,
@@ -195,8 +208,8 @@ export interface TestAppReturnType {
  */
 export async function testApp(p: BuildProjectParameters): Promise<TestAppReturnType> {
   const dir = resolve(p.dir);
+  const t = (await loadProject(dir)).test;
   const build = await buildProject(p);
-  const t = build.project.test;
   const scratch = await fs.mkdtemp(join(p.workDir ?? tmpdir(), 'sealwork-apptest-'));
   try {
     let dataset: { path: string; data: Buffer } | undefined;
