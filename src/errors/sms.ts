@@ -55,6 +55,14 @@ export const SMS_CODES = defineCodes('sms', {
   SMS_MASTER_KEY_MISMATCH: 'The SMS master key is not the one the database was sealed with.',
   SMS_SEALED_VALUE_CORRUPT: 'A sealed value in the SMS database is corrupt.',
   SMS_WORKER_FAILED: 'An SMS worker process exited while starting.',
+  // the SMS enclave (measurement, signing, sealing, recovery)
+  SMS_MEASURE_FAILED: 'The SMS cannot be measured (its checkout or a package it loads is missing).',
+  SMS_IDENTITY_INVALID: 'An SMS ISVSVN or ISVPRODID is not an integer 0..65535.',
+  SMS_SIGNING_KEY_INVALID: 'The SMS signing key is missing or not an Ed25519 private key in PEM.',
+  SMS_SIGSTRUCT_INVALID: 'The SMS identity is not signed by the key its MRSIGNER names.',
+  SMS_SEAL_POLICY_INVALID: 'The sealing policy is neither mrenclave nor mrsigner.',
+  SMS_RECOVERY_KEY_INVALID: 'The recovery key is not an RSA (≥ 3072 bits) key in PEM.',
+  SMS_ENCLAVE_FAILED: 'The SMS enclave process exited while starting.',
   TLS_CERT_INVALID: 'A TLS certificate file is not a PEM X.509 certificate.',
   TLS_OPTIONS_INCOMPLETE: 'Give both --tls-cert and --tls-key, or neither.',
   // the client

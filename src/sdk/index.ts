@@ -7,6 +7,7 @@ export * from './enclave/index.js';
 export * from './worker/index.js';
 export * from './sms/index.js';
 export * from './sms/service.js';
+export * from './sms/enclave.js';
 export { resolveHome } from './home.js';
 export {
   generateDatasetKey,

@@ -13,18 +13,22 @@ import { createReleaseService, type ReleaseDeps, type ReleaseService } from './r
 import { createSecretApi, type SecretApi } from './secrets.js';
 import { safeEqual, type Sealer } from './sealing.js';
 import type { SmsStore } from './store.js';
+import type { SmsEnclaveIdentity } from './enclave/identity.js';
 
 /** What the SMS hands on to the release service (and, but for the verifier, the secret API), plus its own options. */
 export interface SmsDeps extends Pick<
   ReleaseDeps,
   'store' | 'sealer' | 'chain' | 'verifier' | 'logger' | 'nonceTtlMs' | 'nonceKey'
 > {
+  /** What this SMS enclave is (MRENCLAVE, MRSIGNER, ISVPRODID, ISVSVN), from its launcher (EREPORT). */
+  identity: SmsEnclaveIdentity;
   /** Cache immutable chain reads (default true). */
   cacheChain?: boolean;
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
 }
 
 export interface Sms {
+  identity: SmsEnclaveIdentity;
   app: SmsApp;
   secrets: SecretApi;
   release: ReleaseService;
@@ -69,7 +73,7 @@ export function createSms(d: SmsDeps): Sms {
     logger: d.logger,
     ...(d.health ? { health: d.health } : {}),
   });
-  return { app, secrets, release, ...(cached ? { chainStats: cached.stats } : {}) };
+  return { identity: d.identity, app, secrets, release, ...(cached ? { chainStats: cached.stats } : {}) };
 }
 
 export interface Listening {

@@ -6,13 +6,23 @@
 import cluster from 'node:cluster';
 import { hkdfSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Address } from 'viem';
 import { openSimPlatform, type PolicyInput } from '../attestation/index.js';
 import { createChainClients, createChainReader } from '../chain/index.js';
-import { SealworkError, fsError } from '../errors.js';
+import { SealworkError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { createAttestationVerifier, DEFAULT_SMS_POLICY, parseSmsPolicy } from './attestation-adapter.js';
+import { createAttestationVerifier } from './attestation-adapter.js';
+import {
+  enclaveConfig,
+  readRecoveryPublicKey,
+  resolveSmsPolicy,
+  type RecoveryPublicKey,
+  type SmsPolicyInput,
+} from './enclave/config.js';
+import type { SealPolicy, SmsMeasurement } from './enclave/identity.js';
+import { measureSms } from './enclave/measure.js';
+import { identityOf } from './enclave/identity.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { createSealer, loadMasterKey } from './sealing.js';
 import { checkMasterKey, createSms, listen, type Sms } from './server.js';
@@ -51,6 +61,17 @@ export interface StartSmsOptions {
    * left to the primary.
    */
   clusterWorker?: boolean;
+  /** The SMS signer's Ed25519 private key (PEM file; default: the dev key under the home). */
+  signingKey?: string;
+  /** ISVSVN (security version) and ISVPRODID signed with the measurement (default: the code's). */
+  isvSvn?: number;
+  isvProdId?: number;
+  /** How the master key is sealed: MRSIGNER (default: upgrades by the same signer unseal) or MRENCLAVE. */
+  sealPolicy?: SealPolicy;
+  /** The operator's offline recovery public key (RSA PEM file): the master key is also encrypted to it. */
+  recoveryKey?: string;
+  /** The measurement made by the launcher (in the enclave); else the SMS measures itself in-process. */
+  measurement?: SmsMeasurement;
 }
 
 /** Where a started SMS (one process or a cluster) serves, and what it serves from. */
@@ -68,6 +89,8 @@ export interface SmsEndpoint {
 }
 
 export interface RunningSms extends SmsEndpoint {
+  /** What this SMS is: its identity and the manifest of what was measured. */
+  measurement: SmsMeasurement;
   sms: Sms;
   store: SmsStore;
   close(): Promise<void>;
@@ -84,26 +107,6 @@ function deriveNonceKey(master: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'sealwork-sms-nonce-v1', 32));
 }
 
-/** The SMS policy as given (a file, an option): checked by parseSmsPolicy before anything starts. */
-type SmsPolicyInput = NonNullable<StartSmsOptions['policy']>;
-
-async function readPolicyFile(path: string): Promise<SmsPolicyInput> {
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (e) {
-    throw fsError(e, path, 'read the policy');
-  }
-  try {
-    return JSON.parse(text) as SmsPolicyInput; // unchecked JSON: parseSmsPolicy checks it
-  } catch (e) {
-    throw new SealworkError('POLICY_INVALID', `The policy ${path} is not valid JSON.`, {
-      hint: 'Fix the JSON syntax.',
-      cause: e,
-    });
-  }
-}
-
 /**
  * What startSms and startSmsCluster do first, in this order: the SMS directory, the policy (a bad
  * policy must fail before anything starts), then the master key, which is zeroed once the sealer
@@ -114,20 +117,34 @@ async function prepareSms(o: StartSmsOptions, deriveNonce: boolean) {
   const dir = smsDir(o.home);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
 
-  const policy: SmsPolicyInput = {
-    ...DEFAULT_SMS_POLICY,
-    ...(o.policyFile ? await readPolicyFile(resolve(o.policyFile)) : {}),
-    ...(o.policy ?? {}),
-    ...(o.allowSimulation ? { allowSimulation: true } : {}),
-  };
-  parseSmsPolicy(policy);
+  const policy = await resolveSmsPolicy(o);
+  const recoveryKey = o.recoveryKey ? await readRecoveryPublicKey(o.recoveryKey) : undefined;
 
   const master = await loadMasterKey(dir);
   if (master.created) logger.info('master key generated', { path: master.path });
   const sealer = createSealer(master.key);
   const nonceKey = deriveNonce ? deriveNonceKey(master.key) : undefined;
   master.key.fill(0);
-  return { logger, dir, policy, sealer, nonceKey, dbLocation: o.db ?? join(dir, 'sms.db') };
+  return { logger, dir, policy, recoveryKey, sealer, nonceKey, dbLocation: o.db ?? join(dir, 'sms.db') };
+}
+
+/** The SMS's measurement (MRENCLAVE over its bundle, runtime and this configuration; signed). */
+function measureStartedSms(
+  o: StartSmsOptions,
+  c: { policy: SmsPolicyInput; chainId: number; hub: string; db: string; recoveryKey?: RecoveryPublicKey },
+): Promise<SmsMeasurement> {
+  if (o.measurement) return Promise.resolve(o.measurement);
+  return measureSms({
+    home: o.home,
+    config: enclaveConfig({
+      ...c,
+      ...(o.sealPolicy ? { sealPolicy: o.sealPolicy } : {}),
+      tls: o.insecureHttp ? 'none' : o.tlsCert ? 'operator' : 'generated',
+    }),
+    ...(o.signingKey ? { signingKey: o.signingKey } : {}),
+    ...(o.isvSvn !== undefined ? { isvSvn: o.isvSvn } : {}),
+    ...(o.isvProdId !== undefined ? { isvProdId: o.isvProdId } : {}),
+  });
 }
 
 /** The TLS material (`--tls-cert`/`--tls-key`, or the generated certificate), unless plain HTTP. */
@@ -156,7 +173,10 @@ async function writeSmsRecord(home: string, url: string, tls: TlsMaterial | unde
 }
 
 export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
-  const { logger, dir, policy, sealer, nonceKey, dbLocation } = await prepareSms(o, Boolean(o.clusterWorker));
+  const { logger, dir, policy, recoveryKey, sealer, nonceKey, dbLocation } = await prepareSms(
+    o,
+    Boolean(o.clusterWorker),
+  );
   const store = await openStore(dbLocation);
   const closers: (() => Promise<void>)[] = [() => store.close()];
   const closeAll = async () => {
@@ -176,6 +196,13 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       taskTransport: 'raw',
     });
     closers.push(async () => chain.close());
+    const measurement = await measureStartedSms(o, {
+      policy,
+      chainId: clients.chain.id,
+      hub: clients.deployment.hub,
+      db: store.kind,
+      ...(recoveryKey ? { recoveryKey } : {}),
+    });
     const simulationRoot = policy.allowSimulation
       ? (await openSimPlatform(o.simPlatformHome ?? o.home)).trustedRoot
       : undefined;
@@ -184,6 +211,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       ...(simulationRoot ? { simulationRoot } : {}),
     });
     const sms = createSms({
+      identity: identityOf(measurement),
       store,
       sealer,
       chain,
@@ -196,6 +224,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
         chainId: clients.chain.id,
         hub: clients.deployment.hub,
         simulation: Boolean(policy.allowSimulation),
+        enclave: identityOf(measurement),
       }),
     });
     const tls = await smsTls(o, dir);
@@ -240,6 +269,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       chainUrl: clients.url,
       hub: clients.deployment.hub,
       policy,
+      measurement,
       sms,
       store,
       close() {

@@ -54,6 +54,13 @@ before(async () => {
   t = tempDir();
   store = await openSqliteStore(`${t.dir}/sms.db`);
   sms = createSms({
+    identity: {
+      mrEnclave: 'aa'.repeat(32),
+      mrSigner: 'bb'.repeat(32),
+      isvProdId: 1,
+      isvSvn: 1,
+      simulated: true,
+    },
     store,
     sealer: createSealer(randomBytes(32)),
     chain,

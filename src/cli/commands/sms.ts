@@ -5,10 +5,51 @@ import { action, type CliContext } from '../context.js';
 
 // Loaded on use: `sealwork --help` and other commands do not pay for the SMS's dependencies.
 const sdk = () => import('../../sdk/sms/service.js');
+const enclaveSdk = () => import('../../sdk/sms/enclave.js');
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
-interface StartOpts {
+/** The options of the SMS's identity and sealing (measured with it; shared by start and measure). */
+interface EnclaveOpts {
+  signingKey?: string;
+  isvSvn?: number;
+  isvProdId?: number;
+  sealPolicy?: string;
+  recoveryKey?: string;
+}
+
+const intOption = (v: string) => Number.parseInt(v, 10);
+
+function enclaveOptions(c: Command): Command {
+  return c
+    .option(
+      '--signing-key <file>',
+      'Ed25519 release signing key, PEM (MRSIGNER; default: dev key in the home)',
+    )
+    .option('--isv-svn <n>', 'security version signed with the measurement (ISVSVN)', intOption)
+    .option('--isv-prod-id <n>', 'product id signed with the measurement (ISVPRODID)', intOption)
+    .option('--seal-policy <policy>', 'seal the master key to mrsigner (upgradable) or mrenclave', 'mrsigner')
+    .option(
+      '--recovery-key <file>',
+      'offline recovery public key (RSA PEM): the master key is also encrypted to it',
+    );
+}
+
+function enclaveParams(o: EnclaveOpts) {
+  if (o.sealPolicy !== undefined && o.sealPolicy !== 'mrsigner' && o.sealPolicy !== 'mrenclave')
+    throw new SealworkError('SMS_SEAL_POLICY_INVALID', `--seal-policy must be mrsigner or mrenclave.`, {
+      hint: 'mrsigner lets a newer version by the same signer unseal; mrenclave binds to this exact build.',
+    });
+  return {
+    ...(o.signingKey ? { signingKey: o.signingKey } : {}),
+    ...(o.isvSvn !== undefined ? { isvSvn: o.isvSvn } : {}),
+    ...(o.isvProdId !== undefined ? { isvProdId: o.isvProdId } : {}),
+    ...(o.sealPolicy ? { sealPolicy: o.sealPolicy as 'mrsigner' | 'mrenclave' } : {}),
+    ...(o.recoveryKey ? { recoveryKey: o.recoveryKey } : {}),
+  };
+}
+
+interface StartOpts extends EnclaveOpts {
   host: string;
   port: number;
   db?: string;
@@ -55,8 +96,7 @@ function serveUntilStopped(
 }
 
 function startCommand(sms: Command): void {
-  sms
-    .command('start')
+  enclaveOptions(sms.command('start'))
     .description(
       'Run the Secret Management Service (iExec secret API + attested release) until Ctrl-C / SIGTERM',
     )
@@ -100,6 +140,7 @@ function startCommand(sms: Command): void {
           ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
           logLevel: o.logLevel as (typeof LOG_LEVELS)[number],
           workers: o.workers,
+          ...enclaveParams(o),
         });
         const running = server.running;
         if (!server.clusterWorker)
@@ -131,6 +172,60 @@ function startCommand(sms: Command): void {
     );
 }
 
+interface MeasureOpts extends EnclaveOpts {
+  db?: string;
+  chainUrl?: string;
+  chainId?: number;
+  hub?: string;
+  policy?: string;
+  allowSimulation?: boolean;
+  tlsCert?: string;
+}
+
+function measureCommand(sms: Command): void {
+  enclaveOptions(sms.command('measure'))
+    .description(
+      "Print the SMS's MRENCLAVE (over its bundle, node runtime and configuration), MRSIGNER, ISVPRODID and ISVSVN",
+    )
+    .option('--db <path|url>', 'as for sms start (only its kind, SQLite or PostgreSQL, is measured)')
+    .option('--chain-url <url>', 'as for sms start (the chain id and hub are measured)')
+    .option('--chain-id <id>', 'measure for this chain id (with --hub) without asking the chain', intOption)
+    .option('--hub <address>', 'measure for this hub (with --chain-id)')
+    .option('--policy <file>', 'as for sms start')
+    .option('--allow-simulation', 'as for sms start')
+    .option('--tls-cert <file>', 'as for sms start (only whether TLS is the operator’s is measured)')
+    .action(
+      action(async (ctx, o: MeasureOpts) => {
+        const m = await (
+          await enclaveSdk()
+        ).measureSmsService({
+          home: ctx.home,
+          ...(o.db ? { db: o.db } : {}),
+          ...(o.chainUrl ? { chainUrl: o.chainUrl } : {}),
+          ...(o.chainId !== undefined ? { chainId: o.chainId } : {}),
+          ...(o.hub ? { hub: o.hub } : {}),
+          ...(o.policy ? { policyFile: o.policy } : {}),
+          ...(o.allowSimulation ? { allowSimulation: true } : {}),
+          ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
+          ...enclaveParams(o),
+        });
+        const c = m.manifest.code;
+        ctx.out(m, [
+          `MRENCLAVE  ${m.mrEnclave}`,
+          `MRSIGNER   ${m.mrSigner}`,
+          `ISVPRODID  ${m.isvProdId}`,
+          `ISVSVN     ${m.isvSvn}`,
+          `simulated  yes (no SGX: a measurement of the simulated SMS enclave)`,
+          `bundle     ${c.bundle.path} ${c.bundle.size} bytes sha256 ${c.bundle.sha256}`,
+          ...c.packages.map((p) => `package    ${p.name}@${p.version} (${p.files} files) sha256 ${p.sha256}`),
+          `runtime    node ${m.manifest.runtime.node.version} ${m.manifest.runtime.node.path} sha256 ${m.manifest.runtime.node.sha256}`,
+          ...m.manifest.runtime.libraries.map((l) => `library    ${l.path} sha256 ${l.sha256}`),
+          `config     ${JSON.stringify(m.manifest.config)}`,
+        ]);
+      }),
+    );
+}
+
 function statusCommand(sms: Command): void {
   sms
     .command('status')
@@ -152,5 +247,6 @@ function statusCommand(sms: Command): void {
 export function register(program: Command): void {
   const sms = program.command('sms').description('Secret Management Service');
   startCommand(sms);
+  measureCommand(sms);
   statusCommand(sms);
 }
