@@ -148,6 +148,10 @@ export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {
     code: 'TASK_CALLBACK_MISMATCH',
     message: (a) => `For task ${short(a[0])}, keccak256(resultsCallback) must equal the result digest.`,
   },
+  ArrayLengthMismatch: {
+    code: 'TASK_ARRAY_LENGTH_MISMATCH',
+    message: (a) => `${a[0]} deal ids were given with ${a[1]} task indexes; give one index per deal id.`,
+  },
   AssetAlreadyExists: {
     code: 'ASSET_ALREADY_EXISTS',
     message: (a) => `This asset already exists at ${short(a[0])} (same parameters and owner).`,
@@ -160,6 +164,15 @@ export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {
   ERC721NonexistentToken: {
     code: 'ASSET_NOT_REGISTERED',
     message: (a) => `No asset is registered with token id ${short(a[0])}.`,
+  },
+  ERC721OutOfBoundsIndex: {
+    code: 'ASSET_INDEX_OUT_OF_RANGE',
+    message: (a) => `${short(a[0])} owns fewer than ${Number(a[1]) + 1} assets of this registry (index ${a[1]}).`,
+    hint: 'Count the owner\'s assets first (balanceOf), then ask for an index below that count.',
+  },
+  ERC721EnumerableForbiddenBatchMint: {
+    code: 'ASSET_CREATE_FAILED',
+    message: () => 'The registry refused a batch mint (enumerable registries mint one asset at a time).',
   },
   ERC721InvalidReceiver: {
     code: 'ASSET_OWNER_INVALID',

@@ -32,6 +32,7 @@ export const CHAIN_CODES = defineCodes('chain', {
   ASSET_NOT_OWNER: 'The sender does not own (or may not transfer) the asset token.',
   ASSET_OWNER_INVALID: 'The address cannot own assets.',
   ASSET_OPERATOR_INVALID: 'The address cannot be made an operator of assets.',
+  ASSET_INDEX_OUT_OF_RANGE: 'tokenOfOwnerByIndex / tokenByIndex got an index past the number of assets.',
   ORDER_INVALID: 'An order is not valid JSON or lacks a field.',
   ORDER_TAG_INVALID: 'An order tag is neither a known tag name nor a 32-byte hex value.',
   ORDER_SIGNATURE_INVALID: 'An order is neither signed by its owner nor published on chain.',
@@ -57,4 +58,6 @@ export const CHAIN_CODES = defineCodes('chain', {
   TASK_ENCLAVE_REQUIRED: 'A TEE task result must be signed by an enclave.',
   TASK_ENCLAVE_SIGNATURE_INVALID: 'The task result is not signed by the enclave key.',
   TASK_CALLBACK_MISMATCH: 'keccak256(resultsCallback) does not equal the result digest.',
+  TASK_ARRAY_LENGTH_MISMATCH:
+    'initializeArray / initializeAndClaimArray got a different number of deal ids and task indexes.',
 });

@@ -7,10 +7,16 @@
  *   iexec_input_files           string[]   URLs fetched into /iexec_in
  *   iexec_secrets               {n: name}  requester secrets, as IEXEC_REQUESTER_SECRET_<n>
  *   iexec_result_encryption     boolean    encrypt the result to the beneficiary's key
- *   sealwork_result_key_format  "iexec"    wrap the result key with RSA PKCS#1 v1.5 (default OAEP-SHA256)
+ *   iexec_result_storage_provider string   "ipfs": store the result content-addressed as iExec does
+ *   sealwork_result_key_format  "oaep-sha256" | "iexec"
+ *                                          how the result key is wrapped. Without it (an iExec-style
+ *                                          request, e.g. made by the iexec SDK, whose params schema
+ *                                          refuses unknown keys) the worker uses iExec's RSA PKCS#1
+ *                                          v1.5, which `utils.decryptResult` opens; sealwork's own
+ *                                          requests ask for RSA-OAEP-SHA256, the stronger wrap.
  */
 
-/** The key-wrap of `aes-key.rsa`: RSA-OAEP-SHA256 (default) or iExec's RSA PKCS#1 v1.5. */
+/** The key-wrap of `aes-key.rsa`: RSA-OAEP-SHA256 (opt-in) or iExec's RSA PKCS#1 v1.5. */
 export type ResultKeyFormat = 'oaep-sha256' | 'iexec';
 
 export interface DealParams {
@@ -22,11 +28,16 @@ export interface DealParams {
   secrets: Record<string, string>;
   /** `iexec_result_encryption`. */
   resultEncryption: boolean;
-  /** `sealwork_result_key_format` (default `oaep-sha256`). */
+  /** `sealwork_result_key_format`; `iexec` when the request does not say. */
   resultKeyFormat: ResultKeyFormat;
+  /** `iexec_result_storage_provider` ('' when none). */
+  storageProvider: string;
 }
 
-/** The params JSON of a request order; keys left out when empty, as the iExec SDK does. */
+/**
+ * The params JSON of a request order; keys left out when empty, as the iExec SDK does. An
+ * encrypted result asks for RSA-OAEP-SHA256 unless `resultKeyFormat` is `iexec`.
+ */
 export function encodeDealParams(p: Partial<DealParams>): string {
   const params: Record<string, unknown> = {};
   if (p.args) params.iexec_args = p.args;
@@ -34,8 +45,9 @@ export function encodeDealParams(p: Partial<DealParams>): string {
   if (p.inputFiles?.length) params.iexec_input_files = p.inputFiles;
   if (p.resultEncryption) {
     params.iexec_result_encryption = true;
-    if (p.resultKeyFormat === 'iexec') params.sealwork_result_key_format = 'iexec';
+    if (p.resultKeyFormat !== 'iexec') params.sealwork_result_key_format = 'oaep-sha256';
   }
+  if (p.storageProvider) params.iexec_result_storage_provider = p.storageProvider;
   return JSON.stringify(params);
 }
 
@@ -60,6 +72,8 @@ export function parseDealParams(params: string): DealParams {
       : [],
     secrets,
     resultEncryption: j.iexec_result_encryption === true || j.iexec_result_encryption === 'true',
-    resultKeyFormat: format === 'iexec' || format === 'rsa-pkcs1' ? 'iexec' : 'oaep-sha256',
+    resultKeyFormat: format === 'oaep-sha256' || format === 'oaep' ? 'oaep-sha256' : 'iexec',
+    storageProvider:
+      typeof j.iexec_result_storage_provider === 'string' ? j.iexec_result_storage_provider : '',
   };
 }

@@ -242,8 +242,9 @@ export async function isEncryptedResult(zip: Buffer): Promise<boolean> {
 }
 
 export const PKCS1_WARNING =
-  'warning: this result key is wrapped with RSA PKCS#1 v1.5 (iExec format), which is open to padding-oracle ' +
-  'attacks (CVE-2023-46809); it was decrypted with node-forge. Prefer the default RSA-OAEP format.';
+  'note: this result key is wrapped with RSA PKCS#1 v1.5 (the iExec format, used for requests that do not ask ' +
+  'for sealwork_result_key_format "oaep-sha256"); it was decrypted locally with node-forge, where no padding ' +
+  'oracle can be queried. Ask for the RSA-OAEP wrap (sealwork app run --result-key-format oaep) to avoid it.';
 
 /**
  * Decrypt an encrypted result zip with the beneficiary's RSA private key (PEM). Tries

@@ -592,3 +592,95 @@ describe('interop with the real iexec SDK v9', () => {
     assert.equal(out.appShow.app?.appMultiaddr, 'docker.io/x/app:1', JSON.stringify(out.appShow));
   });
 });
+
+describe('PoCo views and calls iExec tooling needs', () => {
+  const hub = () => chain.deployment.hub;
+  const write = async (
+    who: TestRole,
+    functionName: 'claimArray' | 'initializeAndClaimArray' | 'initializeArray',
+    args: readonly unknown[],
+  ) => {
+    const { simulateContract, writeContract } = await import('viem/actions');
+    const { decodeChainError } = await import('../../src/chain/index.js');
+    try {
+      const { request } = await simulateContract(pc, {
+        address: hub(),
+        abi: hubAbi,
+        functionName,
+        args: args as never,
+        account: who.account,
+      });
+      const hash = await writeContract(who.walletClient!, request);
+      return await pc.waitForTransactionReceipt({ hash });
+    } catch (e) {
+      throw decodeChainError(e);
+    }
+  };
+
+  it('viewAccount: no stake and nothing locked, for anyone (prices are 0)', async () => {
+    for (const who of [role.requester!.account.address, role.scheduler!.account.address, zeroAddress]) {
+      const a = await pc.readContract({ address: hub(), abi: hubAbi, functionName: 'viewAccount', args: [who] });
+      assert.deepEqual(a, { stake: 0n, locked: 0n });
+    }
+  });
+
+  it('claimArray / initializeAndClaimArray: all or nothing, only after the final deadline, anyone may claim', async () => {
+    const s = await orders({ app: { volume: 3n }, pool: { volume: 3n }, req: { volume: 3n }, dataset: null });
+    const m = await match(s);
+    assert.equal(m.volume, 3n);
+    const t0 = (await initializeTask(role.scheduler!, m.dealid, m.botFirst)).taskid;
+    // Before the final deadline both revert, and nothing is initialized.
+    await rejects(write(role.requester!, 'claimArray', [[t0]]), 'TASK_FINAL_DEADLINE_NOT_REACHED');
+    await rejects(
+      write(role.requester!, 'initializeAndClaimArray', [[m.dealid, m.dealid], [1n, 2n]]),
+      'TASK_FINAL_DEADLINE_NOT_REACHED',
+    );
+    assert.equal((await readTask(pc, hub(), computeTaskId(m.dealid, 1n))).status, TaskStatus.UNSET);
+    await rejects(
+      write(role.requester!, 'initializeAndClaimArray', [[m.dealid], [1n, 2n]]),
+      'TASK_ARRAY_LENGTH_MISMATCH',
+    );
+    // initializeArray stays the scheduler's, as initialize.
+    await rejects(write(role.requester!, 'initializeArray', [[m.dealid], [1n]]), 'TASK_NOT_WORKERPOOL_OWNER');
+    await chain.increaseTime(3001);
+    // An index outside the deal fails the whole call.
+    await rejects(
+      write(role.requester!, 'initializeAndClaimArray', [[m.dealid, m.dealid], [1n, 3n]]),
+      'TASK_INDEX_OUT_OF_RANGE',
+    );
+    const a = await write(role.requester!, 'claimArray', [[t0]]);
+    const b = await write(role.requester!, 'initializeAndClaimArray', [[m.dealid, m.dealid], [1n, 2n]]);
+    for (const i of [0n, 1n, 2n])
+      assert.equal((await readTask(pc, hub(), computeTaskId(m.dealid, i))).status, TaskStatus.FAILED);
+    // Claiming again is refused (a FAILED task is final).
+    await rejects(write(role.requester!, 'claimArray', [[t0]]), 'TASK_WRONG_STATUS');
+    // Within the per-task gas the iexec SDK budgets when it splits a claim by the block gas limit.
+    assert.ok(a.gasUsed < 55_000n, `claimArray(1) used ${a.gasUsed}`);
+    assert.ok(b.gasUsed < 2n * 250_000n, `initializeAndClaimArray(2) used ${b.gasUsed}`);
+  });
+
+  it('the registries enumerate each owner\'s assets (ERC721Enumerable)', async () => {
+    const reg = chain.deployment.appRegistry;
+    const owner = role.appDev!.account.address;
+    const { appRegistryAbi } = await import('../../src/chain/generated/appRegistry.js');
+    const read = <T>(functionName: string, args: readonly unknown[]) =>
+      pc.readContract({ address: reg, abi: appRegistryAbi, functionName, args } as never) as Promise<T>;
+    const before = await read<bigint>('balanceOf', [owner]);
+    const created = (
+      await createApp(role.appDev!, {
+        name: `enum-${Date.now()}`,
+        multiaddr: 'docker.io/x/enum:1',
+        checksum: `0x${'44'.repeat(32)}`,
+        mrenclave: '',
+      })
+    ).address;
+    assert.equal(await read<bigint>('balanceOf', [owner]), before + 1n);
+    const ids: bigint[] = [];
+    for (let i = 0n; i <= before; i++) ids.push(await read<bigint>('tokenOfOwnerByIndex', [owner, i]));
+    assert.equal(new Set(ids).size, ids.length);
+    assert.ok(ids.some((id) => id === BigInt(created)));
+    assert.ok(ids.some((id) => id === BigInt(teeApp)));
+    assert.ok((await read<bigint>('totalSupply', [])) >= before + 1n);
+    await assert.rejects(read('tokenOfOwnerByIndex', [owner, before + 1n]), /ERC721OutOfBoundsIndex/);
+  });
+});

@@ -174,31 +174,39 @@ describe('deal params', () => {
       secrets: { '1': 'api-key' },
       inputFiles: ['https://example.com/a.csv'],
       resultEncryption: true,
-      resultKeyFormat: 'iexec',
+      storageProvider: 'ipfs',
     });
+    // sealwork's own encrypted requests ask for the stronger wrap explicitly.
     assert.deepEqual(JSON.parse(text), {
       iexec_args: '--x 1',
       iexec_secrets: { '1': 'api-key' },
       iexec_input_files: ['https://example.com/a.csv'],
       iexec_result_encryption: true,
-      sealwork_result_key_format: 'iexec',
+      iexec_result_storage_provider: 'ipfs',
+      sealwork_result_key_format: 'oaep-sha256',
     });
     assert.deepEqual(parseDealParams(text), {
       args: '--x 1',
       secrets: { '1': 'api-key' },
       inputFiles: ['https://example.com/a.csv'],
       resultEncryption: true,
-      resultKeyFormat: 'iexec',
+      resultKeyFormat: 'oaep-sha256',
+      storageProvider: 'ipfs',
     });
+    // Asking for the iExec wrap writes no sealwork key: the request is then exactly iExec's.
+    const iexecStyle = encodeDealParams({ resultEncryption: true, resultKeyFormat: 'iexec' });
+    assert.deepEqual(JSON.parse(iexecStyle), { iexec_result_encryption: true });
+    assert.equal(parseDealParams(iexecStyle).resultKeyFormat, 'iexec');
     assert.deepEqual(parseDealParams('not json'), {
       args: '',
       secrets: {},
       inputFiles: [],
       resultEncryption: false,
-      resultKeyFormat: 'oaep-sha256',
+      resultKeyFormat: 'iexec',
+      storageProvider: '',
     });
     assert.equal(parseDealParams('{"iexec_result_encryption":"true"}').resultEncryption, true);
-    assert.equal(parseDealParams('{"sealwork_result_key_format":"rsa-pkcs1"}').resultKeyFormat, 'iexec');
+    assert.equal(parseDealParams('{"sealwork_result_key_format":"oaep"}').resultKeyFormat, 'oaep-sha256');
   });
 });
 

@@ -24,6 +24,12 @@ library LibCore {
         uint256 workClockTimeRef;
     }
 
+    /// PoCo's escrow account (IexecLibCore_v5.Account).
+    struct Account {
+        uint256 stake;
+        uint256 locked;
+    }
+
     struct Resource {
         address pointer;
         address owner;
@@ -144,6 +150,8 @@ error InvalidAuthorization(bytes32 taskid, address worker, address enclaveChalle
 error InvalidEnclaveSignature(bytes32 taskid, address enclaveChallenge);
 /// With a callback, keccak256(resultsCallback) must equal the result digest.
 error ResultsCallbackMismatch(bytes32 taskid);
+/// initializeArray / initializeAndClaimArray take as many task indexes as deal ids.
+error ArrayLengthMismatch(uint256 dealids, uint256 indexes);
 
 /**
  * The marketplace and task contract, shaped like iExec PoCo v5 (IexecPoco1/2, IexecOrderManagement,
@@ -280,6 +288,13 @@ contract Hub is Ownable, EIP712 {
 
     function viewPresigned(bytes32 _id) external view returns (address signer) {
         return m_presigned[_id];
+    }
+
+    /// PoCo's escrow account view, read by iExec tooling before matching (the workerpool owner's
+    /// stake, the requester's balance). sealwork has no payments: every price is 0, so no account
+    /// ever holds a stake or has anything locked.
+    function viewAccount(address) external pure returns (LibCore.Account memory) {
+        return LibCore.Account(0, 0);
     }
 
     function viewDeal(bytes32 _id) external view returns (LibCore.Deal memory) {
@@ -537,10 +552,16 @@ contract Hub is Ownable, EIP712 {
 
     // ---------------------------------------------------------------- tasks
 
-    function initialize(bytes32 _dealid, uint256 idx) public returns (bytes32 taskid) {
+    /// Starts a task; sealwork lets only the deal's workerpool owner (the scheduler) do it.
+    function initialize(bytes32 _dealid, uint256 idx) public returns (bytes32) {
         LibCore.Deal storage deal = m_deals[_dealid];
         if (deal.app.pointer == address(0)) revert DealNotFound(_dealid);
         if (msg.sender != deal.workerpool.owner) revert NotWorkerpoolOwner(_dealid, deal.workerpool.owner, msg.sender);
+        return _initialize(deal, _dealid, idx);
+    }
+
+    function _initialize(LibCore.Deal storage deal, bytes32 _dealid, uint256 idx) private returns (bytes32 taskid) {
+        if (deal.app.pointer == address(0)) revert DealNotFound(_dealid);
         if (idx < deal.botFirst || idx >= deal.botFirst + deal.botSize) {
             revert TaskIndexOutOfRange(_dealid, idx, deal.botFirst, deal.botSize);
         }
@@ -620,5 +641,37 @@ contract Hub is Ownable, EIP712 {
         if (block.timestamp < task.finalDeadline) revert FinalDeadlineNotReached(_taskid, task.finalDeadline);
         task.status = LibCore.TaskStatusEnum.FAILED;
         emit TaskClaimed(_taskid);
+    }
+
+    // ---------------------------------------------------------------- array operations (PoCo)
+
+    /// Initializes several tasks (scheduler only, as `initialize`).
+    function initializeArray(bytes32[] calldata _dealid, uint256[] calldata _idx) external returns (bool) {
+        if (_dealid.length != _idx.length) revert ArrayLengthMismatch(_dealid.length, _idx.length);
+        for (uint256 i = 0; i < _dealid.length; ++i) {
+            initialize(_dealid[i], _idx[i]);
+        }
+        return true;
+    }
+
+    /// Claims several tasks; all or nothing. Callers bound the array by the block gas limit (the
+    /// iExec SDK sends at most gasLimit / 55 000 task ids per transaction).
+    function claimArray(bytes32[] calldata _taskid) external returns (bool) {
+        for (uint256 i = 0; i < _taskid.length; ++i) {
+            claim(_taskid[i]);
+        }
+        return true;
+    }
+
+    /// Initializes then claims tasks that were never started, after the deal's final deadline. As in
+    /// PoCo anyone may call it (the requester, typically): `claim` reverts the whole call before the
+    /// deadline, so nothing is started that could still run. Callers bound the arrays by the block
+    /// gas limit (the iExec SDK sends at most gasLimit / 250 000 tasks per transaction).
+    function initializeAndClaimArray(bytes32[] calldata _dealid, uint256[] calldata _idx) external returns (bool) {
+        if (_dealid.length != _idx.length) revert ArrayLengthMismatch(_dealid.length, _idx.length);
+        for (uint256 i = 0; i < _dealid.length; ++i) {
+            claim(_initialize(m_deals[_dealid[i]], _dealid[i], _idx[i]));
+        }
+        return true;
     }
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC721Enumerable} from "@openzeppelin/contracts/token/ERC721/extensions/ERC721Enumerable.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 
@@ -82,8 +83,9 @@ contract Workerpool is RegistryEntry {
     }
 }
 
-/// ERC-721 registry of clones; token id = uint256(asset address).
-abstract contract Registry is ERC721 {
+/// ERC-721 registry of clones; token id = uint256(asset address). Enumerable (`totalSupply`,
+/// `tokenByIndex`, `tokenOfOwnerByIndex`) as PoCo's registries, so iExec tooling can list an owner's assets.
+abstract contract Registry is ERC721Enumerable {
     address public immutable master;
 
     constructor(string memory name_, string memory symbol_, address master_) ERC721(name_, symbol_) {
