@@ -2,7 +2,8 @@
  * Gas per operation of the sealwork contracts on a fresh anvil:
  *   node --import tsx bench/gas.ts
  */
-import { stringToHex } from 'viem';
+import { stringToHex, type Hex } from 'viem';
+import { simulateContract, writeContract } from 'viem/actions';
 import {
   TAG_TEE,
   claimTask,
@@ -21,6 +22,7 @@ import {
   signEnclaveResult,
   signOrder,
   cancelOrder,
+  hubAbi,
 } from '../src/chain/index.js';
 import { startTestChain, testClients } from '../test/helpers/chain.js';
 
@@ -122,8 +124,40 @@ try {
   });
   rows.push(['contributeAndFinalize (TEE)', cf.gasUsed]);
   const t2 = await initializeTask(sched, m2.dealid, m2.botFirst);
+  // A deal of 10 tasks: 5 initialized (claimArray), 5 never started (initializeAndClaimArray).
+  const ro3 = await signOrder(req.walletClient!, dom, 'request', {
+    ...ro,
+    volume: 10n,
+    salt: `0x${'77'.repeat(32)}`,
+  });
+  const m3 = await matchOrders(req, { app: ao2, dataset: dso2, workerpool: wo2, request: ro3 });
+  const started: Hex[] = [];
+  for (let i = 0n; i < 5n; i++)
+    started.push((await initializeTask(sched, m3.dealid, m3.botFirst + i)).taskid);
   await chain.increaseTime(3001);
   rows.push(['claim (after final deadline)', (await claimTask(req, t2.taskid)).gasUsed]);
+  const hubCall = async (
+    functionName: 'claimArray' | 'initializeAndClaimArray',
+    args: readonly unknown[],
+  ) => {
+    const { request } = await simulateContract(req.publicClient, {
+      address: dom.hub,
+      abi: hubAbi,
+      functionName,
+      args: args as never,
+      account: req.account,
+    });
+    const hash = await writeContract(req.walletClient!, request);
+    return (await req.publicClient.waitForTransactionReceipt({ hash })).gasUsed;
+  };
+  rows.push(['claimArray (5 started tasks)', await hubCall('claimArray', [started])]);
+  rows.push([
+    'initializeAndClaimArray (5 tasks never started)',
+    await hubCall('initializeAndClaimArray', [
+      Array.from({ length: 5 }, () => m3.dealid),
+      Array.from({ length: 5 }, (_, i) => m3.botFirst + 5n + BigInt(i)),
+    ]),
+  ]);
   rows.push(['cancel workerpool order', (await cancelOrder(sched, 'workerpool', wo)).gasUsed]);
 
   const width = Math.max(...rows.map(([n]) => n.length));

@@ -619,7 +619,12 @@ describe('PoCo views and calls iExec tooling needs', () => {
 
   it('viewAccount: no stake and nothing locked, for anyone (prices are 0)', async () => {
     for (const who of [role.requester!.account.address, role.scheduler!.account.address, zeroAddress]) {
-      const a = await pc.readContract({ address: hub(), abi: hubAbi, functionName: 'viewAccount', args: [who] });
+      const a = await pc.readContract({
+        address: hub(),
+        abi: hubAbi,
+        functionName: 'viewAccount',
+        args: [who],
+      });
       assert.deepEqual(a, { stake: 0n, locked: 0n });
     }
   });
@@ -632,7 +637,10 @@ describe('PoCo views and calls iExec tooling needs', () => {
     // Before the final deadline both revert, and nothing is initialized.
     await rejects(write(role.requester!, 'claimArray', [[t0]]), 'TASK_FINAL_DEADLINE_NOT_REACHED');
     await rejects(
-      write(role.requester!, 'initializeAndClaimArray', [[m.dealid, m.dealid], [1n, 2n]]),
+      write(role.requester!, 'initializeAndClaimArray', [
+        [m.dealid, m.dealid],
+        [1n, 2n],
+      ]),
       'TASK_FINAL_DEADLINE_NOT_REACHED',
     );
     assert.equal((await readTask(pc, hub(), computeTaskId(m.dealid, 1n))).status, TaskStatus.UNSET);
@@ -645,11 +653,17 @@ describe('PoCo views and calls iExec tooling needs', () => {
     await chain.increaseTime(3001);
     // An index outside the deal fails the whole call.
     await rejects(
-      write(role.requester!, 'initializeAndClaimArray', [[m.dealid, m.dealid], [1n, 3n]]),
+      write(role.requester!, 'initializeAndClaimArray', [
+        [m.dealid, m.dealid],
+        [1n, 3n],
+      ]),
       'TASK_INDEX_OUT_OF_RANGE',
     );
     const a = await write(role.requester!, 'claimArray', [[t0]]);
-    const b = await write(role.requester!, 'initializeAndClaimArray', [[m.dealid, m.dealid], [1n, 2n]]);
+    const b = await write(role.requester!, 'initializeAndClaimArray', [
+      [m.dealid, m.dealid],
+      [1n, 2n],
+    ]);
     for (const i of [0n, 1n, 2n])
       assert.equal((await readTask(pc, hub(), computeTaskId(m.dealid, i))).status, TaskStatus.FAILED);
     // Claiming again is refused (a FAILED task is final).
@@ -659,7 +673,7 @@ describe('PoCo views and calls iExec tooling needs', () => {
     assert.ok(b.gasUsed < 2n * 250_000n, `initializeAndClaimArray(2) used ${b.gasUsed}`);
   });
 
-  it('the registries enumerate each owner\'s assets (ERC721Enumerable)', async () => {
+  it("the registries enumerate each owner's assets (ERC721Enumerable)", async () => {
     const reg = chain.deployment.appRegistry;
     const owner = role.appDev!.account.address;
     const { appRegistryAbi } = await import('../../src/chain/generated/appRegistry.js');
