@@ -13,6 +13,7 @@
  * back as `{"$b64": "…"}`, big numbers as decimal strings.
  */
 import { createInterface } from 'node:readline';
+import { JsonRpcProvider, Wallet } from 'ethers';
 import { IExec, utils } from 'iexec';
 
 const cfg = JSON.parse(process.argv[2]!) as {
@@ -31,7 +32,10 @@ const sdk = (key: string): IExec => {
   let s = sdks.get(key);
   if (!s) {
     s = new IExec(
-      { ethProvider: utils.getSignerFromPrivateKey(cfg.chainUrl, key) },
+      // An ethers signer whose provider does not cache reads: anvil mines each transaction at
+      // once, and ethers' default 250 ms cache would hand two transactions sent back to back the
+      // same nonce (docs/iexec-compat.md). `utils.getSignerFromPrivateKey` is fine on a real chain.
+      { ethProvider: new Wallet(key, new JsonRpcProvider(cfg.chainUrl, undefined, { cacheTimeout: -1 })) },
       {
         hubAddress: cfg.hubAddress,
         smsURL: cfg.smsURL,
