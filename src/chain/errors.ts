@@ -167,8 +167,9 @@ export const CHAIN_ERROR_MESSAGES: Record<string, Sentence> = {
   },
   ERC721OutOfBoundsIndex: {
     code: 'ASSET_INDEX_OUT_OF_RANGE',
-    message: (a) => `${short(a[0])} owns fewer than ${Number(a[1]) + 1} assets of this registry (index ${a[1]}).`,
-    hint: 'Count the owner\'s assets first (balanceOf), then ask for an index below that count.',
+    message: (a) =>
+      `${short(a[0])} owns fewer than ${Number(a[1]) + 1} assets of this registry (index ${a[1]}).`,
+    hint: "Count the owner's assets first (balanceOf), then ask for an index below that count.",
   },
   ERC721EnumerableForbiddenBatchMint: {
     code: 'ASSET_CREATE_FAILED',
