@@ -202,16 +202,49 @@ export function splitPem(text: string): string[] {
   return text.match(PEM_RE) ?? [];
 }
 
-/** Type 5 data is a PEM chain; some synthetic vectors concatenate DER certificates instead. */
-function certChainFrom(data: Uint8Array): string[] {
-  const text = Buffer.from(data).toString('latin1');
-  const pems = splitPem(text);
-  if (pems.length > 0) return pems;
+/**
+ * The certificates of type 5 certification data: a PEM chain (leaf first), each block's base64 in
+ * canonical form, blocks separated by line breaks only, optionally NUL-terminated (as Intel's QE
+ * writes it); or — in some synthetic vectors — DER certificates back to back. Every byte must
+ * belong to that shape: this data is not covered by any signature (only the certificates' own
+ * signatures protect them), so a byte the parser skipped could change without the quote failing.
+ * Returns undefined for anything else.
+ */
+function certChainFrom(data: Uint8Array): string[] | undefined {
+  const end = data.length > 0 && data[data.length - 1] === 0 ? data.length - 1 : data.length;
+  const text = Buffer.from(data.subarray(0, end)).toString('latin1');
+  if (text.startsWith('-----BEGIN ')) return strictPemChain(text);
+  return derChain(data);
+}
+
+const PEM_BLOCK =
+  /(?:\r?\n)*-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n-----END CERTIFICATE-----(?:\r?\n)*/y;
+
+function strictPemChain(text: string): string[] | undefined {
+  const out: string[] = [];
+  PEM_BLOCK.lastIndex = 0;
+  while (PEM_BLOCK.lastIndex < text.length) {
+    const start = PEM_BLOCK.lastIndex;
+    const m = PEM_BLOCK.exec(text);
+    if (!m) return undefined;
+    const lines = m[1]!.split(/\r?\n/);
+    const b64 = lines.join('');
+    // Canonical base64 only: decoding then encoding gives back the same text (no stray
+    // characters, no non-zero padding bits, '=' only at the end).
+    if (lines.some((l) => l.length === 0 || l.includes('\r')) || b64.length % 4 !== 0) return undefined;
+    if (Buffer.from(b64, 'base64').toString('base64') !== b64) return undefined;
+    out.push(text.slice(start, PEM_BLOCK.lastIndex).trim());
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function derChain(data: Uint8Array): string[] | undefined {
   const out: string[] = [];
   let p = 0;
   try {
-    while (p < data.length && data[p] === 0x30) {
+    while (p < data.length) {
       const t = readTlv(data, p);
+      if (t.tag !== 0x30) return undefined;
       children(t.content); // must be a well-formed SEQUENCE
       const b64 = Buffer.from(t.raw)
         .toString('base64')
@@ -220,9 +253,9 @@ function certChainFrom(data: Uint8Array): string[] {
       p = t.end;
     }
   } catch {
-    return [];
+    return undefined;
   }
-  return out;
+  return out.length > 0 ? out : undefined;
 }
 
 function readCertification(r: Reader): CertificationData {
@@ -231,7 +264,12 @@ function readCertification(r: Reader): CertificationData {
   if (size > MAX_SIG_DATA) throw malformed('certification data size is implausibly large', { size });
   const data = r.take(size, 'certification data');
   const cd: CertificationData = { type, data };
-  if (type === 5) cd.pemChain = certChainFrom(data);
+  if (type === 5) {
+    const chain = certChainFrom(data);
+    if (!chain)
+      throw malformed('certification data type 5 is not a well-formed certificate chain (PEM or DER)');
+    cd.pemChain = chain;
+  }
   return cd;
 }
 
