@@ -30,7 +30,12 @@ export interface AttestationVerifierOptions {
   policy?: Omit<PolicyInput, 'mrenclave'> & { mrenclave?: string | string[] };
   /** The simulated platform's root (`openSimPlatform(home).trustedRoot`); trusted as a root, accepted only if the policy allows simulation. */
   simulationRoot?: TrustedRoot;
-  /** Verification time (default now). */
+  /**
+   * Extra trust anchors for real (non-simulated) quotes besides the pinned Intel SGX Root CA, e.g.
+   * Intel's QVL test root in tests.
+   */
+  trustedRoots?: TrustedRoot[];
+  /** Verification time (default now): a pinned clock lets recorded quotes be checked with their collateral. */
   at?: () => Date;
 }
 
@@ -44,7 +49,9 @@ export function parseSmsPolicy(input: unknown): Policy {
 
 export function createAttestationVerifier(opts: AttestationVerifierOptions = {}): AttestationVerifier {
   const input = { ...DEFAULT_SMS_POLICY, ...(opts.policy ?? {}) } as Record<string, unknown>;
-  const pinsEnclave = input.mrenclave !== undefined || input.mrsigner !== undefined;
+  // An SMS policy that names MRSIGNER (and ISVPRODID) but no MRENCLAVE still has the app's
+  // fingerprint pin the enclave: only a policy that lists MRENCLAVE values replaces it.
+  const pinsEnclave = input.mrenclave !== undefined;
   const base = parseSmsPolicy(input);
   const perEnclave = new Map<string, Policy>();
   const policyFor = (mrenclave: string): Policy => {
@@ -57,7 +64,10 @@ export function createAttestationVerifier(opts: AttestationVerifierOptions = {})
     }
     return p;
   };
-  const roots = opts.simulationRoot ? [opts.simulationRoot] : [];
+  const roots = [
+    ...(opts.trustedRoots ?? []).map((r) => ({ ...r, simulated: false })),
+    ...(opts.simulationRoot ? [opts.simulationRoot] : []),
+  ];
   const collaterals = new Map<string, Collateral>();
   const collateralOf = (c: unknown): Collateral => {
     const key = createHash('sha256')

@@ -76,9 +76,9 @@ export const SESSION_REFUSALS = [
   'QUOTE_ROOT_UNTRUSTED',
   'ENCLAVE_DEBUG',
   'POLICY_REFUSED',
-  'REPORTDATA_MISMATCH',
   'APP_FINGERPRINT_INVALID',
   'MRENCLAVE_MISMATCH',
+  'REPORTDATA_MISMATCH',
   'DATASET_NOT_FOUND',
   'DATASET_KEY_MISSING',
   'REQUESTER_SECRET_MISSING',
@@ -299,7 +299,10 @@ async function checkQuote(x: Checks, c: Claim, trail: Trail): Promise<VerifiedEn
   return verdict.enclave;
 }
 
-/** 5. REPORTDATA binds the session key to the nonce. */
+/**
+ * 6. REPORTDATA binds the session key to the nonce: the last check of the enclave, once its
+ * identity (quote, policy, fingerprint) is known to be right.
+ */
 function checkBinding(c: Claim, enclave: VerifiedEnclave): void {
   const expected = sessionBinding(c.publicKeyBytes, c.nonce);
   const got = Buffer.from(enclave.reportData).subarray(0, 32);
@@ -310,7 +313,7 @@ function checkBinding(c: Claim, enclave: VerifiedEnclave): void {
     );
 }
 
-/** 6. MRENCLAVE is the app's on-chain fingerprint. */
+/** 5. MRENCLAVE is the app's on-chain fingerprint. */
 async function checkFingerprint(
   x: Checks,
   deal: ChainDealInfo,
@@ -452,8 +455,8 @@ async function release(
   await checkWorker(x, claim);
   await checkNonce(x, claim);
   const enclave = await checkQuote(x, claim, trail);
-  checkBinding(claim, enclave);
   const app = await checkFingerprint(x, deal, enclave);
+  checkBinding(claim, enclave);
   const params = parseDealParams(deal.params);
   const secrets = await x.timed('secrets', () => gatherSecrets(x, claim, deal, params, challenge));
   const payload = sessionSecrets(claim, deal, params, app, secrets, challenge);

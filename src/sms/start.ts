@@ -8,7 +8,7 @@ import { hkdfSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Address } from 'viem';
-import { openSimPlatform, type PolicyInput } from '../attestation/index.js';
+import { openSimPlatform, type PolicyInput, type TrustedRoot } from '../attestation/index.js';
 import { createChainClients, createChainReader } from '../chain/index.js';
 import { SealworkError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -46,6 +46,10 @@ export interface StartSmsOptions {
   allowSimulation?: boolean;
   /** Where the simulated platform lives (default `home`). */
   simPlatformHome?: string;
+  /** Extra trust anchors for real quotes, besides the pinned Intel SGX Root CA (tests: Intel's QVL test root). */
+  trustedRoots?: TrustedRoot[];
+  /** The quote verification clock (default now): tests pin it to check recorded quotes with their collateral. */
+  verificationTime?: () => Date;
   tlsCert?: string;
   tlsKey?: string;
   /** Serve plain HTTP (only for local tests behind another TLS terminator). */
@@ -209,6 +213,8 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
     const verifier = createAttestationVerifier({
       policy,
       ...(simulationRoot ? { simulationRoot } : {}),
+      ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}),
+      ...(o.verificationTime ? { at: o.verificationTime } : {}),
     });
     const sms = createSms({
       identity: identityOf(measurement),
