@@ -46,28 +46,30 @@ function normSerial(hex: string): string {
 export function parseCert(pem: string): ParsedCert {
   let p = certCache.get(pem);
   if (p) return p;
-  let cert: X509Certificate;
   try {
-    cert = new X509Certificate(pem);
+    // X509Certificate parses lazily: the public key (and some fields) are decoded when first
+    // read, so every read stays inside this try (a certificate whose key cannot be decoded is
+    // malformed, not an internal error).
+    const cert = new X509Certificate(pem);
+    p = {
+      cert,
+      der: new Uint8Array(cert.raw),
+      fingerprint256: cert.fingerprint256,
+      publicKey: cert.publicKey,
+      notBefore: Date.parse(cert.validFrom),
+      notAfter: Date.parse(cert.validTo),
+      serial: normSerial(cert.serialNumber),
+      subject: cert.subject,
+      issuer: cert.issuer,
+      subjectDer: subjectDerHex(new Uint8Array(cert.raw)),
+      ca: cert.ca,
+    };
   } catch (e) {
     throw new SealworkError('CERT_MALFORMED', 'A certificate in the chain cannot be parsed.', {
       hint: 'Check the PEM chain in the quote or collateral.',
       cause: e,
     });
   }
-  p = {
-    cert,
-    der: new Uint8Array(cert.raw),
-    fingerprint256: cert.fingerprint256,
-    publicKey: cert.publicKey,
-    notBefore: Date.parse(cert.validFrom),
-    notAfter: Date.parse(cert.validTo),
-    serial: normSerial(cert.serialNumber),
-    subject: cert.subject,
-    issuer: cert.issuer,
-    subjectDer: subjectDerHex(new Uint8Array(cert.raw)),
-    ca: cert.ca,
-  };
   if (certCache.size > 4096) certCache.clear();
   certCache.set(pem, p);
   return p;

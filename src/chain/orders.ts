@@ -4,6 +4,7 @@
  */
 import {
   hashTypedData,
+  isAddress,
   zeroAddress,
   zeroHash,
   type Account,
@@ -299,18 +300,6 @@ export function emptyDatasetOrder(): DatasetOrder {
 
 // ---------------------------------------------------------------- JSON (bigints as decimal strings)
 
-const BIGINT_FIELDS = new Set([
-  'appprice',
-  'datasetprice',
-  'workerpoolprice',
-  'appmaxprice',
-  'datasetmaxprice',
-  'workerpoolmaxprice',
-  'volume',
-  'category',
-  'trust',
-]);
-
 /**
  * An order as plain JSON (bigints as decimal strings), as iExec tools exchange them, with its
  * fields in the struct's order (then `sign`).
@@ -334,14 +323,57 @@ const FIELDS: Record<OrderKind, readonly string[]> = {
   request: [...ORDER_TYPES.RequestOrder.map((f) => f.name), 'sign'],
 };
 
-/** Parse a JSON order of the given kind; throws ORDER_INVALID naming the bad field. */
+/** The EIP-712 type of every field of an order (and `sign`, the signature bytes). */
+const FIELD_TYPES: Record<OrderKind, Record<string, string>> = {
+  app: Object.fromEntries([...ORDER_TYPES.AppOrder.map((f) => [f.name, f.type]), ['sign', 'bytes']]),
+  dataset: Object.fromEntries([...ORDER_TYPES.DatasetOrder.map((f) => [f.name, f.type]), ['sign', 'bytes']]),
+  workerpool: Object.fromEntries([
+    ...ORDER_TYPES.WorkerpoolOrder.map((f) => [f.name, f.type]),
+    ['sign', 'bytes'],
+  ]),
+  request: Object.fromEntries([...ORDER_TYPES.RequestOrder.map((f) => [f.name, f.type]), ['sign', 'bytes']]),
+};
+
+const UINT256_MAX = (1n << 256n) - 1n;
+
+/** A JSON field as its EIP-712 type takes it; throws (plain Error) when it does not fit. */
+function fieldValue(type: string, v: unknown): unknown {
+  switch (type) {
+    case 'uint256': {
+      const ok =
+        (typeof v === 'string' && /^(\d+|0x[0-9a-fA-F]+)$/.test(v)) ||
+        (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
+      const n = ok ? BigInt(v as string | number) : -1n;
+      if (n < 0n || n > UINT256_MAX) throw new Error('not a uint256 (a decimal string)');
+      return n;
+    }
+    case 'string':
+      return typeof v === 'string' ? v : JSON.stringify(v);
+    case 'address':
+      // strict: a mixed-case address must carry a valid EIP-55 checksum, as the signer hashed it
+      if (typeof v !== 'string' || !isAddress(v, { strict: true })) throw new Error('not a 20-byte address');
+      return v;
+    case 'bytes32':
+      if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(v)) throw new Error('not 32 bytes of hex');
+      return v;
+    default:
+      if (typeof v !== 'string' || !/^0x(?:[0-9a-fA-F]{2})*$/.test(v)) throw new Error('not hex bytes');
+      return v;
+  }
+}
+
+/**
+ * Parse a JSON order of the given kind; throws ORDER_INVALID naming the bad field. Every field is
+ * checked against its EIP-712 type (uint256 range, address and bytes32 lengths), so a parsed order
+ * always hashes and signs.
+ */
 export function orderFromJson<K extends OrderKind>(kind: K, json: unknown): OrderByKind[K] {
-  if (typeof json !== 'object' || json === null)
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw new SealworkError('ORDER_INVALID', `The ${kind} order is not a JSON object.`);
   const src = json as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const f of FIELDS[kind]) {
-    const v = src[f];
+    const v = Object.hasOwn(src, f) ? src[f] : undefined;
     if (v === undefined || v === null) {
       if (f === 'sign') {
         out[f] = '0x';
@@ -352,17 +384,16 @@ export function orderFromJson<K extends OrderKind>(kind: K, json: unknown): Orde
       });
     }
     try {
-      if (BIGINT_FIELDS.has(f)) out[f] = BigInt(v as string | number);
-      else if (f === 'params') out[f] = typeof v === 'string' ? v : JSON.stringify(v);
-      else {
-        if (typeof v !== 'string' || !/^0x[0-9a-fA-F]*$/.test(v)) throw new Error('not hex');
-        out[f] = v;
-      }
+      out[f] = fieldValue(FIELD_TYPES[kind][f]!, v);
     } catch (e) {
-      throw new SealworkError('ORDER_INVALID', `The ${kind} order field "${f}" is invalid.`, {
-        details: { field: f },
-        cause: e,
-      });
+      throw new SealworkError(
+        'ORDER_INVALID',
+        `The ${kind} order field "${f}" is invalid: ${(e as Error).message}.`,
+        {
+          details: { field: f },
+          cause: e,
+        },
+      );
     }
   }
   return out as unknown as OrderByKind[K];

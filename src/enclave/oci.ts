@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { SealworkError, fsError, type ErrorCode } from '../errors.js';
 import { UnpackBudget, type UnpackLimits } from './unpack-limits.js';
@@ -99,6 +98,21 @@ function blobPath(dir: string, digest: string): string {
 }
 
 /**
+ * Write a tar entry's body to a new file. Read with `for await`, not `pipeline`: an entry whose
+ * archive ended early may already be destroyed when it is reached, and `pipeline` never settles
+ * on a destroyed tar-stream entry (found by `npm run fuzz`: a truncated archive hung `openImage`),
+ * whereas iterating it throws.
+ */
+async function writeEntryBody(entry: AsyncIterable<unknown>, host: string): Promise<void> {
+  const fh = await fs.open(host, 'wx');
+  try {
+    for await (const chunk of entry) await fh.write(chunk as Buffer);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Extract an image archive (only plain files and folders; links to earlier entries are copied),
  * within the unpack limits (a tar is not compressed, but copied links could multiply it).
  */
@@ -132,7 +146,7 @@ async function extractArchive(archive: string, dest: string, budget: UnpackBudge
           await mkdirs(parts.slice(0, -1));
           budget.entry();
           budget.take(h.size ?? 0); // before writing: tar-stream yields exactly the declared size
-          await pipeline(entry, createWriteStream(host, { flags: 'wx' }));
+          await writeEntryBody(entry, host);
         } else if (h.type === 'symlink' || h.type === 'link') {
           const t = h.linkname ?? '';
           const target = h.type === 'link' ? imagePath(t, 'IMAGE_PATH_TRAVERSAL') : linkTargetInRoot(p, t);

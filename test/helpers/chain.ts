@@ -30,6 +30,8 @@ export interface TestChain {
   saveTo(home: string): Promise<void>;
   /** Move the chain clock forward (evm_increaseTime + evm_mine). */
   increaseTime(seconds: number): Promise<void>;
+  /** The anvil process id (for a supervisor that must kill it, e.g. the fuzz driver). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
       accounts,
       deployment,
       saveTo,
+      pid: anvil.child.pid,
       async increaseTime(seconds) {
         await rpc('evm_increaseTime', [seconds]);
         await rpc('evm_mine', []);

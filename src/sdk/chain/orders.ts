@@ -238,13 +238,34 @@ export async function readOrderFile<K extends OrderKind = OrderKind>(
   path: string,
   expected?: K,
 ): Promise<Extract<SignedOrderFile, { kind: K }>> {
-  let json: Record<string, unknown>;
+  let text: string;
   try {
-    json = JSON.parse(await fs.readFile(resolve(path), 'utf8')) as Record<string, unknown>;
+    text = await fs.readFile(resolve(path), 'utf8');
   } catch (e) {
-    if (e instanceof SyntaxError) throw new SealworkError('ORDER_INVALID', `${path} is not JSON.`);
     throw fsError(e, path, 'read order file');
   }
+  return parseOrderFile(text, path, expected);
+}
+
+/** The text of an order file (see readOrderFile); `path` names it in errors. */
+export function parseOrderFile<K extends OrderKind = OrderKind>(
+  text: string,
+  path: string,
+  expected?: K,
+): Extract<SignedOrderFile, { kind: K }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new SealworkError('ORDER_INVALID', `${path} is not JSON.`);
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(parsed) || (parsed.order !== undefined && !isObject(parsed.order)))
+    throw new SealworkError('ORDER_INVALID', `${path} is not an order file (a JSON object).`, {
+      hint: 'Use a file written by `sealwork order sign`.',
+    });
+  const json = parsed;
   const raw = (json.order ?? json) as Record<string, unknown>;
   const kind = (json.kind as OrderKind | undefined) ?? inferKind(raw);
   if (!kind || !['app', 'dataset', 'workerpool', 'request'].includes(kind))
@@ -254,12 +275,13 @@ export async function readOrderFile<K extends OrderKind = OrderKind>(
   if (expected && kind !== expected)
     throw new SealworkError('ORDER_KIND_MISMATCH', `${path} holds a ${kind} order, not a ${expected} order.`);
   const order = orderFromJson(kind, raw);
-  return {
-    kind,
-    chainId: Number(json.chainId ?? 0),
-    hub: (json.hub as Address) ?? zeroAddress,
-    order,
-  } as Extract<SignedOrderFile, { kind: K }>; // kind checked against `expected` above
+  const chainId = json.chainId ?? 0;
+  const hub = json.hub ?? zeroAddress;
+  if (!Number.isSafeInteger(chainId) || (chainId as number) < 0)
+    throw new SealworkError('ORDER_INVALID', `${path}: chainId is not a chain id.`);
+  if (typeof hub !== 'string' || !isAddress(hub, { strict: true }))
+    throw new SealworkError('ORDER_INVALID', `${path}: hub is not an address.`);
+  return { kind, chainId, hub, order } as Extract<SignedOrderFile, { kind: K }>; // kind checked against `expected` above
 }
 
 /** Refuse an order file signed for another chain or hub (its signature could not verify here). */
