@@ -81,7 +81,8 @@ const outDir = resolve(
 );
 mkdirSync(outDir, { recursive: true });
 const totalWeight = chosen.reduce((s, t) => s + t.weight, 0);
-const plan = chosen.map((t) => ({ t, n: Math.max(1, Math.round((opts.count * t.weight) / totalWeight)) }));
+const plan = chosen.map((t) => ({ t, n: Math.max(1, Math.floor((opts.count * t.weight) / totalWeight)) }));
+plan[0]!.n += Math.max(0, opts.count - plan.reduce((s, p) => s + p.n, 0)); // exactly --count in all
 
 console.log(`sealwork fuzz: ${opts.count} inputs, seed ${opts.seed}, per-input limit ${opts.timeout} ms`);
 const machine = yardstick();
