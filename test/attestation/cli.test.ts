@@ -99,7 +99,12 @@ describe('sealwork attest (CLI)', () => {
     const r2 = await runCli(['attest', 'verify', junk, '--collateral', `${quote}.collateral.json`], { env });
     assert.equal(r2.code, 1);
     assert.match(r2.stderr, /QUOTE_TRUNCATED|QUOTE_MALFORMED/);
+    // No collateral beside the quote, none given: refused before the quote is read.
     const r3 = await runCli(['attest', 'verify', junk], { env });
-    assert.match(r3.stderr, /COLLATERAL_MISSING|QUOTE_/);
+    assert.equal(r3.code, 1, r3.stderr);
+    assert.match(r3.stderr, /COLLATERAL_MISSING/);
+    const r4 = await runCli(['attest', 'verify', junk, '--json'], { env });
+    assert.equal(r4.code, 1, r4.stderr);
+    assert.equal((JSON.parse(r4.stdout) as { error: { code: string } }).error.code, 'COLLATERAL_MISSING');
   });
 });

@@ -1,10 +1,24 @@
 /**
- * The iExec protocol formulas (src/protocol), tested once: against iExec's own values, and
- * against viem's abi.encodePacked.
+ * The iExec protocol formulas (src/protocol), checked against iExec's definitions computed
+ * independently of the code under test (which uses viem): the iexec SDK v9 itself where it exports
+ * the formula (`IExecDealModule.computeTaskId`, `utils.encodeTag`), and ethers v6 for the others,
+ * written as iExec writes them — the SDK's `concatenateAndHash` (common/sms/push.js) for the SMS
+ * challenges, PoCo's `abi.encodePacked` (IexecPoco2Delegate: the authorization, resultHash,
+ * resultSeal and the enclave message) with `solidityPackedKeccak256`.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodePacked, keccak256, stringToHex, toBytes, type Hex } from 'viem';
+import {
+  AbiCoder,
+  Wallet,
+  concat,
+  getBytes,
+  keccak256 as ethersKeccak256,
+  solidityPackedKeccak256,
+  toUtf8Bytes,
+} from 'ethers';
+import { IExecConfig, IExecDealModule, utils as iexecUtils } from 'iexec';
+import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import {
   SMS_DOMAIN,
@@ -14,35 +28,41 @@ import {
   workerpoolAuthorizationHash,
 } from '../../src/protocol/index.js';
 
-describe('challenge formulas', () => {
+/** The iexec SDK's SMS challenge hashing (common/sms/push.js), with ethers as the SDK does. */
+const DOMAIN_HASH = ethersKeccak256(toUtf8Bytes('IEXEC_SMS_DOMAIN'));
+const sdkHash = (...hex: string[]) => ethersKeccak256(concat(hex.map((h) => getBytes(h))));
+const utf8Hash = (s: string) => ethersKeccak256(toUtf8Bytes(s));
+const sdkWeb3Challenge = (address: string, value: string) => sdkHash(DOMAIN_HASH, address, utf8Hash(value));
+const sdkWeb2Challenge = (owner: string, name: string, value: string) =>
+  sdkHash(DOMAIN_HASH, owner, utf8Hash(name), utf8Hash(value));
+/** The real SDK's deal module, offline (computeTaskId needs no chain). */
+const iexecDeals = IExecDealModule.fromConfig(new IExecConfig({ ethProvider: 'http://127.0.0.1:9' }));
+
+describe('challenge formulas, computed with ethers as the iexec SDK does', () => {
   it('DOMAIN = keccak256("IEXEC_SMS_DOMAIN")', () => {
-    assert.equal(SMS_DOMAIN, keccak256(toBytes('IEXEC_SMS_DOMAIN')));
+    assert.equal(SMS_DOMAIN, DOMAIN_HASH);
   });
-  it('web3 and web2 challenges are keccak256 over the packed parts, address case ignored', () => {
-    const a = privateKeyToAccount(generatePrivateKey()).address;
-    const expected3 = keccak256(
-      encodePacked(['bytes32', 'address', 'bytes32'], [SMS_DOMAIN, a, keccak256(stringToHex('k'))]),
-    );
-    assert.equal(web3SecretChallenge(a, 'k'), expected3);
-    assert.equal(web3SecretChallenge(a.toLowerCase(), 'k'), expected3);
-    const expected2 = keccak256(
-      encodePacked(
-        ['bytes32', 'address', 'bytes32', 'bytes32'],
-        [SMS_DOMAIN, a, keccak256(stringToHex('n')), keccak256(stringToHex('v'))],
-      ),
-    );
-    assert.equal(web2SecretChallenge(a, 'n', 'v'), expected2);
-    assert.notEqual(web2SecretChallenge(a, 'n', 'v2'), expected2);
+  it('web3 and web2 challenges, for random addresses and values, whatever the address case', () => {
+    for (let n = 0; n < 8; n++) {
+      const a = privateKeyToAccount(generatePrivateKey()).address;
+      const value = `secret-${n}-${generatePrivateKey()}-é✓`;
+      const name = `name-${n}`;
+      assert.equal(web3SecretChallenge(a, value), sdkWeb3Challenge(a, value));
+      assert.equal(web3SecretChallenge(a.toLowerCase(), value), sdkWeb3Challenge(a, value));
+      assert.equal(web2SecretChallenge(a, name, value), sdkWeb2Challenge(a, name, value));
+    }
   });
-  it('workerpool authorization = keccak256(worker ‖ taskId ‖ enclaveChallenge); challenge request = keccak256(taskId)', () => {
-    const w = privateKeyToAccount(generatePrivateKey()).address;
-    const e = privateKeyToAccount(generatePrivateKey()).address;
-    const t = keccak256('0x01') as Hex;
-    assert.equal(
-      workerpoolAuthorizationHash({ workerWallet: w, chainTaskId: t, enclaveChallenge: e }),
-      keccak256(encodePacked(['address', 'bytes32', 'address'], [w, t, e])),
-    );
-    assert.equal(teeChallengeRequestHash(t), keccak256(t));
+  it('workerpool authorization = keccak256(abi.encodePacked(worker, taskid, enclaveChallenge)); challenge request = keccak256(taskId)', () => {
+    for (let n = 0; n < 8; n++) {
+      const w = privateKeyToAccount(generatePrivateKey()).address;
+      const e = privateKeyToAccount(generatePrivateKey()).address;
+      const t = generatePrivateKey(); // any 32 bytes
+      assert.equal(
+        workerpoolAuthorizationHash({ workerWallet: w, chainTaskId: t, enclaveChallenge: e }),
+        solidityPackedKeccak256(['address', 'bytes32', 'address'], [w, t, e]),
+      );
+      assert.equal(teeChallengeRequestHash(t), ethersKeccak256(t));
+    }
   });
 });
 
@@ -73,9 +93,8 @@ describe('session JWE (ECDH-ES + A256GCM, built and opened with jose)', () => {
 });
 
 /**
- * Known values, computed once with iExec's own code and ethers (not viem): `computeTaskId` of the
- * iexec SDK v9 (`common/execution/deal.js`), `concatenateAndHash` of its `common/sms/push.js`,
- * `solidityPackedKeccak256` for PoCo's abi.encodePacked formulas, and `utils.encodeTag(['tee'])`.
+ * Known values (regression anchors), each also recomputed here with the iexec SDK or ethers: the
+ * constants cannot drift from iExec's definitions unnoticed.
  */
 describe("the protocol formulas give iExec's values", () => {
   const deal = '0x01bec675748ec81757905bfe0049982ff2b3eb61b7e73992bce6fe67ac0cf116' as Hex; // keccak256("sealwork deal")
@@ -87,7 +106,14 @@ describe("the protocol formulas give iExec's values", () => {
 
   it('task id = keccak256(dealid ‖ uint256 index)', async () => {
     const { computeTaskId } = await import('../../src/protocol/index.js');
+    assert.equal(await iexecDeals.computeTaskId(deal, 3), task, 'the iexec SDK gives the anchor');
+    assert.equal(
+      ethersKeccak256(AbiCoder.defaultAbiCoder().encode(['bytes32', 'uint256'], [deal, 0])),
+      '0x7ad95e6633ae8dee7810d9160e83518f769a19dd92d7dd98f12ca6c449442c21',
+    );
     assert.equal(computeTaskId(deal, 3), task);
+    for (const i of [1, 2, 1000, 2 ** 40])
+      assert.equal(computeTaskId(deal, i), await iexecDeals.computeTaskId(deal, i), `task ${i}`);
     assert.equal(computeTaskId(deal, 3n), task);
     assert.equal(
       computeTaskId(deal, 0),
@@ -96,6 +122,15 @@ describe("the protocol formulas give iExec's values", () => {
   });
 
   it('SMS domain and secret challenges', () => {
+    assert.equal(DOMAIN_HASH, '0x0a26923d45a019b77e856d0001681f98ab9707ec15b2b98048cc91eed00b6793');
+    assert.equal(
+      sdkWeb3Challenge(owner, 'dataset-key'),
+      '0x6a4d5685e740cc52d8993fb7447e0d091e467d5aded401719fbf983c1eddca73',
+    );
+    assert.equal(
+      sdkWeb2Challenge(owner, 'my-secret', 'value'),
+      '0x21ff1bff988af41a7b352c470e3ee57a52046b3b30a84cd6c7a23a77560b1f94',
+    );
     assert.equal(SMS_DOMAIN, '0x0a26923d45a019b77e856d0001681f98ab9707ec15b2b98048cc91eed00b6793');
     assert.equal(
       web3SecretChallenge(owner, 'dataset-key'),
@@ -110,6 +145,19 @@ describe("the protocol formulas give iExec's values", () => {
   it('workerpool authorization, enclave challenge request, result hash, seal and enclave message', async () => {
     const p = await import('../../src/protocol/index.js');
     const auth = '0xf9e8c7ca4c55ebeb29a4d088f9b5727dd2fe0a9156ac01b59679310f1d41cac6';
+    // PoCo (IexecPoco2Delegate.contribute): abi.encodePacked(worker, taskid, enclaveChallenge),
+    // resultHash = keccak256(abi.encodePacked(taskid, digest)), resultSeal = keccak256(abi.encodePacked(worker,
+    // taskid, digest)), the enclave signs keccak256(abi.encodePacked(resultHash, resultSeal)).
+    const pocoHash = solidityPackedKeccak256(['bytes32', 'bytes32'], [task, digest]);
+    const pocoSeal = solidityPackedKeccak256(['address', 'bytes32', 'bytes32'], [worker, task, digest]);
+    assert.equal(solidityPackedKeccak256(['address', 'bytes32', 'address'], [worker, task, enclave]), auth);
+    assert.equal(pocoHash, '0x0ac394c05d72767b3bd1ea2fce21054908b3a9df20bcc2e84df6cb6df25c7bd4');
+    assert.equal(pocoSeal, '0xc55b5d2961335b0c1947acd5c315e4d77b5d4c7bfe463caa778e463d08af9662');
+    assert.equal(
+      solidityPackedKeccak256(['bytes32', 'bytes32'], [pocoHash, pocoSeal]),
+      '0x47496204fa75753ad8635eea5efc607de2bb75ded39f08ece9681d4ee10e4f47',
+    );
+    assert.equal(ethersKeccak256(task), '0xf94484b29da7c09b0ac2775b6e1a0ab93e246c6aaabaa1254852fc97ec36667c');
     assert.equal(
       p.workerpoolAuthorizationHash({ workerWallet: worker, chainTaskId: task, enclaveChallenge: enclave }),
       auth,
@@ -140,14 +188,18 @@ describe("the protocol formulas give iExec's values", () => {
       p.enclaveMessage(worker, task, digest),
       '0x47496204fa75753ad8635eea5efc607de2bb75ded39f08ece9681d4ee10e4f47',
     );
-    // The signatures are EIP-191 over those 32 bytes.
-    const scheduler = privateKeyToAccount(generatePrivateKey());
+    // The signatures are EIP-191 over those 32 bytes (deterministic ECDSA: ethers gives the same bytes).
+    const key = generatePrivateKey();
+    const scheduler = privateKeyToAccount(key);
     const sig = await p.signAuthorization(scheduler, { worker, taskid: task, enclaveChallenge: enclave });
-    assert.equal(sig, await scheduler.signMessage({ message: { raw: auth } }));
+    assert.equal(sig, await new Wallet(key).signMessage(getBytes(auth)));
   });
 
   it('TEE tag: bit 0 (iexec encodeTag(["tee"]))', async () => {
     const { TAG_TEE, TAG_NONE, isTeeTag } = await import('../../src/protocol/index.js');
+    assert.equal(TAG_TEE, iexecUtils.encodeTag(['tee']));
+    assert.equal(TAG_NONE, iexecUtils.encodeTag([]));
+    assert.equal(isTeeTag(iexecUtils.encodeTag(['tee', 'scone']) as Hex), true);
     assert.equal(TAG_TEE, '0x0000000000000000000000000000000000000000000000000000000000000001');
     assert.equal(isTeeTag(TAG_TEE), true);
     assert.equal(isTeeTag(TAG_NONE), false);
