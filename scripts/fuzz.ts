@@ -155,7 +155,8 @@ function runWorker(t: Target, from: number, to: number, o: Outcome): Promise<{ h
   return new Promise((resolveRun, reject) => {
     const finish = (hangAt?: number) => {
       clearInterval(watch);
-      const done = Atomics.load(progress, 3);
+      // A hanging input was fed too: it counts.
+      const done = Atomics.load(progress, 3) + (hangAt === undefined ? 0 : 1);
       o.inputs += done;
       if (started) o.seconds += (performance.now() - started) / 1000;
       for (const pid of children) {
@@ -181,7 +182,6 @@ function runWorker(t: Target, from: number, to: number, o: Outcome): Promise<{ h
         writeFileSync(file, new Uint8Array(inputBuf, 0, len));
         o.hangs.push({ index: i, file });
         console.log(`${t.name}: HANG at input ${i} (over ${opts.timeout} ms), saved ${file}`);
-        // The input is being run: it is not counted in `done`.
         void w.terminate().then(() => finish(i));
         clearInterval(watch);
         return;

@@ -137,6 +137,14 @@ async function extractArchive(archive: string, dest: string, budget: UnpackBudge
     for await (const entry of extract) {
       const h = entry.header;
       try {
+        // An undecodable size field (null from tar-stream): the entry's body would never end.
+        if (typeof h.size !== 'number' || !Number.isSafeInteger(h.size) || h.size < 0)
+          throw imageError(
+            'IMAGE_INVALID',
+            `Image archive entry "${h.name}" has an unreadable size field.`,
+            archive,
+            'The archive is corrupted.',
+          );
         const p = imagePath(h.name, 'IMAGE_PATH_TRAVERSAL');
         if (p === '/') continue;
         const parts = components(p);
@@ -145,7 +153,7 @@ async function extractArchive(archive: string, dest: string, budget: UnpackBudge
         else if (h.type === 'file' || h.type === 'contiguous-file' || !h.type) {
           await mkdirs(parts.slice(0, -1));
           budget.entry();
-          budget.take(h.size ?? 0); // before writing: tar-stream yields exactly the declared size
+          budget.take(h.size); // before writing: tar-stream yields exactly the declared size
           await writeEntryBody(entry, host);
         } else if (h.type === 'symlink' || h.type === 'link') {
           const t = h.linkname ?? '';

@@ -240,6 +240,16 @@ async function writeEntry(ctx: LayerContext, entry: Entry, path: string, host: s
 
 /** Apply one tar entry to the root; returns whether it counts as an entry (`/` itself does not). */
 async function unpackEntry(ctx: LayerContext, entry: Entry): Promise<boolean> {
+  // tar-stream gives a null size for a size field it cannot decode (e.g. a negative base-256
+  // number), and such an entry's body then never ends: refuse it before reading anything.
+  const size = entry.header.size;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw layerError(
+      'LAYER_INVALID',
+      `Layer entry "${entry.header.name}" has an unreadable size field.`,
+      entry.header.name,
+      ctx.layer,
+    );
   const path = imagePath(entry.header.name, 'LAYER_PATH_TRAVERSAL');
   if (path === '/') return false;
   ctx.budget.entry();

@@ -10,6 +10,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { parseCert } from '../../src/attestation/certs.js';
 import { createAppOrder, hashOrder, orderToJson, typedData } from '../../src/chain/orders.js';
 import { openImage } from '../../src/enclave/oci.js';
+import { unpackLayerBuffer } from '../../src/enclave/unpack.js';
 import { isSealworkError } from '../../src/errors.js';
 import { parseOrderFile } from '../../src/sdk/chain/orders.js';
 import { tempDir } from '../helpers/cli.js';
@@ -115,6 +116,48 @@ describe('fuzz finding: an image archive cut inside an entry (was: openImage nev
       writeFileSync(cut, bytes.subarray(0, last));
       await assert.rejects(openImage(cut, { workDir: t.dir }), (e: unknown) => {
         assert.ok(isSealworkError(e, 'IMAGE_INVALID'), String(e));
+        return true;
+      });
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+/** Give the first tar header of `tar` a size field tar-stream cannot decode (a negative base-256 number). */
+function undecodableSize(tar: Buffer): Buffer {
+  const b = Buffer.from(tar);
+  b.write('0000011000 ', 125, 'latin1');
+  b[124] = 0xf1;
+  b.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += b[i]!;
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return b;
+}
+
+describe('fuzz finding: a tar entry whose size field does not decode (was: never settled)', () => {
+  it('in an image archive: IMAGE_INVALID', { timeout: 60_000 }, async () => {
+    const t = tempDir();
+    try {
+      const file = join(t.dir, 'image.tar');
+      writeFileSync(file, undecodableSize(await layerTar([{ name: 'index.json', data: '{}'.padEnd(700) }])));
+      await assert.rejects(openImage(file, { workDir: t.dir }), (e: unknown) => {
+        assert.ok(isSealworkError(e, 'IMAGE_INVALID'), String(e));
+        assert.match(e.message, /unreadable size field/);
+        return true;
+      });
+    } finally {
+      t.cleanup();
+    }
+  });
+  it('in a layer: LAYER_INVALID', { timeout: 60_000 }, async () => {
+    const t = tempDir();
+    try {
+      const layer = undecodableSize(await layerTar([{ name: 'bin/run.sh', data: 'x'.repeat(700) }]));
+      await assert.rejects(unpackLayerBuffer(layer, t.dir), (e: unknown) => {
+        assert.ok(isSealworkError(e, 'LAYER_INVALID'), String(e));
+        assert.match(e.message, /unreadable size field/);
         return true;
       });
     } finally {
