@@ -1,6 +1,7 @@
 /**
- * The iExec secret API of the SMS over real HTTPS, against a real anvil and SQLite: every
- * endpoint's status codes, and interop with the real `iexec` SDK (v9) pushing to us.
+ * The iExec secret API of the SMS over real HTTPS, against a real anvil and SQLite (PostgreSQL in
+ * its twin, test/sms/postgres/api.test.ts): every endpoint's status codes, and interop with the
+ * real `iexec` SDK (v9) pushing to us.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -19,17 +20,19 @@ import {
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { ROOT } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
+import { storeUnderTest, tableRows } from '../helpers/stores.js';
 import { openSimPlatform } from '../../src/attestation/index.js';
 import { sessionRequest, setupWorld, type World } from './fixtures.js';
 
 let chain: TestChain;
 let sms: TestSms;
 let world: World;
+const store = storeUnderTest();
 
 before(async () => {
   chain = await startTestChain();
   world = await setupWorld(chain);
-  sms = await startTestSms({ chain });
+  sms = await startTestSms({ chain, db: await store.db() });
 });
 after(async () => {
   await sms?.stop();
@@ -46,7 +49,7 @@ describe('service', () => {
   it('/health answers 200 with the store kind and chain', async () => {
     const h = await sms.client.health();
     assert.equal(h.status, 'ok');
-    assert.equal(h.db, 'sqlite');
+    assert.equal(h.db, store.kind);
     assert.equal(h.chainId, chain.chainId);
   });
   it('serves TLS only with its certificate (an untrusting client is refused)', async () => {
@@ -257,17 +260,11 @@ describe('replayed pushes (iExec challenges have no nonce: each accepted signatu
     assert.equal((await req('HEAD', web2(name))).status, 404, 'no web2 secret was created');
   });
   it('keeps a hash of each accepted signature, never the signature or the value', async () => {
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(sms.store.location, { readonly: true });
-    try {
-      const rows = db.prepare('SELECT * FROM used_signatures').all() as Record<string, unknown>[];
-      assert.ok(rows.length >= 3);
-      const dump = JSON.stringify(rows);
-      assert.doesNotMatch(dump, /K1|K2|requester-value/);
-      for (const r of rows) assert.match(String(r.fingerprint), /^[0-9a-f]{64}$/);
-    } finally {
-      db.close();
-    }
+    const rows = await tableRows(sms.store, 'used_signatures');
+    assert.ok(rows.length >= 3);
+    const dump = JSON.stringify(rows);
+    assert.doesNotMatch(dump, /K1|K2|requester-value/);
+    for (const r of rows) assert.match(String(r.fingerprint), /^[0-9a-f]{64}$/);
   });
 });
 
@@ -466,7 +463,7 @@ describe('chain outage', () => {
   it('answers 503 CHAIN_UNAVAILABLE when the chain is down, and HEAD (no chain) still works', async () => {
     const other = await startTestChain();
     const w = await setupWorld(other);
-    const s = await startTestSms({ chain: other });
+    const s = await startTestSms({ chain: other, db: await store.db() });
     try {
       const key = key32();
       await s.client.pushDatasetSecret(w.roles.datasetOwner.account, w.dataset, key);

@@ -1,5 +1,6 @@
 /**
- * The SMS HTTP app in-process (`app.request`), on an in-memory chain and a throw-away SQLite:
+ * The SMS HTTP app in-process (`app.request`), on an in-memory chain and a throw-away SQLite
+ * (PostgreSQL in its twin, test/sms/postgres/app.test.ts):
  * how refusals render (one code → status table, the body clients have always had), that every
  * session outcome is audited once, and that failures that are not refusals leak nothing.
  */
@@ -14,7 +15,6 @@ import {
   SESSION_REFUSALS,
   createSealer,
   createSms,
-  openSqliteStore,
   silentLogger,
   type ChainReader,
   type Sms,
@@ -22,6 +22,7 @@ import {
 } from '../../src/sms/index.js';
 import { web3SecretChallenge } from '../../src/protocol/index.js';
 import { tempDir } from '../helpers/cli.js';
+import { storeUnderTest } from '../helpers/stores.js';
 
 const owner = privateKeyToAccount(generatePrivateKey());
 const dataset = privateKeyToAccount(generatePrivateKey()).address;
@@ -52,7 +53,7 @@ let store: SmsStore;
 let sms: Sms;
 before(async () => {
   t = tempDir();
-  store = await openSqliteStore(`${t.dir}/sms.db`);
+  store = await storeUnderTest().open(t.dir);
   sms = createSms({
     identity: {
       mrEnclave: 'aa'.repeat(32),

@@ -1,5 +1,6 @@
 /**
- * The SMS CLI end to end (real processes, real anvil, real SQLite): `sms start` with a generated
+ * The SMS CLI end to end (real processes, real anvil, real SQLite, or PostgreSQL with `--db
+ * postgres://…` in its twin test/sms/postgres/cli.test.ts): `sms start` with a generated
  * TLS certificate and master key, secrets pushed from files and stdin (never argv), `secret
  * check`, result keys, durability of an acknowledged push across kill -9, no secret in clear in the
  * database files, master-key mismatch refused, graceful shutdown on SIGTERM.
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { CLI_ENTRY, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { storeBytes, storeUnderTest } from '../helpers/stores.js';
 import { setupWorld, type World } from './fixtures.js';
 
 let chain: TestChain;
@@ -20,6 +22,9 @@ let home: string;
 let cleanup: () => void;
 let smsProc: ChildProcess | undefined;
 let smsStderr = '';
+const store = storeUnderTest();
+/** `--db` for every `sms start` of this home: none for SQLite (its file under the home). */
+let dbArgs: string[] = [];
 const DATASET_KEY = randomBytes(32).toString('base64');
 const REQ_SECRET = `req-${randomBytes(12).toString('hex')}`;
 const APP_SECRET = `app-${randomBytes(12).toString('hex')}`;
@@ -51,7 +56,18 @@ async function startSms(
   smsStderr = '';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI_ENTRY, 'sms', 'start', '--port', '0', '--allow-simulation', ...extraArgs],
+    [
+      '--import',
+      'tsx',
+      CLI_ENTRY,
+      'sms',
+      'start',
+      '--port',
+      '0',
+      '--allow-simulation',
+      ...dbArgs,
+      ...extraArgs,
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, ...env(), ...extraEnv } as NodeJS.ProcessEnv,
@@ -83,6 +99,8 @@ before(async () => {
   home = t.dir;
   cleanup = t.cleanup;
   await chain.saveTo(home);
+  const db = await store.db();
+  dbArgs = db ? ['--db', db] : [];
   smsProc = await startSms();
 });
 after(async () => {
@@ -103,7 +121,7 @@ describe('sealwork sms (CLI)', () => {
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { health: { status: string; db: string } };
     assert.equal(j.health.status, 'ok');
-    assert.equal(j.health.db, 'sqlite');
+    assert.equal(j.health.db, store.kind);
   });
 
   it('dataset push-secret from a key file: pushed, then refused as existing (409)', async () => {
@@ -182,9 +200,7 @@ describe('sealwork sms (CLI)', () => {
   it('an acknowledged push survives kill -9, and the database files hold no secret in clear', async () => {
     smsProc!.kill('SIGKILL');
     await exit(smsProc!);
-    const files = ['sms.db', 'sms.db-wal'].map((f) => join(home, 'sms', f)).filter(existsSync);
-    assert.ok(files.length > 0);
-    const raw = Buffer.concat(files.map((f) => readFileSync(f)));
+    const raw = await storeBytes(store.kind, join(home, 'sms', 'sms.db'));
     for (const needle of [
       Buffer.from(DATASET_KEY),
       Buffer.from(DATASET_KEY, 'base64'),
@@ -192,7 +208,7 @@ describe('sealwork sms (CLI)', () => {
       Buffer.from(APP_SECRET),
       Buffer.from('BEGIN PUBLIC KEY'),
     ])
-      assert.equal(raw.indexOf(needle), -1, `found a secret in clear in ${files.join(', ')}`);
+      assert.equal(raw.indexOf(needle), -1, `found a secret in clear in the ${store.kind} files`);
     smsProc = await startSms();
     const r = await runCli(['secret', 'check', 'dataset', world.dataset, '--json'], { env: env() });
     assert.equal(r.code, 0, r.stderr);
@@ -212,7 +228,7 @@ describe('sealwork sms (CLI)', () => {
   });
 
   it('refuses to start with another master key (SMS_MASTER_KEY_MISMATCH)', async () => {
-    const r = await runCli(['sms', 'start', '--port', '0'], {
+    const r = await runCli(['sms', 'start', '--port', '0', ...dbArgs], {
       env: { ...env(), SEALWORK_SMS_MASTER_KEY: randomBytes(32).toString('base64') },
       timeoutMs: 30_000,
     });
@@ -223,7 +239,7 @@ describe('sealwork sms (CLI)', () => {
   it('refuses an invalid --policy before starting (POLICY_INVALID)', async () => {
     const policy = join(home, 'policy.json');
     writeFileSync(policy, JSON.stringify({ acceptedTcbStatuses: ['Great'], allowDebug: 'yes' }));
-    const r = await runCli(['sms', 'start', '--port', '0', '--policy', policy], {
+    const r = await runCli(['sms', 'start', '--port', '0', ...dbArgs, '--policy', policy], {
       env: env(),
       timeoutMs: 30_000,
     });

@@ -1,6 +1,6 @@
 /**
- * Attested, chain-authorized release against a real anvil, a real SMS over HTTPS (SQLite) and
- * quotes of the simulated platform: every refusal (stable code, nothing released, audited) and a
+ * Attested, chain-authorized release against a real anvil, a real SMS over HTTPS (SQLite, or
+ * PostgreSQL in its twin test/sms/postgres/release.test.ts) and quotes of the simulated platform: every refusal (stable code, nothing released, audited) and a
  * release that decrypts only with the enclave's private key.
  */
 import assert from 'node:assert/strict';
@@ -24,6 +24,7 @@ import { createSealer, loadMasterKey } from '../../src/sms/index.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/cli.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
+import { storeUnderTest } from '../helpers/stores.js';
 import { highSTwin, sessionRequest, setupWorld, withV, type World } from './fixtures.js';
 
 let chain: TestChain;
@@ -38,12 +39,14 @@ const FS_KEY = `fs-key-${randomBytes(16).toString('hex')}`;
 let dealWithDataset: Hex;
 let task0: Hex;
 let challenge0: Address;
+const store = storeUnderTest();
 
 before(async () => {
   chain = await startTestChain();
   world = await setupWorld(chain);
   sms = await startTestSms({
     chain,
+    db: await store.db(),
     logger: {
       debug: () => {},
       info: (m, f) => logLines.push(JSON.stringify({ m, ...f })),
@@ -308,7 +311,7 @@ describe('session refusals (in check order)', () => {
     await refused(req, 'REPORTDATA_MISMATCH');
   });
   it('QUOTE_ROOT_UNTRUSTED for a simulated quote when the SMS does not allow simulation', async () => {
-    const strict = await startTestSms({ chain, allowSimulation: false });
+    const strict = await startTestSms({ chain, db: await store.db(), allowSimulation: false });
     try {
       const c = await strict.client.getEnclaveChallenge(world.roles.scheduler.account, task0);
       const { req } = await build({ via: strict, challenge: c });
@@ -322,7 +325,7 @@ describe('session refusals (in check order)', () => {
     }
   });
   it('NONCE_INVALID for an expired nonce (short lifetime)', async () => {
-    const quick = await startTestSms({ chain, nonceTtlMs: 30 });
+    const quick = await startTestSms({ chain, db: await store.db(), nonceTtlMs: 30 });
     try {
       const c = await quick.client.getEnclaveChallenge(world.roles.scheduler.account, task0);
       const { req } = await build({ via: quick, challenge: c });
@@ -434,8 +437,9 @@ describe('release', () => {
   it('shared nonces (multi-process SMS): a nonce from one process is accepted once by any, forged ones are refused', async () => {
     // Two SMS instances on one home (database, master key), as the processes of `sms start --workers 2`.
     const t = tempDir();
-    const a = await startTestSms({ chain, home: t.dir, clusterWorker: true });
-    const b = await startTestSms({ chain, home: t.dir, clusterWorker: true });
+    const db = await store.db();
+    const a = await startTestSms({ chain, home: t.dir, db, clusterWorker: true });
+    const b = await startTestSms({ chain, home: t.dir, db, clusterWorker: true });
     try {
       const deal = await world.deal({});
       const task = await world.initialize(deal, 0);
