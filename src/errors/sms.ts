@@ -48,6 +48,10 @@ export const SMS_CODES = defineCodes('sms', {
   RESULT_KEY_MISSING: ['The deal asks for result encryption but the beneficiary pushed no result key.', 403],
   CHAIN_UNAVAILABLE: ['The SMS cannot read the chain right now; retry later.', 503],
   CHAIN_RPC_ERROR: 'The chain node answered a malformed JSON-RPC result.',
+  SMS_STORE_UNAVAILABLE: [
+    'The SMS database cannot be reached right now (PostgreSQL down or restarting, SQLite locked); nothing was written; retry later.',
+    503,
+  ],
   // the SMS process
   SMS_DB_OPEN_FAILED: 'The SMS database cannot be opened.',
   SMS_MASTER_KEY_INVALID: 'The SMS master key is not 32 bytes (base64 or hex).',

@@ -3,11 +3,12 @@
  * with, and the JSON body clients get (`{ error: { code, message, …details } }`, as iexec-sms).
  * Domain code throws `SealworkError`s; `app.onError` renders them with `renderError`. An error
  * whose code is not listed here is not the client's business: it is answered 500 INTERNAL (or 503
- * CHAIN_UNAVAILABLE when the chain could not be read), with a fixed message.
+ * CHAIN_UNAVAILABLE when the chain could not be read, 503 SMS_STORE_UNAVAILABLE when the database
+ * could not be), with a fixed message.
  */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { SealworkError } from '../errors.js';
+import { SealworkError, isSealworkError } from '../errors.js';
 import { isChainUnavailable } from '../chain/index.js';
 import type { Logger } from './log.js';
 
@@ -69,6 +70,22 @@ export function isRefusal(e: unknown): e is SealworkError {
   return e instanceof SealworkError && Object.hasOwn(HTTP_STATUS, e.code);
 }
 
+/**
+ * Failures that are no refusal but a part the SMS depends on being out of reach: answered 503 with a
+ * fixed message (the error's own may name hosts), and audited under that code.
+ */
+export const UNAVAILABLE: Readonly<Record<'CHAIN_UNAVAILABLE' | 'SMS_STORE_UNAVAILABLE', string>> = {
+  CHAIN_UNAVAILABLE: 'The SMS cannot read the chain right now; retry later.',
+  SMS_STORE_UNAVAILABLE: 'The SMS database cannot be reached right now; nothing was written; retry later.',
+};
+
+/** Which part is out of reach, when `e` is such a failure (the chain, or the SMS database). */
+export function unavailable(e: unknown): keyof typeof UNAVAILABLE | undefined {
+  if (isChainUnavailable(e)) return 'CHAIN_UNAVAILABLE';
+  if (isSealworkError(e, 'SMS_STORE_UNAVAILABLE')) return 'SMS_STORE_UNAVAILABLE';
+  return undefined;
+}
+
 /** The JSON body of an error, as clients have always received it. */
 export const errorBody = (code: string, message: string, details?: Record<string, unknown>) => ({
   error: { code, message, ...(details ?? {}) },
@@ -88,12 +105,14 @@ export function renderError(logger: Logger) {
       if (c.req.method === 'HEAD') return c.body(null, status);
       return c.json(errorBody(e.code, e.shortMessage, e.details), status);
     }
-    if (isChainUnavailable(e)) {
-      logger.error('chain unavailable', { path: c.req.path, error: e.message });
-      return c.json(
-        errorBody('CHAIN_UNAVAILABLE', 'The SMS cannot read the chain right now; retry later.'),
-        503,
-      );
+    const down = unavailable(e);
+    if (down) {
+      logger.error(down === 'CHAIN_UNAVAILABLE' ? 'chain unavailable' : 'database unavailable', {
+        path: c.req.path,
+        error: e.message,
+      });
+      if (c.req.method === 'HEAD') return c.body(null, 503);
+      return c.json(errorBody(down, UNAVAILABLE[down]), 503);
     }
     logger.error('internal error', {
       path: c.req.path,

@@ -18,12 +18,7 @@ import { isAddress, zeroAddress as ZERO_ADDRESS, type Address, type Hex } from '
 import { z } from 'zod';
 import { SealworkError, type ErrorCode } from '../errors.js';
 import { challengeAad, enclaveChallenge, workerpoolOwner } from './challenge.js';
-import {
-  isChainUnavailable,
-  type ChainAppInfo,
-  type ChainDealInfo,
-  type ChainReader,
-} from '../chain/index.js';
+import { type ChainAppInfo, type ChainDealInfo, type ChainReader } from '../chain/index.js';
 import {
   APP_DEVELOPER_SECRET_KEY,
   APP_FS_KEY_NAME,
@@ -44,7 +39,7 @@ import {
   type SessionSecrets,
   type WorkerpoolAuthorization,
 } from '../protocol/index.js';
-import { isRefusal } from './http-errors.js';
+import { isRefusal, unavailable } from './http-errors.js';
 import type { Logger } from './log.js';
 import { createNonces, type Nonces } from './nonces.js';
 import type { Sealer } from './sealing.js';
@@ -469,10 +464,13 @@ async function release(
 /** What the audit says of a refusal: its code and message, or a fixed reason for a failure. */
 function refusalEntry(e: unknown): { code: string; reason: string } {
   if (isRefusal(e)) return { code: e.code, reason: e.shortMessage };
-  // Chain down (503) or an internal failure (500): an error message is not ours to copy here.
-  return isChainUnavailable(e)
-    ? { code: 'CHAIN_UNAVAILABLE', reason: 'The chain could not be read; nothing was released.' }
-    : { code: 'INTERNAL', reason: 'Internal SMS error; nothing was released.' };
+  // Chain or database down (503) or an internal failure (500): an error message is not ours to copy here.
+  const down = unavailable(e);
+  if (down === 'CHAIN_UNAVAILABLE')
+    return { code: down, reason: 'The chain could not be read; nothing was released.' };
+  if (down === 'SMS_STORE_UNAVAILABLE')
+    return { code: down, reason: 'The SMS database could not be reached; nothing was released.' };
+  return { code: 'INTERNAL', reason: 'Internal SMS error; nothing was released.' };
 }
 
 function auditor(x: Checks) {

@@ -62,21 +62,33 @@ export interface SecretApiDeps {
  * nonce, so a captured push could be replayed (an old web2 value restored after a rotation, or a
  * requester-secret push replayed as the web2 secret of the same name: same challenge). Every
  * accepted push signature is recorded (its fingerprint, never the value) and never accepted again,
- * on any endpoint: `SIGNATURE_REUSED`. The existence checks come first, so re-sending a first push
- * still answers 409 as iexec-sms does.
+ * on any endpoint: `SIGNATURE_REUSED`. The value and its signature are written in one transaction:
+ * a push cut short (a crash, a database restart) leaves neither, so it can be sent again as it
+ * was. The existence checks come first, so re-sending a first push still answers 409 as iexec-sms
+ * does.
  */
 export function createSecretApi({ store, sealer, logger }: SecretApiDeps) {
   const seal = (id: SecretId, value: string) => sealer.seal(value, secretAad(id));
-  /** Use up the push's signature; refuse one already used. */
-  async function useSignature(id: SecretId, fingerprint: string, context: Record<string, unknown>) {
-    if (!(await store.useSignature(fingerprint, id))) {
-      logger.warn('secret push refused: signature already used', { ...context, kind: id.kind });
-      throw new SealworkError(
-        'SIGNATURE_REUSED',
-        'This signature was already used for a push (a replay); sign a value never pushed with it before.',
-        { details: context },
-      );
-    }
+  const reused = (id: SecretId, context: Record<string, unknown>) => {
+    logger.warn('secret push refused: signature already used', { ...context, kind: id.kind });
+    return new SealworkError(
+      'SIGNATURE_REUSED',
+      'This signature was already used for a push (a replay); sign a value never pushed with it before.',
+      { details: context },
+    );
+  };
+  /** Store the sealed value and use up the push's signature, in one transaction; refuse otherwise. */
+  async function push(
+    id: SecretId,
+    value: string,
+    fingerprint: string,
+    mode: 'insert' | 'update',
+    context: Record<string, unknown>,
+  ) {
+    const outcome = await store.pushSecret(id, seal(id, value), fingerprint, mode);
+    if (outcome === 'replayed') throw reused(id, context);
+    if (outcome === 'exists') throw exists(context);
+    if (outcome === 'missing') throw missing(context);
   }
   const exists = (context: Record<string, unknown>) =>
     new SealworkError('SECRET_EXISTS', 'The secret already exists and cannot be replaced.', {
@@ -99,8 +111,7 @@ export function createSecretApi({ store, sealer, logger }: SecretApiDeps) {
       fingerprint: string,
     ): Promise<void> {
       if (await store.hasSecret(id)) throw exists(context);
-      await useSignature(id, fingerprint, context);
-      if (!(await store.insertSecret(id, seal(id, value)))) throw exists(context);
+      await push(id, value, fingerprint, 'insert', context);
       logger.info('secret stored', { ...context, kind: id.kind, bytes: Buffer.byteLength(value) });
     },
     /** Replace a web2 secret; 404 SECRET_NOT_FOUND when there is none. */
@@ -111,8 +122,7 @@ export function createSecretApi({ store, sealer, logger }: SecretApiDeps) {
       fingerprint: string,
     ): Promise<void> {
       if (!(await store.hasSecret(id))) throw missing(context);
-      await useSignature(id, fingerprint, context);
-      if (!(await store.updateSecret(id, seal(id, value)))) throw missing(context);
+      await push(id, value, fingerprint, 'update', context);
       logger.info('secret updated', { ...context, kind: id.kind, bytes: Buffer.byteLength(value) });
     },
   };

@@ -43,21 +43,26 @@ export interface AuditEntry {
   reason: string | null;
 }
 
+export type PushOutcome = 'stored' | 'exists' | 'missing' | 'replayed';
+
 export interface SmsStore {
   readonly kind: 'sqlite' | 'postgres';
   readonly location: string;
   hasSecret(id: SecretId): Promise<boolean>;
   getSecret(id: SecretId): Promise<Buffer | undefined>;
-  /** Insert; false (nothing written) when the secret already exists. */
-  insertSecret(id: SecretId, sealed: Buffer): Promise<boolean>;
-  /** Replace; false when the secret does not exist. */
-  updateSecret(id: SecretId, sealed: Buffer): Promise<boolean>;
   /**
-   * Record the fingerprint (a hash, never the signature or the value) of an accepted push
-   * signature, for the secret it pushed; false when that signature was already used, for any
-   * secret on any endpoint (a replay).
+   * Store a pushed secret (`insert` a new one, or `update` an existing one) and use up its push
+   * signature, in one transaction: all of it is written, or nothing. `stored`; else nothing written
+   * and why: `exists` (insert: the secret is there already), `missing` (update: no secret to
+   * replace), `replayed` (the signature's fingerprint — a hash, never the signature or the value —
+   * was already used, for any secret on any endpoint).
    */
-  useSignature(fingerprint: string, id: SecretId): Promise<boolean>;
+  pushSecret(
+    id: SecretId,
+    sealed: Buffer,
+    fingerprint: string,
+    mode: 'insert' | 'update',
+  ): Promise<PushOutcome>;
   /** Insert the task's challenge unless one exists; returns the stored one either way. */
   putChallenge(c: StoredChallenge): Promise<StoredChallenge>;
   getChallenge(taskId: string): Promise<StoredChallenge | undefined>;
@@ -266,6 +271,22 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
     ),
   };
   const auditLog = await openSqliteAuditLog(path);
+  /** A push that must not be written: thrown inside the transaction to roll it back. */
+  class Rollback {
+    constructor(readonly outcome: PushOutcome) {}
+  }
+  const push = db.transaction(
+    (id: SecretId, sealed: Buffer, fingerprint: string, mode: 'insert' | 'update') => {
+      const [owner, t] = [id.owner.toLowerCase(), now()];
+      const written =
+        mode === 'insert'
+          ? q.insert.run(id.kind, owner, id.name, sealed, t, t).changes
+          : q.update.run(sealed, t, id.kind, owner, id.name).changes;
+      if (written !== 1) throw new Rollback(mode === 'insert' ? 'exists' : 'missing');
+      if (q.useSignature.run(fingerprint, id.kind, owner, id.name, t).changes !== 1)
+        throw new Rollback('replayed');
+    },
+  );
   type ChallengeRow = { task_id: string; address: string; private_key: Buffer; final_deadline: number };
   const toChallenge = (r: ChallengeRow): StoredChallenge => ({
     taskId: r.task_id,
@@ -282,15 +303,15 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
     async getSecret(id) {
       return q.get.get(id.kind, id.owner.toLowerCase(), id.name) as Buffer | undefined;
     },
-    async insertSecret(id, sealed) {
-      const t = now();
-      return q.insert.run(id.kind, id.owner.toLowerCase(), id.name, sealed, t, t).changes === 1;
-    },
-    async updateSecret(id, sealed) {
-      return q.update.run(sealed, now(), id.kind, id.owner.toLowerCase(), id.name).changes === 1;
-    },
-    async useSignature(fingerprint, id) {
-      return q.useSignature.run(fingerprint, id.kind, id.owner.toLowerCase(), id.name, now()).changes === 1;
+    async pushSecret(id, sealed, fingerprint, mode) {
+      try {
+        // IMMEDIATE: take the write lock first, so two SMS processes never deadlock on an upgrade.
+        push.immediate(id, sealed, fingerprint, mode);
+        return 'stored';
+      } catch (e) {
+        if (e instanceof Rollback) return e.outcome;
+        throw e;
+      }
     },
     async putChallenge(c) {
       q.putChallenge.run(c.taskId.toLowerCase(), c.address, c.sealedKey, c.finalDeadline, now());
@@ -373,16 +394,74 @@ export function redactDbUrl(url: string): string {
   }
 }
 
-/** A pool on the database, with the schema created. */
-async function connectPostgres(url: string): Promise<import('pg').Pool> {
+type PgPool = import('pg').Pool;
+type PgQuery = <R extends import('pg').QueryResultRow = Record<string, unknown>>(
+  text: string,
+  values?: unknown[],
+) => Promise<import('pg').QueryResult<R>>;
+
+/**
+ * SQLSTATEs that mean the server cannot serve right now: connection exceptions (class 08),
+ * insufficient resources (class 53: too many connections, disk full), and a server shutting down,
+ * crashed or still starting (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+ */
+const PG_UNAVAILABLE = (sqlState: string) =>
+  sqlState.startsWith('08') || sqlState.startsWith('53') || ['57P01', '57P02', '57P03'].includes(sqlState);
+
+/**
+ * Turn a failure of the pg driver into SMS_STORE_UNAVAILABLE when the database could not serve, by
+ * the error's class and SQLSTATE: a `DatabaseError` is the server's answer (unavailable for the
+ * states above); any other Error but our own argument errors (TypeError, RangeError) never reached
+ * an answer: a socket error, a dropped connection, a connect timeout.
+ */
+function pgStoreError(e: unknown, databaseError: typeof import('pg').DatabaseError, url: string): unknown {
+  const unavailable =
+    e instanceof databaseError
+      ? PG_UNAVAILABLE(e.code ?? '')
+      : e instanceof Error && !(e instanceof TypeError) && !(e instanceof RangeError);
+  if (!unavailable) return e;
+  return new SealworkError(
+    'SMS_STORE_UNAVAILABLE',
+    `The SMS database ${redactDbUrl(url)} cannot be reached right now; nothing was written.`,
+    {
+      hint: 'Retry later; check that PostgreSQL is running.',
+      details: {
+        db: redactDbUrl(url),
+        reason: (e as { code?: string }).code ?? (e as Error).constructor.name,
+      },
+      cause: e,
+    },
+  );
+}
+
+/**
+ * A pool on the database, with the schema created, and `run`, which maps its failures (see
+ * pgStoreError). The pool reconnects by itself: a client whose connection broke is discarded, and
+ * the next query opens a new one, so the SMS resumes once PostgreSQL is back, without a restart.
+ */
+async function connectPostgres(
+  url: string,
+): Promise<{ pool: PgPool; run: <R>(f: () => Promise<R>) => Promise<R> }> {
   const { default: pg } = await import('pg');
-  const pool = new pg.Pool({ connectionString: url, max: 8 });
-  pool.on('error', () => {
-    /* idle client errors surface on the next query */
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 8,
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
   });
+  pool.on('error', () => {
+    /* an idle client lost its connection: the pool drops it; the next query connects anew */
+  });
+  const run = async <R>(f: () => Promise<R>): Promise<R> => {
+    try {
+      return await f();
+    } catch (e) {
+      throw pgStoreError(e, pg.DatabaseError, url);
+    }
+  };
   try {
     await pool.query(PG_SCHEMA);
-    return pool;
+    return { pool, run };
   } catch (e) {
     await pool.end().catch(() => {});
     throw new SealworkError(
@@ -398,7 +477,7 @@ async function connectPostgres(url: string): Promise<import('pg').Pool> {
 }
 
 /** Audit rows group-committed as one multi-row INSERT. */
-const pgAuditLog = (pool: import('pg').Pool) =>
+const pgAuditLog = (query: PgQuery) =>
   new GroupCommit<AuditEntry>(async (items) => {
     const values: unknown[] = [];
     const rows = items.map((e, i) => {
@@ -406,118 +485,138 @@ const pgAuditLog = (pool: import('pg').Pool) =>
       const b = i * 10;
       return `(${Array.from({ length: 10 }, (_, k) => `$${b + k + 1}`).join(', ')})`;
     });
-    await pool.query(`INSERT INTO audit_log ${AUDIT_COLUMNS} VALUES ${rows.join(', ')}`, values);
+    await query(`INSERT INTO audit_log ${AUDIT_COLUMNS} VALUES ${rows.join(', ')}`, values);
   });
 
+/** The secret and its push signature in one transaction (see SmsStore.pushSecret). */
+async function pgPushSecret(
+  pool: PgPool,
+  id: SecretId,
+  sealed: Buffer,
+  fingerprint: string,
+  mode: 'insert' | 'update',
+): Promise<PushOutcome> {
+  const client = await pool.connect();
+  let failed: Error | undefined;
+  try {
+    const [owner, t] = [id.owner.toLowerCase(), now()];
+    await client.query('BEGIN');
+    const written =
+      mode === 'insert'
+        ? await client.query(
+            'INSERT INTO secrets (kind, owner, name, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING',
+            [id.kind, owner, id.name, sealed, t],
+          )
+        : await client.query(
+            'UPDATE secrets SET value = $1, updated_at = $2 WHERE kind = $3 AND owner = $4 AND name = $5',
+            [sealed, t, id.kind, owner, id.name],
+          );
+    let outcome: PushOutcome = 'stored';
+    if (written.rowCount !== 1) outcome = mode === 'insert' ? 'exists' : 'missing';
+    else {
+      const used = await client.query(
+        'INSERT INTO used_signatures (fingerprint, kind, owner, name, used_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+        [fingerprint, id.kind, owner, id.name, t],
+      );
+      if (used.rowCount !== 1) outcome = 'replayed';
+    }
+    await client.query(outcome === 'stored' ? 'COMMIT' : 'ROLLBACK');
+    return outcome;
+  } catch (e) {
+    failed = e instanceof Error ? e : new Error(String(e));
+    throw e;
+  } finally {
+    // A client whose transaction failed is discarded (its connection may be broken, or mid-transaction).
+    client.release(failed);
+  }
+}
+
+type PgChallengeRow = { task_id: string; address: string; private_key: Buffer; final_deadline: string };
+const fromPgChallenge = (r: PgChallengeRow): StoredChallenge => ({
+  taskId: r.task_id,
+  address: r.address,
+  sealedKey: r.private_key,
+  finalDeadline: Number(r.final_deadline),
+});
+
 export async function openPostgresStore(url: string): Promise<SmsStore> {
-  const pool = await connectPostgres(url);
-  const audit = pgAuditLog(pool);
-  type ChallengeRow = { task_id: string; address: string; private_key: Buffer; final_deadline: string };
-  const toChallenge = (r: ChallengeRow): StoredChallenge => ({
-    taskId: r.task_id,
-    address: r.address,
-    sealedKey: r.private_key,
-    finalDeadline: Number(r.final_deadline),
-  });
+  const { pool, run } = await connectPostgres(url);
+  const query: PgQuery = (text, values) => run(() => pool.query(text, values));
+  const audit = pgAuditLog(query);
+  const challengeOf = async (taskId: string) =>
+    (
+      await query<PgChallengeRow>(
+        'SELECT task_id, address, private_key, final_deadline FROM tee_challenges WHERE task_id = $1',
+        [taskId.toLowerCase()],
+      )
+    ).rows[0];
+  const secretKey = (id: SecretId) => [id.kind, id.owner.toLowerCase(), id.name];
   return {
     kind: 'postgres',
     location: redactDbUrl(url),
     async hasSecret(id) {
-      const r = await pool.query('SELECT 1 FROM secrets WHERE kind = $1 AND owner = $2 AND name = $3', [
-        id.kind,
-        id.owner.toLowerCase(),
-        id.name,
-      ]);
+      const r = await query(
+        'SELECT 1 FROM secrets WHERE kind = $1 AND owner = $2 AND name = $3',
+        secretKey(id),
+      );
       return (r.rowCount ?? 0) > 0;
     },
     async getSecret(id) {
-      const r = await pool.query<{ value: Buffer }>(
+      const r = await query<{ value: Buffer }>(
         'SELECT value FROM secrets WHERE kind = $1 AND owner = $2 AND name = $3',
-        [id.kind, id.owner.toLowerCase(), id.name],
+        secretKey(id),
       );
       return r.rows[0]?.value;
     },
-    async insertSecret(id, sealed) {
-      const t = now();
-      const r = await pool.query(
-        'INSERT INTO secrets (kind, owner, name, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING',
-        [id.kind, id.owner.toLowerCase(), id.name, sealed, t],
-      );
-      return r.rowCount === 1;
-    },
-    async updateSecret(id, sealed) {
-      const r = await pool.query(
-        'UPDATE secrets SET value = $1, updated_at = $2 WHERE kind = $3 AND owner = $4 AND name = $5',
-        [sealed, now(), id.kind, id.owner.toLowerCase(), id.name],
-      );
-      return r.rowCount === 1;
-    },
-    async useSignature(fingerprint, id) {
-      const r = await pool.query(
-        'INSERT INTO used_signatures (fingerprint, kind, owner, name, used_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
-        [fingerprint, id.kind, id.owner.toLowerCase(), id.name, now()],
-      );
-      return r.rowCount === 1;
-    },
+    pushSecret: (id, sealed, fingerprint, mode) =>
+      run(() => pgPushSecret(pool, id, sealed, fingerprint, mode)),
     async putChallenge(c) {
-      await pool.query(
+      await query(
         'INSERT INTO tee_challenges (task_id, address, private_key, final_deadline, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
         [c.taskId.toLowerCase(), c.address, c.sealedKey, c.finalDeadline, now()],
       );
-      const r = await pool.query<ChallengeRow>(
-        'SELECT task_id, address, private_key, final_deadline FROM tee_challenges WHERE task_id = $1',
-        [c.taskId.toLowerCase()],
-      );
-      return toChallenge(r.rows[0]!);
+      return fromPgChallenge((await challengeOf(c.taskId))!);
     },
     async getChallenge(taskId) {
-      const r = await pool.query<ChallengeRow>(
-        'SELECT task_id, address, private_key, final_deadline FROM tee_challenges WHERE task_id = $1',
-        [taskId.toLowerCase()],
-      );
-      return r.rows[0] && toChallenge(r.rows[0]);
+      const r = await challengeOf(taskId);
+      return r && fromPgChallenge(r);
     },
     async deleteExpiredChallenges(nowSeconds) {
-      const r = await pool.query('DELETE FROM tee_challenges WHERE final_deadline < $1', [nowSeconds]);
-      return r.rowCount ?? 0;
+      return (
+        (await query('DELETE FROM tee_challenges WHERE final_deadline < $1', [nowSeconds])).rowCount ?? 0
+      );
     },
     async useNonce(nonce, expiresAtMs) {
-      const r = await pool.query(
+      const r = await query(
         'INSERT INTO used_nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
         [nonce, expiresAtMs],
       );
       return r.rowCount === 1;
     },
     async deleteExpiredNonces(nowMs) {
-      const r = await pool.query('DELETE FROM used_nonces WHERE expires_at < $1', [nowMs]);
-      return r.rowCount ?? 0;
+      return (await query('DELETE FROM used_nonces WHERE expires_at < $1', [nowMs])).rowCount ?? 0;
     },
-    appendAudit(e) {
-      return audit.push(e);
-    },
+    appendAudit: (e) => audit.push(e),
     async listAudit(opts = {}) {
       const r = opts.taskId
-        ? await pool.query<AuditRow>('SELECT * FROM audit_log WHERE task_id = $1 ORDER BY id DESC LIMIT $2', [
+        ? await query<AuditRow>('SELECT * FROM audit_log WHERE task_id = $1 ORDER BY id DESC LIMIT $2', [
             opts.taskId.toLowerCase(),
             opts.limit ?? 100,
           ])
-        : await pool.query<AuditRow>('SELECT * FROM audit_log ORDER BY id DESC LIMIT $1', [
-            opts.limit ?? 100,
-          ]);
+        : await query<AuditRow>('SELECT * FROM audit_log ORDER BY id DESC LIMIT $1', [opts.limit ?? 100]);
       return r.rows.map(fromAuditRow);
     },
     async getMeta(key) {
-      const r = await pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
-      return r.rows[0]?.value;
+      return (await query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value;
     },
     async setMeta(key, value) {
-      await pool.query(
+      await query(
         'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
         [key, value],
       );
     },
     async durability() {
-      const r = await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+      const r = await query<{ synchronous_commit: string }>('SHOW synchronous_commit');
       return { journal: 'wal', synchronous: r.rows[0]?.synchronous_commit ?? 'unknown' };
     },
     async close() {
