@@ -498,6 +498,11 @@ async function pgPushSecret(
 ): Promise<PushOutcome> {
   const client = await pool.connect();
   let failed: Error | undefined;
+  // A checked-out client whose connection drops between two queries emits 'error' (the pool only
+  // listens on idle ones): without a listener that would crash the SMS. The next query fails too;
+  // the client is then discarded on release.
+  const broken = (e: Error) => (failed = e);
+  client.on('error', broken);
   try {
     const [owner, t] = [id.owner.toLowerCase(), now()];
     await client.query('BEGIN');
@@ -527,6 +532,7 @@ async function pgPushSecret(
     throw e;
   } finally {
     // A client whose transaction failed is discarded (its connection may be broken, or mid-transaction).
+    client.off('error', broken);
     client.release(failed);
   }
 }

@@ -5,7 +5,7 @@
  * refuses to run as root, so under root the cluster runs as `nobody`. Each test that needs a clean
  * database asks `createDatabase()` (cheap); the cluster itself is started at most once per file.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,9 +20,9 @@ export interface TestPostgres {
   /** A fresh empty database on the cluster; its URL. */
   createDatabase(): Promise<string>;
   /** Crash-stop the server (`pg_ctl stop -m immediate`): clients see their connections drop. */
-  kill(): void;
-  /** Start it again on the same port and data (crash recovery runs); waits until it accepts connections. */
-  start(): void;
+  kill(): Promise<void>;
+  /** Start it again on the same port and data (crash recovery runs); resolves once it accepts connections. */
+  start(): Promise<void>;
   /** Stop the server and remove its data. */
   stop(): Promise<void>;
 }
@@ -87,6 +87,17 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: dir, timeout: 60_000 });
     if (r.status !== 0) throw new Error(`${bin} failed (${r.status}): ${r.stderr || r.stdout}`);
   };
+  /** The same, without blocking this process (an SMS in it keeps serving meanwhile). */
+  const runAsync = (bin: string, args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const cmd = asRoot ? 'setpriv' : join(PG_BIN, bin);
+      const argv = asRoot
+        ? ['--reuid=65534', '--regid=65534', '--clear-groups', join(PG_BIN, bin), ...args]
+        : args;
+      execFile(cmd, argv, { cwd: dir, timeout: 60_000 }, (e, _out, err) =>
+        e ? reject(new Error(`${bin} failed: ${err || e.message}`)) : resolve(),
+      );
+    });
   const data = join(dir, 'data');
   const running = () => existsSync(join(data, 'postmaster.pid'));
   const remove = () => {
@@ -100,18 +111,17 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   try {
     run('initdb', ['-D', data, '-U', 'sms', '--auth=trust', '-E', 'UTF8', '--no-sync']);
     const port = await freePort();
-    const start = () =>
-      run('pg_ctl', [
-        '-D',
-        data,
-        '-l',
-        join(dir, 'log'),
-        '-w',
-        '-o',
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
-        'start',
-      ]);
-    start();
+    const startArgs = [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'log'),
+      '-w',
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+      'start',
+    ];
+    run('pg_ctl', startArgs);
     live.set(dir, remove);
     const url = `postgres://sms@127.0.0.1:${port}/postgres`;
     let n = 0;
@@ -130,8 +140,8 @@ export async function startTestPostgres(): Promise<TestPostgres> {
         }
         return url.replace(/\/postgres$/, `/${name}`);
       },
-      kill: () => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']),
-      start,
+      kill: () => runAsync('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']),
+      start: () => runAsync('pg_ctl', startArgs),
       async stop() {
         remove();
       },
