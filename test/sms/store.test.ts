@@ -14,13 +14,8 @@ import { decryptSessionJwe, type SessionSecrets } from '../../src/protocol/index
 import { secretAad } from '../../src/sms/store.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/cli.js';
-import {
-  postgresAvailable,
-  startTestPostgres,
-  startTestSms,
-  type TestPostgres,
-  type TestSms,
-} from '../helpers/sms.js';
+import { NEEDS_POSTGRES, startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { startTestSms, type TestSms } from '../helpers/sms.js';
 import { sessionRequest, setupWorld } from './fixtures.js';
 import { requires } from '../helpers/prereq.js';
 
@@ -100,9 +95,7 @@ describe('SQLite store', () => {
 describe(
   'PostgreSQL store (same behaviour)',
   {
-    skip: requires('PostgreSQL store', [
-      { name: 'PostgreSQL', present: postgresAvailable(), enable: 'apt-get install -y postgresql' },
-    ]),
+    skip: requires('PostgreSQL store', [NEEDS_POSTGRES]),
   },
   () => {
     let pg: TestPostgres;
