@@ -253,7 +253,7 @@ for (const store of STORES as StoreUnderTest[]) {
           let wake: () => void = () => {};
           const changed = () => new Promise<void>((r) => (wake = r));
           const deadline = Date.now() + 120_000;
-          const lanes = Array.from({ length: 4 }, async () => {
+          const lanes = Array.from({ length: 2 }, async () => {
             while (phase !== 'done' && Date.now() < deadline) {
               const at = phase;
               const r = await release();

@@ -11,7 +11,7 @@ import { openSimPlatform } from '../../src/attestation/index.js';
 import { isSealworkError } from '../../src/errors.js';
 import { createSealer, loadMasterKey, openPostgresStore, openSqliteStore } from '../../src/sms/index.js';
 import { decryptSessionJwe, type SessionSecrets } from '../../src/protocol/index.js';
-import { secretAad } from '../../src/sms/store.js';
+import { pgStoreError, secretAad } from '../../src/sms/store.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/cli.js';
 import { NEEDS_POSTGRES, startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -71,6 +71,35 @@ describe('master key', () => {
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe('PostgreSQL failures: out of reach (503) or not, by error class and SQLSTATE', () => {
+  it('maps connection, resource and shutdown states and answerless failures to SMS_STORE_UNAVAILABLE, nothing else', async () => {
+    const { default: pg } = await import('pg');
+    const url = 'postgres://sms:pw@127.0.0.1:1/sms';
+    const answer = (code: string) => Object.assign(new pg.DatabaseError('any text', 0, 'error'), { code });
+    for (const down of [
+      answer('08006'),
+      answer('53300'),
+      answer('57P01'),
+      answer('57P03'),
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      new Error('Connection terminated unexpectedly'),
+    ]) {
+      const e = pgStoreError(down, pg.DatabaseError, url);
+      assert.ok(isSealworkError(e, 'SMS_STORE_UNAVAILABLE'), String(down));
+      assert.ok(!e.message.includes(':pw@'), 'the password is never in the message');
+    }
+    // The server answered something else, or our own bad argument: not an outage (500).
+    for (const other of [answer('23505'), answer('42P01'), answer('57014'), new TypeError('bad param')])
+      assert.equal(pgStoreError(other, pg.DatabaseError, url), other);
+    // By SQLSTATE, never by the text: an answer that reads like an outage is not one.
+    const reads = Object.assign(
+      new pg.DatabaseError('server closed the connection unexpectedly', 0, 'error'),
+      { code: '22001' },
+    );
+    assert.equal(pgStoreError(reads, pg.DatabaseError, url), reads);
   });
 });
 
