@@ -129,213 +129,223 @@ after(async () => {
 });
 
 for (const store of STORES as StoreUnderTest[]) {
-  describe(`SMS faults on ${store.kind}`, { skip: store.skip('SMS faults') }, () => {
-    it('kill -9 during 1,000 concurrent pushes (200 in flight): acknowledged ones are there and open, refused ones are not, nothing is half-written or in clear', async () => {
-      const t = tempDir('sealwork-sms-fault-');
-      try {
-        await chain.saveTo(t.dir);
-        const db = await store.db();
-        const requester = world.roles.requester.account;
-        const pushes = await makePushes(requester, 1000, `k${store.kind}`);
-        let sms = await startSmsProcess({ home: t.dir, chainUrl: chain.url, db });
-
-        // 200 lanes; the SMS is killed the moment the 300th push is acknowledged.
-        let acked = 0;
-        let pending = 0;
-        let inFlightAtKill = -1;
-        let killed: Promise<void> | undefined;
-        const outcomes = await inFlight(
-          200,
-          pushes.map((p) => async () => {
-            pending++;
-            const o = await send(sms.client, p);
-            pending--;
-            if ('answered' in o && o.answered === 204 && ++acked === 300) {
-              inFlightAtKill = pending;
-              killed = sms.kill9();
-            }
-            return o;
-          }),
-        );
-        await killed;
-        assert.ok(inFlightAtKill > 0, 'the SMS was killed with pushes in flight');
-        const ackedPushes = pushes.filter((_, i) => {
-          const o = outcomes[i]!;
-          return 'answered' in o && o.answered === 204;
-        });
-        const refused = pushes.filter((_, i) => {
-          const o = outcomes[i]!;
-          return 'answered' in o && o.answered !== 204;
-        });
-        const lost = pushes.filter((_, i) => 'lost' in outcomes[i]!);
-        assert.ok(ackedPushes.length >= 300);
-        assert.ok(
-          ackedPushes.every((p) => !p.forged),
-          'a forged push was acknowledged',
-        );
-        for (const p of refused) {
-          const o = outcomes[pushes.indexOf(p)] as { answered: number; code?: string };
-          assert.ok(p.forged && o.answered === 401, `${p.id.name} refused: ${JSON.stringify(o)}`);
-        }
-
-        // Restart on the same home and database: every acknowledged push answers HEAD 204…
-        sms = await startSmsProcess({ home: t.dir, chainUrl: chain.url, db });
-        const heads = await inFlight(
-          50,
-          ackedPushes.map((p) => () => sms.client.request('HEAD', p.path)),
-        );
-        heads.forEach((h, i) => assert.equal(h.status, 204, `HEAD ${ackedPushes[i]!.id.name}`));
-        // …and every push whose answer was lost can be sent again as it was.
-        const resent = await resendLost(sms.client, lost);
-        assert.equal(await sms.stop(), 0, sms.log());
-
-        const direct = await openStore(db ?? join(t.dir, 'sms', 'sms.db'));
+  // Skipped per test, not per describe: node 20 does not count a skipped describe in its summary.
+  const skip = store.skip('SMS faults');
+  describe(`SMS faults on ${store.kind}`, () => {
+    it(
+      'kill -9 during 1,000 concurrent pushes (200 in flight): acknowledged ones are there and open, refused ones are not, nothing is half-written or in clear',
+      { skip },
+      async () => {
+        const t = tempDir('sealwork-sms-fault-');
         try {
-          await checkStored(
-            direct,
-            t.dir,
-            [...ackedPushes, ...resent.good],
-            [...refused, ...lost.filter((p) => p.forged)],
-          );
-        } finally {
-          await direct.close();
-        }
-        const raw = await storeBytes(store.kind, join(t.dir, 'sms', 'sms.db'));
-        assert.equal(
-          raw.indexOf(Buffer.from(MARK)),
-          -1,
-          `a secret value in clear in the ${store.kind} files`,
-        );
-        console.log(
-          `# ${store.kind}: ${ackedPushes.length} acknowledged, ${refused.length} refused, ${lost.length} unanswered at kill -9 (${inFlightAtKill} in flight; ${resent.wereStored} of them stored after all)`,
-        );
-      } finally {
-        t.cleanup();
-      }
-    });
+          await chain.saveTo(t.dir);
+          const db = await store.db();
+          const requester = world.roles.requester.account;
+          const pushes = await makePushes(requester, 1000, `k${store.kind}`);
+          let sms = await startSmsProcess({ home: t.dir, chainUrl: chain.url, db });
 
-    if (store.kind === 'postgres')
-      it('PostgreSQL crash-restarted during releases and pushes: 503 SMS_STORE_UNAVAILABLE meanwhile, then releases resume without restarting the SMS; nothing is half-written', async () => {
-        const pg = await store.cluster();
-        const sms = await startTestSms({ chain, db: await store.db() });
-        try {
-          const platform = await openSimPlatform(sms.home);
-          const dealId = await world.deal({});
-          const taskId = await world.initialize(dealId, 0);
-          const challenge: Address = await sms.client.getEnclaveChallenge(
-            world.roles.scheduler.account,
-            taskId,
-          );
-          const release = async () => {
-            const { req } = await sessionRequest({
-              client: sms.client,
-              platform,
-              world,
-              taskId,
-              dealId,
-              taskIndex: 0,
-              challenge,
-            });
-            const r = await sms.client.request('POST', '/tee/sessions', JSON.stringify(req), {
-              'content-type': 'application/json',
-              Authorization: await world.roles.worker.account.signMessage({
-                message: { raw: workerpoolAuthorizationHash(req.authorization) },
-              }),
-            });
-            return { status: r.status, code: r.json?.error?.code, message: r.json?.error?.message };
-          };
-
-          // Phases, each ended by an event: releases served; PostgreSQL down and seen as 503;
-          // PostgreSQL back and releases served again.
-          let phase: 'up' | 'down' | 'back' | 'done' = 'up';
-          const seen = { up: 0, down503: 0, back: 0 };
-          const failures: string[] = [];
-          let wake: () => void = () => {};
-          const changed = () => new Promise<void>((r) => (wake = r));
-          const deadline = Date.now() + 120_000;
-          const lanes = Array.from({ length: 2 }, async () => {
-            while (phase !== 'done' && Date.now() < deadline) {
-              const at = phase;
-              const r = await release();
-              if (r.status === 200) {
-                if (at === 'up') seen.up++;
-                if (at === 'back' && phase === 'back') seen.back++;
-              } else if (
-                r.status === 503 &&
-                r.code === 'SMS_STORE_UNAVAILABLE' &&
-                /database cannot be reached right now/.test(String(r.message))
-              ) {
-                if (at === 'down') seen.down503++;
-              } else failures.push(`${at}: ${JSON.stringify(r)}`);
-              wake();
-            }
-          });
-          const until = async (cond: () => boolean, what: string) => {
-            while (!cond()) {
-              assert.ok(Date.now() < deadline, `timed out waiting for ${what}: ${JSON.stringify(seen)}`);
-              await changed();
-            }
-          };
-          await until(() => seen.up >= 4, 'releases before the restart');
-          // Pushes (10 in flight) go on through the crash: PostgreSQL is killed at the 10th
-          // acknowledged one, and they stop once 10 were refused while it is down.
-          const pushed: { push: Push; o: Outcome }[] = [];
-          let [acked, refusedDown] = [0, 0];
-          let killing: Promise<void> | undefined;
-          await Promise.all(
-            Array.from({ length: 10 }, async () => {
-              while (!(phase === 'down' && refusedDown >= 10) && Date.now() < deadline) {
-                const push = await makePush(
-                  world.roles.requester.account,
-                  `pg-${pushed.length}-${randomBytes(4).toString('hex')}`,
-                );
-                const o = await send(sms.client, push);
-                pushed.push({ push, o });
-                if ('answered' in o && o.answered === 204 && ++acked === 10)
-                  killing = pg.kill().then(() => {
-                    phase = 'down';
-                  });
-                else if ('answered' in o && o.answered === 503 && phase === 'down') refusedDown++;
+          // 200 lanes; the SMS is killed the moment the 300th push is acknowledged.
+          let acked = 0;
+          let pending = 0;
+          let inFlightAtKill = -1;
+          let killed: Promise<void> | undefined;
+          const outcomes = await inFlight(
+            200,
+            pushes.map((p) => async () => {
+              pending++;
+              const o = await send(sms.client, p);
+              pending--;
+              if ('answered' in o && o.answered === 204 && ++acked === 300) {
+                inFlightAtKill = pending;
+                killed = sms.kill9();
               }
+              return o;
             }),
           );
-          await killing;
-          for (const { o } of pushed)
-            assert.ok(
-              'answered' in o &&
-                (o.answered === 204 || (o.answered === 503 && o.code === 'SMS_STORE_UNAVAILABLE')),
-              JSON.stringify(o),
-            );
-          await until(() => seen.down503 >= 4, 'releases refused 503 while PostgreSQL is down');
-          await pg.start();
-          phase = 'back';
-          await until(() => seen.back >= 4, 'releases after PostgreSQL is back');
-          phase = 'done';
-          await Promise.all(lanes);
-          assert.deepEqual(failures, [], 'every failure is a 503 SMS_STORE_UNAVAILABLE');
-
-          // Nothing half-written: each push refused meanwhile is resent as it was (204, or 409
-          // when it was stored after all), then all of them are there and open.
-          const unanswered = pushed
-            .filter(({ o }) => !('answered' in o && o.answered === 204))
-            .map((p) => p.push);
-          assert.ok(unanswered.length >= 10);
-          const resent = await resendLost(sms.client, unanswered);
-          await checkStored(
-            sms.store,
-            sms.home,
-            pushed.map((p) => p.push),
-            [],
+          await killed;
+          assert.ok(inFlightAtKill > 0, 'the SMS was killed with pushes in flight');
+          const ackedPushes = pushes.filter((_, i) => {
+            const o = outcomes[i]!;
+            return 'answered' in o && o.answered === 204;
+          });
+          const refused = pushes.filter((_, i) => {
+            const o = outcomes[i]!;
+            return 'answered' in o && o.answered !== 204;
+          });
+          const lost = pushes.filter((_, i) => 'lost' in outcomes[i]!);
+          assert.ok(ackedPushes.length >= 300);
+          assert.ok(
+            ackedPushes.every((p) => !p.forged),
+            'a forged push was acknowledged',
           );
-          // Every release answered 200 is in the audit log.
-          const audit = await sms.store.listAudit({ taskId, limit: 10_000 });
-          assert.ok(audit.filter((a) => a.verdict === 'released').length >= seen.up + seen.back);
+          for (const p of refused) {
+            const o = outcomes[pushes.indexOf(p)] as { answered: number; code?: string };
+            assert.ok(p.forged && o.answered === 401, `${p.id.name} refused: ${JSON.stringify(o)}`);
+          }
+
+          // Restart on the same home and database: every acknowledged push answers HEAD 204…
+          sms = await startSmsProcess({ home: t.dir, chainUrl: chain.url, db });
+          const heads = await inFlight(
+            50,
+            ackedPushes.map((p) => () => sms.client.request('HEAD', p.path)),
+          );
+          heads.forEach((h, i) => assert.equal(h.status, 204, `HEAD ${ackedPushes[i]!.id.name}`));
+          // …and every push whose answer was lost can be sent again as it was.
+          const resent = await resendLost(sms.client, lost);
+          assert.equal(await sms.stop(), 0, sms.log());
+
+          const direct = await openStore(db ?? join(t.dir, 'sms', 'sms.db'));
+          try {
+            await checkStored(
+              direct,
+              t.dir,
+              [...ackedPushes, ...resent.good],
+              [...refused, ...lost.filter((p) => p.forged)],
+            );
+          } finally {
+            await direct.close();
+          }
+          const raw = await storeBytes(store.kind, join(t.dir, 'sms', 'sms.db'));
+          assert.equal(
+            raw.indexOf(Buffer.from(MARK)),
+            -1,
+            `a secret value in clear in the ${store.kind} files`,
+          );
           console.log(
-            `# postgres restart: ${seen.up} releases before, ${seen.down503} answered 503 while down, ${seen.back} after; pushes: ${acked} acknowledged, ${unanswered.length} refused 503 (${resent.wereStored} of them stored after all)`,
+            `# ${store.kind}: ${ackedPushes.length} acknowledged, ${refused.length} refused, ${lost.length} unanswered at kill -9 (${inFlightAtKill} in flight; ${resent.wereStored} of them stored after all)`,
           );
         } finally {
-          await sms.stop();
+          t.cleanup();
         }
-      });
+      },
+    );
+
+    if (store.kind === 'postgres')
+      it(
+        'PostgreSQL crash-restarted during releases and pushes: 503 SMS_STORE_UNAVAILABLE meanwhile, then releases resume without restarting the SMS; nothing is half-written',
+        { skip },
+        async () => {
+          const pg = await store.cluster();
+          const sms = await startTestSms({ chain, db: await store.db() });
+          try {
+            const platform = await openSimPlatform(sms.home);
+            const dealId = await world.deal({});
+            const taskId = await world.initialize(dealId, 0);
+            const challenge: Address = await sms.client.getEnclaveChallenge(
+              world.roles.scheduler.account,
+              taskId,
+            );
+            const release = async () => {
+              const { req } = await sessionRequest({
+                client: sms.client,
+                platform,
+                world,
+                taskId,
+                dealId,
+                taskIndex: 0,
+                challenge,
+              });
+              const r = await sms.client.request('POST', '/tee/sessions', JSON.stringify(req), {
+                'content-type': 'application/json',
+                Authorization: await world.roles.worker.account.signMessage({
+                  message: { raw: workerpoolAuthorizationHash(req.authorization) },
+                }),
+              });
+              return { status: r.status, code: r.json?.error?.code, message: r.json?.error?.message };
+            };
+
+            // Phases, each ended by an event: releases served; PostgreSQL down and seen as 503;
+            // PostgreSQL back and releases served again.
+            let phase: 'up' | 'down' | 'back' | 'done' = 'up';
+            const seen = { up: 0, down503: 0, back: 0 };
+            const failures: string[] = [];
+            let wake: () => void = () => {};
+            const changed = () => new Promise<void>((r) => (wake = r));
+            const deadline = Date.now() + 120_000;
+            const lanes = Array.from({ length: 2 }, async () => {
+              while (phase !== 'done' && Date.now() < deadline) {
+                const at = phase;
+                const r = await release();
+                if (r.status === 200) {
+                  if (at === 'up') seen.up++;
+                  if (at === 'back' && phase === 'back') seen.back++;
+                } else if (
+                  r.status === 503 &&
+                  r.code === 'SMS_STORE_UNAVAILABLE' &&
+                  /database cannot be reached right now/.test(String(r.message))
+                ) {
+                  if (at === 'down') seen.down503++;
+                } else failures.push(`${at}: ${JSON.stringify(r)}`);
+                wake();
+              }
+            });
+            const until = async (cond: () => boolean, what: string) => {
+              while (!cond()) {
+                assert.ok(Date.now() < deadline, `timed out waiting for ${what}: ${JSON.stringify(seen)}`);
+                await changed();
+              }
+            };
+            await until(() => seen.up >= 4, 'releases before the restart');
+            // Pushes (10 in flight) go on through the crash: PostgreSQL is killed at the 10th
+            // acknowledged one, and they stop once 10 were refused while it is down.
+            const pushed: { push: Push; o: Outcome }[] = [];
+            let [acked, refusedDown] = [0, 0];
+            let killing: Promise<void> | undefined;
+            await Promise.all(
+              Array.from({ length: 10 }, async () => {
+                while (!(phase === 'down' && refusedDown >= 10) && Date.now() < deadline) {
+                  const push = await makePush(
+                    world.roles.requester.account,
+                    `pg-${pushed.length}-${randomBytes(4).toString('hex')}`,
+                  );
+                  const o = await send(sms.client, push);
+                  pushed.push({ push, o });
+                  if ('answered' in o && o.answered === 204 && ++acked === 10)
+                    killing = pg.kill().then(() => {
+                      phase = 'down';
+                    });
+                  else if ('answered' in o && o.answered === 503 && phase === 'down') refusedDown++;
+                }
+              }),
+            );
+            await killing;
+            for (const { o } of pushed)
+              assert.ok(
+                'answered' in o &&
+                  (o.answered === 204 || (o.answered === 503 && o.code === 'SMS_STORE_UNAVAILABLE')),
+                JSON.stringify(o),
+              );
+            await until(() => seen.down503 >= 4, 'releases refused 503 while PostgreSQL is down');
+            await pg.start();
+            phase = 'back';
+            await until(() => seen.back >= 4, 'releases after PostgreSQL is back');
+            phase = 'done';
+            await Promise.all(lanes);
+            assert.deepEqual(failures, [], 'every failure is a 503 SMS_STORE_UNAVAILABLE');
+
+            // Nothing half-written: each push refused meanwhile is resent as it was (204, or 409
+            // when it was stored after all), then all of them are there and open.
+            const unanswered = pushed
+              .filter(({ o }) => !('answered' in o && o.answered === 204))
+              .map((p) => p.push);
+            assert.ok(unanswered.length >= 10);
+            const resent = await resendLost(sms.client, unanswered);
+            await checkStored(
+              sms.store,
+              sms.home,
+              pushed.map((p) => p.push),
+              [],
+            );
+            // Every release answered 200 is in the audit log.
+            const audit = await sms.store.listAudit({ taskId, limit: 10_000 });
+            assert.ok(audit.filter((a) => a.verdict === 'released').length >= seen.up + seen.back);
+            console.log(
+              `# postgres restart: ${seen.up} releases before, ${seen.down503} answered 503 while down, ${seen.back} after; pushes: ${acked} acknowledged, ${unanswered.length} refused 503 (${resent.wereStored} of them stored after all)`,
+            );
+          } finally {
+            await sms.stop();
+          }
+        },
+      );
   });
 }
