@@ -414,7 +414,11 @@ const PG_UNAVAILABLE = (sqlState: string) =>
  * states above); any other Error but our own argument errors (TypeError, RangeError) never reached
  * an answer: a socket error, a dropped connection, a connect timeout.
  */
-export function pgStoreError(e: unknown, databaseError: typeof import('pg').DatabaseError, url: string): unknown {
+export function pgStoreError(
+  e: unknown,
+  databaseError: typeof import('pg').DatabaseError,
+  url: string,
+): unknown {
   const unavailable =
     e instanceof databaseError
       ? PG_UNAVAILABLE(e.code ?? '')
