@@ -62,4 +62,13 @@ export const WORKER_CODES = defineCodes('worker', {
   OBJECT_HASH_MISMATCH: ['The object does not hash to the id it was stored under.', 422],
   OBJECT_ID_INVALID: ['An object id is not sha256 hex (64 digits).', 400],
   OBJECT_NOT_FOUND: ['No object with this id.', 404],
+  TASK_LOGS_NOT_FOUND: ['The worker holds no logs for this task (not run here, or not run yet).', 404],
+  TASK_LOGS_REQUEST_INVALID: ['The logs request is malformed (task id, requester, time, signature).', 400],
+  TASK_LOGS_REQUEST_EXPIRED: [
+    "The logs request was signed too long ago (or in the future) for the worker's clock.",
+    401,
+  ],
+  TASK_LOGS_REFUSED: ["The logs request is not signed by the task's requester.", 403],
+  WORKER_API_NOT_RUNNING:
+    'No worker logs endpoint is recorded under this home, and no --worker-url was given.',
 });

@@ -29,6 +29,7 @@ import type { FetchOptions } from './fetch.js';
 import { imageContentDigest, resolveAppImage, type AppImagePolicy } from './image.js';
 import { computeResultDigest, encryptResult, readComputedJson } from './postcompute.js';
 import { fetchDataset, fetchInputFiles, type DatasetPolicy, type InMemoryFile } from './precompute.js';
+import { saveTaskLogs } from './logs.js';
 import { putObject } from './storage/client.js';
 import type { RunTeeTask } from './worker.js';
 import { zipFolder } from './zip.js';
@@ -275,6 +276,8 @@ async function runApp(
     workDir: p.workDir,
     signal: t.signal,
   });
+  // The requester reads these with `sealwork task logs` (served by logs.ts after a signed request).
+  await saveTaskLogs(o.home, { taskId: t.taskId, requester: t.deal.requester }, run).catch(() => undefined);
   if (t.signal.aborted)
     throw new SealworkError('WORKER_STOPPING', 'The worker is stopping; the task resumes at restart.');
   if (run.timedOut)

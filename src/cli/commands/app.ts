@@ -489,6 +489,20 @@ function runTimeoutMs(o: RunOpts): number {
   return timeoutMs;
 }
 
+/** `app run --watch`: the app's logs of each failed task, from the worker (best effort). */
+async function printFailedLogs(ctx: CliContext, o: RunOpts, failed: { taskId: string }[]): Promise<void> {
+  const { taskLogs } = await import('../../sdk/worker/logs.js');
+  const { logLines } = await import('./task.js');
+  for (const f of failed) {
+    try {
+      const r = await taskLogs({ ...chainParams(ctx, o), taskId: f.taskId as `0x${string}` });
+      for (const line of logLines(r)) ctx.info(line);
+    } catch (e) {
+      ctx.info(`(no logs for task ${f.taskId}: ${(e as Error).message})`);
+    }
+  }
+}
+
 function runCommand(app: Command): void {
   chainOptions(
     app
@@ -562,6 +576,7 @@ function runCommand(app: Command): void {
             `task:  ${f.taskId} ${f.status}${f.results?.location ? ` → ${f.results.location}` : ''}${f.worker?.cause ? ` [${f.worker.cause.code}] ${f.worker.cause.message}` : ''}`,
         ),
       ]);
+      if (failed.length && !ctx.json) await printFailedLogs(ctx, o, failed);
       if (failed.length)
         throw new SealworkError('TASK_FAILED', `${failed.length} task(s) did not complete.`, {
           hint: 'See `sealwork task show <taskid>` for the cause.',

@@ -3,8 +3,53 @@ import type { Command } from 'commander';
 import { action } from '../context.js';
 import { chainOptions, chainParams, when, type ChainOpts } from '../options.js';
 
+function logsCommand(task: Command): void {
+  chainOptions(
+    task
+      .command('logs')
+      .description(
+        "The app's stdout and stderr of a task (last 64 KiB of each), from the worker, for the requester only (EIP-712-signed request)",
+      )
+      .argument('<taskid>')
+      .option('--worker-url <url>', "the worker's logs API (default: the one recorded by this home's worker)")
+      .option('--worker-ca <cert.pem>', "the worker's certificate (default: the recorded one)"),
+  ).action(
+    action(async (ctx, o: ChainOpts & { workerUrl?: string; workerCa?: string }, taskid: string) => {
+      const { taskLogs } = await import('../../sdk/worker/logs.js');
+      const r = await taskLogs({
+        ...chainParams(ctx, o),
+        taskId: taskid as `0x${string}`,
+        ...(o.workerUrl ? { workerUrl: o.workerUrl } : {}),
+        ...(o.workerCa ? { workerCa: o.workerCa } : {}),
+      });
+      ctx.out(r, () => logLines(r));
+    }),
+  );
+}
+
+/** The lines `task logs` (and `app run --watch` on a failure) print. */
+export function logLines(r: {
+  taskId: string;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+}): string[] {
+  const status = r.timedOut ? 'timed out' : `exit ${r.exitCode ?? r.signal}`;
+  return [
+    `task ${r.taskId}: ${status}${r.truncated ? ' (logs truncated: the end is kept)' : ''}`,
+    '--- stdout',
+    ...(r.stdout ? r.stdout.trimEnd().split('\n') : []),
+    '--- stderr',
+    ...(r.stderr ? r.stderr.trimEnd().split('\n') : []),
+  ];
+}
+
 export function register(program: Command): void {
   const task = program.command('task').description('Tasks: show status and results');
+  logsCommand(task);
   chainOptions(
     task
       .command('show')

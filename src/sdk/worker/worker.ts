@@ -19,6 +19,7 @@ import { SealworkError, fsError } from '../../errors.js';
 import { isProcessRunning } from '../../chain/anvil.js';
 import { createSmsClient, resolveSmsEndpoint } from '../../sms-client/index.js';
 import { resolveHome } from '../../util/home.js';
+import { startLogsServer } from '../../worker/logs.js';
 import { TaskJournal } from '../../worker/journal.js';
 import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client.js';
 import { parseSize } from '../../enclave/util.js';
@@ -87,10 +88,14 @@ export interface StartWorkerParameters {
   platform?: SimPlatform;
   onEvent?: (e: WorkerEvent) => void;
   onStep?: (taskId: string, step: string) => void;
+  /** Port of the logs API on 127.0.0.1 (`sealwork task logs`; default: any free port). */
+  logsPort?: number;
 }
 
 export interface RunningWorker {
   worker: Worker;
+  /** The logs API (HTTPS, self-signed certificate under `<home>/worker/api-tls`). */
+  logsUrl: string;
   journal: TaskJournal;
   workerpool: Address;
   scheduler: Address;
@@ -328,6 +333,15 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     pollMs: p.pollMs ?? 200,
     onEvent: p.onEvent,
   });
+  const logs = await startLogsServer({
+    home,
+    chainId: clients.deployment.chainId,
+    ...(p.logsPort !== undefined ? { port: p.logsPort } : {}),
+  }).catch(async (e: unknown) => {
+    journal.close();
+    await unlock();
+    throw e;
+  });
   worker.start();
   return {
     worker,
@@ -335,8 +349,10 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     workerpool: p.workerpool,
     scheduler: scheduler.address,
     workerAddress: (p.worker ?? scheduler).address,
+    logsUrl: logs.url,
     async stop() {
       await worker.stop();
+      await logs.close();
       journal.close();
       await unlock();
     },
