@@ -74,5 +74,8 @@ export const ENCLAVE_CODES = defineCodes('enclave', {
   PROJECT_INVALID: 'The app folder has no valid sealwork.json.',
   PROJECT_EXISTS: 'The folder given to `app init` already holds files.',
   TEMPLATE_UNKNOWN: "The app template named is not one of sealwork's templates.",
+  IMAGE_REF_INVALID: 'The image reference is not <registry host[:port]>/<name>[:tag][@sha256:…].',
+  REGISTRY_CLIENT_MISSING: 'skopeo, which talks to OCI registries, is not installed.',
+  REGISTRY_FAILED: 'The registry refused or failed a push or pull (TLS, credentials, unknown name).',
   APP_TEST_FAILED: 'The app failed under `app test` (non-zero exit, timeout, or no valid computed.json).',
 });

@@ -71,4 +71,6 @@ export const WORKER_CODES = defineCodes('worker', {
   TASK_LOGS_REFUSED: ["The logs request is not signed by the task's requester.", 403],
   WORKER_API_NOT_RUNNING:
     'No worker logs endpoint is recorded under this home, and no --worker-url was given.',
+  APP_IMAGE_DIGEST_MISMATCH:
+    'The image pulled from the registry does not hash to the digest of its reference.',
 });

@@ -13,11 +13,13 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
+import { lookup } from 'node:dns/promises';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hex } from 'viem';
 import { SealworkError, isSealworkError } from '../errors.js';
-import { isFetchRefusal, PUBLIC_ONLY } from './egress.js';
+import { parseImageRef, pullImage } from '../enclave/registry.js';
+import { addressAllowed, addressRefused, isFetchRefusal, PUBLIC_ONLY } from './egress.js';
 import { downloadToFile, type FetchOptions } from './fetch.js';
 
 /** Default bound on an app image: its archive, or the files of its OCI layout folder (2 GiB). */
@@ -35,6 +37,8 @@ export interface AppImagePolicy {
   maxBytes?: number;
   /** Accept an app whose on-chain checksum is zero, trusting the enclave fingerprint alone (default false). */
   allowZeroChecksum?: boolean;
+  /** Registries (`host:port/name@sha256:…` images): extra CA certificates (`*.crt`) for their TLS. */
+  registryCertDir?: string;
 }
 
 export interface AppImageOptions extends AppImagePolicy {
@@ -206,6 +210,8 @@ export async function resolveAppImage(
   if (/^https?:\/\//.test(multiaddr)) {
     downloaded = true;
     path = await downloadedImage(home, multiaddr, checksum, maxBytes, o.fetch ?? {});
+  } else if (parseImageRef(multiaddr)) {
+    path = await pulledImage(home, multiaddr, maxBytes, o);
   } else if (multiaddr.startsWith('file:') || multiaddr.startsWith('/')) {
     let local: string;
     try {
@@ -227,7 +233,7 @@ export async function resolveAppImage(
       'APP_IMAGE_UNSUPPORTED',
       `The app image location ${multiaddr} is not supported.`,
       {
-        hint: 'Deploy the app with an OCI layout path, a file:// URL or an http(s):// archive URL.',
+        hint: 'Deploy the app with a registry reference (<registry>/<name>@sha256:…), an OCI layout path, a file:// URL or an http(s):// archive URL.',
       },
     );
   }
@@ -246,6 +252,74 @@ export async function resolveAppImage(
     }
   }
   return path;
+}
+
+async function treeBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const d of await fs.readdir(dir, { withFileTypes: true, recursive: true }))
+    if (d.isFile())
+      n += (await fs.stat(join(d.parentPath ?? (d as unknown as { path: string }).path, d.name))).size;
+  return n;
+}
+
+/**
+ * `<registry>/<name>@sha256:<digest>`: pulled with skopeo into `<home>/worker/images/oci-<digest>`
+ * (kept: the next task with this digest reuses it after checking the manifest again), only from a
+ * registry the download guard allows, and only when the manifest hashes to the reference's digest.
+ * A reference without a digest (a tag alone, which its owner can move) is refused.
+ */
+async function pulledImage(
+  home: string,
+  multiaddr: string,
+  maxBytes: number,
+  o: AppImageOptions,
+): Promise<string> {
+  const ref = parseImageRef(multiaddr)!;
+  if (!ref.digest)
+    throw new SealworkError(
+      'APP_IMAGE_UNSUPPORTED',
+      `The app image ${multiaddr} names a tag, not a digest.`,
+      {
+        hint: 'Deploy the app with the reference `app push` printed: <registry>/<name>@sha256:… (a tag can be moved to another image).',
+        details: { image: multiaddr },
+      },
+    );
+  const hex = ref.digest.slice('sha256:'.length);
+  const cacheDir = join(home, 'worker', 'images');
+  const dir = join(cacheDir, `oci-${hex}`);
+  if (
+    (await fs.stat(join(dir, 'index.json')).catch(() => null)) &&
+    (await appImageDigests(dir, true)).includes(hex)
+  )
+    return dir;
+  const guard = o.fetch?.guard ?? PUBLIC_ONLY;
+  const url = new URL(`https://${ref.registry}/`);
+  const addresses = (await lookup(url.hostname.replace(/^\[|\]$/g, ''), { all: true }).catch(() => [])).map(
+    (a) => a.address,
+  );
+  if (addresses.length === 0 || !addresses.every((a) => addressAllowed(guard, url, a)))
+    throw addressRefused(url, addresses);
+  await fs.mkdir(cacheDir, { recursive: true, mode: 0o700 });
+  const tmp = join(cacheDir, `.pull-${randomBytes(6).toString('hex')}`);
+  try {
+    await pullImage({
+      ref,
+      out: tmp,
+      access: { ...(o.registryCertDir ? { certDir: o.registryCertDir } : {}) },
+    });
+    if ((await treeBytes(tmp)) > maxBytes) throw tooLarge(multiaddr, maxBytes);
+    if (!(await appImageDigests(tmp, true)).includes(hex))
+      throw new SealworkError(
+        'APP_IMAGE_DIGEST_MISMATCH',
+        `The image pulled as ${multiaddr} does not hash to ${ref.digest}.`,
+        { details: { image: multiaddr } },
+      );
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rename(tmp, dir);
+    return dir;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
 }
 
 async function sha256Stream(path: string): Promise<string> {

@@ -248,6 +248,45 @@ function initCommand(app: Command): void {
     );
 }
 
+function pushCommand(app: Command): void {
+  app
+    .command('push')
+    .description(
+      'Push a protected image to an OCI registry (skopeo) and print the reference pinned by digest, for `app deploy --image`',
+    )
+    .argument('<image>', 'protected image (folder or .tar), or an app folder (its build/app)')
+    .argument('<ref>', '<registry host[:port]>/<name>:<tag>')
+    .option('--cert-dir <dir>', "folder of CA certificates (*.crt) for the registry's TLS")
+    .option('--creds <user:password>', "registry credentials (default: Docker's ~/.docker/config.json)")
+    .option('--authfile <file>', 'Docker-style auth file to read credentials from')
+    .action(
+      action(
+        async (
+          ctx,
+          o: { certDir?: string; creds?: string; authfile?: string },
+          image: string,
+          ref: string,
+        ) => {
+          const r = await (
+            await sdkDevloop()
+          ).pushApp({
+            image,
+            ref,
+            ...(o.certDir ? { certDir: o.certDir } : {}),
+            ...(o.creds ? { creds: o.creds } : {}),
+            ...(o.authfile ? { authFile: o.authfile } : {}),
+          });
+          ctx.out(r, [
+            `pushed:  ${r.ref} (${r.ms} ms)`,
+            `digest:  ${r.digest}`,
+            `deploy:  sealwork app deploy --image ${r.pinned} …`,
+            r.pinned,
+          ]);
+        },
+      ),
+    );
+}
+
 function testCommand(app: Command): void {
   app
     .command('test')
@@ -589,6 +628,7 @@ export function register(program: Command): void {
   const app = program.command('app').description('Apps: build and measure enclave images, deploy, run');
   initCommand(app);
   testCommand(app);
+  pushCommand(app);
   deployCommand(app);
   showCommand(app);
   buildCommand(app);

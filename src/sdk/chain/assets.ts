@@ -1,4 +1,5 @@
 /** Apps, datasets and workerpools on chain: deploy (create in the registry) and show. */
+import { parseImageRef } from '../../enclave/registry.js';
 import { promises as fs } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,10 @@ export async function appImageDeployment(
   image: string,
   checksum?: string,
 ): Promise<{ multiaddr: string; checksum: Hex; checksumComputed: boolean }> {
+  // A registry reference pinned by digest (`app push` prints it): the checksum is that digest.
+  const ref = parseImageRef(image);
+  if (ref?.digest && checksum === undefined)
+    return { multiaddr: image, checksum: `0x${ref.digest.slice('sha256:'.length)}`, checksumComputed: true };
   let local: string | undefined;
   if (image.startsWith('file:')) {
     try {

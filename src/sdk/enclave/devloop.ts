@@ -25,6 +25,7 @@ import {
   type BuildBaseImageReturnType,
 } from '../../enclave/base-image.js';
 import { buildDockerfile } from '../../enclave/dockerfile.js';
+import { pushImage } from '../../enclave/registry.js';
 import { PROJECT_FILE, initProject, loadProject, type Project } from '../../enclave/project.js';
 import { resolveHome } from '../../util/home.js';
 import { computeResultDigest, readComputedJson, type ComputedJson } from '../../worker/postcompute.js';
@@ -301,4 +302,35 @@ export async function testApp(p: BuildProjectParameters): Promise<TestAppReturnT
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
+}
+
+export interface PushAppParameters {
+  /** A protected image (OCI layout folder or archive), or an app folder (its build/app). */
+  image: string;
+  /** `<registry host[:port]>/<name>:<tag>` */
+  ref: string;
+  /** CA certificates (`*.crt`) of the registry's TLS (a self-signed local registry). */
+  certDir?: string;
+  /** `user:password`; else Docker's ~/.docker/config.json (or containers' auth.json). */
+  creds?: string;
+  authFile?: string;
+}
+
+/** `sealwork app push`: copy the image to an OCI registry; the pinned `name@sha256:…` to deploy. */
+export async function pushApp(
+  p: PushAppParameters,
+): Promise<{ ref: string; digest: string; pinned: string; image: string; ms: number }> {
+  const t0 = performance.now();
+  const image = (await isAppFolder(p.image)) ? join(resolve(p.image), 'build', 'app') : resolve(p.image);
+  const r = await pushImage({
+    image,
+    ref: p.ref,
+    access: {
+      ...(p.certDir ? { certDir: resolve(p.certDir) } : {}),
+      ...(p.creds ? { creds: p.creds } : {}),
+      ...(p.authFile ? { authFile: resolve(p.authFile) } : {}),
+    },
+    workDir: tmpdir(),
+  });
+  return { ...r, image, ms: Math.round(performance.now() - t0) };
 }

@@ -88,6 +88,8 @@ export interface StartWorkerParameters {
   platform?: SimPlatform;
   onEvent?: (e: WorkerEvent) => void;
   onStep?: (taskId: string, step: string) => void;
+  /** CA certificates (`*.crt`) of the registries app images are pulled from (default `SEALWORK_REGISTRY_CERT_DIR`). */
+  registryCertDir?: string;
   /** Port of the logs API on 127.0.0.1 (`sealwork task logs`; default: any free port). */
   logsPort?: number;
 }
@@ -165,7 +167,7 @@ function checkCount(name: string, v: number | undefined, max: number, unit = '')
 
 /** Where app images may come from (`p`, else the `SEALWORK_*` environment); the folder must exist. */
 export async function appImagePolicy(
-  p: Pick<StartWorkerParameters, 'appImageRoot' | 'maxImageBytes' | 'allowZeroChecksum'>,
+  p: Pick<StartWorkerParameters, 'appImageRoot' | 'maxImageBytes' | 'allowZeroChecksum' | 'registryCertDir'>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<AppImagePolicy> {
   const rootGiven = p.appImageRoot ?? (env.SEALWORK_APP_IMAGE_ROOT || undefined);
@@ -192,7 +194,13 @@ export async function appImagePolicy(
     );
   const allowZeroChecksum =
     p.allowZeroChecksum ?? /^(1|true|yes)$/i.test(env.SEALWORK_ALLOW_ZERO_CHECKSUM ?? '');
-  return { root, ...(maxBytes !== undefined ? { maxBytes } : {}), allowZeroChecksum };
+  const registryCertDir = p.registryCertDir ?? (env.SEALWORK_REGISTRY_CERT_DIR || undefined);
+  return {
+    root,
+    ...(maxBytes !== undefined ? { maxBytes } : {}),
+    allowZeroChecksum,
+    ...(registryCertDir ? { registryCertDir: resolve(registryCertDir) } : {}),
+  };
 }
 
 /**
