@@ -82,23 +82,11 @@ describe(
           pushed.pinned,
           '--mrenclave',
           `@${built.mrenclaveFile}`,
+          '--publish-order',
+          '10',
         ]);
         assert.equal(app.checksum, built.checksum);
-        const order = join(stack.home, 'app-order.json');
-        await cli([
-          'order',
-          'sign',
-          'app',
-          '--as',
-          'app-dev',
-          '--app',
-          app.address,
-          '--tag',
-          'tee',
-          '--out',
-          order,
-        ]);
-        await cli(['order', 'publish', '--as', 'app-dev', order]);
+        assert.match(app.order.orderHash, /^0x[0-9a-f]{64}$/);
         const ds = await deploySampleDataset(stack.stack, {
           restrictApp: app.address,
           data: Buffer.from('a,b\n1,2\n3,4\n'),

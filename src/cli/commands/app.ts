@@ -62,7 +62,8 @@ function deployCommand(app: Command): void {
         '--checksum <bytes32>',
         'image digest (0x + 64 hex); default: computed for a local image, else zero (refused by workers unless allowed)',
       )
-      .option('--owner <address>', 'owner of the app NFT (default: the wallet)'),
+      .option('--owner <address>', 'owner of the app NFT (default: the wallet)')
+      .option('--publish-order <volume>', 'also sign and publish an open TEE app order of this volume'),
   ).action(
     action(
       async (
@@ -73,15 +74,25 @@ function deployCommand(app: Command): void {
           mrenclave?: string;
           checksum?: string;
           owner?: Address;
+          publishOrder?: string;
         },
       ) => {
         const r = await (await sdkAssets()).deployApp({ ...chainParams(ctx, o), ...o });
+        const volume = o.publishOrder === undefined ? undefined : Number(o.publishOrder);
+        if (volume !== undefined && !(Number.isSafeInteger(volume) && volume >= 1))
+          throw new SealworkError('VOLUME_INVALID', `--publish-order ${o.publishOrder} is not a volume.`, {
+            hint: 'Give a whole number of tasks, e.g. --publish-order 1000.',
+          });
+        const order = volume
+          ? await (await sdkDevloop()).publishTeeAppOrder({ ...chainParams(ctx, o), app: r.address, volume })
+          : undefined;
         if (/^0x0{64}$/.test(r.checksum))
           ctx.info(
             'warning: the app is deployed with a zero checksum; workers refuse it unless their operator passes --allow-zero-checksum. Give --checksum 0x<sha256 of the image archive>, or deploy a local image to have it computed.',
           );
-        ctx.out(r, [
+        ctx.out({ ...r, ...(order ? { order } : {}) }, [
           `app:      ${r.address}`,
+          ...(order ? [`order:    ${order.orderHash} (TEE, volume ${volume}, published)`] : []),
           `owner:    ${r.owner}`,
           `image:    ${r.multiaddr}`,
           `checksum: ${r.checksum}${r.checksumComputed ? ' (computed from the local image)' : ''}`,

@@ -30,6 +30,8 @@ import { PROJECT_FILE, initProject, loadProject, type Project } from '../../encl
 import { resolveHome } from '../../util/home.js';
 import { computeResultDigest, readComputedJson, type ComputedJson } from '../../worker/postcompute.js';
 import { fetchDataset, fetchInputFiles } from '../../worker/precompute.js';
+import type { ChainParameters } from '../chain/common.js';
+import { publishOrderFile, signOrderToFile } from '../chain/orders.js';
 import { parseRunTimeout } from './index.js';
 
 export { TEMPLATES, type TemplateName } from '../../enclave/project.js';
@@ -333,4 +335,24 @@ export async function pushApp(
     workDir: tmpdir(),
   });
   return { ...r, image, ms: Math.round(performance.now() - t0) };
+}
+
+/** `app deploy --publish-order <volume>`: sign and publish an open TEE app order for the new app. */
+export async function publishTeeAppOrder(
+  p: ChainParameters & { app: string; volume: number },
+): Promise<{ orderHash: string; txHash: string }> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'sealwork-order-'));
+  try {
+    const file = join(dir, 'app-order.json');
+    await signOrderToFile({
+      ...p,
+      kind: 'app',
+      fields: { app: p.app, tag: 'tee', volume: String(p.volume) },
+      out: file,
+    });
+    const r = await publishOrderFile({ ...p, file });
+    return { orderHash: r.orderHash, txHash: r.txHash };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
