@@ -13,7 +13,7 @@ import { deploySampleDataset } from '../../src/sdk/stack/demo.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { NEEDS_BWRAP, requires, type Prerequisite } from '../helpers/prereq.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { startTestStack } from '../helpers/stack.js';
 
 const have = (cmd: string, pkg: string): Prerequisite => {
   let present = true;
