@@ -47,6 +47,21 @@ export const SMS_CODES = defineCodes('sms', {
   REQUESTER_SECRET_MISSING: ['The requester has no secret of a name the deal asks for.', 403],
   RESULT_KEY_MISSING: ['The deal asks for result encryption but the beneficiary pushed no result key.', 403],
   CHAIN_UNAVAILABLE: ['The SMS cannot read the chain right now; retry later.', 503],
+  // release receipts (GET /receipts/{taskId})
+  RECEIPT_AUTH_MISSING: [
+    'Reading a receipt needs the Authorization header (a wallet signature) and the X-Sealwork-Timestamp header.',
+    401,
+  ],
+  RECEIPT_AUTH_INVALID: [
+    'The Authorization header is not an EIP-191 signature of the receipt-read challenge for this task and timestamp.',
+    401,
+  ],
+  RECEIPT_AUTH_EXPIRED: [
+    'The X-Sealwork-Timestamp of a receipt read is more than 5 minutes from the SMS clock: sign a fresh one.',
+    401,
+  ],
+  RECEIPT_FORBIDDEN: ["Only the task's requester and its dataset's owner may read its release receipt.", 403],
+  RECEIPT_NOT_FOUND: ['This SMS released no secret for that task, so it holds no receipt.', 404],
   CHAIN_RPC_ERROR: 'The chain node answered a malformed JSON-RPC result.',
   SMS_STORE_UNAVAILABLE: [
     'The SMS database cannot be reached right now (PostgreSQL down or restarting, SQLite locked); nothing was written; retry later.',
@@ -75,4 +90,5 @@ export const SMS_CODES = defineCodes('sms', {
   SMS_UNAUTHORIZED: 'The SMS refused the signature of the request (HTTP 401).',
   SESSION_KEY_INVALID: 'The enclave session key is not a P-256 or X25519 public JWK.',
   SESSION_DECRYPT_FAILED: 'The SMS release does not decrypt with this enclave key.',
+  RECEIPT_INVALID: 'A release receipt is not valid JSON of the receipt format.',
 });

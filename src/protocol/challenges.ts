@@ -51,3 +51,18 @@ export function requesterSecretChallenge(
 ): Hex {
   return web2SecretChallenge(requester, name, secretValue);
 }
+
+/** How long a receipt-read signature is accepted around its timestamp (seconds, either way). */
+export const RECEIPT_READ_WINDOW_SECONDS = 300;
+
+/**
+ * Reading a task's release receipt (`GET /receipts/{taskId}`, a sealwork extension):
+ * `keccak256(DOMAIN ‖ keccak256("sealwork-receipt-read") ‖ taskId ‖ keccak256(timestamp))`, the
+ * timestamp in unix seconds as a decimal string (sent in the `X-Sealwork-Timestamp` header). The
+ * `Authorization` header carries its EIP-191 signature by the task's requester or dataset owner.
+ */
+export function receiptReadChallenge(taskId: Hex, timestamp: number): Hex {
+  return keccak256(
+    concatHex([SMS_DOMAIN, hashUtf8('sealwork-receipt-read'), taskId.toLowerCase() as Hex, hashUtf8(String(timestamp))]),
+  );
+}

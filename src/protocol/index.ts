@@ -33,6 +33,8 @@ export {
   web2SecretChallenge,
   appSecretChallenge,
   requesterSecretChallenge,
+  RECEIPT_READ_WINDOW_SECONDS,
+  receiptReadChallenge,
 } from './challenges.js';
 export { type DealParams, type ResultKeyFormat, encodeDealParams, parseDealParams } from './deal-params.js';
 export {
@@ -59,3 +61,22 @@ export {
   encryptToEnclave,
   decryptSessionJwe,
 } from './session-crypto.js';
+export {
+  RECEIPT_TYPE,
+  RECEIPT_VERSION,
+  type ReceiptAlgorithm,
+  type ReceiptSmsEvidence,
+  type ReleaseReceipt,
+  type ReleaseReceiptBody,
+  type ReceiptSignatureCheck,
+  canonicalJson,
+  canonicalHash,
+  receiptSigningBytes,
+  quoteHash,
+  receiptKeyId,
+  spkiBase64,
+  signReceipt,
+  verifyReceiptSignature,
+  receiptKeyMatchesCertificate,
+  parseReceipt,
+} from './receipt.js';

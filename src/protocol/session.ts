@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { hexToBytes, type Address, type Hex } from 'viem';
 import type { WorkerpoolAuthorization } from './authorization.js';
+import type { ReleaseReceipt } from './receipt.js';
 
 export type SessionPublicJwk =
   { kty: 'EC'; crv: 'P-256'; x: string; y: string } | { kty: 'OKP'; crv: 'X25519'; x: string };
@@ -30,6 +31,8 @@ export interface SessionResponse {
   taskId: Hex;
   /** Names of what was released (never values). */
   released: string[];
+  /** The release receipt the SMS signed (a sealwork extension; absent from an SMS that issues none). */
+  receipt?: ReleaseReceipt;
 }
 
 /** What the enclave finds in the decrypted JWE. */

@@ -7,6 +7,7 @@ import type { Address, Hex } from 'viem';
 import type { SessionRequest } from '../protocol/index.js';
 import { getEnclaveChallenge } from './getEnclaveChallenge.js';
 import { getNonce } from './getNonce.js';
+import { getReceipt } from './getReceipt.js';
 import { hasAppFsKey } from './hasAppFsKey.js';
 import { hasAppSecret } from './hasAppSecret.js';
 import { hasDatasetSecret } from './hasDatasetSecret.js';
@@ -50,6 +51,8 @@ export function createSmsClient(baseUrl: string, opts: SmsClientOptions = {}) {
     getNonce: () => getNonce(t),
     /** The worker named in `req.authorization` signs the request. */
     openSession: (worker: Signer, req: SessionRequest) => openSession(t, worker, req),
+    /** The task's requester or dataset owner reads its release receipt. */
+    getReceipt: (reader: Signer, taskId: Hex, o: { now?: number } = {}) => getReceipt(t, reader, taskId, o),
   };
 }
 

@@ -29,6 +29,7 @@ export { pushRequesterSecret } from './pushRequesterSecret.js';
 export { getEnclaveChallenge } from './getEnclaveChallenge.js';
 export { getNonce } from './getNonce.js';
 export { openSession } from './openSession.js';
+export { getReceipt } from './getReceipt.js';
 export {
   resolveSmsEndpoint,
   type ResolveSmsEndpointParameters,

@@ -11,13 +11,17 @@ import { SealworkError } from '../errors.js';
 import type { ChainReader } from '../chain/index.js';
 import { CHALLENGE_HTTP_STATUS, errorBody, renderError, type ErrorRenderingEnv } from './http-errors.js';
 import type { Logger } from './log.js';
+import { receiptRoutes } from './receipts.js';
 import { malformedSession, SessionRequestSchema, type ReleaseService } from './release.js';
+import type { SmsStore } from './store.js';
 import { secretRoutes, type SecretApi } from './secrets.js';
 import { body, validate } from './validate.js';
 
 export interface SmsAppDeps {
   secrets: SecretApi;
   release: ReleaseService;
+  /** Where the release receipts are read from (`GET /receipts/{taskId}`). */
+  store: SmsStore;
   /** For the secret pushes: the owner of a dataset or an app. */
   chain: ChainReader;
   logger: Logger;
@@ -55,6 +59,7 @@ export function createSmsApp(d: SmsAppDeps): SmsApp {
   app.get('/health', async (c) => c.json({ status: 'ok', ...(d.health ? await d.health() : {}) }));
 
   app.route('/', secretRoutes(d));
+  app.route('/', receiptRoutes(d));
 
   // Attested release
   app.post(

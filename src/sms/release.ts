@@ -44,6 +44,7 @@ import type { Logger } from './log.js';
 import { createNonces, type Nonces } from './nonces.js';
 import type { Sealer } from './sealing.js';
 import { secretAad, type AuditEntry, type SecretId, type SmsStore, type StoredChallenge } from './store.js';
+import type { ReceiptIssuer } from './receipts.js';
 import { isSignedBy, recoverChallengeSigner } from './signature.js';
 import type { AttestationVerifier, VerifiedEnclave } from './verifier.js';
 
@@ -147,6 +148,8 @@ export interface ReleaseDeps {
    * process, and single use is enforced by the store (`useNonce`). Default: in memory.
    */
   nonceKey?: Uint8Array;
+  /** Signs and stores a receipt of every release (receipts.ts); none are issued without it. */
+  receipts?: ReceiptIssuer;
 }
 
 /** Where the time of a session goes (milliseconds, summed), for the benchmark. */
@@ -157,6 +160,7 @@ export interface ReleaseTimings {
   quote: number;
   secrets: number;
   encryption: number;
+  receipt: number;
   audit: number;
 }
 
@@ -437,6 +441,34 @@ function sessionSecrets(
   };
 }
 
+/** 8. The signed receipt of this release (receipts.ts), when the SMS has a key to sign it. */
+async function issueReceipt(
+  x: Checks,
+  c: Claim,
+  deal: ChainDealInfo,
+  enclave: VerifiedEnclave,
+  released: string[],
+): Promise<SessionResponse['receipt']> {
+  if (!x.receipts) return undefined;
+  const dataset = deal.dataset.toLowerCase() === ZERO_ADDRESS ? null : deal.dataset;
+  return x.receipts.issue({
+    task: {
+      id: c.taskId,
+      dealId: c.dealId,
+      index: c.taskIndex,
+      app: deal.app,
+      dataset,
+      requester: deal.requester,
+      beneficiary: deal.beneficiary,
+      worker: c.authorization.workerWallet,
+    },
+    enclaveChallenge: c.authorization.enclaveChallenge,
+    enclave,
+    quote: c.quote,
+    released,
+  });
+}
+
 /** `POST /tee/sessions`: every check in protocol order, the first failure throwing its refusal. */
 async function release(
   x: Checks,
@@ -456,7 +488,8 @@ async function release(
   const secrets = await x.timed('secrets', () => gatherSecrets(x, claim, deal, params, challenge));
   const payload = sessionSecrets(claim, deal, params, app, secrets, challenge);
   const jwe = await x.timed('encryption', () => encryptToEnclave(payload, claim.publicKey, claim.taskId));
-  return { jwe, taskId: claim.taskId, released: secrets.names };
+  const receipt = await x.timed('receipt', () => issueReceipt(x, claim, deal, enclave, secrets.names));
+  return { jwe, taskId: claim.taskId, released: secrets.names, ...(receipt ? { receipt } : {}) };
 }
 
 // ------------------------------------------------------------------ the audit
@@ -502,6 +535,7 @@ export function createReleaseService(d: ReleaseDeps) {
     quote: 0,
     secrets: 0,
     encryption: 0,
+    receipt: 0,
     audit: 0,
   };
   const nonces = createNonces({

@@ -10,7 +10,10 @@ import { SealworkError } from '../errors.js';
 import { createSmsApp, type SmsApp } from './app.js';
 import { cachedChainReader, type ChainReaderStats } from '../chain/index.js';
 import { createReleaseService, type ReleaseDeps, type ReleaseService } from './release.js';
+import { createReceiptIssuer } from './receipts.js';
 import { createSecretApi, type SecretApi } from './secrets.js';
+import type { ReceiptSmsEvidence } from '../protocol/index.js';
+import type { KeyObject } from 'node:crypto';
 import { safeEqual, type Sealer } from './sealing.js';
 import type { SmsStore } from './store.js';
 import type { SmsEnclaveIdentity } from './enclave/identity.js';
@@ -22,6 +25,15 @@ export interface SmsDeps extends Pick<
 > {
   /** What this SMS enclave is (MRENCLAVE, MRSIGNER, ISVPRODID, ISVSVN), from its launcher (EREPORT). */
   identity: SmsEnclaveIdentity;
+  /**
+   * The SMS's attested key (its TLS private key): signs the release receipts. Without it no
+   * receipt is issued.
+   */
+  attestedKey?: KeyObject;
+  /** The SMS's evidence put in every receipt (its certificate, quote and collateral). */
+  smsEvidence?: () => ReceiptSmsEvidence | null;
+  /** The SMS policy applied to enclaves, as receipts record it. */
+  policy?: Record<string, unknown>;
   /** Cache immutable chain reads (default true). */
   cacheChain?: boolean;
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
@@ -65,8 +77,19 @@ export function createSms(d: SmsDeps): Sms {
     logger: d.logger,
     ...(d.nonceTtlMs !== undefined ? { nonceTtlMs: d.nonceTtlMs } : {}),
     ...(d.nonceKey ? { nonceKey: d.nonceKey } : {}),
+    ...(d.attestedKey
+      ? {
+          receipts: createReceiptIssuer({
+            store: d.store,
+            key: d.attestedKey,
+            policy: d.policy ?? {},
+            ...(d.smsEvidence ? { evidence: d.smsEvidence } : {}),
+          }),
+        }
+      : {}),
   });
   const app = createSmsApp({
+    store: d.store,
     secrets,
     release,
     chain,

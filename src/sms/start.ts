@@ -4,7 +4,7 @@
  * clients find it, and removes it on close.
  */
 import cluster from 'node:cluster';
-import { hkdfSync } from 'node:crypto';
+import { createPrivateKey, hkdfSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Address } from 'viem';
@@ -216,6 +216,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}),
       ...(o.verificationTime ? { at: o.verificationTime } : {}),
     });
+    const tls = await smsTls(o, dir);
     const sms = createSms({
       identity: identityOf(measurement),
       store,
@@ -223,6 +224,14 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       chain,
       verifier,
       logger,
+      policy,
+      // Receipts are signed with the SMS's TLS key, and carry its certificate.
+      ...(tls
+        ? {
+            attestedKey: createPrivateKey(tls.key),
+            smsEvidence: () => ({ certificate: tls.cert, quote: '', collateral: null, simulated: false }),
+          }
+        : {}),
       ...(o.nonceTtlMs !== undefined ? { nonceTtlMs: o.nonceTtlMs } : {}),
       ...(nonceKey ? { nonceKey } : {}),
       health: () => ({
@@ -233,7 +242,6 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
         enclave: identityOf(measurement),
       }),
     });
-    const tls = await smsTls(o, dir);
     const listening = await listen(sms.app, {
       host: o.host ?? '127.0.0.1',
       port: o.port ?? DEFAULT_SMS_PORT,

@@ -75,6 +75,10 @@ export interface SmsStore {
   useNonce(nonce: string, expiresAtMs: number): Promise<boolean>;
   deleteExpiredNonces(nowMs: number): Promise<number>;
   appendAudit(e: AuditEntry): Promise<void>;
+  /** Store the release receipt of a task (JSON text); a later release of the same task replaces it. */
+  putReceipt(taskId: string, receipt: string): Promise<void>;
+  /** The latest release receipt of a task (JSON text), if this SMS released anything for it. */
+  getReceipt(taskId: string): Promise<string | undefined>;
   listAudit(opts?: { taskId?: string; limit?: number }): Promise<AuditEntry[]>;
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
@@ -142,6 +146,7 @@ CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEG
 CREATE TABLE IF NOT EXISTS used_signatures (
   fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,
   used_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS receipts (task_id TEXT PRIMARY KEY, receipt TEXT NOT NULL, issued_at INTEGER NOT NULL);
 `;
 
 interface AuditRow {
@@ -229,6 +234,9 @@ async function openSqliteAuditLog(path: string) {
     'INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
   );
   const deleteNonces = auditDb.prepare('DELETE FROM used_nonces WHERE expires_at < ?');
+  const putReceipt = auditDb.prepare(
+    'INSERT INTO receipts (task_id, receipt, issued_at) VALUES (?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET receipt = excluded.receipt, issued_at = excluded.issued_at',
+  );
   const writeAudit = auditDb.transaction((items: AuditEntry[]) => {
     for (const e of items) auditInsert.run(...auditValues(e));
   });
@@ -237,6 +245,7 @@ async function openSqliteAuditLog(path: string) {
     append: (e: AuditEntry) => audit.push(e),
     useNonce: (nonce: string, expiresAtMs: number) => useNonce.run(nonce, expiresAtMs).changes === 1,
     deleteNonces: (nowMs: number) => deleteNonces.run(nowMs).changes,
+    putReceipt: (taskId: string, receipt: string) => void putReceipt.run(taskId, receipt, now()),
     async close() {
       await audit.drain();
       if (auditDb.open) auditDb.close();
@@ -266,6 +275,7 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
       'INSERT INTO used_signatures (fingerprint, kind, owner, name, used_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+    getReceipt: db.prepare('SELECT receipt FROM receipts WHERE task_id = ?').pluck(),
     setMeta: db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),
@@ -333,6 +343,12 @@ export async function openSqliteStore(path: string): Promise<SmsStore> {
     appendAudit(e) {
       return auditLog.append(e);
     },
+    async putReceipt(taskId, receipt) {
+      auditLog.putReceipt(taskId.toLowerCase(), receipt);
+    },
+    async getReceipt(taskId) {
+      return q.getReceipt.get(taskId.toLowerCase()) as string | undefined;
+    },
     async listAudit(opts = {}) {
       const rows = (
         opts.taskId
@@ -381,6 +397,7 @@ CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at BIGIN
 CREATE TABLE IF NOT EXISTS used_signatures (
   fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,
   used_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS receipts (task_id TEXT PRIMARY KEY, receipt TEXT NOT NULL, issued_at BIGINT NOT NULL);
 `;
 
 /** Redact the password of a postgres:// URL for logs and errors. */
@@ -607,6 +624,18 @@ export async function openPostgresStore(url: string): Promise<SmsStore> {
       return (await query('DELETE FROM used_nonces WHERE expires_at < $1', [nowMs])).rowCount ?? 0;
     },
     appendAudit: (e) => audit.push(e),
+    async putReceipt(taskId, receipt) {
+      await query(
+        'INSERT INTO receipts (task_id, receipt, issued_at) VALUES ($1, $2, $3) ON CONFLICT (task_id) DO UPDATE SET receipt = EXCLUDED.receipt, issued_at = EXCLUDED.issued_at',
+        [taskId.toLowerCase(), receipt, now()],
+      );
+    },
+    async getReceipt(taskId) {
+      const r = await query<{ receipt: string }>('SELECT receipt FROM receipts WHERE task_id = $1', [
+        taskId.toLowerCase(),
+      ]);
+      return r.rows[0]?.receipt;
+    },
     async listAudit(opts = {}) {
       const r = opts.taskId
         ? await query<AuditRow>('SELECT * FROM audit_log WHERE task_id = $1 ORDER BY id DESC LIMIT $2', [
