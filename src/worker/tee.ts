@@ -22,6 +22,7 @@ import {
   sessionReportData,
   signAuthorization,
   signEnclaveResult,
+  type ReleaseReceipt,
   type SessionSecrets,
 } from '../protocol/index.js';
 import type { SmsClient } from '../sms-client/index.js';
@@ -203,7 +204,7 @@ async function openSession(
   identity: MeasureAppReturnType,
   auth: { enclaveChallenge: Address; authorizationSign: Hex },
   note: Note,
-): Promise<SessionSecrets> {
+): Promise<{ secrets: SessionSecrets; receipt: ReleaseReceipt | undefined }> {
   const session = generateSessionKeyPair('P-256');
   const { nonce } = await o.sms.getNonce();
   const reportData = sessionReportData(session.publicJwk, nonce);
@@ -229,7 +230,7 @@ async function openSession(
   });
   const secrets = await decryptSessionJwe<SessionSecrets>(response.jwe, session.privateKey);
   note(`session opened; released: ${response.released.join(', ')}`);
-  return secrets;
+  return { secrets, receipt: response.receipt };
 }
 
 /** 4. Pre-compute: dataset and input files, in memory only. */
@@ -293,6 +294,23 @@ async function runApp(
   return { ...run, exitCode: 0 as const };
 }
 
+/**
+ * The SMS's release receipt goes beside the result, as its own content-addressed object in the
+ * same storage; its URL joins the result location in the task's `results` field. Not inside the
+ * result archive: with `deterministic-output-path` = /iexec_out, iExec's folder digest covers
+ * every top-level file, so an extra file there would change the digest the enclave signs (or
+ * break the requester's digest check), and an encrypted result would hide it from a verifier
+ * without the beneficiary key. The receipt is signed by the SMS, so the worker cannot forge it.
+ */
+async function publishReceipt(o: TeeRunnerOptions, receipt: ReleaseReceipt | undefined) {
+  if (!receipt) return undefined;
+  const data = Buffer.from(`${JSON.stringify(receipt, null, 2)}\n`, 'utf8');
+  const put = await stage('RESULT_UPLOAD_FAILED', 'uploading the release receipt', () =>
+    putObject({ url: o.storage.url, data, ca: o.storage.ca }),
+  );
+  return put.url;
+}
+
 /** 6. Post-compute: digest, zip, optional encryption, upload, enclave signature. */
 async function postCompute(
   o: TeeRunnerOptions,
@@ -302,6 +320,7 @@ async function postCompute(
     outDir: string;
     run: Awaited<ReturnType<typeof runApp>>;
     auth: { enclaveChallenge: Address; authorizationSign: Hex };
+    receipt: ReleaseReceipt | undefined;
   },
   note: Note,
 ): Promise<TaskOutput> {
@@ -339,9 +358,11 @@ async function postCompute(
     resultDigest: digest,
   });
   note(`result uploaded to ${put.url}`);
+  const receipt = await publishReceipt(o, p.receipt);
+  if (receipt) note(`release receipt published at ${receipt}`);
   return {
     digest,
-    results: JSON.stringify({ storage: 'sealwork', location: put.url }),
+    results: JSON.stringify({ storage: 'sealwork', location: put.url, ...(receipt ? { receipt } : {}) }),
     location: put.url,
     encrypted,
     enclaveChallenge: auth.enclaveChallenge,
@@ -360,12 +381,12 @@ export function createTeeRunner(o: TeeRunnerOptions): RunTeeTask {
     const workDir = join(o.home, 'worker', 'tmp');
     await fs.mkdir(workDir, { recursive: true });
     const { image, identity } = await measureAppImage(o, measured, t.deal, workDir, note);
-    const secrets = await openSession(o, t, identity, auth, note);
+    const { secrets, receipt } = await openSession(o, t, identity, auth, note);
     const files = await precompute(o, secrets);
     const outDir = await fs.mkdtemp(join(workDir, SCRATCH_PREFIX)); // 0700
     try {
       const run = await runApp(o, t, { image, secrets, outDir, workDir }, files, note);
-      return await postCompute(o, t, { secrets, outDir, run, auth }, note);
+      return await postCompute(o, t, { secrets, outDir, run, auth, receipt }, note);
     } finally {
       await fs.rm(outDir, { recursive: true, force: true });
     }

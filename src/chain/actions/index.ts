@@ -18,6 +18,8 @@ export { type ReadSchedulerNoticesReturnType, readSchedulerNotices } from './rea
 export { getBlockHash } from './getBlockHash.js';
 export { getChainTime } from './getChainTime.js';
 export { getReceiptStatus } from './getReceiptStatus.js';
+export { type TaskContribution, readTaskContribution } from './readTaskContribution.js';
+export { type DealOrders, readDealOrders } from './readDealOrders.js';
 // Writes
 export { type SendOptions } from './internal/send.js';
 export { deployContracts } from './deployContracts.js';

@@ -300,8 +300,8 @@ export interface TaskInfo {
   dataset: Address | null;
   beneficiary: Address | null;
   resultDigest: Hex | null;
-  /** `{"storage","location"}` as stored on chain. */
-  results: { storage?: string; location?: string } | null;
+  /** `{"storage","location"}` as stored on chain (`receipt`: where the worker published the SMS's release receipt). */
+  results: { storage?: string; location?: string; receipt?: string } | null;
   finalDeadline: number | null;
   /** From the local worker journal, when this home runs the worker that handled the task. */
   worker: { step: string; cause: FailureCause | null } | null;
