@@ -23,6 +23,8 @@ export const SDK_CODES = defineCodes('sdk', {
   WORKERPOOL_NOT_OWNED: 'The workerpool is not owned by the configured wallet.',
   RESULT_KEY_REQUIRED: 'Decrypting a result needs the beneficiary private key.',
   RESULT_NOT_AVAILABLE: 'The task has no result (yet).',
+  TASK_NOT_VERIFIED:
+    "A link of the task's trust chain does not hold (`sealwork task verify` prints each link with the values compared).",
   RESULT_CONTENT_MISMATCH:
     'The downloaded result does not hash to the sha256 its content-addressed location names: the stored object was replaced.',
   RESULT_DIGEST_MISMATCH:

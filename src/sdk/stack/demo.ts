@@ -22,6 +22,7 @@ import { SealworkError } from '../../errors.js';
 import { createSmsClient as smsClient } from '../../sms-client/index.js';
 import { putObject } from '../../worker/storage/client.js';
 import type { ResultKeyFormat } from '../../worker/postcompute.js';
+import { verifyRefusal, verifyTask, type VerifyTaskReport } from '../task/verify.js';
 import { downloadResult, generateResultKeys, runApp, watchTask, type TaskInfo } from '../worker/requester.js';
 import { createChainClientsFor, type Stack } from './index.js';
 import { buildSampleApp, sampleDataset } from './sample.js';
@@ -166,6 +167,8 @@ export interface RunDemoReturnType {
   taskId: Hex;
   result: string;
   resultFiles: string[];
+  /** `task verify`'s report on the demo task (every link holds, or the demo fails). */
+  verified: VerifyTaskReport;
 }
 
 /** The whole story, narrated: app, dataset, key, restricted order, task, decrypted result. */
@@ -266,5 +269,33 @@ export async function runDemo(stack: Stack, p: RunDemoParameters = {}): Promise<
   const result = resultFile ? await fs.readFile(resultFile, 'utf8') : '';
   say('result', `[requester] downloaded and decrypted the result into ${dl.out}:`);
   for (const line of result.trimEnd().split('\n')) say('result', `    ${line}`);
-  return { steps, app: app.app, dataset: ds.dataset, taskId, result, resultFiles: dl.files };
+  const verified = await verifyDemoTask(stack, taskId, keys.privateKeyFile, say);
+  return { steps, app: app.app, dataset: ds.dataset, taskId, result, resultFiles: dl.files, verified };
+}
+
+/** The demo's last step: `sealwork task verify` on its task, every link narrated. */
+async function verifyDemoTask(
+  stack: Stack,
+  taskId: Hex,
+  keyFile: string,
+  say: (step: string, detail: string) => void,
+): Promise<VerifyTaskReport> {
+  const report = await verifyTask({
+    home: stack.home,
+    chainUrl: stack.chain.url,
+    taskId,
+    as: 'requester',
+    keyFile,
+    allowSimulation: true,
+  });
+  say('verify', `[requester] sealwork task verify ${taskId} --allow-simulation (receipt: ${report.receiptSource ?? 'none'})`);
+  for (const l of report.links)
+    say('verify', `  ${l.ok ? 'PASS' : 'FAIL'} ${l.title}: ${l.detail}${l.simulated ? ' [simulated]' : ''}`);
+  const refusal = verifyRefusal(report);
+  if (refusal) throw refusal;
+  say(
+    'verify',
+    `[requester] VERIFIED: the deal, the app's fingerprint and the dataset's restriction to it on chain; the SMS's signed receipt that it released the dataset key to that app's enclave (${report.links.find((l) => l.name === 'enclave-identity')?.actual ?? ''}) for this task's enclave challenge; that enclave's signature of the result on chain; and the stored result's digest.${report.simulated ? ' The platform is SIMULATED: these checks hold, but there is no confidentiality against the host.' : ''}`,
+  );
+  return report;
 }
