@@ -9,7 +9,7 @@ export const CHAIN_CODES = defineCodes('chain', {
   CHAIN_REVERTED: 'A transaction or call reverted for a reason without a code of its own.',
   CHAIN_ERROR: 'The chain answered something unexpected (e.g. a missing event).',
   TASK_CONTRIBUTION_UNREADABLE:
-    "The transaction that finalized a task is not a direct contributeAndFinalize call, so its enclave challenge and signature cannot be read from it.",
+    'The transaction that finalized a task is not a direct contributeAndFinalize call, so its enclave challenge and signature cannot be read from it.',
   DEAL_ORDERS_UNREADABLE:
     'The transaction that made a deal is not a direct matchOrders call, so its orders cannot be read from it.',
   CHAIN_INSUFFICIENT_BALANCE: 'A contract balance is below the amount needed.',

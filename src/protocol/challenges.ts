@@ -63,6 +63,11 @@ export const RECEIPT_READ_WINDOW_SECONDS = 300;
  */
 export function receiptReadChallenge(taskId: Hex, timestamp: number): Hex {
   return keccak256(
-    concatHex([SMS_DOMAIN, hashUtf8('sealwork-receipt-read'), taskId.toLowerCase() as Hex, hashUtf8(String(timestamp))]),
+    concatHex([
+      SMS_DOMAIN,
+      hashUtf8('sealwork-receipt-read'),
+      taskId.toLowerCase() as Hex,
+      hashUtf8(String(timestamp)),
+    ]),
   );
 }

@@ -135,7 +135,10 @@ function algorithmOf(key: KeyObject): ReceiptAlgorithm {
 }
 
 /** The key with the options of its algorithm (the same shape serves node's sign and verify). */
-function keyOptions(alg: ReceiptAlgorithm, key: KeyObject): { key: KeyObject; dsaEncoding?: 'ieee-p1363'; padding?: number; saltLength?: number } | KeyObject {
+function keyOptions(
+  alg: ReceiptAlgorithm,
+  key: KeyObject,
+): { key: KeyObject; dsaEncoding?: 'ieee-p1363'; padding?: number; saltLength?: number } | KeyObject {
   if (alg === 'ES256') return { key, dsaEncoding: 'ieee-p1363' };
   if (alg === 'PS256') return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
   return key;
@@ -164,7 +167,11 @@ export interface ReceiptSignatureCheck {
 export function verifyReceiptSignature(receipt: ReleaseReceipt): ReceiptSignatureCheck {
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.from(receipt.body.sms.publicKey, 'base64'), format: 'der', type: 'spki' });
+    key = createPublicKey({
+      key: Buffer.from(receipt.body.sms.publicKey, 'base64'),
+      format: 'der',
+      type: 'spki',
+    });
   } catch {
     return { ok: false, keyId: null, reason: 'the receipt names no valid public key' };
   }
@@ -253,7 +260,9 @@ const ReceiptSchema = z.object({
 });
 
 /** A receipt from JSON (text or parsed), or the first thing wrong with it. */
-export function parseReceipt(input: unknown): { ok: true; receipt: ReleaseReceipt } | { ok: false; reason: string } {
+export function parseReceipt(
+  input: unknown,
+): { ok: true; receipt: ReleaseReceipt } | { ok: false; reason: string } {
   let json = input;
   if (typeof input === 'string') {
     try {

@@ -85,7 +85,10 @@ export function createReceiptIssuer(o: ReceiptIssuerOptions): ReceiptIssuer {
         released: f.released,
         issuedAt: new Date().toISOString(),
         // As JSON carries it: what is signed is exactly what a reader parses back.
-        sms: { publicKey, evidence: evidence && (JSON.parse(JSON.stringify(evidence)) as ReceiptSmsEvidence) },
+        sms: {
+          publicKey,
+          evidence: evidence && (JSON.parse(JSON.stringify(evidence)) as ReceiptSmsEvidence),
+        },
       };
       const receipt = signReceipt(body, o.key);
       await o.store.putReceipt(f.task.id, JSON.stringify(receipt));
@@ -166,7 +169,9 @@ export function receiptRoutes(d: ReceiptRouteDeps): Hono<ErrorRenderingEnv> {
         throw new SealworkError('RECEIPT_NOT_FOUND', `This SMS holds no release receipt for task ${taskId}.`);
       const { task } = parsed.receipt.body;
       const datasetOwner =
-        task.dataset && task.dataset.toLowerCase() !== zeroAddress ? await d.chain.owner(task.dataset) : undefined;
+        task.dataset && task.dataset.toLowerCase() !== zeroAddress
+          ? await d.chain.owner(task.dataset)
+          : undefined;
       const allowed = [task.requester, datasetOwner].filter((a): a is Address => Boolean(a));
       if (!allowed.some((a) => a.toLowerCase() === signer.toLowerCase())) {
         d.logger.warn('receipt read refused', { taskId, signer });

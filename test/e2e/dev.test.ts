@@ -45,8 +45,14 @@ describe('sealwork dev', { skip }, () => {
         stack: { chainUrl: string };
         notices: string[];
         steps: { step: string; detail: string }[];
+        verified: { ok: boolean; simulated: boolean; links: { name: string; ok: boolean }[] };
       };
       assert.equal(j.ok, true);
+      // The demo ends with `task verify` passing, every link narrated.
+      assert.equal(j.verified.ok, true);
+      assert.ok(j.verified.links.length >= 10 && j.verified.links.every((l) => l.ok));
+      assert.equal(j.steps.at(-1)?.step, 'verify');
+      assert.match(j.steps.at(-1)!.detail, /VERIFIED: .*SIMULATED/);
       assert.match(j.result, /^patients: 100\nmean glucose: 123\.2 mg\/dL\n/);
       const rec = JSON.parse(readFileSync(join(t.dir, 'chain', 'embedded.json'), 'utf8')) as { pid: number };
       assert.equal(alive(rec.pid), false, 'the embedded chain started by dev is stopped');

@@ -64,7 +64,10 @@ describe('sealwork task verify', { skip }, () => {
     return f;
   };
   const smsReceipt = (task: Hex) =>
-    createSmsClient(s.stack.sms.url, { ca: s.stack.sms.cert }).getReceipt(devAccountByName('requester'), task);
+    createSmsClient(s.stack.sms.url, { ca: s.stack.sms.cert }).getReceipt(
+      devAccountByName('requester'),
+      task,
+    );
 
   before(async () => {
     s = await startTestStack();
@@ -88,7 +91,11 @@ describe('sealwork task verify', { skip }, () => {
     );
     assert.equal(r.simulated, true);
     assert.ok(r.links.every((l) => l.simulated));
-    assert.match(r.receiptSource ?? '', /\/objects\/[0-9a-f]{64}$/, 'the receipt published beside the result');
+    assert.match(
+      r.receiptSource ?? '',
+      /\/objects\/[0-9a-f]{64}$/,
+      'the receipt published beside the result',
+    );
     const identity = r.links.find((l) => l.name === 'enclave-identity')!;
     assert.equal(identity.expected?.split(',')[0], identity.actual?.split(',')[0], 'MRENCLAVE compared');
     // The receipt from the SMS (read with the requester's wallet) verifies the same way.
@@ -114,7 +121,8 @@ describe('sealwork task verify', { skip }, () => {
     ];
     const text = await runCli(args);
     assert.equal(text.code, 0, text.stderr);
-    for (const name of VERIFY_LINKS) assert.match(text.stdout, new RegExp(`PASS  ${name}: .*\\[simulated\\]`));
+    for (const name of VERIFY_LINKS)
+      assert.match(text.stdout, new RegExp(`PASS  ${name}: .*\\[simulated\\]`));
     assert.match(text.stdout, /VERIFIED: .*SIMULATED/);
     const json = await runCli([...args, '--json']);
     assert.equal(json.code, 0, json.stderr);

@@ -209,7 +209,10 @@ describe('receipts from the SMS', () => {
     const r = await sms.client.request('GET', `/receipts/${taskId}`);
     assert.equal(r.status, 401);
     assert.equal(r.json?.error?.code, 'RECEIPT_AUTH_MISSING');
-    await refusedWith(read('requester', { now: Math.floor(Date.now() / 1000) - 3600 }), 'RECEIPT_AUTH_EXPIRED');
+    await refusedWith(
+      read('requester', { now: Math.floor(Date.now() / 1000) - 3600 }),
+      'RECEIPT_AUTH_EXPIRED',
+    );
     // The requester's signature of another task's challenge recovers to another address.
     const ts = Math.floor(Date.now() / 1000);
     const sig = await world.roles.requester.account.signMessage({

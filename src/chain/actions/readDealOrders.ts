@@ -65,6 +65,11 @@ export async function readDealOrders(
     dataset: dataset as DatasetOrder,
     workerpool: workerpool as WorkerpoolOrder,
     request: request as RequestOrder,
-    hashes: { app: a.appHash!, dataset: a.datasetHash!, workerpool: a.workerpoolHash!, request: a.requestHash! },
+    hashes: {
+      app: a.appHash!,
+      dataset: a.datasetHash!,
+      workerpool: a.workerpoolHash!,
+      request: a.requestHash!,
+    },
   };
 }

@@ -54,7 +54,10 @@ export async function readTaskContribution(
   } catch {
     decoded = undefined;
   }
-  if (decoded?.functionName !== 'contributeAndFinalize' || decoded.args[0].toLowerCase() !== taskid.toLowerCase())
+  if (
+    decoded?.functionName !== 'contributeAndFinalize' ||
+    decoded.args[0].toLowerCase() !== taskid.toLowerCase()
+  )
     throw new SealworkError(
       'TASK_CONTRIBUTION_UNREADABLE',
       `Transaction ${tx.hash} finalized task ${taskid} but is not a direct contributeAndFinalize call: its enclave challenge cannot be read.`,

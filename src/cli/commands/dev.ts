@@ -20,7 +20,10 @@ export function register(program: Command): void {
       'Start the local stack (embedded chain, SMS, storage, worker) and run the narrated confidential-computing demo',
     )
     .option('--no-demo', 'only start the stack and keep it running for manual use')
-    .option('--exit-after-demo', 'stop everything after the demo (exit 0 only if the result decrypted)')
+    .option(
+      '--exit-after-demo',
+      'stop everything after the demo (exit 0 only if the result decrypted and the task verified)',
+    )
     .option(
       '--chain-port <port>',
       'port of the embedded chain (default 8545, or a free one if 8545 is taken)',
@@ -95,6 +98,7 @@ export function register(program: Command): void {
                   dataset: r.dataset,
                   taskId: r.taskId,
                   result: r.result,
+                  verified: r.verified,
                   steps: r.steps,
                 },
                 [
@@ -104,6 +108,7 @@ export function register(program: Command): void {
                     .trimEnd()
                     .split('\n')
                     .map((l) => `  ${l}`),
+                  `task verify: every link of the task's trust chain holds (${r.verified.links.length} links${r.verified.simulated ? ', simulated platform' : ''})`,
                 ],
               );
             } else ctx.out({ ok: true, stack: d, notices }, `stack running: ${JSON.stringify(d)}`);

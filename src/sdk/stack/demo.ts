@@ -288,7 +288,10 @@ async function verifyDemoTask(
     keyFile,
     allowSimulation: true,
   });
-  say('verify', `[requester] sealwork task verify ${taskId} --allow-simulation (receipt: ${report.receiptSource ?? 'none'})`);
+  say(
+    'verify',
+    `[requester] sealwork task verify ${taskId} --allow-simulation (receipt: ${report.receiptSource ?? 'none'})`,
+  );
   for (const l of report.links)
     say('verify', `  ${l.ok ? 'PASS' : 'FAIL'} ${l.title}: ${l.detail}${l.simulated ? ' [simulated]' : ''}`);
   const refusal = verifyRefusal(report);

@@ -75,7 +75,8 @@ export function dealLink(c: ChainFacts, r: ReleaseReceipt | undefined): Verdict 
     return { ok: false, actual: `task ${c.status}`, detail: 'the task has no deal on chain' };
   const dataset = isAddressEqual(c.deal.dataset, zeroAddress) ? null : c.deal.dataset;
   const actual = `app ${c.deal.app}, dataset ${dataset ?? 'none'}, workerpool ${c.deal.workerpool}`;
-  if (c.status !== 'COMPLETED') return { ok: false, actual, detail: `the task is ${c.status}, not COMPLETED` };
+  if (c.status !== 'COMPLETED')
+    return { ok: false, actual, detail: `the task is ${c.status}, not COMPLETED` };
   if (!r) return { ok: true, actual, detail: `deal ${c.dealId} on chain (no receipt to compare with)` };
   const expected = `app ${r.body.task.app}, dataset ${r.body.task.dataset ?? 'none'}`;
   const ok =
@@ -94,7 +95,8 @@ export function dealLink(c: ChainFacts, r: ReleaseReceipt | undefined): Verdict 
 export function appFingerprintLink(c: ChainFacts): Verdict & { fingerprint?: AppFingerprint } {
   if (!c.app) return { ok: false, detail: 'the app is not on chain' };
   const fp = parseAppMrEnclave(c.app.mrenclave);
-  if (!fp) return { ok: false, actual: c.app.mrenclave.slice(0, 80), detail: 'the app has no SCONE fingerprint' };
+  if (!fp)
+    return { ok: false, actual: c.app.mrenclave.slice(0, 80), detail: 'the app has no SCONE fingerprint' };
   return {
     ok: true,
     actual: `MrEnclave ${fp.mrenclave}`,
@@ -162,7 +164,12 @@ export function enclaveIdentityLink(
   if (!o.acceptedTcb.includes(e.tcbStatus))
     return { ok: false, expected, actual, detail: `TCB status ${e.tcbStatus} is not accepted` };
   if (e.simulated && !o.allowSimulation)
-    return { ok: false, expected, actual, detail: 'the enclave ran on a simulated platform (pass --allow-simulation)' };
+    return {
+      ok: false,
+      expected,
+      actual,
+      detail: 'the enclave ran on a simulated platform (pass --allow-simulation)',
+    };
   return { ok: true, expected, actual, detail: "the secrets went to the app's enclave" };
 }
 
@@ -216,13 +223,20 @@ export function resultDigestLink(c: ChainFacts, check: ResultCheck | null, why: 
   return {
     ok: check.status === 'match',
     expected: c.resultDigest ?? undefined,
-    actual: check.status === 'match' ? (c.resultDigest ?? undefined) : `${check.status}${check.code ? ` [${check.code}]` : ''}`,
+    actual:
+      check.status === 'match'
+        ? (c.resultDigest ?? undefined)
+        : `${check.status}${check.code ? ` [${check.code}]` : ''}`,
     detail: check.message,
   };
 }
 
 /** The SMS evidence, before the attested SMS: its certificate holds the receipt key and is the one pinned. */
-export function pinnedCertificateLink(r: ReleaseReceipt | undefined, why: string, pinned: string | undefined): Verdict {
+export function pinnedCertificateLink(
+  r: ReleaseReceipt | undefined,
+  why: string,
+  pinned: string | undefined,
+): Verdict {
   if (!r) return noReceipt(why);
   const cert = r.body.sms.evidence?.certificate;
   if (!cert) return { ok: false, detail: 'the receipt carries no SMS certificate' };

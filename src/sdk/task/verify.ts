@@ -145,7 +145,11 @@ async function chainFacts(c: ChainClients, taskId: Hex): Promise<ChainFacts> {
 type ReceiptFound = { receipt?: ReleaseReceipt; source: string | null; why: string };
 
 /** The receipt published beside the result (its own content-addressed object). */
-async function receiptBesideResult(url: string, home: string, caFile: string | undefined): Promise<ReceiptFound> {
+async function receiptBesideResult(
+  url: string,
+  home: string,
+  caFile: string | undefined,
+): Promise<ReceiptFound> {
   const ca = caFile ? [await fs.readFile(caFile, 'utf8')] : await localStorageCa(home);
   const data = await fetchBytes(url, { ca, fileRoot: false, maxBytes: 1024 * 1024 });
   checkContentAddress(url, data);
@@ -223,7 +227,8 @@ export async function verifyTask(p: VerifyTaskParameters): Promise<VerifyTaskRep
   const home = resolveHome(p.home);
   const c = await connect({ ...p, home });
   const facts = await chainFacts(c, taskId);
-  const task = facts.status === 'UNSET' ? undefined : await readTask(c.publicClient, c.deployment.hub, taskId);
+  const task =
+    facts.status === 'UNSET' ? undefined : await readTask(c.publicClient, c.deployment.hub, taskId);
   const found = await findReceipt({ ...p, taskId }, c, home, task?.results);
   const r = found.receipt;
   const why = found.why;
