@@ -88,8 +88,8 @@ const TITLES: Record<VerifyLinkName, string> = {
   'sms-attestation': "the SMS's attestation against the pinned SMS policy",
 };
 
-/** Everything the chain says of the task (one read each). */
-async function chainFacts(c: ChainClients, taskId: Hex): Promise<ChainFacts> {
+/** Everything the chain says of the task (one read each), and the task's `results` bytes. */
+async function chainFacts(c: ChainClients, taskId: Hex): Promise<ChainFacts & { results?: Hex }> {
   const hub = c.deployment.hub;
   const fromBlock = BigInt(c.deployment.blockNumber ?? 0);
   const t = await readTask(c.publicClient, hub, taskId);
@@ -123,6 +123,7 @@ async function chainFacts(c: ChainClients, taskId: Hex): Promise<ChainFacts> {
         })
       : undefined;
   return {
+    results: t.results,
     taskId,
     status,
     dealId: t.dealid,
