@@ -63,6 +63,7 @@ export { normalizeEgress, parseEgressEntry } from './egress-list.js';
 export { readClientHello, type ClientHelloVerdict } from './network/client-hello.js';
 export {
   startEgressProxy,
+  describeTunnel,
   DEFAULT_EGRESS_LIMITS,
   type EgressLimits,
   type EgressPolicy,

@@ -25,8 +25,19 @@ import { parseFsKeys, readFsKeyFile, regionOf, walkRoot, type FsKeys } from './f
 import { copyOutput, outputFull, treeUsage } from './output.js';
 import { createRunDirs, leaseSandboxUid, type RunDirs, type SandboxIdentity } from './rundir.js';
 import { startShieldNamespace, PROXY_URL } from './network/netns.js';
-import { startEgressProxy, type EgressLimits, type EgressPolicy, type EgressRecord } from './network/proxy.js';
-import { reachableByOthers, runSandbox, sandboxTools, type SandboxMounts, type SandboxRun } from './sandbox.js';
+import {
+  startEgressProxy,
+  type EgressLimits,
+  type EgressPolicy,
+  type EgressRecord,
+} from './network/proxy.js';
+import {
+  reachableByOthers,
+  runSandbox,
+  sandboxTools,
+  type SandboxMounts,
+  type SandboxRun,
+} from './sandbox.js';
 import { resolveLimits, type SandboxLimitOverrides, type SandboxLimits } from './sandbox-limits.js';
 import { components, imagePath, safeEqualHex, splitCommand } from './util.js';
 
@@ -438,7 +449,9 @@ async function startShield(
     throw new SealworkError(
       'NETWORK_SHIELD_POLICY_REQUIRED',
       `The app reaches the network (${destinations.join(', ')}) and no address rules were given for its shield.`,
-      { hint: 'Pass `network` (the worker passes its download rules; `app exec` its --allow-fetch-host entries).' },
+      {
+        hint: 'Pass `network` (the worker passes its download rules; `app exec` its --allow-fetch-host entries).',
+      },
     );
   const { limits, ...rules } = network;
   const proxy = await startEgressProxy({ socketPath, policy: { ...rules, destinations }, limits });

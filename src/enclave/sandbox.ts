@@ -205,7 +205,9 @@ export async function runSandbox(p: {
     '--',
     ...p.argv,
   ];
-  const [command, argv, asUid] = p.netns ? shieldedCommand(p.netns, p.who, prlimit, args) : [prlimit, args, true];
+  const [command, argv, asUid] = p.netns
+    ? shieldedCommand(p.netns, p.who, prlimit, args)
+    : [prlimit, args, true];
   const out = capture(p.maxOutputBytes);
   const err = capture(p.maxOutputBytes);
   try {
@@ -280,13 +282,27 @@ function shieldedCommand(
   args: string[],
 ): [string, string[], false] {
   if (!who.dedicated)
-    throw new SealworkError('NETWORK_SHIELD_UNAVAILABLE', 'A network-shielded run needs a dedicated uid (sealwork running as root).', {
-      hint: 'Run as root, or build the app without --egress.',
-    });
+    throw new SealworkError(
+      'NETWORK_SHIELD_UNAVAILABLE',
+      'A network-shielded run needs a dedicated uid (sealwork running as root).',
+      {
+        hint: 'Run as root, or build the app without --egress.',
+      },
+    );
   const { nsenter, setpriv } = shieldTools();
   return [
     nsenter,
-    [`--net=${netns}`, '--', setpriv, `--reuid=${who.uid}`, `--regid=${who.gid}`, '--clear-groups', '--', prlimit, ...args],
+    [
+      `--net=${netns}`,
+      '--',
+      setpriv,
+      `--reuid=${who.uid}`,
+      `--regid=${who.gid}`,
+      '--clear-groups',
+      '--',
+      prlimit,
+      ...args,
+    ],
     false,
   ];
 }

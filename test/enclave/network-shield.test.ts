@@ -11,9 +11,14 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, runEnclave, type BuildAppReturnType, type RunEnclaveParameters } from '../../src/enclave/index.js';
+import {
+  buildApp,
+  runEnclave,
+  type BuildAppReturnType,
+  type RunEnclaveParameters,
+} from '../../src/enclave/index.js';
 import { generateSelfSignedCert } from '../../src/util/tls.js';
-import { addressAllowed, fetchGuard } from '../../src/worker/egress.js';
+import { fetchGuard, shieldAddressRule } from '../../src/worker/egress.js';
 import { tempDir } from '../helpers/cli.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns.js';
 import { nodeImage } from '../helpers/images.js';
@@ -72,7 +77,10 @@ describe('network shield', { skip: requires('the network shield', [NEEDS_BWRAP, 
     api = createServer({ cert, key }, (req, res) => {
       const ok = req.headers.authorization === `Bearer ${TOKEN}`;
       const body = JSON.stringify(ok ? { price: 4242, path: req.url } : { error: 'unauthorized' });
-      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(ok ? 200 : 401, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(body);
     });
     await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
@@ -85,7 +93,14 @@ describe('network shield', { skip: requires('the network shield', [NEEDS_BWRAP, 
       { name: 'etc/test-ca.pem', data: cert },
     ]);
     const build = (name: string, egress: string[]) =>
-      buildApp({ image: src, out: join(t.dir, name), entrypoint: 'node /app/index.js', egress, home: t.dir, workDir: t.dir });
+      buildApp({
+        image: src,
+        out: join(t.dir, name),
+        entrypoint: 'node /app/index.js',
+        egress,
+        home: t.dir,
+        workDir: t.dir,
+      });
     shielded = await build('shielded', [`localhost:${port}`, `rebind.test:${port}`]);
     without = await build('without', [`rebind.test:${port}`]);
   });
@@ -101,7 +116,7 @@ describe('network shield', { skip: requires('the network shield', [NEEDS_BWRAP, 
     const resolver = new Resolver();
     resolver.setServers([`127.0.0.1:${dns.port}`]);
     return {
-      allowAddress: (host, p, address) => addressAllowed(guard, new URL(`https://${host}:${p}`), address),
+      allowAddress: shieldAddressRule(guard),
       resolve: async (host) => (host === 'localhost' ? ['127.0.0.1'] : resolver.resolve4(host)),
     };
   };
@@ -176,7 +191,13 @@ describe('network shield', { skip: requires('the network shield', [NEEDS_BWRAP, 
 
   it('an app with egress refuses to run without the operator rules', async () => {
     await assert.rejects(
-      runEnclave({ image: shielded.out, fspfKey: shielded.fspfKey, fspfTag: shielded.fspfTag, outDir: join(t.dir, 'o'), workDir: t.dir }),
+      runEnclave({
+        image: shielded.out,
+        fspfKey: shielded.fspfKey,
+        fspfTag: shielded.fspfTag,
+        outDir: join(t.dir, 'o'),
+        workDir: t.dir,
+      }),
       (e: Error & { code?: string }) => e.code === 'NETWORK_SHIELD_POLICY_REQUIRED',
     );
   });

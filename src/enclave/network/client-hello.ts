@@ -38,7 +38,8 @@ function handshakeBytes(buf: Uint8Array): { hs: Uint8Array; complete: boolean } 
       if (total >= want) return { hs: Buffer.concat(parts).subarray(0, want), complete: true };
     }
   }
-  if (at === 0 && buf.length >= 1 && buf[0] !== 0x16) return { why: 'the first byte is not a TLS handshake record' };
+  if (at === 0 && buf.length >= 1 && buf[0] !== 0x16)
+    return { why: 'the first byte is not a TLS handshake record' };
   return { hs: Buffer.concat(parts), complete: false };
 }
 

@@ -40,7 +40,19 @@ export async function startShieldNamespace(socketPath: string): Promise<ShieldNa
   const { bwrap } = sandboxTools();
   const child: ChildProcess = spawn(
     bwrap,
-    ['--unshare-net', '--die-with-parent', '--dev-bind', '/', '/', '--', process.execPath, '-e', RELAY, socketPath, String(PROXY_PORT)],
+    [
+      '--unshare-net',
+      '--die-with-parent',
+      '--dev-bind',
+      '/',
+      '/',
+      '--',
+      process.execPath,
+      '-e',
+      RELAY,
+      socketPath,
+      String(PROXY_PORT),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const pid = await new Promise<number>((res, rej) => {
@@ -54,10 +66,14 @@ export async function startShieldNamespace(socketPath: string): Promise<ShieldNa
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     child.once('exit', (code) =>
       rej(
-        new SealworkError('NETWORK_SHIELD_UNAVAILABLE', `The network shield's relay exited (${code}) before it was ready.`, {
-          hint: 'Check that bubblewrap can create a network namespace here (bwrap --unshare-net true).',
-          details: { stderr: err.slice(0, 2000) },
-        }),
+        new SealworkError(
+          'NETWORK_SHIELD_UNAVAILABLE',
+          `The network shield's relay exited (${code}) before it was ready.`,
+          {
+            hint: 'Check that bubblewrap can create a network namespace here (bwrap --unshare-net true).',
+            details: { stderr: err.slice(0, 2000) },
+          },
+        ),
       ),
     );
   });

@@ -60,6 +60,13 @@ export interface EgressRecord {
   ms: number;
 }
 
+/** One tunnel as a log line: destination, pinned address, verdict, bytes; never the payload. */
+export function describeTunnel(t: EgressRecord): string {
+  const to = t.address ? `${t.destination} (${t.address})` : t.destination;
+  const why = t.code ? ` ${t.code}: ${t.reason}` : '';
+  return `network shield: ${to} ${t.verdict}${why}; ${t.bytesOut} B out, ${t.bytesIn} B in, ${t.ms} ms`;
+}
+
 export interface EgressProxy {
   socketPath: string;
   records: EgressRecord[];
@@ -147,13 +154,17 @@ async function dialPinned(policy: EgressPolicy, host: string, port: number): Pro
     );
   for (const address of allowed) {
     const s = await new Promise<Socket | undefined>((res) => {
-      const sock = connect({ host: address, port });
+      const sock = connect({ host: address, port, allowHalfOpen: true });
       sock.once('connect', () => res(sock));
       sock.once('error', () => res(undefined));
     });
     if (s) return s;
   }
-  throw new Refusal('EGRESS_CONNECT_FAILED', `cannot connect to ${host}:${port} (${allowed.join(', ')})`, 502);
+  throw new Refusal(
+    'EGRESS_CONNECT_FAILED',
+    `cannot connect to ${host}:${port} (${allowed.join(', ')})`,
+    502,
+  );
 }
 
 /** The tunnel's first bytes: a ClientHello naming `host`. */
@@ -177,7 +188,9 @@ async function checkClientHello(app: Socket, first: Buffer, host: string, ms: nu
   if (sni !== host)
     throw new Refusal(
       'EGRESS_SNI_MISMATCH',
-      sni === undefined ? 'the ClientHello names no server (SNI)' : `the ClientHello asks for ${sni}, not ${host}`,
+      sni === undefined
+        ? 'the ClientHello names no server (SNI)'
+        : `the ClientHello asks for ${sni}, not ${host}`,
       403,
     );
   return buf;
@@ -210,23 +223,30 @@ function relay(run: Run, app: Socket, up: Socket, rec: EgressRecord): Promise<vo
     const count = (n: number, dir: 'bytesOut' | 'bytesIn') => {
       rec[dir] += n;
       run.bytes += n;
-      if (run.bytes > run.limits.bytes) stop('EGRESS_LIMIT', `the run's ${run.limits.bytes}-byte budget is spent`);
+      if (run.bytes > run.limits.bytes)
+        stop('EGRESS_LIMIT', `the run's ${run.limits.bytes}-byte budget is spent`);
     };
-    const timer = setTimeout(() => stop('EGRESS_LIMIT', `the tunnel outlived ${run.limits.tunnelMs} ms`), run.limits.tunnelMs);
+    const timer = setTimeout(
+      () => stop('EGRESS_LIMIT', `the tunnel outlived ${run.limits.tunnelMs} ms`),
+      run.limits.tunnelMs,
+    );
     app.on('data', (c: Buffer) => count(c.length, 'bytesOut'));
     up.on('data', (c: Buffer) => count(c.length, 'bytesIn'));
     app.pipe(up);
     up.pipe(app);
     app.on('error', () => stop());
     up.on('error', () => stop());
+    // Half-closes pass through the pipes; a side closed for good takes the other with it (nothing
+    // it sends could be delivered any more).
     let closed = 0;
-    const onClose = () => {
+    const onClose = (other: Socket) => () => {
+      other.destroy();
       if (++closed < 2) return;
       clearTimeout(timer);
       res();
     };
-    app.on('close', onClose);
-    up.on('close', onClose);
+    app.on('close', onClose(up));
+    up.on('close', onClose(app));
     app.resume();
   });
 }
@@ -251,7 +271,11 @@ async function tunnel(run: Run, app: Socket): Promise<void> {
     const dest = parseConnect(head);
     rec.destination = dest.text;
     if (!run.policy.destinations.includes(dest.text))
-      throw new Refusal('EGRESS_DESTINATION_REFUSED', `${dest.text} is not in the app's measured egress list`, 403);
+      throw new Refusal(
+        'EGRESS_DESTINATION_REFUSED',
+        `${dest.text} is not in the app's measured egress list`,
+        403,
+      );
     up = await dialPinned(run.policy, dest.host, dest.port);
     rec.address = up.remoteAddress;
     app.write('HTTP/1.1 200 Connection established\r\n\r\n');
@@ -291,7 +315,7 @@ export async function startEgressProxy(p: {
     open: new Set(),
     bytes: 0,
   };
-  const server: Server = createServer({ pauseOnConnect: true }, (app) => {
+  const server: Server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (app) => {
     run.open.add(app);
     app.on('error', () => app.destroy());
     tunnel(run, app)
@@ -302,10 +326,14 @@ export async function startEgressProxy(p: {
   await new Promise<void>((res, rej) => {
     server.once('error', (e) =>
       rej(
-        new SealworkError('NETWORK_SHIELD_UNAVAILABLE', `Cannot start the network shield's proxy: ${e.message}.`, {
-          details: { socket: p.socketPath },
-          cause: e,
-        }),
+        new SealworkError(
+          'NETWORK_SHIELD_UNAVAILABLE',
+          `Cannot start the network shield's proxy: ${e.message}.`,
+          {
+            details: { socket: p.socketPath },
+            cause: e,
+          },
+        ),
       ),
     );
     server.listen(p.socketPath, () => res());
