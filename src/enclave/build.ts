@@ -32,6 +32,7 @@ import {
   readProtectedMeta,
   type EnclaveJson,
 } from './image.js';
+import { normalizeEgress } from './egress-list.js';
 import { computeMrEnclave, type EnclaveConfig } from './mrenclave.js';
 import {
   openImage,
@@ -86,6 +87,11 @@ export interface BuildAppParameters {
   /** Enclave threads (default 8). */
   threads?: number;
   debug?: boolean;
+  /**
+   * Network shield: the `host:port` destinations the app may reach over TLS (default none: no
+   * network). Measured: part of MrEnclave and of the sealed FSPF.
+   */
+  egress?: string[];
   /** `/path:protection` or {path, protection}; default `/:authenticated`. */
   regions?: (string | Region)[];
   force?: boolean;
@@ -186,6 +192,8 @@ async function planBuild(p: BuildAppParameters): Promise<BuildPlan> {
     threads: p.threads ?? DEFAULT_THREADS,
     debug: p.debug ?? false,
   };
+  const egress = normalizeEgress(p.egress);
+  if (egress.length > 0) cfg.egress = egress;
   const regions = normalizeRegions(p.regions);
   const hasEncrypted = regions.some((r) => r.protection === 'encrypted');
   if (p.fspfKey !== undefined && !isHex(p.fspfKey, 32))
@@ -505,6 +513,7 @@ export async function loadProtectedImage(p: {
       stackSize: meta.stackSize,
       threads: meta.threads,
       debug: meta.debug,
+      ...(meta.egress?.length ? { egress: meta.egress } : {}),
     };
     const read = async (ip: string) => {
       if (regionOf(ip, fspf.regions).protection === 'encrypted') {
@@ -546,7 +555,7 @@ export async function loadProtectedImage(p: {
  */
 function checkSealedIdentity(fspf: Fspf, cfg: EnclaveConfig, mrenclave: string, measured: string): void {
   const sealed = fspf.enclave;
-  const configKeys = ['entrypoint', 'heapSize', 'stackSize', 'threads', 'debug'] as const;
+  const configKeys = ['entrypoint', 'heapSize', 'stackSize', 'threads', 'debug', 'egress'] as const;
   const changed = configKeys.filter((k) => JSON.stringify(cfg[k]) !== JSON.stringify(sealed[k]));
   if (changed.length > 0)
     throw new SealworkError(

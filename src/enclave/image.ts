@@ -135,7 +135,9 @@ export async function readProtectedMeta(root: string): Promise<{ meta: EnclaveJs
     !Array.isArray(meta.entrypoint) ||
     !meta.entrypoint.every((a) => typeof a === 'string') ||
     !isHex(String(meta.fspfKey), 32) ||
-    typeof meta.debug !== 'boolean'
+    typeof meta.debug !== 'boolean' ||
+    (meta.egress !== undefined &&
+      (!Array.isArray(meta.egress) || !meta.egress.every((d) => typeof d === 'string')))
   )
     throw new SealworkError('IMAGE_INVALID', `${ENCLAVE_JSON_PATH} is not sealwork enclave metadata.`, {
       hint: 'Rebuild the image with `sealwork app build`.',

@@ -59,3 +59,15 @@ export {
 } from './sandbox-limits.js';
 export { SECCOMP_DENIED, CLONE_NAMESPACE_FLAGS } from './seccomp.js';
 export { sweepStaleRuns } from './rundir.js';
+export { normalizeEgress, parseEgressEntry } from './egress-list.js';
+export { readClientHello, type ClientHelloVerdict } from './network/client-hello.js';
+export {
+  startEgressProxy,
+  describeTunnel,
+  DEFAULT_EGRESS_LIMITS,
+  type EgressLimits,
+  type EgressPolicy,
+  type EgressProxy,
+  type EgressRecord,
+} from './network/proxy.js';
+export { PROXY_URL } from './network/netns.js';

@@ -13,6 +13,10 @@
  *   "SCONECFG" ‖ format u32le (=1) ‖ flags u32le (bit 0 = debug) ‖ heap u64le ‖ stack u64le ‖
  *   threads u32le ‖ L u32le ‖ entrypoint argv joined by NUL (L bytes, UTF-8) ‖ zeros to 4096
  *
+ * An app with a network shield allowlist (`egress`, see egress-list.ts) has format 2: after the
+ * argv come E u32le ‖ the sorted `host:port` entries joined by NUL (E bytes). Format 1 (no
+ * egress: no network) is unchanged, so apps without egress keep their MrEnclave.
+ *
  * Every page is EADDed then EEXTENDed in 16 chunks of 256 bytes. SIZE (the enclave's virtual size)
  * is the next power of two ≥ code + config page + heap + threads × (stack + TCS page + 2 SSA pages).
  * Heap and stack pages are not added page by page (that would be gigabytes of records); their
@@ -35,6 +39,8 @@ export interface EnclaveConfig {
   stackSize: number;
   threads: number;
   debug: boolean;
+  /** Network shield destinations (`host:port`, normalized and sorted); absent or empty: no network. */
+  egress?: string[];
 }
 
 function record(tag: string): Buffer {
@@ -47,6 +53,13 @@ function record(tag: string): Buffer {
 export function configPage(c: EnclaveConfig): Buffer {
   const page = Buffer.alloc(PAGE);
   const argv = Buffer.from(c.entrypoint.join('\0'), 'utf8');
+  const egress = c.egress?.length ? Buffer.from(c.egress.join('\0'), 'utf8') : undefined;
+  if (egress && 44 + argv.length + egress.length > PAGE)
+    throw new SealworkError(
+      'ENCLAVE_CONFIG_INVALID',
+      `The entrypoint and the egress list take ${argv.length + egress.length} bytes; at most ${PAGE - 44} fit in the configuration page.`,
+      { hint: 'Shorten the entrypoint or the list of egress destinations.' },
+    );
   if (40 + argv.length > PAGE)
     throw new SealworkError(
       'ENTRYPOINT_TOO_LONG',
@@ -56,13 +69,17 @@ export function configPage(c: EnclaveConfig): Buffer {
       },
     );
   page.write('SCONECFG', 0, 'latin1');
-  page.writeUInt32LE(1, 8);
+  page.writeUInt32LE(egress ? 2 : 1, 8);
   page.writeUInt32LE(c.debug ? 1 : 0, 12);
   page.writeBigUInt64LE(BigInt(c.heapSize), 16);
   page.writeBigUInt64LE(BigInt(c.stackSize), 24);
   page.writeUInt32LE(c.threads, 32);
   page.writeUInt32LE(argv.length, 36);
   argv.copy(page, 40);
+  if (egress) {
+    page.writeUInt32LE(egress.length, 40 + argv.length);
+    egress.copy(page, 44 + argv.length);
+  }
   return page;
 }
 

@@ -30,6 +30,8 @@ export const ProjectSchema = z.object({
     stack: size.default('8M'),
     threads: z.number().int().min(1).max(256).default(4),
     regions: z.array(z.string()).optional(),
+    /** Network shield: `host:port` destinations reached over TLS (measured; default none). */
+    egress: z.array(z.string()).optional(),
   }),
   test: z
     .object({

@@ -24,7 +24,20 @@ import { mountTmpfs } from './libc.js';
 import { parseFsKeys, readFsKeyFile, regionOf, walkRoot, type FsKeys } from './fspf.js';
 import { copyOutput, outputFull, treeUsage } from './output.js';
 import { createRunDirs, leaseSandboxUid, type RunDirs, type SandboxIdentity } from './rundir.js';
-import { reachableByOthers, runSandbox, sandboxTools, type SandboxMounts } from './sandbox.js';
+import { startShieldNamespace, PROXY_URL } from './network/netns.js';
+import {
+  startEgressProxy,
+  type EgressLimits,
+  type EgressPolicy,
+  type EgressRecord,
+} from './network/proxy.js';
+import {
+  reachableByOthers,
+  runSandbox,
+  sandboxTools,
+  type SandboxMounts,
+  type SandboxRun,
+} from './sandbox.js';
 import { resolveLimits, type SandboxLimitOverrides, type SandboxLimits } from './sandbox-limits.js';
 import { components, imagePath, safeEqualHex, splitCommand } from './util.js';
 
@@ -70,6 +83,12 @@ export interface RunEnclaveParameters {
   maxOutputBytes?: number;
   /** Scratch folder for the unpacked image (default the OS temp folder). */
   workDir?: string;
+  /**
+   * The operator's side of the network shield, for apps built with egress destinations: which
+   * addresses may be reached (e.g. the worker's download rules), the resolver, the bounds.
+   * Required for such apps; ignored for apps without egress (they have no network).
+   */
+  network?: Omit<EgressPolicy, 'destinations'> & { limits?: Partial<EgressLimits> };
   signal?: AbortSignal;
 }
 
@@ -91,6 +110,8 @@ export interface RunEnclaveReturnType {
   limits: SandboxLimits;
   /** The host uid the app ran as (a dedicated one when sealwork runs as root). */
   sandboxUid: number;
+  /** Network-shielded runs: the measured destinations and what each tunnel did (no payload). */
+  network?: { destinations: string[]; tunnels: EgressRecord[] };
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -99,7 +120,8 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * LD_*) — so the program measured into MrEnclave would not be the one executed — or they are
  * fixed by the runtime.
  */
-const RESERVED_ENV = /^(PATH|LD_[A-Z0-9_]*|IEXEC_IN|IEXEC_OUT|SCONE_MODE|SEALWORK_SIMULATED)$/;
+const RESERVED_ENV =
+  /^(PATH|LD_[A-Z0-9_]*|IEXEC_IN|IEXEC_OUT|SCONE_MODE|SEALWORK_SIMULATED|(HTTPS?|ALL|NO)_PROXY|(https?|all|no)_proxy)$/;
 
 /** iExec's environment for one task (the worker passes the result as `env`). */
 export function iexecEnv(p: {
@@ -148,7 +170,7 @@ function checkEnv(env: Record<string, string> | undefined): void {
       });
     else if (RESERVED_ENV.test(k))
       throw new SealworkError('ENV_RESERVED', `The environment variable ${k} cannot be set by the caller.`, {
-        hint: 'PATH and LD_* come from the image (authenticated by the FSPF); IEXEC_IN, IEXEC_OUT and SCONE_MODE are fixed by the runtime.',
+        hint: 'PATH and LD_* come from the image (authenticated by the FSPF); IEXEC_IN, IEXEC_OUT, SCONE_MODE and the proxy variables are fixed by the runtime.',
         details: { name: k },
       });
 }
@@ -372,18 +394,28 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
       for (const d of [run.mem, run.stage, img.stage]) await fs.chmod(d, 0o711);
       for (const d of [img.root, encDir, mounts.input]) await chownTree(d, who.uid, who.gid);
     }
-    const r = await runSandbox({
-      mounts,
-      limits,
-      who,
-      argv: [...meta.entrypoint, ...extraArgs],
-      env: sandboxEnv(fspf.env, p.env),
-      timeoutMs,
-      maxOutputBytes: p.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
-      seccompFile: join(run.mem, 'seccomp.bpf'),
-      watchOutput: !who.dedicated,
-      signal: p.signal,
-    });
+    const destinations = img.identity.config.egress ?? [];
+    const shield = destinations.length
+      ? await startShield(join(run.mem, 'egress.sock'), destinations, p.network)
+      : undefined;
+    let r: SandboxRun;
+    try {
+      r = await runSandbox({
+        mounts,
+        limits,
+        who,
+        argv: [...meta.entrypoint, ...extraArgs],
+        env: { ...sandboxEnv(fspf.env, p.env), ...(shield ? PROXY_ENV : {}) },
+        timeoutMs,
+        maxOutputBytes: p.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
+        seccompFile: join(run.mem, 'seccomp.bpf'),
+        watchOutput: !who.dedicated,
+        ...(shield ? { netns: shield.netns } : {}),
+        signal: p.signal,
+      });
+    } finally {
+      await shield?.close();
+    }
     await bringOutputOut(mounts.output, outDir, limits, r.outputOverflow, who.dedicated);
     const { outputOverflow: _overflow, code, ...rest } = r;
     return {
@@ -396,12 +428,48 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
       memoryLimit: { bytes: limits.memoryBytes, mechanism: MEMORY_LIMIT_MECHANISM },
       limits,
       sandboxUid: who.uid,
+      ...(shield ? { network: { destinations, tunnels: shield.records } } : {}),
     };
   } finally {
     await img?.cleanup();
     await run?.cleanup();
     await who.release();
   }
+}
+
+const PROXY_ENV = { HTTPS_PROXY: PROXY_URL, https_proxy: PROXY_URL };
+
+/** The run's network shield: its egress proxy, and the namespace whose only way out it is. */
+async function startShield(
+  socketPath: string,
+  destinations: string[],
+  network: RunEnclaveParameters['network'],
+): Promise<{ netns: string; records: EgressRecord[]; close(): Promise<void> }> {
+  if (!network)
+    throw new SealworkError(
+      'NETWORK_SHIELD_POLICY_REQUIRED',
+      `The app reaches the network (${destinations.join(', ')}) and no address rules were given for its shield.`,
+      {
+        hint: 'Pass `network` (the worker passes its download rules; `app exec` its --allow-fetch-host entries).',
+      },
+    );
+  const { limits, ...rules } = network;
+  const proxy = await startEgressProxy({ socketPath, policy: { ...rules, destinations }, limits });
+  let ns;
+  try {
+    ns = await startShieldNamespace(socketPath);
+  } catch (e) {
+    await proxy.close();
+    throw e;
+  }
+  return {
+    netns: ns.netns,
+    records: proxy.records,
+    async close() {
+      await ns.close();
+      await proxy.close();
+    },
+  };
 }
 
 function checkMrEnclave(expected: string | undefined, img: LoadedImage): void {

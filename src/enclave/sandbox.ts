@@ -32,6 +32,29 @@ export function sandboxTools(): { bwrap: string; prlimit: string } {
   return toolsChecked;
 }
 
+let tools: { nsenter: string; setpriv: string } | undefined;
+
+/** nsenter and setpriv (util-linux), and root: what joining a namespace and dropping the uid need. */
+export function shieldTools(): { nsenter: string; setpriv: string } {
+  if (tools) return tools;
+  const unavailable = (why: string, hint: string) =>
+    new SealworkError('NETWORK_SHIELD_UNAVAILABLE', `The network shield cannot run here: ${why}.`, { hint });
+  if (process.getuid?.() !== 0)
+    throw unavailable(
+      'it needs root (to join the run to its network namespace and run it as a dedicated uid)',
+      'Run the worker (or `sealwork app exec`) as root, or build the app without --egress.',
+    );
+  const find = (name: string) => {
+    try {
+      return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+    } catch {
+      throw unavailable(`${name} is not installed`, 'Install it: apt-get install -y util-linux.');
+    }
+  };
+  tools = { nsenter: find('nsenter'), setpriv: find('setpriv') };
+  return tools;
+}
+
 export interface SandboxMounts {
   /** Host folder bound read-only at / (the unpacked image). */
   root: string;
@@ -44,10 +67,15 @@ export interface SandboxMounts {
   workingDir: string;
 }
 
-/** bwrap's arguments: namespaces, mounts, identity. Every flag is explained in docs/enclave.md. */
-export function bwrapArgs(m: SandboxMounts, limits: SandboxLimits): string[] {
+/**
+ * bwrap's arguments: namespaces, mounts, identity. Every flag is explained in docs/enclave.md.
+ * `shareNet`: keep the network namespace bwrap is started in (a network-shielded run, which was
+ * joined to its shield's namespace first); otherwise a new one with only loopback.
+ */
+export function bwrapArgs(m: SandboxMounts, limits: SandboxLimits, shareNet = false): string[] {
   const args = [
     '--unshare-all',
+    ...(shareNet ? ['--share-net'] : []),
     '--unshare-user',
     '--uid',
     '0',
@@ -163,6 +191,8 @@ export async function runSandbox(p: {
   maxOutputBytes: number;
   seccompFile: string;
   watchOutput: boolean;
+  /** A network-shielded run: the namespace to join (network/netns.ts); needs a dedicated uid. */
+  netns?: string;
   signal?: AbortSignal;
 }): Promise<SandboxRun> {
   const { bwrap, prlimit } = sandboxTools();
@@ -171,19 +201,22 @@ export async function runSandbox(p: {
   const args = [
     ...(await prlimitArgs(p.limits, p.who)),
     bwrap,
-    ...bwrapArgs(p.mounts, p.limits),
+    ...bwrapArgs(p.mounts, p.limits, p.netns !== undefined),
     '--',
     ...p.argv,
   ];
+  const [command, argv, asUid] = p.netns
+    ? shieldedCommand(p.netns, p.who, prlimit, args)
+    : [prlimit, args, true];
   const out = capture(p.maxOutputBytes);
   const err = capture(p.maxOutputBytes);
   try {
     const r = await new Promise<Omit<SandboxRun, keyof ReturnType<typeof texts>>>((res, rej) => {
-      const child = spawn(prlimit, args, {
+      const child = spawn(command, argv, {
         env: p.env,
         stdio: ['ignore', 'pipe', 'pipe', filter.fd],
         detached: true,
-        ...(p.who.dedicated ? { uid: p.who.uid, gid: p.who.gid } : {}),
+        ...(asUid && p.who.dedicated ? { uid: p.who.uid, gid: p.who.gid } : {}),
       });
       let timedOut = false;
       let outputOverflow = false;
@@ -235,6 +268,43 @@ export async function runSandbox(p: {
   } finally {
     await filter.close();
   }
+}
+
+/**
+ * A shielded run starts as root: `nsenter --net` joins the shield's namespace (which needs
+ * CAP_SYS_ADMIN), then `setpriv` drops to the run's dedicated uid, with no supplementary groups,
+ * before prlimit and bwrap.
+ */
+function shieldedCommand(
+  netns: string,
+  who: SandboxIdentity,
+  prlimit: string,
+  args: string[],
+): [string, string[], false] {
+  if (!who.dedicated)
+    throw new SealworkError(
+      'NETWORK_SHIELD_UNAVAILABLE',
+      'A network-shielded run needs a dedicated uid (sealwork running as root).',
+      {
+        hint: 'Run as root, or build the app without --egress.',
+      },
+    );
+  const { nsenter, setpriv } = shieldTools();
+  return [
+    nsenter,
+    [
+      `--net=${netns}`,
+      '--',
+      setpriv,
+      `--reuid=${who.uid}`,
+      `--regid=${who.gid}`,
+      '--clear-groups',
+      '--',
+      prlimit,
+      ...args,
+    ],
+    false,
+  ];
 }
 
 function texts(out: ReturnType<typeof capture>, err: ReturnType<typeof capture>) {

@@ -26,6 +26,22 @@ export const ENCLAVE_CODES = defineCodes('enclave', {
   ENTRYPOINT_TOO_LONG: 'The entrypoint does not fit in the enclave configuration page.',
   COMMAND_INVALID: 'A command line cannot be split into arguments (e.g. an unterminated quote).',
   ENCLAVE_CONFIG_INVALID: 'The enclave configuration (heap, threads, entrypoint…) is invalid.',
+  EGRESS_NOT_CONNECT:
+    'Network shield: the app sent its proxy something other than an HTTPS tunnel request (CONNECT).',
+  EGRESS_DESTINATION_REFUSED:
+    "Network shield: the tunnel's destination is not in the app's measured egress list.",
+  EGRESS_ADDRESS_REFUSED:
+    "Network shield: the destination resolves only to addresses the operator's rules refuse (private, loopback, reserved).",
+  EGRESS_RESOLVE_FAILED: 'Network shield: the destination name does not resolve.',
+  EGRESS_CONNECT_FAILED: 'Network shield: no address of the destination accepted the connection.',
+  EGRESS_NOT_TLS: 'Network shield: the tunnel did not start with a TLS ClientHello.',
+  EGRESS_SNI_MISMATCH: "Network shield: the ClientHello's server name (SNI) is not the tunnel's destination.",
+  EGRESS_LIMIT: "Network shield: a bound of the run's network use (tunnels, bytes, time) was reached.",
+  NETWORK_SHIELD_UNAVAILABLE:
+    'The network shield cannot be set up here (it needs root, nsenter and setpriv from util-linux, and bubblewrap).',
+  NETWORK_SHIELD_POLICY_REQUIRED:
+    "An app with egress destinations was run without the operator's address rules.",
+  EGRESS_INVALID: 'An egress destination (`app build --egress`) is not host:port with a DNS name.',
   ENCLAVE_CONFIG_CHANGED: 'The enclave configuration differs from the one sealed in the FSPF.',
   MEASURED_EXECUTABLE_ENCRYPTED: 'The measured program lies in an encrypted region.',
   MRENCLAVE_MISMATCH: [

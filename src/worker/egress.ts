@@ -329,3 +329,14 @@ export function checkConnectedSocket(
   if (socket.connecting) socket.once('connect', check);
   else check();
 }
+
+/**
+ * The network shield's address rule for an app's measured destination `host:port`: the same
+ * rules as the worker's downloads (public addresses, plus the operator's allowlist, a host rule
+ * matching the destination's name).
+ */
+export function shieldAddressRule(
+  guard: FetchGuard,
+): (host: string, port: number, address: string) => boolean {
+  return (host, port, address) => addressAllowed(guard, new URL(`https://${host}:${port}`), address);
+}

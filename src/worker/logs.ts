@@ -18,6 +18,7 @@ import { SealworkError, errorCodeSpec, isSealworkError, type ErrorCode } from '.
 import { TASK_LOGS_MAX_SKEW_S, taskLogsTypedData } from '../protocol/task-logs.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { loadOrCreateTls } from '../util/tls.js';
+import { describeTunnel, type EgressRecord } from '../enclave/index.js';
 
 /** Bytes kept of each stream (the end: where a failure shows). */
 export const TASK_LOG_BYTES = 64 * 1024;
@@ -34,6 +35,8 @@ export interface TaskLogs {
   truncated: boolean;
   durationMs: number;
   at: string;
+  /** Network-shielded apps: one line per tunnel (destination, address, verdict, bytes; no payload). */
+  network?: string[];
 }
 
 const TASK_ID = /^0x[0-9a-f]{64}$/;
@@ -61,6 +64,7 @@ export async function saveTaskLogs(
     stdoutTruncated: boolean;
     stderrTruncated: boolean;
     durationMs: number;
+    network?: { tunnels: EgressRecord[] };
   },
 ): Promise<void> {
   const dir = logsDir(home);
@@ -78,6 +82,7 @@ export async function saveTaskLogs(
     truncated: out.cut || err.cut || run.stdoutTruncated || run.stderrTruncated,
     durationMs: run.durationMs,
     at: new Date().toISOString(),
+    ...(run.network ? { network: run.network.tunnels.map(describeTunnel) } : {}),
   };
   await writeFileAtomic(join(dir, `${logs.taskId}.json`), JSON.stringify(logs), { mode: 0o600, force: true });
 }

@@ -12,7 +12,13 @@ import { privateKeyToAccount } from 'viem/accounts';
 import type { SimPlatform } from '../attestation/index.js';
 import { collateralToJson } from '../attestation/index.js';
 import { readApp, type Deal, type ReadClient } from '../chain/index.js';
-import { iexecEnv, measureApp, runEnclave, type MeasureAppReturnType } from '../enclave/index.js';
+import {
+  describeTunnel,
+  iexecEnv,
+  measureApp,
+  runEnclave,
+  type MeasureAppReturnType,
+} from '../enclave/index.js';
 import { SealworkError, isSealworkError, type ErrorCode } from '../errors.js';
 import {
   decryptSessionJwe,
@@ -26,6 +32,7 @@ import {
   type SessionSecrets,
 } from '../protocol/index.js';
 import type { SmsClient } from '../sms-client/index.js';
+import { PUBLIC_ONLY, shieldAddressRule } from './egress.js';
 import type { FetchOptions } from './fetch.js';
 import { imageContentDigest, resolveAppImage, type AppImagePolicy } from './image.js';
 import { computeResultDigest, encryptResult, readComputedJson } from './postcompute.js';
@@ -275,8 +282,10 @@ async function runApp(
     })),
     timeoutMs: o.taskTimeoutMs ?? 60_000,
     workDir: p.workDir,
+    network: { allowAddress: shieldAddressRule(o.fetch?.guard ?? PUBLIC_ONLY) },
     signal: t.signal,
   });
+  for (const tun of run.network?.tunnels ?? []) note(describeTunnel(tun));
   // The requester reads these with `sealwork task logs` (served by logs.ts after a signed request).
   await saveTaskLogs(o.home, { taskId: t.taskId, requester: t.deal.requester }, run).catch(() => undefined);
   if (t.signal.aborted)

@@ -43,3 +43,8 @@ export const NEEDS_BUSYBOX: Prerequisite = {
   present: existsSync('/bin/busybox'),
   enable: 'apt-get install -y busybox-static',
 };
+export const NEEDS_ROOT: Prerequisite = {
+  name: 'root',
+  present: process.getuid?.() === 0,
+  enable: 'run the tests as root: the network shield joins a network namespace and drops to a dedicated uid',
+};

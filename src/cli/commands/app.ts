@@ -35,8 +35,10 @@ function identityLines(r: {
   fingerprint: string;
   mrenclaveJson: unknown;
   measured: string;
+  config?: { egress?: string[] };
 }): string[] {
   return [
+    ...(r.config?.egress?.length ? [`egress:      ${r.config.egress.join(', ')} (TLS only, measured)`] : []),
     `MrEnclave:   ${r.mrenclave}`,
     `FSPF key:    ${r.fspfKey}`,
     `FSPF tag:    ${r.fspfTag}`,
@@ -131,6 +133,7 @@ interface BuildOpts {
   threads: string;
   debug?: boolean;
   region?: string[];
+  egress?: string[];
   fsKeyFile?: string;
   force?: boolean;
   builder?: string;
@@ -156,6 +159,7 @@ async function buildFromImage(ctx: CliContext, o: BuildOpts, image: string): Pro
     threads: Number.isInteger(threads) ? threads : NaN,
     debug: o.debug,
     regions: o.region,
+    egress: o.egress,
     fsKeyFile: o.fsKeyFile,
     force: o.force,
     home: ctx.home,
@@ -217,6 +221,11 @@ function buildCommand(app: Command): void {
     .option(
       '--region <path:protection>',
       'file-system region, repeatable: /app:authenticated, /data:encrypted, /:not-protected (default /:authenticated)',
+      collect,
+    )
+    .option(
+      '--egress <host:port>',
+      'network shield: a destination the app may reach over TLS, repeatable (measured; default: no network)',
       collect,
     )
     .option(
@@ -380,6 +389,7 @@ interface ExecOpts {
   env?: string[];
   timeout: string;
   memory?: string;
+  allowFetchHost?: string[];
 }
 
 function execCommand(app: Command): void {
@@ -405,10 +415,15 @@ function execCommand(app: Command): void {
     .option('--env <K=V>', 'environment variable, repeatable', collect)
     .option('--timeout <duration>', 'wall-clock limit (e.g. 60s, 2m)', '60s')
     .option('--memory <size>', 'address-space limit (default: heap + threads × stack)')
+    .option(
+      '--allow-fetch-host <host[:port]|CIDR>',
+      "network shield: let the app's measured destinations reach this private or loopback host, repeatable",
+      collect,
+    )
     .action(
       action(async (ctx, o: ExecOpts, image: string) => {
         ctx.info(`note: ${SIM_WARNING}`);
-        const { execApp, parseMemorySize } = await sdkEnclave();
+        const { execApp, parseMemorySize, describeTunnel } = await sdkEnclave();
         const r = await execApp({
           image,
           fspfKey: o.fspfKey,
@@ -422,11 +437,13 @@ function execCommand(app: Command): void {
           env: o.env,
           timeout: o.timeout,
           memoryBytes: o.memory ? parseMemorySize(o.memory, 'memory limit') : undefined,
+          allowFetchHosts: o.allowFetchHost,
         });
         if (ctx.json) ctx.out(r, '');
         else {
           process.stdout.write(r.stdout);
           process.stderr.write(r.stderr);
+          for (const t of r.network?.tunnels ?? []) ctx.info(describeTunnel(t));
           if (r.stdoutTruncated || r.stderrTruncated) ctx.info('(output truncated)');
           ctx.info(
             r.timedOut

@@ -114,6 +114,7 @@ export function logLines(r: {
   stdout: string;
   stderr: string;
   truncated: boolean;
+  network?: string[];
 }): string[] {
   const status = r.timedOut ? 'timed out' : `exit ${r.exitCode ?? r.signal}`;
   return [
@@ -122,6 +123,7 @@ export function logLines(r: {
     ...(r.stdout ? r.stdout.trimEnd().split('\n') : []),
     '--- stderr',
     ...(r.stderr ? r.stderr.trimEnd().split('\n') : []),
+    ...(r.network?.length ? ['--- network shield', ...r.network] : []),
   ];
 }
 

@@ -28,6 +28,7 @@ import { buildDockerfile } from '../../enclave/dockerfile.js';
 import { pushImage } from '../../enclave/registry.js';
 import { PROJECT_FILE, initProject, loadProject, type Project } from '../../enclave/project.js';
 import { resolveHome } from '../../util/home.js';
+import { allowFetchHostsFromEnv, fetchGuard, shieldAddressRule } from '../../worker/egress.js';
 import { computeResultDigest, readComputedJson, type ComputedJson } from '../../worker/postcompute.js';
 import { fetchDataset, fetchInputFiles } from '../../worker/precompute.js';
 import type { ChainParameters } from '../chain/common.js';
@@ -160,6 +161,7 @@ export async function buildProject(p: BuildProjectParameters): Promise<BuildProj
       stack: project.enclave.stack,
       threads: project.enclave.threads,
       ...(project.enclave.regions ? { regions: project.enclave.regions } : {}),
+      ...(project.enclave.egress ? { egress: project.enclave.egress } : {}),
       fsKeyFile: join(resolveHome(p.home), 'keys', 'apps', `${project.name}.fskey.json`),
       force: true,
       home: p.home,
@@ -260,6 +262,8 @@ export async function testApp(p: BuildProjectParameters): Promise<TestAppReturnT
       files: [...(dataset ? [dataset] : []), ...inputs].map((f) => ({ path: name(f), data: f.data })),
       timeoutMs: parseRunTimeout(t.timeout),
       workDir: scratch,
+      // An app with egress runs behind the network shield, under the worker's address rules.
+      network: { allowAddress: shieldAddressRule(fetchGuard(allowFetchHostsFromEnv())) },
     });
     const r: TestAppReturnType = {
       dir,

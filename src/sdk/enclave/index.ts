@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { SealworkError } from '../../errors.js';
 import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
+import { allowFetchHostsFromEnv, fetchGuard, shieldAddressRule } from '../../worker/egress.js';
 import {
   buildApp as buildAppImage,
   measureApp as measureAppImage,
@@ -29,7 +30,13 @@ export type {
   RunEnclaveParameters,
   RunEnclaveReturnType,
 };
-export { parseFingerprint, formatFingerprint, iexecEnv, runEnclave } from '../../enclave/index.js';
+export {
+  parseFingerprint,
+  formatFingerprint,
+  iexecEnv,
+  runEnclave,
+  describeTunnel,
+} from '../../enclave/index.js';
 /** Parse `1G`, `512M`, `4096` (binary units) into bytes. */
 export { parseSize as parseMemorySize } from '../../enclave/index.js';
 
@@ -79,6 +86,11 @@ export interface ExecAppParameters extends Omit<
   env?: string[] | Record<string, string>;
   /** Milliseconds, or a duration such as `60s`, `2m`, `500ms` (a bare number is seconds). */
   timeout?: string | number;
+  /**
+   * Network shield (apps built with egress destinations): private or loopback hosts the app's
+   * destinations may reach, as the worker's --allow-fetch-host entries; public addresses always.
+   */
+  allowFetchHosts?: string[];
 }
 
 /** Parse `500ms`, `60s`, `2m`, `1h`, or seconds. */
@@ -154,8 +166,10 @@ export async function execApp(p: ExecAppParameters): Promise<RunEnclaveReturnTyp
   const limits = parseLimits(p.limits);
   const timeoutMs = p.timeout === undefined ? undefined : parseRunTimeout(p.timeout);
   const outDir = p.outDir ?? (await freshOutDir());
+  const { allowFetchHosts, ...rest } = p;
   const r = await runEnclave({
-    ...p,
+    network: { allowAddress: shieldAddressRule(fetchGuard(allowFetchHosts ?? allowFetchHostsFromEnv())) },
+    ...rest,
     fspfKey,
     fspfTag,
     ...(fp && !p.mrenclave ? { mrenclave: fp.mrenclave } : {}),

@@ -58,6 +58,10 @@ export async function deploySampleApp(
     /** FSPF regions; with an encrypted region, the file-system key is pushed to the SMS. */
     regions?: string[];
     files?: { path: string; data: Buffer }[];
+    /** Build from this image and entrypoint instead of the busybox sample. */
+    source?: { image: string; entrypoint: string };
+    /** Network shield destinations (`host:port`), measured into the fingerprint. */
+    egress?: string[];
   } = { dir: '' },
 ): Promise<{ app: Address; image: string; mrenclave: string; fingerprint: string; checksum: Hex }> {
   const dev = devAccountByName(p.as ?? 'app-dev');
@@ -68,6 +72,8 @@ export async function deploySampleApp(
     archive: p.viaStorage,
     ...(p.regions ? { regions: p.regions } : {}),
     ...(p.files ? { files: p.files } : {}),
+    ...(p.source ? { source: p.source } : {}),
+    ...(p.egress ? { egress: p.egress } : {}),
   });
   let multiaddr = built.out;
   if (p.viaStorage) {

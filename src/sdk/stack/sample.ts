@@ -120,6 +120,10 @@ export async function buildSampleApp(p: {
   regions?: string[];
   /** More files in the image (e.g. data in an encrypted region). */
   files?: { path: string; data: Buffer }[];
+  /** Build from this image and entrypoint instead of the busybox sample (script and files ignored). */
+  source?: { image: string; entrypoint: string };
+  /** Network shield destinations (`host:port`), measured. */
+  egress?: string[];
 }): Promise<BuildAppReturnType & { checksum: `0x${string}` }> {
   await fs.mkdir(p.dir, { recursive: true });
   const name = p.name ?? 'sample-app';
@@ -127,14 +131,14 @@ export async function buildSampleApp(p: {
   const out = join(p.dir, p.archive ? `${name}.tar` : name);
   await fs.rm(plain, { recursive: true, force: true });
   await fs.rm(out, { recursive: true, force: true });
-  await writeSampleImage(plain, p.script, p.dir, p.files);
+  if (!p.source) await writeSampleImage(plain, p.script, p.dir, p.files);
   const built = await buildApp({
-    image: plain,
+    image: p.source?.image ?? plain,
     out,
-    entrypoint: '/app/run.sh',
-    heap: '64M',
-    stack: '1M',
-    threads: 2,
+    entrypoint: p.source?.entrypoint ?? '/app/run.sh',
+    ...(p.egress ? { egress: p.egress } : {}),
+    // The busybox sample is small; another image (e.g. Node.js) gets the default enclave size.
+    ...(p.source ? {} : { heap: '64M', stack: '1M', threads: 2 }),
     workDir: p.dir,
     ...(p.regions ? { regions: p.regions, fsKeyFile: join(p.dir, `${name}.fskey.json`), force: true } : {}),
   });
