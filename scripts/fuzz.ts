@@ -103,12 +103,14 @@ for (const o of outcomes)
   console.log(
     `${o.target.padEnd(11)} ${String(o.inputs).padStart(8)} ${o.seconds.toFixed(1).padStart(10)} ${(o.inputs / o.seconds).toFixed(0).padStart(9)} ${String(o.crashes.length).padStart(8)} ${String(o.hangs.length).padStart(6)}`,
   );
+const after = yardstick();
+console.log(`yardstick at the end: ${after} (the machine is shared: compare with the start)`);
 const total = outcomes.reduce((s, o) => s + o.inputs, 0);
 const found = outcomes.reduce((s, o) => s + o.crashes.length + o.hangs.length, 0);
 console.log(`total: ${total} inputs, ${found} finding(s)${found ? ` saved under ${outDir}` : ''}`);
 writeFileSync(
   join(outDir, 'summary.json'),
-  `${JSON.stringify({ count: opts.count, seed: opts.seed, timeoutMs: opts.timeout, yardstick: machine, outcomes }, null, 2)}\n`,
+  `${JSON.stringify({ count: opts.count, seed: opts.seed, timeoutMs: opts.timeout, yardstick: { start: machine, end: after }, outcomes }, null, 2)}\n`,
 );
 process.exit(found ? 1 : 0);
 

@@ -360,106 +360,125 @@ interface HttpInput {
   body?: string;
 }
 
+/** The SMS world of the sms target: a real anvil, an SMS on it, a task, a valid session request. */
+async function smsWorld(onChild: (pid: number) => void) {
+  const { startTestChain } = await import('../../test/helpers/chain.js');
+  const { startTestSms } = await import('../../test/helpers/sms.js');
+  const { setupWorld, sessionRequest } = await import('../../test/sms/fixtures.js');
+  const chain = await startTestChain();
+  if (chain.pid !== undefined) onChild(chain.pid);
+  const world = await setupWorld(chain);
+  const s = await startTestSms({ chain });
+  const platform = await openSimPlatform(s.home);
+  const dealId = await world.deal({ withDataset: true, params: { iexec_args: 'a' } });
+  const taskId = await world.initialize(dealId, 0);
+  const challenge = await s.client.getEnclaveChallenge(world.roles.scheduler.account, taskId);
+  const { req } = await sessionRequest({
+    client: s.client,
+    platform,
+    world,
+    taskId,
+    dealId,
+    taskIndex: 0,
+    challenge,
+  });
+  return { chain, world, s, taskId, req };
+}
+
+/** One valid request of every route (signed where the route needs it): the seeds. */
+async function smsSeeds(w: Awaited<ReturnType<typeof smsWorld>>): Promise<HttpInput[]> {
+  const { workerpoolAuthorizationHash } = await import('../../src/protocol/index.js');
+  const { world, req, taskId } = w;
+  const workerSig = await world.roles.worker.account.signMessage({
+    message: { raw: workerpoolAuthorizationHash(req.authorization) },
+  });
+  const owner = world.roles.datasetOwner.account;
+  const ds = world.dataset;
+  const sign = (h: Hex) => owner.signMessage({ message: { raw: h } });
+  return [
+    {
+      method: 'POST',
+      path: '/tee/sessions',
+      headers: { 'content-type': 'application/json', authorization: workerSig },
+      body: JSON.stringify(req),
+    },
+    {
+      method: 'POST',
+      path: `/secrets/web3?secretAddress=${ds}`,
+      headers: { authorization: await sign(web3SecretChallenge(ds, 'k3y')) },
+      body: 'k3y',
+    },
+    {
+      method: 'POST',
+      path: `/secrets/web2?ownerAddress=${owner.address}&secretName=n`,
+      headers: { authorization: await sign(web2SecretChallenge(owner.address, 'n', 'v')) },
+      body: 'v',
+    },
+    { method: 'GET', path: `/secrets/web3?secretAddress=${ds}`, headers: {} },
+    { method: 'GET', path: `/secrets/web2?ownerAddress=${owner.address}&secretName=n`, headers: {} },
+    { method: 'GET', path: `/apps/${world.app}/secrets`, headers: {} },
+    { method: 'GET', path: `/requesters/${owner.address}/secrets/n`, headers: {} },
+    {
+      method: 'POST',
+      path: `/tee/challenges/${taskId}`,
+      headers: {
+        authorization: await world.roles.scheduler.account.signMessage({ message: { raw: taskId } }),
+      },
+    },
+    { method: 'GET', path: '/tee/nonce', headers: {} },
+  ];
+}
+
+/** A seed request with one part mutated: the body (as JSON or bytes), the path and query, or a header. */
+function mutateRequest(r: Rng, seeds: HttpInput[], session: unknown, nonce: string): HttpInput {
+  const seed = pick(r, seeds);
+  const x = structuredClone(seed);
+  const what = int(r, 10);
+  if (seed.path === '/tee/sessions' && what < 4) {
+    // A well-formed session with a fresh nonce and one part mutated: past the nonce check, into
+    // the quote, collateral, key and binding checks.
+    x.body = JSON.stringify(mutateJson(r, { ...(session as object), nonce }, ['authorization', 'nonce']));
+  } else if (what < 6 && x.body !== undefined) {
+    x.body = dec.decode(
+      x.body.startsWith('{') ? mutateJsonText(r, JSON.parse(x.body)) : mutateBytes(r, enc.encode(x.body)),
+    );
+  } else if (what < 8) {
+    x.path = dec.decode(mutateBytes(r, enc.encode(x.path)));
+  } else {
+    const k = pick(r, ['authorization', 'content-type', 'content-length', 'transfer-encoding']);
+    x.headers[k] = dec.decode(mutateBytes(r, enc.encode(x.headers[k] ?? 'x')));
+  }
+  if (r() < 0.05) x.method = pick(r, ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS']);
+  return x;
+}
+
+/** The error code of an SMS error response, if it is one. */
+function errorCode(text: string): unknown {
+  try {
+    return (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;
+  } catch {
+    return undefined;
+  }
+}
+
 const sms: Target = {
   name: 'sms',
   ext: 'json',
   weight: 1,
   what: 'SMS HTTP requests (paths, queries, headers, bodies of every route) → the hono app in-process (zod validators, routes, release checks) with a real SQLite store and a real anvil',
   async setup({ onChild }) {
-    const { startTestChain } = await import('../../test/helpers/chain.js');
-    const { startTestSms } = await import('../../test/helpers/sms.js');
-    const { setupWorld, sessionRequest } = await import('../../test/sms/fixtures.js');
-    const chain = await startTestChain();
-    if (chain.pid !== undefined) onChild(chain.pid);
-    const world = await setupWorld(chain);
-    const s = await startTestSms({ chain });
-    const platform = await openSimPlatform(s.home);
-    const dealId = await world.deal({ withDataset: true, params: { iexec_args: 'a' } });
-    const taskId = await world.initialize(dealId, 0);
-    const challenge = await s.client.getEnclaveChallenge(world.roles.scheduler.account, taskId);
-    const { req } = await sessionRequest({
-      client: s.client,
-      platform,
-      world,
-      taskId,
-      dealId,
-      taskIndex: 0,
-      challenge,
-    });
-    const { workerpoolAuthorizationHash } = await import('../../src/protocol/index.js');
-    const workerSig = await world.roles.worker.account.signMessage({
-      message: { raw: workerpoolAuthorizationHash(req.authorization) },
-    });
-    const owner = world.roles.datasetOwner.account;
-    const ds = world.dataset;
-    const sign = (h: Hex) => owner.signMessage({ message: { raw: h } });
-    const json = { 'content-type': 'application/json' };
-    const seeds: HttpInput[] = [
-      {
-        method: 'POST',
-        path: '/tee/sessions',
-        headers: { ...json, authorization: workerSig },
-        body: JSON.stringify(req),
-      },
-      {
-        method: 'POST',
-        path: `/secrets/web3?secretAddress=${ds}`,
-        headers: { authorization: await sign(web3SecretChallenge(ds, 'k3y')) },
-        body: 'k3y',
-      },
-      {
-        method: 'POST',
-        path: `/secrets/web2?ownerAddress=${owner.address}&secretName=n`,
-        headers: { authorization: await sign(web2SecretChallenge(owner.address, 'n', 'v')) },
-        body: 'v',
-      },
-      { method: 'GET', path: `/secrets/web3?secretAddress=${ds}`, headers: {} },
-      { method: 'GET', path: `/secrets/web2?ownerAddress=${owner.address}&secretName=n`, headers: {} },
-      { method: 'GET', path: `/apps/${world.app}/secrets`, headers: {} },
-      { method: 'GET', path: `/requesters/${owner.address}/secrets/n`, headers: {} },
-      {
-        method: 'POST',
-        path: `/tee/challenges/${taskId}`,
-        headers: {
-          authorization: await world.roles.scheduler.account.signMessage({ message: { raw: taskId } }),
-        },
-      },
-      { method: 'GET', path: '/tee/nonce', headers: {} },
-    ];
-    const app = s.sms.app;
+    const w = await smsWorld(onChild);
+    const seeds = await smsSeeds(w);
+    const app = w.s.sms.app;
     const freshNonce = async () =>
       ((await (await app.request('/tee/nonce')).json()) as { nonce: string }).nonce;
     let nonce = await freshNonce();
     return {
-      next(r) {
-        const seed = pick(r, seeds);
-        const x = structuredClone(seed);
-        const what = int(r, 10);
-        if (seed.path === '/tee/sessions' && what < 4) {
-          // A well-formed session with a fresh nonce and one part mutated: past the nonce check,
-          // into the quote, collateral, key and binding checks.
-          const body = mutateJson(r, { ...req, nonce }, ['authorization', 'nonce']);
-          x.body = JSON.stringify(body);
-        } else if (what < 6 && x.body !== undefined) {
-          x.body = dec.decode(
-            x.body.startsWith('{')
-              ? mutateJsonText(r, JSON.parse(x.body))
-              : mutateBytes(r, enc.encode(x.body)),
-          );
-        } else if (what < 8) {
-          x.path = dec.decode(mutateBytes(r, enc.encode(x.path)));
-        } else {
-          const k = pick(r, ['authorization', 'content-type', 'content-length', 'transfer-encoding']);
-          x.headers[k] = dec.decode(mutateBytes(r, enc.encode(x.headers[k] ?? 'x')));
-        }
-        if (r() < 0.05) x.method = pick(r, ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS']);
-        return enc.encode(JSON.stringify(x));
-      },
+      next: (r) => enc.encode(JSON.stringify(mutateRequest(r, seeds, w.req, nonce))),
       async run(input) {
         const x = JSON.parse(dec.decode(input)) as HttpInput;
         if (x.path === '/tee/sessions' && x.body?.includes(nonce)) nonce = await freshNonce();
-        let path = x.path;
-        if (!path.startsWith('/')) path = `/${path}`;
+        const path = x.path.startsWith('/') ? x.path : `/${x.path}`;
         let request: Request;
         try {
           request = new Request(`http://127.0.0.1${path}`, {
@@ -472,12 +491,12 @@ const sms: Target = {
         }
         const res = await app.request(request);
         const text = await res.text();
-        if (res.status >= 500 && !(res.status === 503 && text.includes('CHAIN_UNAVAILABLE')))
+        if (res.status >= 500 && !(res.status === 503 && errorCode(text) === 'CHAIN_UNAVAILABLE'))
           throw new Error(`HTTP ${res.status} for ${x.method} ${x.path}: ${text.slice(0, 300)}`);
       },
       async close() {
-        await s.stop();
-        await chain.stop();
+        await w.s.stop();
+        await w.chain.stop();
       },
     };
   },

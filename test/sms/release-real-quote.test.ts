@@ -8,18 +8,24 @@
  * MRENCLAVE and MRSIGNER): the checks run in order, so the quote verified at the Intel root (the
  * SMS refuses simulation), passed the policy and matched the app's fingerprint. Every other row
  * of the table moves one input away from that and must be refused earlier, with the code of the
- * step it breaks (a Trustee-style policy table).
+ * step it breaks (a Trustee-style policy table). Two rows use Intel's QVL sample quote, under Intel's
+ * own test root: verified only by an SMS given that root as an extra trust anchor.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Address, Hex } from 'viem';
-import { collateralToJson, parseCollateral, type PolicyInput } from '../../src/attestation/index.js';
+import {
+  collateralToJson,
+  parseCollateral,
+  type PolicyInput,
+  type TrustedRoot,
+} from '../../src/attestation/index.js';
 import { isSealworkError } from '../../src/errors.js';
 import { generateSessionKeyPair, type SessionRequest } from '../../src/protocol/index.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { startTestSms, type TestSms } from '../helpers/sms.js';
-import { quoteVec, SKIP, textVec } from '../attestation/vectors.js';
+import { intelSample, quoteVec, SKIP, textVec } from '../attestation/vectors.js';
 import { setupWorld, type World } from './fixtures.js';
 
 /** Phala's SGX v3 quote (real hardware, production enclave) and the debug-enclave quote beside it. */
@@ -35,6 +41,10 @@ const DEBUG = {
   mrenclave: 'a39d532e6ac9fe8ad9418851bbe26e1dee7408006505fce8580b511b97e704b4',
   mrsigner: '9affcfae47b848ec2caf1c49b4b283531e1cc425f93582b36806e52a43d78d1a',
 };
+/** Intel's QVL sample (SGX v3, PCK chain in the collateral) under Intel's own test root. */
+const SAMPLE = { mrenclave: '0'.repeat(64), mrsigner: '0'.repeat(64) };
+const SAMPLE_AT = new Date(intelSample.at);
+
 /** Both verify with this collateral (TCB info issued 2025-06-19, next update 2025-07-19) at this time. */
 const COLLATERAL = 'phala-dcap-qvl/sgx_quote_collateral.json';
 const PINNED = new Date('2025-06-20T00:00:00Z');
@@ -49,24 +59,31 @@ interface Case {
   name: string;
   /** Which SMS (policy, clock) it is sent to. */
   sms: keyof typeof SMS_CONFIGS;
-  quote: 'real' | 'debug' | 'real, one signed byte changed';
+  quote: 'real' | 'debug' | 'real, one signed byte changed' | 'sample';
   /** The app (its on-chain fingerprint) of the deal. */
-  app: 'real' | 'debug' | 'other';
+  app: 'real' | 'debug' | 'other' | 'sample';
   code: string;
   /** What the refusal's message must say (the step and the claim that failed). */
   reason: RegExp;
 }
 
-const SMS_CONFIGS = {
+const SMS_CONFIGS: Record<
+  'accepting' | 'default' | 'signer' | 'unpinned' | 'sample' | 'sampleUntrusted',
+  { policy: Omit<PolicyInput, 'mrenclave'>; at?: Date; trustedRoots?: () => TrustedRoot[] }
+> = {
   /** The TCB of the quotes accepted, clock pinned. */
-  accepting: { policy: ACCEPTING, pinned: true },
+  accepting: { policy: ACCEPTING, at: PINNED },
   /** The SMS default policy (UpToDate only), clock pinned. */
-  default: { policy: {}, pinned: true },
+  default: { policy: {}, at: PINNED },
   /** Accepting, and only enclaves of the debug quote's signer. */
-  signer: { policy: { ...ACCEPTING, mrsigner: DEBUG.mrsigner, isvProdId: 0 }, pinned: true },
+  signer: { policy: { ...ACCEPTING, mrsigner: DEBUG.mrsigner, isvProdId: 0 }, at: PINNED },
   /** Accepting, with the real clock: the collateral expired long ago. */
-  unpinned: { policy: ACCEPTING, pinned: false },
-} as const;
+  unpinned: { policy: ACCEPTING },
+  /** The default policy, trusting Intel's QVL test root besides the production root. */
+  sample: { policy: {}, at: SAMPLE_AT, trustedRoots: () => [intelSample.root()] },
+  /** The same without that root. */
+  sampleUntrusted: { policy: {}, at: SAMPLE_AT },
+};
 
 const CASES: Case[] = [
   {
@@ -125,6 +142,22 @@ const CASES: Case[] = [
     code: 'QUOTE_INVALID',
     reason: /quote\.signature/,
   },
+  {
+    name: 'a quote under another root the SMS was told to trust (injected root): REPORTDATA_MISMATCH',
+    sms: 'sample',
+    quote: 'sample',
+    app: 'sample',
+    code: 'REPORTDATA_MISMATCH',
+    reason: /REPORTDATA\[0:32\] is not sha256\(publicKey ‖ nonce\)/,
+  },
+  {
+    name: 'the same quote to an SMS that trusts only the Intel root: QUOTE_ROOT_UNTRUSTED',
+    sms: 'sampleUntrusted',
+    quote: 'sample',
+    app: 'sample',
+    code: 'QUOTE_ROOT_UNTRUSTED',
+    reason: /does not chain to a root this SMS trusts/,
+  },
 ];
 
 describe('real Intel quotes through the SMS release path', { skip: SKIP }, () => {
@@ -133,6 +166,7 @@ describe('real Intel quotes through the SMS release path', { skip: SKIP }, () =>
   const sms = {} as Record<keyof typeof SMS_CONFIGS, TestSms>;
   const tasks = {} as Record<Case['app'], { dealId: Hex; taskId: Hex; app: Address }>;
   const collateral = collateralToJson(parseCollateral(textVec(COLLATERAL)));
+  const sampleCollateral = collateralToJson(intelSample.collateral());
 
   before(async () => {
     chain = await startTestChain();
@@ -149,6 +183,7 @@ describe('real Intel quotes through the SMS release path', { skip: SKIP }, () =>
       ['real', REAL.mrenclave],
       ['debug', DEBUG.mrenclave],
       ['other', randomBytes(32).toString('hex')],
+      ['sample', SAMPLE.mrenclave],
     ] as const) {
       const app = await world.newApp(fingerprint(mrenclave));
       const dealId = await world.deal({ app });
@@ -156,14 +191,17 @@ describe('real Intel quotes through the SMS release path', { skip: SKIP }, () =>
     }
     for (const [name, c] of Object.entries(SMS_CONFIGS) as [
       keyof typeof SMS_CONFIGS,
-      (typeof SMS_CONFIGS)[keyof typeof SMS_CONFIGS],
-    ][])
+      (typeof SMS_CONFIGS)['accepting'],
+    ][]) {
+      const at = c.at;
       sms[name] = await startTestSms({
         chain,
         allowSimulation: false,
         policy: c.policy,
-        ...(c.pinned ? { verificationTime: () => PINNED } : {}),
+        ...(at ? { verificationTime: () => at } : {}),
+        ...(c.trustedRoots ? { trustedRoots: c.trustedRoots() } : {}),
       });
+    }
   });
   after(async () => {
     for (const s of Object.values(sms)) await s.stop();
@@ -176,7 +214,9 @@ describe('real Intel quotes through the SMS release path', { skip: SKIP }, () =>
     const challenge = await s.client.getEnclaveChallenge(world.roles.scheduler.account, t.taskId);
     const key = generateSessionKeyPair();
     const { nonce } = await s.client.getNonce();
-    const quote = Buffer.from(quoteVec(c.quote === 'debug' ? DEBUG.quote : REAL.quote));
+    const quote = Buffer.from(
+      quoteVec(c.quote === 'debug' ? DEBUG.quote : c.quote === 'sample' ? intelSample.quote : REAL.quote),
+    );
     if (c.quote === 'real, one signed byte changed') quote[48 + 320] = quote[48 + 320]! ^ 0x01; // REPORTDATA[0]
     return {
       authorization: {
@@ -188,7 +228,7 @@ describe('real Intel quotes through the SMS release path', { skip: SKIP }, () =>
         signature: await world.authorize(t.taskId, challenge),
       },
       quote: `0x${quote.toString('hex')}`,
-      collateral,
+      collateral: c.quote === 'sample' ? sampleCollateral : collateral,
       publicKey: key.publicJwk,
       nonce,
     };
@@ -212,7 +252,7 @@ describe('real Intel quotes through the SMS release path', { skip: SKIP }, () =>
       assert.equal(row?.worker, world.roles.worker.account.address.toLowerCase());
       assert.deepEqual(row?.secrets, []);
       // The identity read from the quote, recorded whatever step refused it.
-      const id = c.quote === 'debug' ? DEBUG : REAL;
+      const id = c.quote === 'debug' ? DEBUG : c.quote === 'sample' ? SAMPLE : REAL;
       assert.equal(row?.mrenclave, id.mrenclave);
       assert.equal(row?.mrsigner, id.mrsigner);
     });
