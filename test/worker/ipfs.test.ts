@@ -53,7 +53,7 @@ describe('storage: /ipfs/<cid> gateway', () => {
   const app = createStorageApp({ dir: t.dir, maxObjectBytes: 4 * 1024 * 1024 });
   after(t.cleanup);
 
-  it('PUT ?ipfs=true answers the CID; GET serves the file, raw blocks that hash to their CID; CAR is refused', async () => {
+  it('PUT ?ipfs=true answers the CID; GET serves the file, raw blocks that hash to their CID, and the DAG as a CAR', async () => {
     const data = randomBytes(600 * 1024); // three chunks: a dag-pb root over three raw leaves
     const put = await app.request('http://x/objects?ipfs=true', { method: 'PUT', body: data });
     assert.equal(put.status, 201);
@@ -80,8 +80,21 @@ describe('storage: /ipfs/<cid> gateway', () => {
       headers: { accept: 'application/vnd.ipld.raw' },
     });
     assert.deepEqual(Buffer.from(await first.arrayBuffer()), data.subarray(0, 256 * 1024));
-    const car = await app.request(`http://x/ipfs/${j.cid}?format=car`);
-    assert.equal(car.status, 406);
+    // The whole DAG as a CAR: the root named in its header, every block once, each hashing to its CID.
+    const car = await app.request(`http://x/ipfs/${j.cid}`, {
+      headers: { accept: 'application/vnd.ipld.car' },
+    });
+    assert.equal(car.status, 200);
+    const { CarReader } = await import('@ipld/car/reader');
+    const reader = await CarReader.fromBytes(new Uint8Array(await car.arrayBuffer()));
+    assert.deepEqual((await reader.getRoots()).map(String), [j.cid]);
+    const inCar: string[] = [];
+    for await (const b of reader.blocks()) {
+      assert.deepEqual(Buffer.from(sha256(b.bytes)), Buffer.from(b.cid.multihash.digest));
+      inCar.push(b.cid.toString());
+    }
+    assert.deepEqual(inCar, [j.cid, ...links.map((l) => l.Hash.toString())]);
+    assert.equal((await app.request(`http://x/ipfs/${j.cid}?format=tar`)).status, 406);
     // Unknown CIDs, and text that is no CID.
     const unknown = await app.request(`http://x/ipfs/${rawCid(randomBytes(8)).toString()}`);
     assert.equal(unknown.status, 404);

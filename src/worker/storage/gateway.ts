@@ -2,15 +2,16 @@
  * `GET|HEAD /ipfs/<cid>` of the storage: an IPFS gateway over the objects stored with `?ipfs=true`.
  * - `?format=raw` or `Accept: application/vnd.ipld.raw`: the block of that CID, as a trustless
  *   gateway serves it (the client hashes it and checks it against the CID);
+ * - `?format=car` or `Accept: application/vnd.ipld.car`: the whole DAG as a CAR v1 (root first,
+ *   depth-first), which a client verifies block by block;
  * - otherwise, the file a root CID names (what the iexec SDK's `task.fetchResults` asks for).
- * A CAR (`application/vnd.ipld.car`) is not served (406).
  */
 import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Hono } from 'hono';
 import type { ErrorCode } from '../../errors.js';
-import { objectOfCid, parseCid, readBlock } from './ipfs.js';
+import { dagAsCar, objectOfCid, parseCid, readBlock } from './ipfs.js';
 
 const json = (status: number, code: ErrorCode, message: string) =>
   Response.json({ error: { code, message } }, { status });
@@ -27,12 +28,19 @@ export function mountIpfsGateway(app: Hono, dir: string): void {
       'x-content-type-options': 'nosniff',
       'cache-control': 'public, max-age=29030400, immutable',
     };
-    if (format === 'car' || accept.includes('application/vnd.ipld.car'))
-      return json(
-        406,
-        'FORMAT_NOT_SERVED',
-        'CAR responses are not served; ask for raw blocks (?format=raw).',
-      );
+    if (format === 'car' || accept.includes('application/vnd.ipld.car')) {
+      const car = await dagAsCar(dir, cid);
+      if (!car) return json(404, 'OBJECT_NOT_FOUND', `No DAG ${cid.toString()}.`);
+      const headers = {
+        ...common,
+        'content-type': 'application/vnd.ipld.car; version=1',
+        'content-length': String(car.length),
+        etag: `"${cid.toString()}.car"`,
+      };
+      return new Response(head ? null : car, { status: 200, headers });
+    }
+    if (format && format !== 'raw')
+      return json(406, 'FORMAT_NOT_SERVED', `Format ${format} is not served: ask for raw or car.`);
     if (format === 'raw' || accept.includes('application/vnd.ipld.raw')) {
       const block = await readBlock(dir, cid);
       if (!block) return json(404, 'OBJECT_NOT_FOUND', `No block ${cid.toString()}.`);

@@ -10,6 +10,8 @@
  */
 import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { CarWriter } from '@ipld/car/writer';
+import * as dagPb from '@ipld/dag-pb';
 import { importByteStream, type ImporterOptions } from 'ipfs-unixfs-importer';
 import { CID } from 'multiformats/cid';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -100,4 +102,30 @@ export async function objectOfCid(dir: string, cid: CID): Promise<string | undef
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A CAR (v1) of the DAG under `root`, blocks in depth-first order (root first), as a trustless
+ * gateway answers `application/vnd.ipld.car`; undefined when a block is missing.
+ */
+export async function dagAsCar(dir: string, root: CID): Promise<Buffer | undefined> {
+  const blocks: { cid: CID; bytes: Uint8Array }[] = [];
+  const visit = async (cid: CID): Promise<boolean> => {
+    const bytes = await readBlock(dir, cid);
+    if (!bytes) return false;
+    blocks.push({ cid, bytes });
+    if (cid.code !== dagPb.code) return true;
+    for (const link of dagPb.decode(bytes).Links) if (!(await visit(link.Hash))) return false;
+    return true;
+  };
+  if (!(await visit(root))) return undefined;
+  const { writer, out } = CarWriter.create([root]);
+  const chunks: Uint8Array[] = [];
+  const reading = (async () => {
+    for await (const c of out) chunks.push(c);
+  })();
+  for (const b of blocks) await writer.put(b);
+  await writer.close();
+  await reading;
+  return Buffer.concat(chunks);
 }
