@@ -9,6 +9,7 @@
  *   GET  /{app,dataset,workerpool,request}orders?chainId&…  → {ok, count, orders, nextPage?}
  *   GET  /{kind}orders/<orderHash>?chainId  → a published order
  *   GET  /deals?chainId&requester[&app&dataset&workerpool]  → {ok, count, deals, nextPage?}
+ *   GET  /deals?chainId&{app,dataset,workerpool,request}orderHash=<hash>  (fetchDealsBy*order)
  *   PUT  /{kind}orders (unpublish)          → 501: cancel on chain (`order.cancel*`) instead
  */
 import { randomBytes } from 'node:crypto';
@@ -338,7 +339,19 @@ export function createMarketApp(m: MarketContext): Hono {
       dataset: f('dataset'),
       workerpool: f('workerpool'),
     });
-    const pg = page(deals.reverse(), q);
+    // fetchDealsBy*order: one of the four order hashes.
+    const byHash = (
+      [
+        ['apporderHash', 'appHash'],
+        ['datasetorderHash', 'datasetHash'],
+        ['workerpoolorderHash', 'workerpoolHash'],
+        ['requestorderHash', 'requestHash'],
+      ] as const
+    ).filter(([param]) => q[param]);
+    const matching = deals.filter((d) =>
+      byHash.every(([param, field]) => d[field].toLowerCase() === q[param]!.toLowerCase()),
+    );
+    const pg = page(matching.reverse(), q);
     return c.json({
       ok: true,
       count: pg.count,

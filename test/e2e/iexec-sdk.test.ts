@@ -41,6 +41,7 @@ describe('the iexec SDK v9 against sealwork', { skip }, () => {
   let sdkPool: Address;
   let resultKey: string;
   let firstDeal: Hex;
+  let firstRequestHash: Hex;
   // SDK 9's preflight refuses apps with an MREnclave (signApporder, matchOrders); sealwork's TEE
   // apps have one (their fingerprint). Dataset and request orders keep their preflight checks,
   // which ask sealwork's SMS for the dataset key and the result key.
@@ -191,6 +192,7 @@ describe('the iexec SDK v9 against sealwork', { skip }, () => {
     );
     assert.equal(task.status, TaskStatus.COMPLETED);
     firstDeal = m.dealid;
+    firstRequestHash = await sdk.call<Hex>(K.rq, 'order.hashRequestorder', o.requestorder);
     // The SDK asks for IPFS storage by default: the result is stored content-addressed, as iExec does.
     const shown = await sdk.call<{ results: { storage: string; location: string } }>(
       K.rq,
@@ -323,5 +325,10 @@ describe('the iexec SDK v9 against sealwork', { skip }, () => {
     assert.ok(deals.deals.some((d) => d.dealid === firstDeal));
     assert.ok(deals.deals.every((d) => d.requester === addr.rq));
     assert.equal((await sdk.call<Deals>(K.rq, 'deal.fetchRequesterDeals', addr.ds)).count, 0);
+    const byRequest = await sdk.call<Deals>(K.rq, 'deal.fetchDealsByRequestorder', firstRequestHash);
+    assert.deepEqual(
+      byRequest.deals.map((d) => d.dealid),
+      [firstDeal],
+    );
   });
 });
