@@ -62,7 +62,10 @@ export const WORKER_CODES = defineCodes('worker', {
   OBJECT_TOO_LARGE: ['The object is over the storage size limit.', 413],
   OBJECT_HASH_MISMATCH: ['The object does not hash to the id it was stored under.', 422],
   OBJECT_ID_INVALID: ['An object id is not sha256 hex (64 digits), or an /ipfs/ path holds no CID.', 400],
-  FORMAT_NOT_SERVED: ['The storage gateway does not serve this response format (it serves raw and car).', 406],
+  FORMAT_NOT_SERVED: [
+    'The storage gateway does not serve this response format (it serves raw and car).',
+    406,
+  ],
   OBJECT_NOT_FOUND: ['No object with this id.', 404],
   TASK_LOGS_NOT_FOUND: ['The worker holds no logs for this task (not run here, or not run yet).', 404],
   TASK_LOGS_REQUEST_INVALID: ['The logs request is malformed (task id, requester, time, signature).', 400],
