@@ -66,6 +66,7 @@ export {
   ORDER_TYPES,
   PRIMARY_TYPE,
   TAG_TEE,
+  TAG_TEE_TDX,
   TAG_NONE,
   orderDomain,
   toTag,

@@ -156,7 +156,7 @@ export function orderDomain(chainId: number, hub: Address): TypedDataDomain {
 }
 
 // Tag bits, the task id and the deal id are protocol rules (src/protocol).
-export { TAG_TEE, TAG_NONE, isTeeTag, computeDealId, computeTaskId } from '../protocol/index.js';
+export { TAG_TEE, TAG_TEE_TDX, TAG_NONE, isTeeTag, computeDealId, computeTaskId } from '../protocol/index.js';
 
 /** Tag as bytes32 from a list of names (only `tee` is defined), a hex string, or a number. */
 export function toTag(tag: string | string[] | undefined): Hex {

@@ -12,7 +12,7 @@ export {
   computeDealId,
   computeTaskId,
 } from './task.js';
-export { TEE_TAG_BIT, TAG_TEE, TAG_NONE, isTeeTag } from './tag.js';
+export { TEE_TAG_BIT, TAG_TEE, TAG_TEE_TDX, TAG_NONE, isTeeTag } from './tag.js';
 export { resultHash, resultSeal, enclaveMessage, signEnclaveResult } from './result.js';
 export {
   type WorkerpoolAuthorization,

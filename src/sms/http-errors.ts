@@ -6,6 +6,7 @@
  * CHAIN_UNAVAILABLE when the chain could not be read, 503 SMS_STORE_UNAVAILABLE when the database
  * could not be), with a fixed message.
  */
+import { STATUS_CODES } from 'node:http';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { SealworkError, isSealworkError } from '../errors.js';
@@ -97,6 +98,27 @@ export const errorBody = (code: string, message: string, details?: Record<string
   error: { code, message, ...(details ?? {}) },
 });
 
+/**
+ * The HTTP reason phrase of a refusal: the standard one, then the code and the message
+ * ("Bad Request - RESULT_KEY_INVALID: …"). The iexec SDK reads no body of an SMS error it does
+ * not expect: it prints "SMS answered with unexpected status: <status> <statusText>", so this is
+ * the only place its user can see why. Printable ASCII only, at most 200 characters.
+ */
+export function reasonPhrase(status: number, code: string, message: string): string {
+  const text = `${STATUS_CODES[status] ?? 'Error'} - ${code}: ${message}`;
+  const clean = text
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return clean.length > 200 ? `${clean.slice(0, 197)}...` : clean;
+}
+
+/** Set the reason phrase on the Node response behind a hono context (no-op elsewhere, e.g. HTTP/2). */
+function setReasonPhrase(c: Context, phrase: string): void {
+  const out = (c.env as { outgoing?: { statusMessage?: string } } | undefined)?.outgoing;
+  if (out && typeof out === 'object' && !('stream' in out)) out.statusMessage = phrase;
+}
+
 /** Variables a route may set to change how its errors are rendered. */
 export interface ErrorRenderingEnv {
   Variables: { httpStatus?: Readonly<Record<string, ContentfulStatusCode>> };
@@ -107,6 +129,7 @@ export function renderError(logger: Logger) {
   return (e: Error, c: Context<ErrorRenderingEnv>): Response => {
     if (isRefusal(e)) {
       const status = c.get('httpStatus')?.[e.code] ?? HTTP_STATUS[e.code]!;
+      setReasonPhrase(c, reasonPhrase(status, e.code, e.shortMessage));
       // HEAD (does this secret exist?) is answered by the status alone.
       if (c.req.method === 'HEAD') return c.body(null, status);
       return c.json(errorBody(e.code, e.shortMessage, e.details), status);

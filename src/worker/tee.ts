@@ -340,21 +340,25 @@ async function postCompute(
   const digest = await computeResultDigest(outDir, computed, bounds);
   let zip = await zipFolder(outDir, bounds);
   const encrypted = secrets.task.resultEncryption;
+  const params = parseDealParams(secrets.task.params);
   if (encrypted) {
     if (!secrets.resultEncryptionKey)
       throw new SealworkError(
         'RESULT_KEY_MISSING',
         'The deal asks for result encryption but no beneficiary key was released.',
       );
-    zip = await encryptResult(
-      zip,
-      secrets.resultEncryptionKey,
-      parseDealParams(secrets.task.params).resultKeyFormat,
-    );
+    zip = await encryptResult(zip, secrets.resultEncryptionKey, params.resultKeyFormat);
   }
+  // `iexec_result_storage_provider: "ipfs"` (the iexec SDK's default): stored and recorded as
+  // iExec does, `/ipfs/<UnixFS CID>`, served by the storage's gateway.
+  const ipfs = params.storageProvider === 'ipfs';
   const put = await stage('RESULT_UPLOAD_FAILED', 'uploading the result', () =>
-    putObject({ url: o.storage.url, data: zip, ca: o.storage.ca }),
+    putObject({ url: o.storage.url, data: zip, ca: o.storage.ca, ipfs }),
   );
+  const results =
+    ipfs && put.cid
+      ? { storage: 'ipfs', location: `/ipfs/${put.cid}` }
+      : { storage: 'sealwork', location: put.url };
   const enclaveAccount = privateKeyToAccount(secrets.enclaveChallenge.privateKey);
   if (enclaveAccount.address.toLowerCase() !== auth.enclaveChallenge.toLowerCase())
     throw new SealworkError(
@@ -366,13 +370,13 @@ async function postCompute(
     taskid: t.taskId,
     resultDigest: digest,
   });
-  note(`result uploaded to ${put.url}`);
+  note(`result uploaded to ${put.url}${ipfs && put.cid ? ` (${results.location})` : ''}`);
   const receipt = await publishReceipt(o, p.receipt);
   if (receipt) note(`release receipt published at ${receipt}`);
   return {
     digest,
-    results: JSON.stringify({ storage: 'sealwork', location: put.url, ...(receipt ? { receipt } : {}) }),
-    location: put.url,
+    results: JSON.stringify({ ...results, ...(receipt ? { receipt } : {}) }),
+    location: results.location,
     encrypted,
     enclaveChallenge: auth.enclaveChallenge,
     enclaveSign,

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Address, Hex } from 'viem';
 import { initializeTask, readTask, TaskStatus } from '../../src/chain/index.js';
 import { buildSampleApp, sampleDataset } from '../../src/sdk/stack/sample.js';
+import { downloadResult } from '../../src/sdk/worker/requester.js';
 import { putObject } from '../../src/worker/storage/client.js';
 import { unzipEntries } from '../../src/worker/zip.js';
 import { testClients } from '../helpers/chain.js';
@@ -39,6 +40,8 @@ describe('the iexec SDK v9 against sealwork', { skip }, () => {
   let dataset: Address;
   let sdkPool: Address;
   let resultKey: string;
+  let firstDeal: Hex;
+  let firstRequestHash: Hex;
   // SDK 9's preflight refuses apps with an MREnclave (signApporder, matchOrders); sealwork's TEE
   // apps have one (their fingerprint). Dataset and request orders keep their preflight checks,
   // which ask sealwork's SMS for the dataset key and the result key.
@@ -58,6 +61,7 @@ describe('the iexec SDK v9 against sealwork', { skip }, () => {
         hubAddress: s.chain.deployment.hub,
         smsURL: s.stack.sms.url,
         ipfsGatewayURL: s.stack.storage.url,
+        iexecGatewayURL: s.stack.market.url,
       },
       caFile,
     );
@@ -155,6 +159,12 @@ describe('the iexec SDK v9 against sealwork', { skip }, () => {
       pair.publicKey.export({ type: 'spki', format: 'pem' }),
     );
     assert.equal(await sdk.call(K.rq, 'result.checkResultEncryptionKeyExists', addr.rq), true);
+    // An SMS refusal the SDK does not expect: it prints only the status line, so the SMS puts its
+    // code and reason in the reason phrase.
+    await assert.rejects(
+      sdk.call(K.ds, 'result.pushResultEncryptionKey', 'not a public key'),
+      /SMS answered with unexpected status: 400 Bad Request - RESULT_KEY_INVALID: /,
+    );
   });
 
   it('matchOrders with SDK-signed orders makes a deal the worker runs; obsTask sees it complete; decryptResult opens the result', async () => {
@@ -181,28 +191,39 @@ describe('the iexec SDK v9 against sealwork', { skip }, () => {
       m.dealid,
     );
     assert.equal(task.status, TaskStatus.COMPLETED);
+    firstDeal = m.dealid;
+    firstRequestHash = await sdk.call<Hex>(K.rq, 'order.hashRequestorder', o.requestorder);
+    // The SDK asks for IPFS storage by default: the result is stored content-addressed, as iExec does.
     const shown = await sdk.call<{ results: { storage: string; location: string } }>(
       K.rq,
       'task.show',
       taskid,
     );
-    const enc = await fetchResult(taskid, shown.results);
+    assert.equal(shown.results.storage, 'ipfs');
+    assert.match(shown.results.location, /^\/ipfs\/b[a-z2-7]{50,}$/);
+    const enc = fromB64(await sdk.call(K.rq, 'task.fetchResults', taskid));
     const zip = fromB64(await sdk.call(K.rq, 'utils.decryptResult', b64(enc), resultKey));
     const out = (await unzipEntries(zip)).get('result.txt')!.toString();
     assert.match(
       out,
       /^patients: 100\nmean glucose: 123\.2 mg\/dL\nat or above 126 mg\/dL: 47\nargs: from the sdk\n$/,
     );
-  });
-
-  /** The result archive of a completed task, from its stored location. */
-  async function fetchResult(_taskid: Hex, results: { storage: string; location: string }): Promise<Buffer> {
-    const { fetchBytes } = await import('../../src/worker/fetch.js');
-    return fetchBytes(results.location, {
-      ca: [readFileSync(s.stack.storage.certPath!, 'utf8')],
-      fileRoot: false,
+    // sealwork's own download checks the UnixFS CID and the on-chain digest, and decrypts the
+    // iExec key wrap too.
+    const keyFile = join(s.home, 'sdk-result.key');
+    writeFileSync(keyFile, resultKey, { mode: 0o600 });
+    const dl = await downloadResult({
+      home: s.home,
+      chainUrl: s.stack.chain.url,
+      taskId: taskid,
+      decrypt: true,
+      keyFile,
+      out: join(s.home, 'dl-sdk'),
+      onWarning: () => undefined,
     });
-  }
+    assert.deepEqual([dl.contentAddressChecked, dl.digestChecked, dl.format], [true, true, 'iexec']);
+    assert.equal(readFileSync(join(s.home, 'dl-sdk', 'result.txt'), 'utf8'), out);
+  });
 
   it('deal.claim on an expired deal sets its tasks FAILED (claimArray and initializeAndClaimArray)', async () => {
     // Deals on the SDK's own workerpool, which no worker serves: their tasks expire. One deal has
@@ -259,5 +280,55 @@ describe('the iexec SDK v9 against sealwork', { skip }, () => {
     const w1 = await sdk.call<{ objAddress: Address }>(K.rq, 'workerpool.showUserWorkerpool', 1, addr.wp);
     assert.deepEqual([w0.objAddress, w1.objAddress], [s.stack.workerpool, sdkPool]);
     await assert.rejects(sdk.call(K.rq, 'app.showUserApp', 1, addr.app));
+  });
+
+  it('order.publish* puts SDK-signed orders on the hub through the market API; orderbook.fetch* and deal.fetchRequesterDeals list them', async () => {
+    const o = await signOrders({ workerpool: sdkPool, volume: 5, params: { iexec_args: 'market' } });
+    // Only an order's owner may publish it.
+    await assert.rejects(sdk.call(K.rq, 'order.publishApporder', o.apporder, noCheck), /owner/);
+    const h = {
+      app: await sdk.call<Hex>(K.app, 'order.publishApporder', o.apporder, noCheck),
+      dataset: await sdk.call<Hex>(K.ds, 'order.publishDatasetorder', o.datasetorder),
+      workerpool: await sdk.call<Hex>(K.wp, 'order.publishWorkerpoolorder', o.workerpoolorder),
+      request: await sdk.call<Hex>(K.rq, 'order.publishRequestorder', o.requestorder),
+    };
+    assert.equal(h.app, await sdk.call(K.app, 'order.hashApporder', o.apporder));
+    assert.equal(h.request, await sdk.call(K.rq, 'order.hashRequestorder', o.requestorder));
+    type Book = { count: number; orders: { orderHash: Hex; remaining: number; order: { tag: Hex } }[] };
+    const book = (call: string, q: object) => sdk.call<Book>(K.rq, `orderbook.${call}`, q);
+    const hashes = (b: Book) => b.orders.map((x) => x.orderHash);
+    assert.deepEqual(hashes(await book('fetchAppOrderbook', { app })), [h.app]);
+    // The dataset order is restricted to the app: listed when the query names that app.
+    assert.deepEqual(hashes(await book('fetchDatasetOrderbook', { dataset })), []);
+    assert.deepEqual(hashes(await book('fetchDatasetOrderbook', { dataset, app })), [h.dataset]);
+    assert.deepEqual(hashes(await book('fetchWorkerpoolOrderbook', { workerpool: sdkPool, category: 0 })), [
+      h.workerpool,
+    ]);
+    // The request names its workerpool (a restriction): listed when the query names it, as iExec's market.
+    assert.deepEqual(hashes(await book('fetchRequestOrderbook', { requester: addr.rq })), []);
+    assert.deepEqual(
+      hashes(await book('fetchRequestOrderbook', { requester: addr.rq, workerpool: sdkPool })),
+      [h.request],
+    );
+    const one = await sdk.call<{ remaining: number; status: string; order: { app: Address } }>(
+      K.rq,
+      'orderbook.fetchApporder',
+      h.app,
+    );
+    assert.deepEqual([one.remaining, one.status, one.order.app], [5, 'open', app]);
+    // The dev workerpool offers TEE + TDX, so SDK 9 requests can use it from the order book.
+    const dev = await book('fetchWorkerpoolOrderbook', { workerpool: s.stack.workerpool, category: 0 });
+    assert.ok(dev.orders.some((x) => x.order.tag === `0x${'0'.repeat(63)}9`));
+    // Deals, from the hub's OrdersMatched events.
+    type Deals = { count: number; deals: { dealid: Hex; requester: Address }[] };
+    const deals = await sdk.call<Deals>(K.rq, 'deal.fetchRequesterDeals', addr.rq);
+    assert.ok(deals.deals.some((d) => d.dealid === firstDeal));
+    assert.ok(deals.deals.every((d) => d.requester === addr.rq));
+    assert.equal((await sdk.call<Deals>(K.rq, 'deal.fetchRequesterDeals', addr.ds)).count, 0);
+    const byRequest = await sdk.call<Deals>(K.rq, 'deal.fetchDealsByRequestorder', firstRequestHash);
+    assert.deepEqual(
+      byRequest.deals.map((d) => d.dealid),
+      [firstDeal],
+    );
   });
 });

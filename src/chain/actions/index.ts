@@ -15,7 +15,9 @@ export {
   listOrders,
 } from './listOrders.js';
 export { type ReadSchedulerNoticesReturnType, readSchedulerNotices } from './readSchedulerNotices.js';
+export { type ListDealsFilter, type MatchedDeal, listDeals } from './listDeals.js';
 export { getBlockHash } from './getBlockHash.js';
+export { getBlockTimestamp } from './getBlockTimestamp.js';
 export { getChainTime } from './getChainTime.js';
 export { getReceiptStatus } from './getReceiptStatus.js';
 export { type TaskContribution, readTaskContribution } from './readTaskContribution.js';

@@ -78,7 +78,12 @@ export function register(program: Command): void {
           );
           ctx.info(`  chain    ${d.chainUrl}  (hub ${d.hub})`);
           ctx.info(`  SMS      ${d.smsUrl}  (certificate ${d.smsCertPath})`);
-          ctx.info(`  storage  ${d.storageUrl}  (certificate ${d.storageCertPath})`);
+          ctx.info(
+            `  storage  ${d.storageUrl}  (certificate ${d.storageCertPath}; IPFS gateway at /ipfs/<cid>)`,
+          );
+          ctx.info(
+            `  iexec SDK: iexecGatewayURL ${d.marketUrl}, ipfsGatewayURL ${d.storageUrl}, smsURL ${d.smsUrl}, hubAddress ${d.hub}`,
+          );
           ctx.info(`  worker   workerpool ${d.workerpool}, scheduler ${d.scheduler}, worker ${d.worker}`);
           ctx.info(`  images   local app images are read only under ${d.appImageRoot}`);
           ctx.info('  SIMULATION: SGX is simulated here; no confidentiality against this host.');

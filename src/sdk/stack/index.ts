@@ -16,7 +16,7 @@ import {
   publishOrder,
   readWorkerpool,
   signOrder,
-  TAG_TEE,
+  TAG_TEE_TDX,
   type ChainClients,
 } from '../../chain/index.js';
 import { SealworkError } from '../../errors.js';
@@ -26,6 +26,7 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
 import { allowFetchHostsFromEnv, originRule } from '../../worker/egress.js';
 import { startStorage, type StorageServer } from '../../worker/storage/server.js';
+import { startMarket, type MarketServer } from '../../market/server.js';
 import { startChain, stopChain } from '../chain/embedded.js';
 import {
   assertNoWorkerRunning,
@@ -78,6 +79,8 @@ export interface Stack {
   chain: { url: string; startedHere: boolean; clients: ChainClients };
   sms: RunningSms & { cert: string; certPath: string };
   storage: StorageServer;
+  /** iExec's market API subset over the hub (the iexec SDK's `iexecGatewayURL`). */
+  market: MarketServer;
   platform: SimPlatform;
   workerpool: Address;
   /** Undefined when started with `worker: false`. */
@@ -96,6 +99,8 @@ export interface StackDescription {
   smsCertPath: string;
   storageUrl: string;
   storageCertPath: string | undefined;
+  /** The market API for the iexec SDK (`iexecGatewayURL`); `ipfsGatewayURL` is the storage URL. */
+  marketUrl: string;
   workerpool: Address;
   scheduler: Address;
   worker: Address;
@@ -139,14 +144,16 @@ export async function ensureDevWorkerpool(
       { force: true },
     );
   }
-  // An open TEE order with volume left, or publish one.
+  // An open TEE order with volume left, or publish one. It offers TEE + TDX (0x…09) so that the
+  // iexec SDK v9's requests (always tagged so) match it too; the worker runs them on simulated SGX.
   const open = await listOrders(c.publicClient, c.deployment, { kind: 'workerpool', workerpool });
-  if (!open.some((o) => o.kind === 'workerpool' && o.remaining > 1000n)) {
+  const offersSdkTag = (tag: string) => (BigInt(tag) & BigInt(TAG_TEE_TDX)) === BigInt(TAG_TEE_TDX);
+  if (!open.some((o) => o.kind === 'workerpool' && o.remaining > 1000n && offersSdkTag(o.order.tag))) {
     const order = await signOrder(
       wallet.walletClient!,
       { chainId: wallet.deployment.chainId, hub: wallet.deployment.hub },
       'workerpool',
-      createWorkerpoolOrder({ workerpool, tag: TAG_TEE, volume: 1_000_000n, category: 0n }),
+      createWorkerpoolOrder({ workerpool, tag: TAG_TEE_TDX, volume: 1_000_000n, category: 0n }),
     );
     await publishOrder(
       { publicClient: wallet.publicClient, walletClient: wallet.walletClient, deployment: wallet.deployment },
@@ -264,6 +271,18 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
       ...(p.storagePort !== undefined ? { port: p.storagePort } : {}),
     });
     cleanups.push(() => storage.close());
+    // The market's wallet (the deployer dev account) only pays the gas of broadcasting orders
+    // their owners signed.
+    const marketWriter = await createChainClientsFor(home, chainUrl, devAccountByName('deployer'));
+    const market = await startMarket({
+      chainId: marketWriter.deployment.chainId,
+      writer: {
+        publicClient: marketWriter.publicClient,
+        walletClient: marketWriter.walletClient,
+        deployment: marketWriter.deployment,
+      },
+    });
+    cleanups.push(() => market.close());
     const scheduler = p.scheduler ?? devAccountByName('workerpool');
     const workerAccount = p.worker ?? devAccountByName('worker');
     const workerpool = await ensureDevWorkerpool(home, chainUrl, scheduler);
@@ -304,6 +323,7 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
       smsCertPath: sms.certPath,
       storageUrl: storage.url,
       storageCertPath: storage.certPath,
+      marketUrl: market.url,
       workerpool,
       scheduler: scheduler.address,
       worker: workerAccount.address,
@@ -319,6 +339,7 @@ export async function startStack(p: StartStackParameters = {}): Promise<Stack> {
       chain: { url: chainUrl, startedHere, clients },
       sms,
       storage,
+      market,
       platform,
       workerpool,
       worker,

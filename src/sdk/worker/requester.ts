@@ -32,9 +32,10 @@ import { connect, type ChainParameters } from '../chain/common.js';
 import { fetchBytes } from '../../worker/fetch.js';
 import { TaskJournal, type FailureCause } from '../../worker/journal.js';
 import { decryptResult, isEncryptedResult, type ResultKeyFormat } from '../../worker/postcompute.js';
-import { localStorageCa } from '../../worker/storage/client.js';
+import { localStorageCa, readStorageEndpoint } from '../../worker/storage/client.js';
 import {
   checkContentAddress,
+  checkIpfsAddress,
   checkResultDigest,
   publishStaged,
   stagingFolder,
@@ -422,6 +423,8 @@ export interface DownloadResultParameters extends ChainAccess {
   ca?: string[];
   /** A PEM file of the storage certificate to trust, instead of `ca` (read before anything else). */
   caFile?: string;
+  /** IPFS gateway for `/ipfs/<cid>` results (default: the local storage, which serves them). */
+  ipfsGateway?: string;
   onWarning?: (message: string) => void;
 }
 
@@ -461,14 +464,25 @@ async function readKeyFile(keyFile: string | undefined): Promise<string> {
   }
 }
 
-/** Fetch a result from its on-chain location and check it against its content address (if any). */
+/**
+ * Fetch a result from its on-chain location and check it against its content address, if it has
+ * one: the sha256 of a storage URL, or the UnixFS CID of an `/ipfs/<cid>` location (fetched
+ * through `ipfsGateway`, by default the local storage's gateway).
+ */
 async function fetchResult(
   location: string,
   home: string,
   ca: string[] | undefined,
+  ipfsGateway?: string,
 ): Promise<{ data: Buffer; contentAddressed: boolean }> {
+  const gateway = ipfsGateway ?? (await readStorageEndpoint(home))?.url;
   // The location comes from the chain (written by the worker): never a path on this machine.
-  const data = await fetchBytes(location, { ca: ca ?? (await localStorageCa(home)), fileRoot: false });
+  const data = await fetchBytes(location, {
+    ca: ca ?? (await localStorageCa(home)),
+    fileRoot: false,
+    ...(gateway ? { ipfsGateway: gateway } : {}),
+  });
+  if (await checkIpfsAddress(location, data)) return { data, contentAddressed: true };
   return { data, contentAddressed: checkContentAddress(location, data) };
 }
 
@@ -491,7 +505,7 @@ export async function downloadResult(p: DownloadResultParameters): Promise<Downl
     });
   const home = resolveHome(p.home);
   const location = info.results.location;
-  const { data, contentAddressed } = await fetchResult(location, home, ca);
+  const { data, contentAddressed } = await fetchResult(location, home, ca, p.ipfsGateway);
   const encrypted = await isEncryptedResult(data);
   let zip = data;
   let format: ResultKeyFormat | undefined;
@@ -560,13 +574,14 @@ export async function checkStoredResult(
     keyFile?: string;
     ca?: string[];
     caFile?: string;
+    ipfsGateway?: string;
   },
 ): Promise<ResultCheck> {
   const home = resolveHome(p.home);
   let contentAddressed: boolean;
   let data: Buffer;
   try {
-    ({ data, contentAddressed } = await fetchResult(p.location, home, await readCa(p)));
+    ({ data, contentAddressed } = await fetchResult(p.location, home, await readCa(p), p.ipfsGateway));
   } catch (e) {
     if (isSealworkError(e, 'RESULT_CONTENT_MISMATCH'))
       return {

@@ -15,6 +15,7 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { SealworkError, isSealworkError } from '../../errors.js';
 import { computeResultDigest, readComputedJson } from '../../worker/postcompute.js';
+import { ipfsLocationCid, unixfsCid } from '../../worker/storage/ipfs.js';
 import { unzipEntries } from '../../worker/zip.js';
 
 /** Bounds of a downloaded result, unzipped (the worker's own bounds are smaller). */
@@ -48,6 +49,27 @@ export function checkContentAddress(location: string, data: Buffer): boolean {
       {
         hint: 'Do not use this result. Report it to the storage operator (or the workerpool).',
         details: { location, expected: `0x${want}`, found: `0x${got.toString('hex')}` },
+      },
+    );
+  return true;
+}
+
+/**
+ * An `/ipfs/<cid>` location: refuse bytes whose UnixFS CID (recomputed with the parameters of the
+ * CID's version, as src/worker/storage/ipfs.ts) is not that CID (`RESULT_CONTENT_MISMATCH`).
+ * Returns false when the location is not an IPFS one.
+ */
+export async function checkIpfsAddress(location: string, data: Buffer): Promise<boolean> {
+  const want = ipfsLocationCid(location);
+  if (!want) return false;
+  const got = await unixfsCid(data, want);
+  if (got.toString() !== want.toString())
+    throw new SealworkError(
+      'RESULT_CONTENT_MISMATCH',
+      `The result served for ${location} has the UnixFS CID ${got.toString()}, not ${want.toString()}: the gateway served other bytes.`,
+      {
+        hint: 'Do not use this result. Try another IPFS gateway (--ipfs-gateway), or report it to the workerpool.',
+        details: { location, expected: want.toString(), found: got.toString() },
       },
     );
   return true;

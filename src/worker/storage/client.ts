@@ -32,6 +32,8 @@ export interface PutObjectReturnType {
   sha256: `0x${string}`;
   size: number;
   url: string;
+  /** With `ipfs`: the UnixFS CID (v1) of the content, served at `<storage>/ipfs/<cid>`. */
+  cid?: string;
 }
 
 /** Store bytes (or a file, streamed) in a content-addressed store; answers the URL to give as a dataset or result URL. */
@@ -39,13 +41,15 @@ export async function putObject(p: {
   url: string;
   data: Buffer | { file: string; size: number };
   ca?: string[];
+  /** Also address the object the IPFS way (its UnixFS CID). */
+  ipfs?: boolean;
 }): Promise<PutObjectReturnType> {
   const size = Buffer.isBuffer(p.data) ? p.data.length : p.data.size;
   if (size === 0)
     throw new SealworkError('OBJECT_EMPTY', 'Cannot store an empty object.', {
       hint: 'Give a non-empty file.',
     });
-  const r = await httpCall(new URL('/objects', p.url), {
+  const r = await httpCall(new URL(p.ipfs ? '/objects?ipfs=true' : '/objects', p.url), {
     method: 'PUT',
     body: p.data,
     ca: p.ca,
@@ -53,7 +57,13 @@ export async function putObject(p: {
     maxBytes: 1 << 20,
     timeoutMs: 600_000,
   });
-  let body: { sha256?: string; size?: number; url?: string; error?: { code: string; message: string } };
+  let body: {
+    sha256?: string;
+    size?: number;
+    url?: string;
+    cid?: string;
+    error?: { code: string; message: string };
+  };
   try {
     body = JSON.parse(r.body.toString('utf8'));
   } catch {
@@ -66,7 +76,12 @@ export async function putObject(p: {
       `The storage refused the object: ${body.error?.message ?? `HTTP ${r.status}`}`,
       { details: { status: r.status } },
     );
-  return { sha256: body.sha256 as `0x${string}`, size: body.size ?? size, url: body.url as string };
+  return {
+    sha256: body.sha256 as `0x${string}`,
+    size: body.size ?? size,
+    url: body.url as string,
+    ...(body.cid ? { cid: body.cid } : {}),
+  };
 }
 
 /** Store a file; the storage URL comes from `url` or the running local storage. */

@@ -12,6 +12,8 @@ import { z } from 'zod';
 import { SealworkError, type ErrorCode } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { loadOrCreateTls } from '../../util/tls.js';
+import { mountIpfsGateway } from './gateway.js';
+import { addUnixfsFile, indexCid } from './ipfs.js';
 
 /** Default largest object accepted: 1 GiB. */
 export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
@@ -38,7 +40,9 @@ class TooLarge extends Error {}
 /**
  * The content-addressed store as a hono app: `PUT /objects` (body = content) stores and answers
  * `{sha256, size, url}`; `PUT /objects/<sha256>` also checks the hash; `GET|HEAD /objects/<sha256>`
- * serve it. Objects are immutable, written through a temp file + fsync + rename.
+ * serve it. With `?ipfs=true` the object is also addressed the IPFS way: the answer adds its
+ * UnixFS `cid` and `ipfsPath` (`/ipfs/<cid>`), served by `GET|HEAD /ipfs/<cid>` (gateway.ts).
+ * Objects are immutable, written through a temp file + fsync + rename.
  */
 export function createStorageApp(options: StorageOptions): Hono {
   const parsed = StorageOptionsSchema.safeParse(options);
@@ -108,9 +112,21 @@ export function createStorageApp(options: StorageOptions): Hono {
     } catch {
       await fs.rename(tmp, final);
     }
-    const origin = new URL(c.req.url).origin;
+    const reqUrl = new URL(c.req.url);
+    const origin = reqUrl.origin;
+    // `?ipfs=true`: also address it the IPFS way (UnixFS CID, blocks kept for the gateway).
+    let cid: string | undefined;
+    if (reqUrl.searchParams.get('ipfs') === 'true') {
+      cid = await addUnixfsFile(dir, final);
+      await indexCid(dir, cid, hex);
+    }
     return Response.json(
-      { sha256: `0x${hex}`, size, url: `${origin}/objects/${hex}` },
+      {
+        sha256: `0x${hex}`,
+        size,
+        url: `${origin}/objects/${hex}`,
+        ...(cid ? { cid, ipfsPath: `/ipfs/${cid}` } : {}),
+      },
       { status: existed ? 200 : 201 },
     );
   };
@@ -148,6 +164,7 @@ export function createStorageApp(options: StorageOptions): Hono {
       headers,
     });
   };
+  mountIpfsGateway(app, dir);
   app.get('/objects/:hash', (c) => get(c.req.param('hash'), false));
   app.on('HEAD', '/objects/:hash', (c) => get(c.req.param('hash'), true));
 
