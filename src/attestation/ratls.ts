@@ -32,7 +32,9 @@ export function ratlsReportData(spkiDer: Uint8Array): Buffer {
 
 /** sha256 (hex) of the collateral as serialized by collateralToJson. */
 export function collateralDigest(c: Collateral): string {
-  return createHash('sha256').update(JSON.stringify(collateralToJson(c))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(collateralToJson(c)))
+    .digest('hex');
 }
 
 /** subjectAltName DER value: IP addresses ([7]) and DNS names ([2]). */

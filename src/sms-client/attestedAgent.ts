@@ -66,7 +66,8 @@ export function fetchEvidenceOver(socket: TLSSocket, host: string, timeoutMs: nu
       if (status !== 200) return fail(`HTTP ${status} at /attestation (${body.slice(0, 200)})`);
       try {
         const j = JSON.parse(body) as SmsEvidence & { attested?: boolean };
-        if (j.attested === false || typeof j.certificate !== 'string') return fail('it says it is not attested');
+        if (j.attested === false || typeof j.certificate !== 'string')
+          return fail('it says it is not attested');
         done(undefined, j);
       } catch {
         fail('the evidence is not JSON');

@@ -15,9 +15,13 @@ export function getAttestation(
   const u = new URL(url);
   if (u.protocol !== 'https:')
     return Promise.reject(
-      new SealworkError('SMS_NOT_ATTESTED', `The SMS at ${u.origin} is plain HTTP, which cannot be attested.`, {
-        hint: 'Give the https:// URL of an attested SMS.',
-      }),
+      new SealworkError(
+        'SMS_NOT_ATTESTED',
+        `The SMS at ${u.origin} is plain HTTP, which cannot be attested.`,
+        {
+          hint: 'Give the https:// URL of an attested SMS.',
+        },
+      ),
     );
   const host = u.hostname.replace(/^\[|\]$/g, '');
   return new Promise((resolve, reject) => {

@@ -73,8 +73,11 @@ export async function resolveSmsPin(p: ResolveSmsPinParameters): Promise<Resolve
     policy = { allowSimulation: allowSim };
   }
   policy = normalizePin(policy);
-  const rootPath = env.SEALWORK_SMS_SIM_ROOT || recAtt?.simRootPath || join(p.home, 'sim-platform', 'root.pem');
-  const root = policy.allowSimulation ? await simRoot(rootPath, Boolean(env.SEALWORK_SMS_SIM_ROOT)) : undefined;
+  const rootPath =
+    env.SEALWORK_SMS_SIM_ROOT || recAtt?.simRootPath || join(p.home, 'sim-platform', 'root.pem');
+  const root = policy.allowSimulation
+    ? await simRoot(rootPath, Boolean(env.SEALWORK_SMS_SIM_ROOT))
+    : undefined;
   return {
     policy,
     pinSource,

@@ -38,7 +38,8 @@ export type SmsPinPolicy = {
   acceptedTcb?: string[];
 };
 
-export type SmsCheckCode = 'SMS_NOT_ATTESTED' | 'SMS_POLICY_MISMATCH' | 'SMS_KEY_NOT_BOUND' | 'SMS_NOT_PINNED';
+export type SmsCheckCode =
+  'SMS_NOT_ATTESTED' | 'SMS_POLICY_MISMATCH' | 'SMS_KEY_NOT_BOUND' | 'SMS_NOT_PINNED';
 
 export interface SmsCheck {
   name: string;
@@ -104,7 +105,8 @@ interface Parsed {
 function parseEvidence(e: SmsEvidence): Parsed | string {
   try {
     if (!e || typeof e !== 'object') return 'no evidence';
-    if (typeof e.quote !== 'string' || !/^(0x)?([0-9a-fA-F]{2})+$/.test(e.quote)) return 'the quote is not hex';
+    if (typeof e.quote !== 'string' || !/^(0x)?([0-9a-fA-F]{2})+$/.test(e.quote))
+      return 'the quote is not hex';
     return {
       cert: readRatlsCertificate(e.certificate),
       quote: Buffer.from(norm(e.quote), 'hex'),
@@ -239,9 +241,7 @@ export function verifySmsEvidenceSync(
       mrEnclave: '',
       mrSigner: '',
       tcbStatus: 'unknown',
-      checks: [
-        { name: 'evidence is well-formed', ok: false, actual: p, code: 'SMS_NOT_ATTESTED' },
-      ],
+      checks: [{ name: 'evidence is well-formed', ok: false, actual: p, code: 'SMS_NOT_ATTESTED' }],
     };
   const [qc, r] = quoteChecks(p, pin, opts);
   const checks = [...qc, ...bindingChecks(p, r, pin, opts)];
@@ -285,6 +285,9 @@ export function smsVerdictError(v: SmsVerdict, url: string): SealworkError {
   return new SealworkError(
     code,
     `The SMS at ${url} failed the attestation check (${what}); nothing was sent to it.${v.simulated ? ' (simulated platform)' : ''}`,
-    { hint: HINTS[code as SmsCheckCode] ?? HINTS.SMS_NOT_ATTESTED, details: { url, simulated: v.simulated, checks: v.checks } },
+    {
+      hint: HINTS[code as SmsCheckCode] ?? HINTS.SMS_NOT_ATTESTED,
+      details: { url, simulated: v.simulated, checks: v.checks },
+    },
   );
 }

@@ -244,6 +244,78 @@ describe('clients check before they send', () => {
   });
 });
 
+describe('the CLI checks the SMS too', () => {
+  const env = (pk?: number) => ({
+    SEALWORK_HOME: sms.home,
+    SEALWORK_CHAIN_URL: chain.url,
+    SEALWORK_PRIVATE_KEY: pk === undefined ? undefined : chain.accounts[pk]!.privateKey,
+    SEALWORK_SMS_MRENCLAVE: undefined,
+    SEALWORK_SMS_MRSIGNER: undefined,
+  });
+
+  it('sms verify: exit 0 with identity, TCB and each check when the SMS passes; SMS_POLICY_MISMATCH and non-zero when the pin differs', async () => {
+    let r = await runCli(['sms', 'verify', sms.url, '--json'], { env: env() });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const j = JSON.parse(r.stdout) as {
+      verdict: { ok: boolean; simulated: boolean; mrEnclave: string; tcbStatus: string; checks: unknown[] };
+      pin: { source: string };
+    };
+    assert.equal(j.verdict.ok, true);
+    assert.equal(j.verdict.simulated, true);
+    assert.equal(j.verdict.mrEnclave, IDENTITY.mrEnclave);
+    assert.equal(j.verdict.tcbStatus, 'UpToDate');
+    assert.ok(j.verdict.checks.length >= 8);
+    assert.match(j.pin.source, /trust on first use/);
+    r = await runCli(['sms', 'verify', sms.url, '--sms-mrenclave', hex32(), '--sms-allow-simulation'], {
+      env: env(),
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout, /FAIL {2}MrEnclave is pinned/);
+    assert.match(r.stdout, /SIMULATED/);
+    assert.match(r.stderr, /SMS_POLICY_MISMATCH/);
+  });
+
+  it('a CLI push with another pinned MrEnclave is refused and sends nothing; with the right pin it is pushed', async () => {
+    reached.length = 0;
+    let r = await runCli(
+      ['requester', 'push-secret', 'ratls-token', '--sms-mrenclave', hex32(), '--sms-allow-simulation'],
+      {
+        env: env(4),
+        input: 'requester-secret-value',
+      },
+    );
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /SMS_POLICY_MISMATCH/);
+    assert.deepEqual(reached, ['GET /attestation']);
+    const id = {
+      kind: 'requester' as const,
+      owner: chain.accounts[4]!.address.toLowerCase(),
+      name: 'ratls-token',
+    };
+    assert.equal(await sms.store.hasSecret(id), false);
+    r = await runCli(
+      [
+        'requester',
+        'push-secret',
+        'ratls-token',
+        '--sms-mrenclave',
+        IDENTITY.mrEnclave,
+        '--sms-allow-simulation',
+        '--json',
+      ],
+      { env: env(4), input: 'requester-secret-value' },
+    );
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const j = JSON.parse(r.stdout) as {
+      pushed: boolean;
+      smsAttestation: { mrEnclave: string; simulated: boolean; pinSource: string };
+    };
+    assert.equal(j.smsAttestation.mrEnclave, IDENTITY.mrEnclave);
+    assert.equal(j.smsAttestation.pinSource, 'options');
+    assert.equal(await sms.store.hasSecret(id), true);
+  });
+});
+
 async function operatorCert(): Promise<{ tlsCert: string; tlsKey: string }> {
   const { cert, key } = await generateSelfSignedCert(['127.0.0.1']);
   const dir = await fs.mkdtemp(join(sms.home, 'op-'));
@@ -251,5 +323,3 @@ async function operatorCert(): Promise<{ tlsCert: string; tlsKey: string }> {
   await fs.writeFile(join(dir, 'key.pem'), key, { mode: 0o600 });
   return { tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') };
 }
-
-void runCli;
