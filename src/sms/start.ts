@@ -102,13 +102,13 @@ export interface SmsEndpoint {
   chainUrl: string;
   hub: Address;
   policy: Record<string, unknown>;
+  /** The attested TLS (key in memory, certificate, evidence); absent with --tls-cert or plain HTTP. */
+  attested?: AttestedTls;
 }
 
 export interface RunningSms extends SmsEndpoint {
   /** What this SMS is: its identity and the manifest of what was measured. */
   measurement: SmsMeasurement;
-  /** The attested TLS (key in memory, certificate, evidence); absent with --tls-cert or plain HTTP. */
-  attested?: AttestedTls;
   sms: Sms;
   store: SmsStore;
   close(): Promise<void>;
@@ -196,13 +196,15 @@ async function smsTls(
     return { cert: m.cert, key: m.key, certPath: m.certPath, fingerprint256: m.fingerprint256 };
   }
   const simHome = o.simPlatformHome ?? o.home;
-  const attested = o.clusterWorker
-    ? await attestedTlsFromPrimary()
-    : await createAttestedTls({
-        identity,
-        platform: await openSimPlatform(simHome),
-        hosts: certificateHosts(o.host ?? '127.0.0.1'),
-      });
+  // A forked worker of `startSmsCluster` serves the primary's key (one attested key per SMS).
+  const attested =
+    o.clusterWorker && cluster.isWorker
+      ? await attestedTlsFromPrimary()
+      : await createAttestedTls({
+          identity,
+          platform: await openSimPlatform(simHome),
+          hosts: certificateHosts(o.host ?? '127.0.0.1'),
+        });
   const certPath = join(dir, 'tls', 'attested-cert.pem');
   if (!o.clusterWorker) {
     await fs.mkdir(join(dir, 'tls'), { recursive: true, mode: 0o700 });
@@ -459,6 +461,7 @@ export async function startSmsCluster(o: StartSmsOptions & { workers: number }):
     chainUrl: clients.url,
     hub: clients.deployment.hub,
     policy,
+    ...(tls?.attested ? { attested: tls.attested } : {}),
     workers: o.workers,
     close() {
       closed ??= (async () => {

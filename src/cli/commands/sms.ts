@@ -154,6 +154,13 @@ function startCommand(sms: Command): void {
               chainUrl: running.chainUrl,
               hub: running.hub,
               simulation: Boolean(running.policy.allowSimulation),
+              attestedTls: Boolean(running.attested),
+              ...(running.attested
+                ? {
+                    mrEnclave: running.attested.identity.mrEnclave,
+                    mrSigner: running.attested.identity.mrSigner,
+                  }
+                : {}),
               workers: o.workers,
             },
             [
@@ -161,6 +168,9 @@ function startCommand(sms: Command): void {
               ...(running.certPath
                 ? [`certificate: ${running.certPath} (sha256 ${running.fingerprint256})`]
                 : []),
+              running.attested
+                ? `attested TLS: MrEnclave ${running.attested.identity.mrEnclave} (simulated platform; key in memory only)`
+                : 'TLS:         NOT attested (operator certificate or HTTP): sealwork clients will refuse to send',
               `database:    ${running.db}`,
               `chain:       ${running.chainUrl} (hub ${running.hub})`,
               ...(running.policy.allowSimulation
