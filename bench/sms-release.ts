@@ -113,8 +113,9 @@ async function run(
         try {
           await one(i);
           lat.push(performance.now() - t);
-        } catch {
+        } catch (e) {
           errors++;
+          firstError ??= (e as Error).message;
         }
       }
     }),
@@ -155,8 +156,9 @@ async function runOpen(
         try {
           await one(i);
           lat.push(performance.now() - due);
-        } catch {
+        } catch (e) {
           errors++;
+          firstError ??= (e as Error).message;
         } finally {
           inFlight--;
           waiting.shift()?.();
@@ -172,6 +174,8 @@ async function runOpen(
 }
 
 const fmt = (x: number) => x.toFixed(1).padStart(7);
+/** The first failure of a load level (printed under its row). */
+let firstError: string | undefined;
 
 /** A machine yardstick: what this CPU does of a comparable unit of work (openssl speed). */
 function yardstick(): string {
@@ -381,6 +385,8 @@ async function main() {
         console.log(
           `${String(workers).padStart(5)}   ${m.label.padEnd(12)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${String(r.errors).padStart(6)}   ${cpu(smsCpu)}   ${cpu(anvilCpu).padStart(9)}   ${cpu((self.user + self.system) / 1000 / N).padStart(10)}   ${String(agent.attestations).padStart(6)}`,
         );
+        if (firstError) console.log(`        first error: ${firstError}`);
+        firstError = undefined;
       }
     }
     await stopSms(child);
