@@ -273,6 +273,10 @@ describe('the CLI checks the SMS too', () => {
     assert.match(r.stdout, /FAIL {2}MrEnclave is pinned/);
     assert.match(r.stdout, /SIMULATED/);
     assert.match(r.stderr, /SMS_POLICY_MISMATCH/);
+    r = await runCli(['sms', 'status'], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /TLS: attested \(RA-TLS\)/);
+    assert.match(r.stdout, /iExec SDK: iExec-SDK clients .* connect without verifying/);
   });
 
   it('a CLI push with another pinned MrEnclave is refused and sends nothing; with the right pin it is pushed', async () => {
