@@ -1,8 +1,10 @@
 /**
  * bench/sms-release: N concurrent simulated enclaves request attested sessions for ACTIVE tasks.
  *
- * Phase 1 (end to end): `sealwork sms start` runs as its own process (HTTPS, SQLite, real anvil);
- * this process plays the enclaves. Requests are prepared beforehand (nonce, session key, simulated
+ * Phase 1 (end to end): `sealwork sms start` runs as its own process (attested TLS — RA-TLS —,
+ * SQLite, real anvil); this process plays the enclaves and, like every sealwork client, checks the
+ * SMS before it sends (quote, its binding to the connection's key, the pinned MrEnclave): the
+ * check is made once per new TLS key and cached in the keep-alive agent. Requests are prepared beforehand (nonce, session key, simulated
  * quote binding them), then sent with 50 and 200 in flight; prints releases/s and p50/p99 latency.
  * Phase 2 (where the time goes): the same release service in-process, without HTTP, summing the
  * time spent in each step (chain reads, signature recovery, quote verification, secrets, JWE,
@@ -11,10 +13,10 @@
  * Usage: node --import tsx bench/sms-release.ts [requests per level, default 2000]
  * Immutable chain data (app fingerprint, deal, dataset) is cached; task status is read every time.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { Agent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,7 +29,13 @@ import {
   workerpoolAuthorizationHash,
   type SessionRequest,
 } from '../src/protocol/index.js';
-import { createSmsClient as smsClient, type SmsClient } from '../src/sms-client/index.js';
+import {
+  AttestedSmsAgent,
+  createSmsClient as smsClient,
+  resolveSmsPin,
+  type SmsAttestOptions,
+  type SmsClient,
+} from '../src/sms-client/index.js';
 import { startTestChain } from '../test/helpers/chain.js';
 import { CLI_ENTRY, ROOT, tempDir } from '../test/helpers/cli.js';
 import { startTestSms } from '../test/helpers/sms.js';
@@ -105,8 +113,9 @@ async function run(
         try {
           await one(i);
           lat.push(performance.now() - t);
-        } catch {
+        } catch (e) {
           errors++;
+          firstError ??= (e as Error).message;
         }
       }
     }),
@@ -147,8 +156,9 @@ async function runOpen(
         try {
           await one(i);
           lat.push(performance.now() - due);
-        } catch {
+        } catch (e) {
           errors++;
+          firstError ??= (e as Error).message;
         } finally {
           inFlight--;
           waiting.shift()?.();
@@ -164,6 +174,25 @@ async function runOpen(
 }
 
 const fmt = (x: number) => x.toFixed(1).padStart(7);
+/** The first failure of a load level (printed under its row). */
+let firstError: string | undefined;
+
+/** A machine yardstick: what this CPU does of a comparable unit of work (openssl speed). */
+function yardstick(): string {
+  try {
+    const out = execFileSync('openssl', ['speed', '-seconds', '1', 'ecdsap256'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const line = out.split('\n').find((l) => /256 bits ecdsa/.test(l));
+    const f = line?.trim().split(/\s+/);
+    return f
+      ? `${f[f.length - 2]} sign/s, ${f[f.length - 1]} verify/s ECDSA P-256 (openssl speed, 1 core)`
+      : 'n/a';
+  } catch {
+    return 'n/a (openssl missing)';
+  }
+}
 
 /** [ppid, CPU ms (user + system)] of a process, from /proc (Linux). */
 function procStat(pid: number): [number, number] | undefined {
@@ -248,8 +277,9 @@ async function main() {
         if (Date.now() > end) throw new Error('sms start did not come up');
         await new Promise((r) => setTimeout(r, 50));
       }
-      const { url, certPath } = JSON.parse(readFileSync(rec, 'utf8')) as { url: string; certPath: string };
-      return { child: c, url, ca: readFileSync(certPath, 'utf8') };
+      const { url } = JSON.parse(readFileSync(rec, 'utf8')) as { url: string };
+      // The pin: the SMS's own record (trust on first use, as `sealwork dev` clients do).
+      return { child: c, url, attest: await resolveSmsPin({ home, url }) };
     };
     const stopSms = async (c: ReturnType<typeof spawn>) => {
       c.kill('SIGTERM');
@@ -257,7 +287,7 @@ async function main() {
     };
     let s1 = await startSms(1);
     child = s1.child;
-    const client = smsClient(s1.url, { ca: s1.ca });
+    const client = smsClient(s1.url, { attest: s1.attest });
     const platform = await openSimPlatform(home);
 
     // --- chain state: a TEE deal with a dataset and a requester secret, TASKS initialized tasks
@@ -280,7 +310,12 @@ async function main() {
       tasks.push({ taskId, index: i, challenge, signature: await world.authorize(taskId, challenge) });
     }
 
-    console.log('\nphase 1 — end to end over HTTPS (`sms start`, SQLite WAL synchronous=FULL, anvil)');
+    const verdict = await client.verify();
+    console.log(
+      `SMS attested: MrEnclave ${verdict?.mrEnclave}, TCB ${verdict?.tcbStatus}${verdict?.simulated ? ', SIMULATED platform' : ''} (pin: ${s1.attest.pinSource})`,
+    );
+    console.log(`machine yardstick: ${yardstick()}`);
+    console.log('\nphase 1 — end to end over attested TLS (`sms start`, SQLite WAL synchronous=FULL, anvil)');
     console.log(
       '  closed loop "N in flight": N clients, each sends its next request as soon as the last is answered,',
     );
@@ -288,7 +323,10 @@ async function main() {
     console.log('  at most 200 in flight, latency counted from the due time (a backlog shows in p99).');
     console.log('  CPU columns: milliseconds of CPU per release used by the SMS, by anvil, by this client.');
     console.log(
-      'procs   load           releases/s    p50 ms    p99 ms   errors   SMS CPU   anvil CPU   client CPU',
+      'procs   load           releases/s    p50 ms    p99 ms   errors   SMS CPU   anvil CPU   client CPU   SMS checks',
+    );
+    console.log(
+      '  SMS checks: evidence fetched and verified by the load generator (once per new SMS key; other connections check the key only).',
     );
     const anvil = anvilPid();
     const modes: { label: string; inFlight: number; rate?: number }[] = [
@@ -301,11 +339,12 @@ async function main() {
         s1 = await startSms(workers);
         child = s1.child;
       }
-      const smsc = smsClient(s1.url, { ca: s1.ca });
+      const smsc = smsClient(s1.url, { attest: s1.attest });
       for (const m of modes) {
         const c = m.inFlight;
         const prepared = await prepare(smsc, platform, world, tasks, dealId, N + c);
-        const agent = new Agent({ keepAlive: true, maxSockets: c, ca: s1.ca });
+        // Every connection checked before it carries a request; the verdict cached per key.
+        const agent = new AttestedSmsAgent(s1.attest as SmsAttestOptions, s1.url, 30_000, { maxSockets: c });
         const u = new URL('/tee/sessions', s1.url);
         const post = ({ body, auth }: Prepared) =>
           new Promise<void>((resolve, reject) => {
@@ -344,8 +383,10 @@ async function main() {
         agent.destroy();
         const cpu = (x: number) => x.toFixed(2).padStart(9);
         console.log(
-          `${String(workers).padStart(5)}   ${m.label.padEnd(12)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${String(r.errors).padStart(6)}   ${cpu(smsCpu)}   ${cpu(anvilCpu).padStart(9)}   ${cpu((self.user + self.system) / 1000 / N).padStart(10)}`,
+          `${String(workers).padStart(5)}   ${m.label.padEnd(12)}   ${fmt(r.perSec)}      ${fmt(r.p50)}   ${fmt(r.p99)}   ${String(r.errors).padStart(6)}   ${cpu(smsCpu)}   ${cpu(anvilCpu).padStart(9)}   ${cpu((self.user + self.system) / 1000 / N).padStart(10)}   ${String(agent.attestations).padStart(6)}`,
         );
+        if (firstError) console.log(`        first error: ${firstError}`);
+        firstError = undefined;
       }
     }
     await stopSms(child);

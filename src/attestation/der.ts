@@ -63,22 +63,22 @@ export function children(content: Uint8Array): Tlv[] {
   return out;
 }
 
-/** Decode an OBJECT IDENTIFIER's content to dotted form. */
+/** Decode an OBJECT IDENTIFIER's content to dotted form (arcs of any size, e.g. 2.25.<UUID>). */
 export function decodeOid(content: Uint8Array): string {
   if (content.length === 0) throw derError('empty OID');
-  const parts: number[] = [];
-  let v = 0;
+  if (content.length > 64) throw derError('OID too long');
+  const parts: bigint[] = [];
+  let v = 0n;
   for (let i = 0; i < content.length; i++) {
     const b = content[i]!;
-    v = v * 128 + (b & 0x7f);
-    if (v > Number.MAX_SAFE_INTEGER / 256) throw derError('OID arc too large');
+    v = v * 128n + BigInt(b & 0x7f);
     if (!(b & 0x80)) {
       if (parts.length === 0) {
-        const first = v < 80 ? Math.floor(v / 40) : 2;
-        parts.push(first, v - first * 40);
+        const first = v < 80n ? v / 40n : 2n;
+        parts.push(first, v - first * 40n);
       } else parts.push(v);
-      v = 0;
-    }
+      v = 0n;
+    } else if (i === content.length - 1) throw derError('truncated OID arc');
   }
   return parts.join('.');
 }
@@ -118,14 +118,15 @@ export function seq(...items: Uint8Array[]): Uint8Array {
 }
 
 export function oid(dotted: string): Uint8Array {
-  const arcs = dotted.split('.').map(Number);
-  const bytes: number[] = [arcs[0]! * 40 + arcs[1]!];
-  for (const a of arcs.slice(2)) {
-    const stack: number[] = [a & 0x7f];
-    let v = Math.floor(a / 128);
-    while (v > 0) {
-      stack.unshift((v & 0x7f) | 0x80);
-      v = Math.floor(v / 128);
+  const arcs = dotted.split('.').map((a) => BigInt(a));
+  const first = arcs[0]! * 40n + arcs[1]!;
+  const bytes: number[] = [];
+  for (const a of [first, ...arcs.slice(2)]) {
+    const stack: number[] = [Number(a & 0x7fn)];
+    let v = a >> 7n;
+    while (v > 0n) {
+      stack.unshift(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
     }
     bytes.push(...stack);
   }

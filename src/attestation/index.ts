@@ -29,6 +29,16 @@ export { INTEL_SGX_ROOT, INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_FINGERPRINT } 
 export type { TrustedRoot } from './roots.js';
 export { openSimPlatform, SIM_QE_MRSIGNER } from './sim.js';
 export { fetchPccsCollateral } from './pccs.js';
+export {
+  buildRatlsCertificate,
+  collateralDigest,
+  ratlsReportData,
+  readRatlsCertificate,
+  spkiOf,
+  RATLS_COLLATERAL_DIGEST_OID,
+  RATLS_QUOTE_OID,
+} from './ratls.js';
+export type { RatlsCertificateContent, RatlsCertificateSpec } from './ratls.js';
 export type { FetchPccsCollateralParameters } from './pccs.js';
 export type { SimPlatform, SimQuoteParameters } from './sim.js';
 

@@ -56,6 +56,23 @@ export function action<Args extends unknown[], Opts>(
 }
 
 /** The line (or JSON) every push of a secret to the SMS prints. */
-export function pushed(ctx: CliContext, what: string, r: { sms: string; signer: string; target: string }) {
-  ctx.out({ pushed: true, ...r }, `${what} pushed to ${r.sms} (signed by ${r.signer})`);
+export function pushed(
+  ctx: CliContext,
+  what: string,
+  r: {
+    sms: string;
+    signer: string;
+    target: string;
+    smsAttestation?: { mrEnclave: string; tcbStatus: string; simulated: boolean; pinSource: string };
+  },
+) {
+  const a = r.smsAttestation;
+  ctx.out({ pushed: true, ...r }, [
+    `${what} pushed to ${r.sms} (signed by ${r.signer})`,
+    ...(a
+      ? [
+          `SMS attested before sending: MrEnclave ${a.mrEnclave}, TCB ${a.tcbStatus}${a.simulated ? ', SIMULATED platform' : ''} (pin from ${a.pinSource})`,
+        ]
+      : []),
+  ]);
 }

@@ -40,7 +40,29 @@ export function chainParams(ctx: CliContext, o: ChainOpts): ChainParameters {
 export interface SmsOpts {
   smsUrl?: string;
   smsCa?: string;
+  smsMrenclave?: string[];
+  smsMrsigner?: string[];
+  smsAllowSimulation?: boolean;
   as?: string;
+}
+
+/** The pin of the SMS a client trusts (checked before anything is sent). */
+export function smsPinOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--sms-mrenclave <hex>',
+      'trust only an SMS with this MrEnclave (repeatable; env SEALWORK_SMS_MRENCLAVE; default: the local SMS record, trust on first use)',
+      collect,
+    )
+    .option(
+      '--sms-mrsigner <hex>',
+      'trust an SMS signed by this MrSigner (repeatable; env SEALWORK_SMS_MRSIGNER)',
+      collect,
+    )
+    .option(
+      '--sms-allow-simulation',
+      'accept an SMS on the simulated platform (env SEALWORK_SMS_ALLOW_SIMULATION; no hardware protection)',
+    );
 }
 
 /** --sms-url and --sms-ca on a command that talks to the SMS, and --as when it signs. */
@@ -51,6 +73,7 @@ export function smsOptions(cmd: Command, signer = true): Command {
       '--sms-ca <file>',
       'PEM certificate to trust (env SEALWORK_SMS_CA, default: the local SMS certificate)',
     );
+  smsPinOptions(cmd);
   if (signer)
     cmd.option(
       '--as <name>',
@@ -65,6 +88,9 @@ export function smsEndpoint(ctx: CliContext, o: SmsOpts): SmsEndpointParameters 
     home: ctx.home,
     ...(o.smsUrl ? { smsUrl: o.smsUrl } : {}),
     ...(o.smsCa ? { smsCa: o.smsCa } : {}),
+    ...(o.smsMrenclave?.length ? { smsMrenclave: o.smsMrenclave } : {}),
+    ...(o.smsMrsigner?.length ? { smsMrsigner: o.smsMrsigner } : {}),
+    ...(o.smsAllowSimulation ? { smsAllowSimulation: true } : {}),
   };
 }
 

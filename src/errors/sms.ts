@@ -88,6 +88,16 @@ export const SMS_CODES = defineCodes('sms', {
   SMS_UNREACHABLE: 'The SMS cannot be reached.',
   SMS_TLS_UNTRUSTED: 'The SMS presented a TLS certificate this client does not trust (pass --sms-ca).',
   SMS_UNAUTHORIZED: 'The SMS refused the signature of the request (HTTP 401).',
+  // the client's check of the SMS (attested TLS)
+  SMS_NOT_ATTESTED:
+    'The SMS did not prove it is an attested SMS enclave (no or invalid evidence, untrusted quote, plain HTTP or an operator certificate): nothing was sent.',
+  SMS_POLICY_MISMATCH:
+    "The SMS's attested identity (MrEnclave, MrSigner, TCB, simulation) is not what the pinned SMS policy accepts: nothing was sent.",
+  SMS_KEY_NOT_BOUND:
+    "The TLS key of the connection is not the key the SMS's quote binds (a man in the middle, or a certificate not from the enclave): nothing was sent.",
+  SMS_NOT_PINNED:
+    'No SMS policy is pinned (MrEnclave or MrSigner), so no SMS is trusted: pin one with --sms-mrenclave / --sms-mrsigner or SEALWORK_SMS_MRENCLAVE / SEALWORK_SMS_MRSIGNER.',
+  SMS_PIN_INVALID: 'A pinned SMS MrEnclave or MrSigner is not 32 bytes of hex.',
   SESSION_KEY_INVALID: 'The enclave session key is not a P-256 or X25519 public JWK.',
   SESSION_DECRYPT_FAILED: 'The SMS release does not decrypt with this enclave key.',
   RECEIPT_INVALID: 'A release receipt is not valid JSON of the receipt format.',

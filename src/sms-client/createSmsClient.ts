@@ -29,6 +29,15 @@ export function createSmsClient(baseUrl: string, opts: SmsClientOptions = {}) {
   return {
     url: t.url,
     request: t.request,
+    /** With `attest`: what the SMS proved on the connections used so far (undefined before the first request). */
+    attestation: () => t.attestation?.(),
+    /** With `attest`: check the SMS now (one round trip on a new connection) and return its verdict. */
+    verify: async () => {
+      await health(t);
+      return t.attestation?.();
+    },
+    /** Close kept-alive connections (attested clients keep them to reuse the verdict). */
+    close: () => t.close?.(),
     health: () => health(t),
     hasDatasetSecret: (dataset: Address) => hasDatasetSecret(t, dataset),
     pushDatasetSecret: (account: Signer, dataset: Address, key: string) =>

@@ -1,7 +1,9 @@
 /**
- * The SMS client: `createSmsClient(url, { ca })` with every call as a method, each call also a
- * function of its own file, and the one resolver of the SMS endpoint. Imports only src/protocol,
- * src/util and src/errors: the worker, the SDK and the CLI use it without importing src/sms.
+ * The SMS client: `createSmsClient(url, { ca, attest })` with every call as a method, each call
+ * also a function of its own file, the one resolver of the SMS endpoint and of the SMS pin, and
+ * the check of the SMS's attested TLS (verifySms.ts, with src/attestation). Imports src/protocol,
+ * src/attestation, src/util and src/errors: the worker, the SDK and the CLI use it without
+ * importing src/sms.
  */
 export { createSmsClient, type SmsClient } from './createSmsClient.js';
 export {
@@ -14,6 +16,19 @@ export {
   type Signer,
 } from './transport.js';
 export { health } from './health.js';
+export { getAttestation } from './getAttestation.js';
+export { AttestedSmsAgent, type SmsAttestOptions } from './attestedAgent.js';
+export {
+  verifySmsEvidence,
+  verifySmsEvidenceSync,
+  smsVerdictError,
+  normalizePin,
+  type SmsEvidence,
+  type SmsPinPolicy,
+  type SmsVerdict,
+  type SmsCheck,
+} from './verifySms.js';
+export { resolveSmsPin, type ResolveSmsPinParameters, type ResolvedSmsPin } from './resolveSmsPin.js';
 export { hasDatasetSecret } from './hasDatasetSecret.js';
 export { pushDatasetSecret } from './pushDatasetSecret.js';
 export { hasWeb2Secret } from './hasWeb2Secret.js';

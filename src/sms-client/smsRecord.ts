@@ -11,6 +11,19 @@ export interface SmsRecord {
   certPath?: string;
   fingerprint256?: string;
   startedAt: string;
+  /**
+   * The SMS's attested identity, written by the SMS itself: a client that pins it from here
+   * trusts it on first use (pin it yourself with --sms-mrenclave for more).
+   */
+  attestation?: {
+    mrEnclave: string;
+    mrSigner: string;
+    simulated: boolean;
+    /** The simulation root its quotes chain to (simulated platform only). */
+    simRootPath?: string;
+  };
+  /** The SMS serves an operator-provided certificate: plain TLS, not attested. */
+  unattested?: true;
 }
 
 export const smsRecordPath = (home: string) => join(home, 'sms', 'sms.json');

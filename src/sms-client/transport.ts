@@ -6,12 +6,19 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Hex, LocalAccount } from 'viem';
 import { SealworkError, isErrorCode, type ErrorCode } from '../errors.js';
+import { AttestedSmsAgent, type SmsAttestOptions } from './attestedAgent.js';
+import type { SmsVerdict } from './verifySms.js';
 
 export interface SmsClientOptions {
   /** PEM certificate(s) to trust (the SMS's self-signed certificate). */
   ca?: string | Buffer;
   /** Default 15 s. */
   timeoutMs?: number;
+  /**
+   * Attest the SMS before sending anything (RA-TLS): every connection's TLS key must be the key
+   * the SMS's quote binds, and the quote must pass this pinned policy. `ca` is then not used.
+   */
+  attest?: SmsAttestOptions;
 }
 
 export interface SmsHttpResponse {
@@ -33,6 +40,10 @@ export interface SmsTransport {
     body?: string,
     headers?: Record<string, string>,
   ): Promise<SmsHttpResponse>;
+  /** With `attest`: the verdict of the SMS this transport talks to (after the first request). */
+  attestation?(): SmsVerdict | undefined;
+  /** With `attest`: close the kept-alive connections. */
+  close?(): void;
 }
 
 /**
@@ -89,6 +100,7 @@ function unreachable(origin: string, e: NodeJS.ErrnoException): SealworkError {
 export function createTransport(baseUrl: string, opts: SmsClientOptions = {}): SmsTransport {
   const base = new URL(baseUrl);
   const timeoutMs = opts.timeoutMs ?? 15_000;
+  const agent = opts.attest ? new AttestedSmsAgent(opts.attest, base.origin, timeoutMs) : undefined;
   function request(
     method: string,
     path: string,
@@ -97,6 +109,14 @@ export function createTransport(baseUrl: string, opts: SmsClientOptions = {}): S
   ): Promise<SmsHttpResponse> {
     const url = new URL(path, base);
     const isHttps = url.protocol === 'https:';
+    if (agent && !isHttps)
+      return Promise.reject(
+        new SealworkError(
+          'SMS_NOT_ATTESTED',
+          `The SMS at ${base.origin} is served over plain HTTP, which cannot be attested; nothing was sent.`,
+          { hint: 'Use the https:// URL of an attested SMS (`sealwork sms start` serves attested TLS).' },
+        ),
+      );
     const req = isHttps ? httpsRequest : httpRequest;
     const bodyHeaders =
       body !== undefined
@@ -111,7 +131,7 @@ export function createTransport(baseUrl: string, opts: SmsClientOptions = {}): S
         {
           method,
           headers: { ...bodyHeaders, ...headers },
-          ...(isHttps && opts.ca ? { ca: opts.ca } : {}),
+          ...(agent ? { agent } : isHttps && opts.ca ? { ca: opts.ca } : {}),
           timeout: timeoutMs,
         },
         (res) => {
@@ -133,12 +153,18 @@ export function createTransport(baseUrl: string, opts: SmsClientOptions = {}): S
         },
       );
       r.on('timeout', () => r.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-      r.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(base.origin, e)));
+      r.on('error', (e: NodeJS.ErrnoException) =>
+        reject(e instanceof SealworkError ? e : unreachable(base.origin, e)),
+      );
       if (body !== undefined) r.write(body);
       r.end();
     });
   }
-  return { url: base.origin, request };
+  return {
+    url: base.origin,
+    request,
+    ...(agent ? { attestation: () => agent.lastVerdict, close: () => agent.destroy() } : {}),
+  };
 }
 
 /** The SealworkError for a refused call (409 SECRET_EXISTS, 413 SECRET_TOO_LARGE, 401 SMS_UNAUTHORIZED, else the SMS's code). */

@@ -4,6 +4,7 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { SealworkError } from '../errors.js';
@@ -13,10 +14,10 @@ import { createReleaseService, type ReleaseDeps, type ReleaseService } from './r
 import { createReceiptIssuer } from './receipts.js';
 import { createSecretApi, type SecretApi } from './secrets.js';
 import type { ReceiptSmsEvidence } from '../protocol/index.js';
-import type { KeyObject } from 'node:crypto';
 import { safeEqual, type Sealer } from './sealing.js';
 import type { SmsStore } from './store.js';
 import type { SmsEnclaveIdentity } from './enclave/identity.js';
+import type { SmsEvidence } from '../sms-client/verifySms.js';
 
 /** What the SMS hands on to the release service (and, but for the verifier, the secret API), plus its own options. */
 export interface SmsDeps extends Pick<
@@ -37,6 +38,34 @@ export interface SmsDeps extends Pick<
   /** Cache immutable chain reads (default true). */
   cacheChain?: boolean;
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** What `GET /attestation` serves (RA-TLS evidence of the TLS key); absent: not attested. */
+  evidence?: SmsEvidence;
+}
+
+/**
+ * `GET /attestation`: the evidence, with an explicit Content-Length (clients read it off the raw
+ * connection before they send anything else), or `{ attested: false }` (404) when the SMS serves
+ * plain TLS (an operator certificate) or HTTP.
+ */
+function attestationRoute(app: SmsApp, evidence: SmsEvidence | undefined): void {
+  const json = JSON.stringify(
+    evidence
+      ? { attested: true, ...evidence }
+      : {
+          attested: false,
+          error: {
+            code: 'SMS_NOT_ATTESTED',
+            message:
+              'This SMS serves plain TLS (an operator certificate) or HTTP: it cannot prove its identity. Sealwork clients send nothing to it.',
+          },
+        },
+  );
+  const headers = {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(json)),
+    'cache-control': 'no-store',
+  };
+  app.get('/attestation', (c) => c.body(json, evidence ? 200 : 404, headers));
 }
 
 export interface Sms {
@@ -96,6 +125,7 @@ export function createSms(d: SmsDeps): Sms {
     logger: d.logger,
     ...(d.health ? { health: d.health } : {}),
   });
+  attestationRoute(app, d.evidence);
   return { identity: d.identity, app, secrets, release, ...(cached ? { chainStats: cached.stats } : {}) };
 }
 

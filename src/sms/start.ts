@@ -20,14 +20,21 @@ import {
   type RecoveryPublicKey,
   type SmsPolicyInput,
 } from './enclave/config.js';
-import type { SealPolicy, SmsMeasurement } from './enclave/identity.js';
+import type { SealPolicy, SmsEnclaveIdentity, SmsMeasurement } from './enclave/identity.js';
 import { measureSms } from './enclave/measure.js';
 import { identityOf } from './enclave/identity.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { createSealer, loadMasterKey } from './sealing.js';
 import { checkMasterKey, createSms, listen, type Sms } from './server.js';
 import { openStore, type SmsStore } from './store.js';
-import { loadOrCreateTls, type TlsMaterial } from '../util/tls.js';
+import { loadOrCreateTls } from '../util/tls.js';
+import {
+  attestedTlsFromPrimary,
+  certificateHosts,
+  createAttestedTls,
+  serveAttestedTlsToWorkers,
+  type AttestedTls,
+} from './attested-tls.js';
 import { readSmsRecord, smsRecordPath, type SmsRecord } from '../sms-client/smsRecord.js';
 
 export interface StartSmsOptions {
@@ -50,6 +57,11 @@ export interface StartSmsOptions {
   trustedRoots?: TrustedRoot[];
   /** The quote verification clock (default now): tests pin it to check recorded quotes with their collateral. */
   verificationTime?: () => Date;
+  /**
+   * An operator-provided certificate (e.g. behind a TLS-terminating load balancer): plain TLS,
+   * NOT attested — sealwork clients refuse to send to it. Without it the SMS generates its TLS key
+   * in memory and serves an attested (RA-TLS) certificate.
+   */
   tlsCert?: string;
   tlsKey?: string;
   /** Serve plain HTTP (only for local tests behind another TLS terminator). */
@@ -90,6 +102,8 @@ export interface SmsEndpoint {
   chainUrl: string;
   hub: Address;
   policy: Record<string, unknown>;
+  /** The attested TLS (key in memory, certificate, evidence); absent with --tls-cert or plain HTTP. */
+  attested?: AttestedTls;
 }
 
 export interface RunningSms extends SmsEndpoint {
@@ -151,24 +165,80 @@ function measureStartedSms(
   });
 }
 
-/** The TLS material (`--tls-cert`/`--tls-key`, or the generated certificate), unless plain HTTP. */
-async function smsTls(o: StartSmsOptions, dir: string): Promise<TlsMaterial | undefined> {
-  if (o.insecureHttp) return undefined;
-  return loadOrCreateTls({
-    dir: join(dir, 'tls'),
-    ...(o.tlsCert ? { certPath: o.tlsCert } : {}),
-    ...(o.tlsKey ? { keyPath: o.tlsKey } : {}),
-  });
+/** What the SMS serves TLS with: the attested key and certificate, or an operator's pair. */
+interface ServedTls {
+  cert: string;
+  key: string;
+  certPath: string;
+  fingerprint256: string;
+  attested?: AttestedTls;
+  simRootPath?: string;
 }
 
-/** Write the record file local clients find the SMS by (URL, this pid, certificate). */
-async function writeSmsRecord(home: string, url: string, tls: TlsMaterial | undefined): Promise<void> {
+/**
+ * The TLS the SMS serves, unless plain HTTP: `--tls-cert`/`--tls-key` (operator, unattested), or
+ * a key generated in memory and quoted (attested; the certificate — public — is written to
+ * `sms/tls/attested-cert.pem` for plain-TLS clients such as the iExec SDK). A cluster worker gets
+ * the primary's attested key over IPC.
+ */
+async function smsTls(
+  o: StartSmsOptions,
+  dir: string,
+  identity: SmsEnclaveIdentity,
+): Promise<ServedTls | undefined> {
+  if (o.insecureHttp) return undefined;
+  if (o.tlsCert || o.tlsKey) {
+    const m = await loadOrCreateTls({
+      dir: join(dir, 'tls'),
+      ...(o.tlsCert ? { certPath: o.tlsCert } : {}),
+      ...(o.tlsKey ? { keyPath: o.tlsKey } : {}),
+    });
+    return { cert: m.cert, key: m.key, certPath: m.certPath, fingerprint256: m.fingerprint256 };
+  }
+  const simHome = o.simPlatformHome ?? o.home;
+  // A forked worker of `startSmsCluster` serves the primary's key (one attested key per SMS).
+  const attested =
+    o.clusterWorker && cluster.isWorker
+      ? await attestedTlsFromPrimary()
+      : await createAttestedTls({
+          identity,
+          platform: await openSimPlatform(simHome),
+          hosts: certificateHosts(o.host ?? '127.0.0.1'),
+        });
+  const certPath = join(dir, 'tls', 'attested-cert.pem');
+  if (!o.clusterWorker) {
+    await fs.mkdir(join(dir, 'tls'), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(certPath, attested.cert, { force: true, mode: 0o644 });
+  }
+  return {
+    cert: attested.cert,
+    key: attested.keyPem,
+    certPath,
+    fingerprint256: attested.fingerprint256,
+    attested,
+    simRootPath: join(simHome, 'sim-platform', 'root.pem'),
+  };
+}
+
+/** Write the record file local clients find the SMS by (URL, this pid, certificate, identity). */
+async function writeSmsRecord(home: string, url: string, tls: ServedTls | undefined): Promise<void> {
+  const id = tls?.attested?.identity;
   const record: SmsRecord = {
     url,
     pid: process.pid,
     ...(tls?.certPath ? { certPath: tls.certPath } : {}),
     ...(tls ? { fingerprint256: tls.fingerprint256 } : {}),
     startedAt: new Date().toISOString(),
+    ...(id
+      ? {
+          attestation: {
+            mrEnclave: id.mrEnclave,
+            mrSigner: id.mrSigner,
+            simulated: tls?.attested?.evidence.simulated ?? true,
+            ...(tls?.simRootPath ? { simRootPath: tls.simRootPath } : {}),
+          },
+        }
+      : { unattested: true as const }),
   };
   await writeFileAtomic(smsRecordPath(home), `${JSON.stringify(record, null, 2)}\n`, {
     force: true,
@@ -216,7 +286,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}),
       ...(o.verificationTime ? { at: o.verificationTime } : {}),
     });
-    const tls = await smsTls(o, dir);
+    const tls = await smsTls(o, dir, identityOf(measurement));
     const sms = createSms({
       identity: identityOf(measurement),
       store,
@@ -225,13 +295,21 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       verifier,
       logger,
       policy,
-      // Receipts are signed with the SMS's TLS key, and carry its certificate.
+      // Receipts are signed with the SMS's attested TLS key and carry its RA-TLS evidence (an
+      // operator's certificate: its key, and no quote — not attested).
       ...(tls
         ? {
-            attestedKey: createPrivateKey(tls.key),
-            smsEvidence: () => ({ certificate: tls.cert, quote: '', collateral: null, simulated: false }),
+            attestedKey: tls.attested ? tls.attested.key : createPrivateKey(tls.key),
+            smsEvidence: () =>
+              tls.attested?.evidence ?? {
+                certificate: tls.cert,
+                quote: '',
+                collateral: null,
+                simulated: false,
+              },
           }
         : {}),
+      ...(tls?.attested ? { evidence: tls.attested.evidence } : {}),
       ...(o.nonceTtlMs !== undefined ? { nonceTtlMs: o.nonceTtlMs } : {}),
       ...(nonceKey ? { nonceKey } : {}),
       health: () => ({
@@ -240,6 +318,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
         hub: clients.deployment.hub,
         simulation: Boolean(policy.allowSimulation),
         enclave: identityOf(measurement),
+        attestedTls: Boolean(tls?.attested),
       }),
     });
     const listening = await listen(sms.app, {
@@ -279,6 +358,7 @@ export async function startSms(o: StartSmsOptions): Promise<RunningSms> {
       url: listening.url,
       port: listening.port,
       ...(tls ? { cert: tls.cert, certPath: tls.certPath, fingerprint256: tls.fingerprint256 } : {}),
+      ...(tls?.attested ? { attested: tls.attested } : {}),
       db: store.location,
       chainUrl: clients.url,
       hub: clients.deployment.hub,
@@ -310,8 +390,9 @@ export interface SmsCluster extends SmsEndpoint {
  */
 export async function startSmsCluster(o: StartSmsOptions & { workers: number }): Promise<SmsCluster> {
   if (!cluster.isPrimary) throw new Error('startSmsCluster must run in the primary process');
-  const { logger, dir, policy, sealer, dbLocation } = await prepareSms(o, false);
+  const { logger, dir, policy, recoveryKey, sealer, dbLocation } = await prepareSms(o, false);
   const store = await openStore(dbLocation);
+  const dbKind = store.kind;
   try {
     await checkMasterKey(store, sealer);
   } finally {
@@ -319,7 +400,16 @@ export async function startSmsCluster(o: StartSmsOptions & { workers: number }):
   }
   const clients = await createChainClients({ home: o.home, ...(o.chainUrl ? { chainUrl: o.chainUrl } : {}) });
   if (policy.allowSimulation) await openSimPlatform(o.simPlatformHome ?? o.home);
-  const tls = await smsTls(o, dir);
+  // The one attested key of the SMS: quoted with the measurement the workers also make.
+  const measurement = await measureStartedSms(o, {
+    policy,
+    chainId: clients.chain.id,
+    hub: clients.deployment.hub,
+    db: dbKind,
+    ...(recoveryKey ? { recoveryKey } : {}),
+  });
+  const tls = await smsTls(o, dir, identityOf(measurement));
+  const stopHandingKey = tls?.attested ? serveAttestedTlsToWorkers(tls.attested) : () => {};
 
   let closing = false;
   const live = new Set<import('node:cluster').Worker>();
@@ -371,10 +461,12 @@ export async function startSmsCluster(o: StartSmsOptions & { workers: number }):
     chainUrl: clients.url,
     hub: clients.deployment.hub,
     policy,
+    ...(tls?.attested ? { attested: tls.attested } : {}),
     workers: o.workers,
     close() {
       closed ??= (async () => {
         closing = true;
+        stopHandingKey();
         const exits = [...live].map(
           (w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))),
         );

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
@@ -113,10 +113,10 @@ after(async () => {
 });
 
 describe('sealwork sms (CLI)', () => {
-  it('sms start generated a 0600 master key and a certificate, and answers /health', async () => {
+  it('sms start generated a 0600 master key and an attested certificate (its key never on disk), and answers /health', async () => {
     const mode = statSync(join(home, 'sms', 'master.key')).mode & 0o777;
     assert.equal(mode, 0o600);
-    assert.equal(statSync(join(home, 'sms', 'tls', 'key.pem')).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(join(home, 'sms', 'tls')), ['attested-cert.pem']);
     const r = await runCli(['sms', 'status', '--json'], { env: env() });
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { health: { status: string; db: string } };

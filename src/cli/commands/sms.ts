@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { SealworkError } from '../../errors.js';
 import { action, type CliContext } from '../context.js';
+import { smsPinOptions, type SmsOpts } from '../options.js';
 
 // Loaded on use: `sealwork --help` and other commands do not pay for the SMS's dependencies.
 const sdk = () => import('../../sdk/sms/service.js');
@@ -153,6 +154,13 @@ function startCommand(sms: Command): void {
               chainUrl: running.chainUrl,
               hub: running.hub,
               simulation: Boolean(running.policy.allowSimulation),
+              attestedTls: Boolean(running.attested),
+              ...(running.attested
+                ? {
+                    mrEnclave: running.attested.identity.mrEnclave,
+                    mrSigner: running.attested.identity.mrSigner,
+                  }
+                : {}),
               workers: o.workers,
             },
             [
@@ -160,6 +168,9 @@ function startCommand(sms: Command): void {
               ...(running.certPath
                 ? [`certificate: ${running.certPath} (sha256 ${running.fingerprint256})`]
                 : []),
+              running.attested
+                ? `attested TLS: MrEnclave ${running.attested.identity.mrEnclave} (simulated platform; key in memory only)`
+                : 'TLS:         NOT attested (operator certificate or HTTP): sealwork clients will refuse to send',
               `database:    ${running.db}`,
               `chain:       ${running.chainUrl} (hub ${running.hub})`,
               ...(running.policy.allowSimulation
@@ -239,9 +250,65 @@ function statusCommand(sms: Command): void {
           `sms: ${r.url} (${String(r.health.status)})`,
           ...(r.caPath ? [`certificate: ${r.caPath}`] : []),
           `database: ${String(r.health.db)}, chain id ${String(r.health.chainId)}, hub ${String(r.health.hub)}`,
+          r.attestedTls
+            ? 'TLS: attested (RA-TLS) — sealwork clients verify the SMS before sending (`sealwork sms verify`)'
+            : 'TLS: NOT attested (operator certificate or HTTP) — sealwork clients send nothing to it',
+          `iExec SDK: ${r.plainTlsClients}`,
         ]);
       }),
     );
+}
+
+type VerifyResult = Awaited<ReturnType<Awaited<ReturnType<typeof sdk>>['verifySms']>>;
+
+function verifyReport(r: VerifyResult): string[] {
+  const v = r.verdict;
+  const pin = [
+    ...r.pin.mrEnclave.map((m) => `MrEnclave ${m}`),
+    ...r.pin.mrSigner.map((m) => `MrSigner ${m}`),
+  ];
+  return [
+    `SMS ${r.url}`,
+    `identity:   MrEnclave ${v.mrEnclave || '-'}`,
+    `            MrSigner  ${v.mrSigner || '-'}`,
+    `platform:   ${v.simulated ? 'SIMULATED (no hardware protection)' : 'hardware'}`,
+    `TCB status: ${v.tcbStatus}`,
+    `pin:        ${pin.length ? pin.join(', ') : 'none (deny by default)'} — from ${r.pin.source}${r.pin.trustOnFirstUse ? ': the SMS wrote it itself, pin it with --sms-mrenclave to trust more than first use' : ''}${r.pin.allowSimulation ? '; simulation allowed' : ''}`,
+    'checks:',
+    ...v.checks.map(
+      (c) =>
+        `  ${c.ok ? 'pass' : 'FAIL'}  ${c.name}${c.ok ? '' : `: expected ${c.expected ?? 'ok'}, found ${c.actual ?? '-'}`}`,
+    ),
+    `verdict:    ${v.ok ? 'the SMS passes the pinned policy' : 'REFUSED: sealwork clients send nothing to this SMS'}${v.simulated ? ' (simulated)' : ''}`,
+  ];
+}
+
+function verifyCommand(sms: Command): void {
+  smsPinOptions(
+    sms
+      .command('verify [url]')
+      .description(
+        "Check the SMS's attested TLS: its identity, TCB status and the pinned policy (exit 0 only when it passes)",
+      ),
+  ).action(
+    action(async (ctx, o: SmsOpts, url: string | undefined) => {
+      const { verifySms } = await sdk();
+      const r = await verifySms({
+        home: ctx.home,
+        ...(url ? { smsUrl: url } : {}),
+        ...(o.smsMrenclave?.length ? { smsMrenclave: o.smsMrenclave } : {}),
+        ...(o.smsMrsigner?.length ? { smsMrsigner: o.smsMrsigner } : {}),
+        ...(o.smsAllowSimulation ? { smsAllowSimulation: true } : {}),
+        refuse: false,
+      });
+      if (r.verdict.ok) {
+        ctx.out(r, () => verifyReport(r));
+        return;
+      }
+      if (!ctx.json) process.stdout.write(`${verifyReport(r).join('\n')}\n`);
+      throw (await sdk()).smsRefusal(r);
+    }),
+  );
 }
 
 export function register(program: Command): void {
@@ -249,4 +316,5 @@ export function register(program: Command): void {
   startCommand(sms);
   measureCommand(sms);
   statusCommand(sms);
+  verifyCommand(sms);
 }

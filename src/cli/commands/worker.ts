@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Address } from 'viem';
 import type { WorkerEvent } from '../../sdk/worker/worker.js';
 import { action, type CliContext } from '../context.js';
-import { chainOptions, chainParams, type ChainOpts } from '../options.js';
+import { chainOptions, chainParams, smsPinOptions, type ChainOpts } from '../options.js';
 import { untilSignal } from '../terminal.js';
 
 interface StartOpts extends ChainOpts {
@@ -12,6 +12,9 @@ interface StartOpts extends ChainOpts {
   publishOrder?: string;
   smsUrl?: string;
   smsCa?: string;
+  smsMrenclave?: string[];
+  smsMrsigner?: string[];
+  smsAllowSimulation?: boolean;
   storageUrl?: string;
   workerKeyAs?: string;
   ipfsGateway: string;
@@ -36,8 +39,7 @@ function printEvent(ctx: CliContext, e: WorkerEvent): void {
 export function register(program: Command): void {
   const worker = program.command('worker').description('The worker (scheduler + enclave runner)');
   chainOptions(
-    worker
-      .command('start')
+    smsPinOptions(worker.command('start'))
       .description('Run the scheduler + enclave worker of a workerpool until interrupted (simulated SGX)')
       .requiredOption('--workerpool <address>', 'the workerpool to serve (its owner wallet signs)')
       .option('--slots <n>', 'tasks run concurrently', '2')
@@ -89,6 +91,9 @@ export function register(program: Command): void {
         ...(o.publishOrder ? { publishOrderVolume: Number(o.publishOrder) } : {}),
         smsUrl: o.smsUrl,
         smsCa: o.smsCa,
+        ...(o.smsMrenclave?.length ? { smsMrenclave: o.smsMrenclave } : {}),
+        ...(o.smsMrsigner?.length ? { smsMrsigner: o.smsMrsigner } : {}),
+        ...(o.smsAllowSimulation ? { smsAllowSimulation: true } : {}),
         storageUrl: o.storageUrl,
         ...(o.workerKeyAs ? { worker: devAccount(o.workerKeyAs) } : {}),
         ipfsGateway: o.ipfsGateway,

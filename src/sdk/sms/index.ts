@@ -15,7 +15,13 @@ import {
   type RunningSms,
   type StartSmsOptions,
 } from '../../sms/index.js';
-import { createSmsClient, resolveSmsEndpoint, type SmsClient } from '../../sms-client/index.js';
+import {
+  createSmsClient,
+  resolveSmsEndpoint,
+  resolveSmsPin,
+  type SmsClient,
+  type SmsVerdict,
+} from '../../sms-client/index.js';
 import { assertWritableTarget, writeFileAtomic } from '../../util/atomic.js';
 import { resolveHome } from '../../util/home.js';
 import type { ChainParameters } from '../chain/common.js';
@@ -40,18 +46,65 @@ export interface SmsEndpointParameters {
   smsUrl?: string;
   /** PEM file of the certificate to trust (else SEALWORK_SMS_CA, else the local SMS's certificate). */
   smsCa?: string;
+  /** The SMS MrEnclave(s) to trust (else SEALWORK_SMS_MRENCLAVE, else the local SMS's record: trust on first use). */
+  smsMrenclave?: string | string[];
+  /** The SMS MrSigner(s) to trust (else SEALWORK_SMS_MRSIGNER). */
+  smsMrsigner?: string | string[];
+  /** Accept an SMS on the simulated platform (else SEALWORK_SMS_ALLOW_SIMULATION; the record's pin allows it). */
+  smsAllowSimulation?: boolean;
 }
 
-/** Resolve the SMS URL and the certificate to trust. */
-export async function resolveSms(
-  p: SmsEndpointParameters,
-): Promise<{ client: SmsClient; url: string; caPath?: string }> {
+/** What a client checked of the SMS before sending (every verdict says whether it is simulated). */
+export interface SmsAttestationSummary {
+  mrEnclave: string;
+  mrSigner: string;
+  tcbStatus: string;
+  simulated: boolean;
+  pinSource: string;
+  trustOnFirstUse: boolean;
+}
+
+/**
+ * Resolve the SMS URL and build an attested client: before anything is sent on a connection, the
+ * SMS's quote, its binding to that connection's TLS key and the pinned SMS policy are checked
+ * (src/sms-client/verifySms.ts); an SMS that fails gets nothing.
+ */
+export async function resolveSms(p: SmsEndpointParameters): Promise<{
+  client: SmsClient;
+  url: string;
+  caPath?: string;
+  /** After the first request: what the SMS proved. */
+  attestation: () => SmsAttestationSummary | undefined;
+}> {
+  const home = resolveHome(p.home);
   const { url, ca, caPath } = await resolveSmsEndpoint({
-    home: resolveHome(p.home),
+    home,
     ...(p.smsUrl ? { smsUrl: p.smsUrl } : {}),
     ...(p.smsCa ? { smsCa: p.smsCa } : {}),
   });
-  return { client: createSmsClient(url, ca ? { ca } : {}), url, ...(caPath ? { caPath } : {}) };
+  const pin = await resolveSmsPin({
+    home,
+    url,
+    ...(p.smsMrenclave ? { smsMrenclave: p.smsMrenclave } : {}),
+    ...(p.smsMrsigner ? { smsMrsigner: p.smsMrsigner } : {}),
+    ...(p.smsAllowSimulation ? { smsAllowSimulation: true } : {}),
+  });
+  const client = createSmsClient(url, { ...(ca ? { ca } : {}), attest: pin });
+  const summary = (v: SmsVerdict | undefined): SmsAttestationSummary | undefined =>
+    v && {
+      mrEnclave: v.mrEnclave,
+      mrSigner: v.mrSigner,
+      tcbStatus: v.tcbStatus,
+      simulated: v.simulated,
+      pinSource: pin.pinSource,
+      trustOnFirstUse: pin.trustOnFirstUse,
+    };
+  return {
+    client,
+    url,
+    ...(caPath ? { caPath } : {}),
+    attestation: () => summary(client.attestation()),
+  };
 }
 
 export type SmsSignerParameters = SmsEndpointParameters & Omit<ChainParameters, 'chainUrl'>;
@@ -87,6 +140,25 @@ export interface PushReturnType {
   sms: string;
   signer: Address;
   target: string;
+  /** What the SMS proved before the push was sent. */
+  smsAttestation?: SmsAttestationSummary;
+}
+
+/** Push through an attested client, then close its kept-alive connection. */
+async function attestedPush(
+  p: SmsSignerParameters,
+  target: (account: Awaited<ReturnType<typeof signer>>) => string,
+  push: (client: SmsClient, account: Awaited<ReturnType<typeof signer>>) => Promise<void>,
+): Promise<PushReturnType> {
+  const { client, url, attestation } = await resolveSms(p);
+  const account = await signer(p);
+  try {
+    await push(client, account);
+  } finally {
+    client.close();
+  }
+  const a = attestation();
+  return { sms: url, signer: account.address, target: target(account), ...(a ? { smsAttestation: a } : {}) };
 }
 
 /** Push a dataset key (base64 of 32 bytes) as its owner: `POST /secrets/web3`. */
@@ -95,10 +167,11 @@ export async function pushDatasetSecret(
 ): Promise<PushReturnType> {
   const dataset = address(p.dataset, 'dataset');
   const key = p.key.trim();
-  const { client, url } = await resolveSms(p);
-  const account = await signer(p);
-  await client.pushDatasetSecret(account, dataset, key);
-  return { sms: url, signer: account.address, target: dataset };
+  return attestedPush(
+    p,
+    () => dataset,
+    (client, account) => client.pushDatasetSecret(account, dataset, key),
+  );
 }
 
 /** Push the app developer secret as the app owner: `POST /apps/{app}/secrets`. */
@@ -106,10 +179,11 @@ export async function pushAppSecret(
   p: SmsSignerParameters & { app: string; secret: string },
 ): Promise<PushReturnType> {
   const app = address(p.app, 'app');
-  const { client, url } = await resolveSms(p);
-  const account = await signer(p);
-  await client.pushAppSecret(account, app, p.secret);
-  return { sms: url, signer: account.address, target: app };
+  return attestedPush(
+    p,
+    () => app,
+    (client, account) => client.pushAppSecret(account, app, p.secret),
+  );
 }
 
 /** Push the app's file-system key (encrypted regions) as the app owner; immutable. */
@@ -127,10 +201,11 @@ export async function pushAppFsKey(
     throw new SealworkError('FS_KEY_EMPTY', `The file-system key file ${p.fsKeyFile} is empty.`, {
       hint: 'Give the key file written by `sealwork app build`.',
     });
-  const { client, url } = await resolveSms(p);
-  const account = await signer(p);
-  await client.pushAppFsKey(account, app, value);
-  return { sms: url, signer: account.address, target: app };
+  return attestedPush(
+    p,
+    () => app,
+    (client, account) => client.pushAppFsKey(account, app, value),
+  );
 }
 
 /** Push a requester secret as the signer: `POST /requesters/{signer}/secrets/{name}`. */
@@ -145,10 +220,11 @@ export async function pushRequesterSecret(
         hint: 'Use letters, digits, "-" and "_" only.',
       },
     );
-  const { client, url } = await resolveSms(p);
-  const account = await signer(p);
-  await client.pushRequesterSecret(account, p.name, p.secret);
-  return { sms: url, signer: account.address, target: `${account.address}/${p.name}` };
+  return attestedPush(
+    p,
+    (account) => `${account.address}/${p.name}`,
+    (client, account) => client.pushRequesterSecret(account, p.name, p.secret),
+  );
 }
 
 export interface GenerateResultKeyReturnType {
@@ -202,10 +278,12 @@ export async function pushResultKey(
       cause: e,
     });
   }
-  const { client, url } = await resolveSms(p);
-  const account = await signer(p);
-  await client.pushResultKey(account, pem, { update: p.update ?? false });
-  return { sms: url, signer: account.address, target: account.address, publicKeyFile: file };
+  const r = await attestedPush(
+    p,
+    (account) => account.address,
+    (client, account) => client.pushResultKey(account, pem, { update: p.update ?? false }),
+  );
+  return { ...r, publicKeyFile: file };
 }
 
 export type SecretCheckKind = 'dataset' | 'app' | 'fs-key' | 'requester' | 'result-key' | 'web2';
@@ -218,23 +296,27 @@ export async function checkSecret(
     p.address,
     p.kind === 'requester' || p.kind === 'result-key' || p.kind === 'web2' ? 'owner' : p.kind,
   );
-  const { client, url } = await resolveSms(p);
   const needName = p.kind === 'requester' || p.kind === 'web2';
   if (needName && !p.name)
     throw new SealworkError('SECRET_NAME_MISSING', `Checking a ${p.kind} secret needs its name.`, {
       hint: `sealwork secret check ${p.kind} <address> <name>`,
     });
-  const exists =
-    p.kind === 'dataset'
-      ? await client.hasDatasetSecret(a)
-      : p.kind === 'app'
-        ? await client.hasAppSecret(a)
-        : p.kind === 'fs-key'
-          ? await client.hasAppFsKey(a)
-          : p.kind === 'requester'
-            ? await client.hasRequesterSecret(a, p.name!)
-            : p.kind === 'result-key'
-              ? await client.hasResultKey(a)
-              : await client.hasWeb2Secret(a, p.name!);
+  const { client, url } = await resolveSms(p);
+  const exists = await checkWith(client, p.kind, a, p.name).finally(() => client.close());
   return { exists, kind: p.kind, address: a, ...(p.name ? { name: p.name } : {}), sms: url };
+}
+
+function checkWith(client: SmsClient, kind: SecretCheckKind, a: Address, name?: string): Promise<boolean> {
+  const p = { kind, name };
+  return p.kind === 'dataset'
+    ? client.hasDatasetSecret(a)
+    : p.kind === 'app'
+      ? client.hasAppSecret(a)
+      : p.kind === 'fs-key'
+        ? client.hasAppFsKey(a)
+        : p.kind === 'requester'
+          ? client.hasRequesterSecret(a, p.name!)
+          : p.kind === 'result-key'
+            ? client.hasResultKey(a)
+            : client.hasWeb2Secret(a, p.name!);
 }

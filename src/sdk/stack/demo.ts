@@ -19,7 +19,7 @@ import {
 } from '../../chain/index.js';
 import { encryptDatasetBuffer, generateDatasetKey } from '../../crypto/dataset.js';
 import { SealworkError } from '../../errors.js';
-import { createSmsClient as smsClient } from '../../sms-client/index.js';
+import { createSmsClient as smsClient, resolveSmsPin } from '../../sms-client/index.js';
 import { putObject } from '../../worker/storage/client.js';
 import type { ResultKeyFormat } from '../../worker/postcompute.js';
 import { verifyRefusal, verifyTask, type VerifyTaskReport } from '../task/verify.js';
@@ -38,8 +38,12 @@ const writer = (c: ChainClients) => ({
   deployment: c.deployment,
 });
 
-function sms(stack: Stack) {
-  return smsClient(stack.sms.url, { ca: stack.sms.cert });
+/** An attested client of the stack's SMS (pinned by the SMS record of the stack's home). */
+async function sms(stack: Stack) {
+  return smsClient(stack.sms.url, {
+    ca: stack.sms.cert,
+    attest: await resolveSmsPin({ home: stack.home, url: stack.sms.url }),
+  });
 }
 
 /** App developer: build the sample app, deploy it with its fingerprint, publish a TEE app order. */
@@ -94,7 +98,8 @@ export async function deploySampleApp(
     createAppOrder({ app, tag: TAG_TEE, volume: p.volume ?? 1_000_000n }),
   );
   await publishOrder(writer(c), 'app', order);
-  if (built.fsKeyFile) await sms(stack).pushAppFsKey(dev, app, await fs.readFile(built.fsKeyFile, 'utf8'));
+  if (built.fsKeyFile)
+    await (await sms(stack)).pushAppFsKey(dev, app, await fs.readFile(built.fsKeyFile, 'utf8'));
   return {
     app,
     image: built.out,
@@ -131,7 +136,7 @@ export async function deploySampleDataset(
     multiaddr: p.multiaddr ?? put.url,
     checksum: put.sha256,
   });
-  await sms(stack).pushDatasetSecret(owner, dataset, key);
+  await (await sms(stack)).pushDatasetSecret(owner, dataset, key);
   const order = await signOrder(
     c.walletClient!,
     { chainId: c.deployment.chainId, hub: c.deployment.hub },
@@ -153,7 +158,7 @@ export async function setupResultKey(
     out: join(p.dir, `result-${randomBytes(3).toString('hex')}`),
     bits: 2048,
   });
-  const client = sms(stack);
+  const client = await sms(stack);
   const exists = await client.hasResultKey(requester.address);
   await client.pushResultKey(requester, keys.publicKeyPem, { update: exists });
   return { privateKeyFile: keys.privateKeyFile, publicKeyFile: keys.publicKeyFile };

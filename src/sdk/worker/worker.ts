@@ -17,7 +17,7 @@ import {
 } from '../../chain/index.js';
 import { SealworkError, fsError } from '../../errors.js';
 import { isProcessRunning } from '../../chain/anvil.js';
-import { createSmsClient, resolveSmsEndpoint } from '../../sms-client/index.js';
+import { createSmsClient, resolveSmsEndpoint, resolveSmsPin } from '../../sms-client/index.js';
 import { resolveHome } from '../../util/home.js';
 import { startLogsServer } from '../../worker/logs.js';
 import { TaskJournal } from '../../worker/journal.js';
@@ -45,6 +45,10 @@ export interface StartWorkerParameters {
   worker?: LocalAccount;
   /** The SMS (default: the one `sms start` recorded under this home). */
   smsUrl?: string;
+  /** The SMS the worker trusts (else SEALWORK_SMS_MRENCLAVE / _MRSIGNER, else the local SMS record). */
+  smsMrenclave?: string | string[];
+  smsMrsigner?: string | string[];
+  smsAllowSimulation?: boolean;
   /** PEM file or text of the SMS certificate to trust (default: the recorded SMS's). */
   smsCa?: string;
   /** Result storage (default: the local storage started under this home). */
@@ -303,9 +307,17 @@ export async function startWorker(p: StartWorkerParameters): Promise<RunningWork
     await unlock();
     throw e;
   }
+  // The worker checks the SMS (attested TLS, pinned policy) before it sends anything to it.
   const sms = createSmsClient(smsEndpoint.url, {
     ...(smsEndpoint.ca ? { ca: smsEndpoint.ca } : {}),
     timeoutMs: 30_000,
+    attest: await resolveSmsPin({
+      home,
+      url: smsEndpoint.url,
+      ...(p.smsMrenclave ? { smsMrenclave: p.smsMrenclave } : {}),
+      ...(p.smsMrsigner ? { smsMrsigner: p.smsMrsigner } : {}),
+      ...(p.smsAllowSimulation ? { smsAllowSimulation: true } : {}),
+    }),
   });
   const runTee = createTeeRunner({
     home,
