@@ -75,6 +75,8 @@ export interface SpawnAnvilOptions {
   port?: number;
   /** Load state from and dump state to this file (anvil --state), so the chain survives restarts. */
   statePath?: string;
+  /** Start from this saved state only (anvil --load-state), dumping nothing. */
+  loadStatePath?: string;
   /** Seconds between state dumps while running (default 2 when statePath is set). */
   stateInterval?: number;
   /** Run detached from this process (survives its exit); output goes to logFile. */
@@ -105,6 +107,7 @@ export async function spawnAnvil(o: SpawnAnvilOptions = {}): Promise<AnvilProces
   const args = ['--host', '127.0.0.1', '--port', String(port), '--silent'];
   if (o.chainId !== undefined) args.push('--chain-id', String(o.chainId));
   if (o.statePath) args.push('--state', o.statePath, '--state-interval', String(o.stateInterval ?? 2));
+  else if (o.loadStatePath) args.push('--load-state', o.loadStatePath);
   let fd: number | undefined;
   if (o.logFile) fd = openSync(o.logFile, 'a');
   const child = spawn(anvilBinary(), args, {

@@ -3,6 +3,8 @@
  * through is recorded before the worker moves on, with compare-and-set transitions, so a worker
  * killed at any point resumes after restart without losing a task or doing a step twice.
  */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SealworkError } from '../errors.js';
 import { preparePrivateSqlite, privateSqliteSidecars } from '../util/private-file.js';
@@ -86,12 +88,35 @@ function toRecord(r: Row): TaskRecord {
   };
 }
 
+/**
+ * TEST ONLY, off unless the variable is set: `SEALWORK_TEST_PAUSE_AT=<point>[:<n>]` freezes the
+ * whole process right after the n-th (default first) journal write of `<point>` is committed —
+ * a step name (`pending`, `initialized`, `computed`, `contributing`, `completed`, `failed`,
+ * `claimed`) or `attempt` (an enclave run counted, about to start). It first writes
+ * `<journal folder>/test-paused-<point>` holding the task id, then blocks forever: the fault tests
+ * kill the worker there (kill -9) to crash it at a precise step. Never set it in production.
+ */
+function pauseHook(folder: string): ((point: string, taskId: string) => void) | undefined {
+  const spec = process.env.SEALWORK_TEST_PAUSE_AT;
+  if (!spec) return undefined;
+  const [point, nth] = spec.split(':');
+  const want = Math.max(1, Number(nth ?? '1') || 1);
+  let seen = 0;
+  return (p, taskId) => {
+    if (p !== point || ++seen !== want) return;
+    writeFileSync(join(folder, `test-paused-${p}`), `${taskId}\n`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  };
+}
+
 export class TaskJournal {
   readonly path: string;
   private db: Database.Database;
+  private pause: ((point: string, taskId: string) => void) | undefined;
 
   private constructor(path: string) {
     this.path = path;
+    this.pause = pauseHook(dirname(path));
     try {
       // The journal holds the scheduler's authorization signatures: 0600 in a 0700 folder.
       preparePrivateSqlite(path);
@@ -158,7 +183,9 @@ export class TaskJournal {
       if (r.changes === 1) this.log(taskId.toLowerCase(), 'pending');
       return r.changes === 1;
     });
-    return tx();
+    const added = tx();
+    if (added) this.pause?.('pending', taskId.toLowerCase());
+    return added;
   }
 
   get(taskId: string): TaskRecord | undefined {
@@ -225,7 +252,9 @@ export class TaskJournal {
       this.log(id, to, patch.cause ? `${patch.cause.code}: ${patch.cause.message}` : patch.txHash);
       return true;
     });
-    return tx();
+    const moved = tx();
+    if (moved) this.pause?.(patch.attempt ? 'attempt' : to, id);
+    return moved;
   }
 
   /** Take back the attempt counted for an enclave run that a clean stop interrupted. */

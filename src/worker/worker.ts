@@ -51,6 +51,10 @@ export interface WorkerEvent {
     | 'completed'
     | 'failed'
     | 'claimed'
+    /** The chain does not answer: nothing is scheduled until it does (cause CHAIN_UNREACHABLE). */
+    | 'waiting'
+    /** The chain answers again after a `waiting`: the journaled tasks are driven again. */
+    | 'resumed'
     | 'error';
   taskId?: Hex;
   dealId?: Hex;
@@ -90,6 +94,8 @@ export interface WorkerOptions {
 const TRANSIENT_CODES = new Set<ErrorCode>([
   'SMS_UNREACHABLE',
   'CHAIN_UNREACHABLE',
+  // The SMS answered 503: it could not read the chain.
+  'CHAIN_UNAVAILABLE',
   'RESULT_UPLOAD_FAILED',
   'DATASET_DOWNLOAD_FAILED',
   'INPUT_FILE_DOWNLOAD_FAILED',
@@ -195,6 +201,10 @@ export class Worker {
   private lastClaimCheck = 0;
   private retries = new Map<string, number>();
   private notBefore = new Map<string, number>();
+  /** Tasks whose enclave run is under way and counted as an attempt in the journal. */
+  private counted = new Set<string>();
+  /** Set while the chain does not answer (what the `waiting` event said); nothing is scheduled meanwhile. */
+  private chainDown: FailureCause | undefined;
   /** Transactions of the scheduler (initialize, claim) and of the worker wallet (contribute). */
   private schedulerWriter: ChainWriter;
   private workerWriter: ChainWriter;
@@ -257,6 +267,42 @@ export class Worker {
     throw new SealworkError('WORKER_TIMEOUT', 'The worker did not finish its tasks in time.');
   }
 
+  /** Does the chain answer right now (its latest block)? */
+  private async chainAnswers(): Promise<boolean> {
+    try {
+      await getChainTime(this.o.chain.publicClient);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * After a failure: when the chain does not answer, the worker says so once (`waiting`,
+   * CHAIN_UNREACHABLE) and holds every task until it answers again. True when the chain is down:
+   * the failure is then not held against the task (whatever its class: a step that failed while
+   * the chain was gone runs again once it is back).
+   */
+  private async checkChainDown(e: unknown): Promise<boolean> {
+    if (this.chainDown) return true;
+    if (await this.chainAnswers()) return false;
+    this.chainDown = {
+      code: 'CHAIN_UNREACHABLE',
+      message: `The chain at ${this.o.chain.url} does not answer; the worker waits for it and resumes its tasks then.`,
+    };
+    this.emit({ kind: 'waiting', cause: this.chainDown, detail: causeOf(e).message });
+    return true;
+  }
+
+  /** While the chain is down: has it come back? Says so (`resumed`) when it has. */
+  private async chainBack(): Promise<boolean> {
+    if (!this.chainDown) return true;
+    if (!(await this.chainAnswers())) return false;
+    this.chainDown = undefined;
+    this.emit({ kind: 'resumed', detail: `the chain at ${this.o.chain.url} answers again` });
+    return true;
+  }
+
   private async sleep(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
@@ -274,6 +320,11 @@ export class Worker {
     let verified = false;
     while (!this.stopped) {
       try {
+        // 0. The chain is down: wait until it answers (running steps fail and are held meanwhile).
+        if (!(await this.chainBack())) {
+          await this.sleep(this.o.pollMs);
+          continue;
+        }
         // 1. New deals of our workerpool since the cursor.
         const cursor = parseCursor(j.getMeta(key));
         let from = cursor.next;
@@ -328,7 +379,8 @@ export class Worker {
           await this.claimExpired();
         }
       } catch (e) {
-        this.emit({ kind: 'error', detail: (e as Error)?.message ?? String(e) });
+        if (!(await this.checkChainDown(e)))
+          this.emit({ kind: 'error', detail: (e as Error)?.message ?? String(e) });
       }
       if (!this.stopped) await this.sleep(this.o.pollMs);
     }
@@ -342,9 +394,17 @@ export class Worker {
       try {
         if ((await this.step(t)) === 'stop') return;
       } catch (e) {
+        // Was an enclave run (counted as an attempt) interrupted by this failure?
+        const interrupted = this.counted.delete(taskId);
         if (this.stopped) {
           // A clean stop interrupted the enclave run: not the task's fault, so not an attempt.
-          if (t.step === 'initialized') j.refundAttempt(taskId);
+          if (interrupted) j.refundAttempt(taskId);
+          return;
+        }
+        if (await this.checkChainDown(e)) {
+          // The chain went away under this step: not the task's fault, neither a retry nor an
+          // attempt; the task stays at its journaled step until the chain answers again.
+          if (interrupted) j.refundAttempt(taskId);
           return;
         }
         const cause = causeOf(e);
@@ -415,8 +475,14 @@ export class Worker {
     const taskId = t.taskId;
     const onChain = await this.readTask(taskId);
     if (onChain.status !== TaskStatus.ACTIVE) {
-      if (onChain.status === TaskStatus.COMPLETED) j.advance(taskId, 'initialized', 'completed');
-      else
+      if (onChain.status === TaskStatus.COMPLETED) {
+        if (j.advance(taskId, 'initialized', 'completed'))
+          this.emit({ kind: 'completed', taskId, detail: 'already completed on chain' });
+      } else if (onChain.status === TaskStatus.UNSET) {
+        // The chain lost the initialize (restored from an older state, reorganized): initialize again.
+        j.advance(taskId, 'initialized', 'pending');
+        return 'next';
+      } else
         j.fail(taskId, {
           code: 'TASK_NOT_ACTIVE',
           message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
@@ -434,6 +500,7 @@ export class Worker {
     }
     this.emit({ kind: 'computing', taskId });
     j.advance(taskId, 'initialized', 'initialized', { attempt: true });
+    this.counted.add(taskId);
     const result = await this.o.runTee({
       taskId,
       deal,
@@ -441,6 +508,7 @@ export class Worker {
       worker: this.o.worker.address,
       signal: this.abort.signal,
     });
+    this.counted.delete(taskId);
     j.advance(taskId, 'initialized', 'computed', { result });
     this.emit({ kind: 'computed', taskId, detail: result.location });
     return 'next';
@@ -488,8 +556,11 @@ export class Worker {
       enclaveSign: r.enclaveSign,
       authorizationSign: r.authorizationSign,
       onHash: (hash) => j.advance(taskId, 'computed', 'contributing', { txHash: hash }),
-    }).catch((e: unknown) => {
-      throw refused(`contributeAndFinalize(${taskId})`, 'contributeAndFinalize', e);
+    }).catch(async (e: unknown) => {
+      // A send that lost the race to an earlier one of ours (mined meanwhile) reverts, and yet the
+      // task is COMPLETED: the chain decides, not the revert.
+      if (isTransient(e) || (await this.readTask(taskId)).status !== TaskStatus.COMPLETED)
+        throw refused(`contributeAndFinalize(${taskId})`, 'contributeAndFinalize', e);
     });
     j.advance(taskId, ['computed', 'contributing'], 'completed');
     this.emit({ kind: 'completed', taskId, detail: r.location });

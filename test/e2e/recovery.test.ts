@@ -1,116 +1,136 @@
 /**
  * A worker killed (SIGKILL) in the middle of a task resumes it after restart: the task completes
- * once, nothing is lost, no step is done twice. The worker runs as a real `sealwork worker start`
- * process; chain, SMS and storage are the test stack's.
+ * once, nothing is lost, no step is done twice; and the other recovery paths of the worker: a
+ * `contributeAndFinalize` sent but not mined (dropped, or mined after the restart while a resend
+ * races it), runs interrupted until the retries are exhausted, a task found COMPLETED or FAILED on
+ * chain at resume, `--publish-order`, a bag over several slots. The worker runs as a real
+ * `sealwork worker start` process; chain, SMS and storage are the test stack's. Every wait is for a
+ * marker (a worker event, the journal hook's file, the app's own `.started` file), never a fixed
+ * sleep.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Address } from 'viem';
-import { readTask, TaskStatus } from '../../src/chain/index.js';
+import { getContractEvents } from 'viem/actions';
+import type { Address, Hex } from 'viem';
+import {
+  claimTask,
+  createWorkerpool,
+  devAccountByName,
+  listOrders,
+  readTask,
+  TaskStatus,
+  type Task,
+} from '../../src/chain/index.js';
+import { hubAbi } from '../../src/chain/generated/hub.js';
+import { createChainClientsFor } from '../../src/sdk/stack/index.js';
 import { deploySampleApp, deploySampleDataset } from '../../src/sdk/stack/demo.js';
-import { SAMPLE_APP_SCRIPT } from '../../src/sdk/stack/sample.js';
 import { runApp, watchTask } from '../../src/sdk/worker/requester.js';
-import { TaskJournal } from '../../src/worker/journal.js';
-import { CLI_ENTRY, ROOT, runCli } from '../helpers/cli.js';
+import { TaskJournal, type TaskRecord } from '../../src/worker/journal.js';
+import { runCli, tempDir } from '../helpers/cli.js';
 
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
+import {
+  appStarted,
+  HANDSHAKE_APP_SCRIPT,
+  releaseApp,
+  runFoldersOf,
+  startWorkerProcess as startProc,
+  waitUntil,
+  type WorkerProc,
+} from '../helpers/worker-proc.js';
 
 const skip = requires('worker crash recovery', [NEEDS_BWRAP, NEEDS_BUSYBOX]);
 
-interface WorkerProc {
-  child: ChildProcess;
-  events: { kind: string; taskId?: string }[];
-  waitFor(kind: string, taskId: string, timeoutMs?: number): Promise<void>;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-function startWorkerProcess(home: string, chainUrl: string, workerpool: Address): WorkerProc {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      CLI_ENTRY,
-      '--home',
-      home,
-      '--json',
-      'worker',
-      'start',
-      '--workerpool',
-      workerpool,
-      '--as',
-      'workerpool',
-      '--worker-key-as',
-      'worker',
-      '--app-image-root',
-      join(home, 'apps'),
-    ],
-    { cwd: ROOT, env: { ...process.env, SEALWORK_CHAIN_URL: chainUrl }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const events: WorkerProc['events'] = [];
-  const waiters: (() => void)[] = [];
-  let buf = '';
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  child.stdout!.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        const e = (JSON.parse(line) as { event?: { kind: string; taskId?: string } }).event;
-        if (e) events.push(e);
-      } catch {
-        /* not an event line */
-      }
-      waiters.forEach((w) => w());
-    }
-  });
-  const exited = new Promise<void>((r) => child.on('close', () => r()));
-  return {
-    child,
-    events,
-    waitFor(kind, taskId, timeoutMs = 30_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (events.some((e) => e.kind === kind && e.taskId === taskId)) {
-            clearTimeout(t);
-            resolve();
-          }
-        };
-        const t = setTimeout(
-          () => reject(new Error(`no ${kind} event for ${taskId}; stderr: ${stderr.slice(-2000)}`)),
-          timeoutMs,
-        );
-        waiters.push(check);
-        check();
-      });
-    },
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
-}
-
 describe('worker crash recovery', { skip }, () => {
   let s: TestStack;
+  /** The handshake app: it runs until the test lets it go (so a kill lands while it runs). */
   let app: Address;
   let dataset: Address;
+  /** The sample app, for the paths where the app's run does not matter. */
+  let fast: Address;
+  const backups = tempDir('sealwork-journal-backup-');
+  const journalPath = () => join(s.home, 'worker', 'journal.db');
+  const journal = <T>(f: (j: TaskJournal) => T): T => {
+    const j = TaskJournal.open(journalPath());
+    try {
+      return f(j);
+    } finally {
+      j.close();
+    }
+  };
+  const record = (taskId: string): TaskRecord => journal((j) => j.get(taskId)!);
+  const steps = (taskId: string) => journal((j) => j.history(taskId).map((h) => h.step));
+  const chainTask = (taskId: Hex): Promise<Task> => {
+    const c = s.stack.chain.clients;
+    return readTask(c.publicClient, c.deployment.hub, taskId);
+  };
+  const contributions = async (taskId: Hex) => {
+    const c = s.stack.chain.clients;
+    const logs = await getContractEvents(c.publicClient, {
+      address: c.deployment.hub,
+      abi: hubAbi,
+      eventName: 'TaskContribute',
+      fromBlock: 0n,
+    });
+    return logs.filter((l) => (l.args as { taskid?: Hex }).taskid?.toLowerCase() === taskId.toLowerCase())
+      .length;
+  };
+  const start = (env: NodeJS.ProcessEnv = {}, args: string[] = [], workerpool = s.stack.workerpool) =>
+    startProc({ home: s.home, chainUrl: s.stack.chain.url, workerpool, env, args });
+  /** Start a worker that freezes at `point` (the journal's test hook), wait for it there, kill -9 it. */
+  const killAt = async (point: string): Promise<string> => {
+    const name = point.split(':')[0]!;
+    const w = start({ SEALWORK_TEST_PAUSE_AT: point });
+    try {
+      return await w.waitPaused(name);
+    } finally {
+      await w.stop('SIGKILL');
+      rmSync(join(s.home, 'worker', `test-paused-${name}`), { force: true });
+    }
+  };
+  const request = async (
+    p: { app?: Address; dataset?: Address; workerpool?: Address; volume?: number } = {},
+  ) =>
+    (
+      await runApp({
+        home: s.home,
+        chainUrl: s.stack.chain.url,
+        as: 'requester',
+        app: p.app ?? fast,
+        ...(p.dataset ? { dataset: p.dataset } : {}),
+        workerpool: p.workerpool ?? s.stack.workerpool,
+        ...(p.volume ? { volume: p.volume } : {}),
+      })
+    ).taskIds;
+  const completed = (taskId: Hex) =>
+    watchTask({ home: s.home, chainUrl: s.stack.chain.url, taskId, timeoutMs: 90_000, pollMs: 100 });
+  /** Copy the journal's files (the state a killed worker left) to `name`; `restore` puts them back. */
+  const backup = (name: string) => {
+    const dir = join(backups.dir, name);
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(join(s.home, 'worker')).filter((n) => n.startsWith('journal.db')))
+      copyFileSync(join(s.home, 'worker', f), join(dir, f));
+  };
+  const restore = (name: string) => {
+    for (const f of readdirSync(join(s.home, 'worker')).filter((n) => n.startsWith('journal.db')))
+      rmSync(join(s.home, 'worker', f));
+    for (const f of readdirSync(join(backups.dir, name)))
+      copyFileSync(join(backups.dir, name, f), join(s.home, 'worker', f));
+  };
+
   before(async () => {
     s = await startTestStack({ runWorker: false });
-    // A slow app, so the kill lands while the enclave runs it.
-    const slow = SAMPLE_APP_SCRIPT.replace('set -e', 'set -e\nsleep 2');
-    app = (await deploySampleApp(s.stack, { dir: join(s.home, 'apps'), script: slow })).app;
+    const dir = join(s.home, 'apps');
+    app = (await deploySampleApp(s.stack, { dir, name: 'handshake-app', script: HANDSHAKE_APP_SCRIPT })).app;
     dataset = (await deploySampleDataset(s.stack, { restrictApp: app })).dataset;
+    fast = (await deploySampleApp(s.stack, { dir, name: 'fast-app' })).app;
   });
   after(async () => {
     await s?.stop();
+    backups.cleanup();
   });
 
   it('refuses to serve a workerpool its wallet does not own, invalid options, and a second worker on the same home', async () => {
@@ -137,11 +157,10 @@ describe('worker crash recovery', { skip }, () => {
       /^error \[WORKER_OPTIONS_INVALID\]: The number of slots \(--slots\) must be a whole number from 1 to 64\./,
     );
     // One worker per home: a second one is refused while the first runs; a clean stop frees it.
-    const w = startWorkerProcess(s.home, s.stack.chain.url, s.stack.workerpool);
+    const w = start();
     const lock = join(s.home, 'worker', 'worker.pid');
     try {
-      const end = Date.now() + 30_000;
-      while (!existsSync(lock) && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+      await waitUntil(() => existsSync(lock), 'the worker lock file');
       const second = await startAs('workerpool');
       assert.equal(second.code, 1);
       assert.equal(errorCode(second.stdout), 'WORKER_ALREADY_RUNNING');
@@ -156,79 +175,49 @@ describe('worker crash recovery', { skip }, () => {
   });
 
   it('a worker stopped, then killed mid-task resumes it after restart: completed once, nothing lost or done twice', async () => {
-    const chainUrl = s.stack.chain.url;
-    const w0 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+    const w0 = start();
     let w1: WorkerProc | undefined;
     try {
-      const r = await runApp({
-        home: s.home,
-        chainUrl,
-        as: 'requester',
-        app,
-        dataset,
-        workerpool: s.stack.workerpool,
-      });
-      const taskId = r.taskIds[0]!;
-      // A clean stop (SIGTERM) inside the enclave run: the run is aborted and not counted as an attempt.
-      await w0.waitFor('computing', taskId);
-      await new Promise((res) => setTimeout(res, 500));
+      const [taskId] = await request({ app, dataset });
+      // A clean stop (SIGTERM) while the app runs: the run is aborted and not counted as an attempt.
+      await appStarted(w0.pid);
       await w0.stop('SIGTERM');
-      const j0 = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
-      const rec0 = j0.get(taskId);
-      j0.close();
-      assert.equal(rec0?.step, 'initialized');
-      assert.equal(rec0?.attempts, 0);
-      w1 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
-      await w1.waitFor('computing', taskId);
-      await new Promise((res) => setTimeout(res, 700));
-      const w1pid = w1.child.pid;
+      const rec0 = record(taskId!);
+      assert.equal(rec0.step, 'initialized');
+      assert.equal(rec0.attempts, 0);
+      w1 = start();
+      await appStarted(w1.pid);
+      const w1pid = w1.pid;
       await w1.stop('SIGKILL');
       // The killed run left its memory folder (decrypted dataset) and its output folder behind…
-      const runsOf = (pid: number | undefined) =>
-        readdirSync('/dev/shm').filter((d) => {
-          try {
-            return (
-              d.startsWith('sealwork-run-') &&
-              JSON.parse(readFileSync(join('/dev/shm', d, 'owner.json'), 'utf8')).pid === pid
-            );
-          } catch {
-            return false;
-          }
-        });
       const scratch = () => readdirSync(join(s.home, 'worker', 'tmp')).filter((n) => n.startsWith('out-'));
-      assert.ok(runsOf(w1pid).length > 0, 'a killed run leaves its folder until the next start');
+      assert.ok(runFoldersOf(w1pid).length > 0, 'a killed run leaves its folder until the next start');
       assert.ok(scratch().length > 0);
       // Killed inside the enclave run: the journal says initialized (one attempt), the chain ACTIVE.
-      const j1 = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
-      const rec = j1.get(taskId);
-      j1.close();
-      assert.equal(rec?.step, 'initialized');
-      assert.equal(rec?.attempts, 1);
-      const c = s.stack.chain.clients;
-      assert.equal((await readTask(c.publicClient, c.deployment.hub, taskId)).status, TaskStatus.ACTIVE);
+      const rec = record(taskId!);
+      assert.equal(rec.step, 'initialized');
+      assert.equal(rec.attempts, 1);
+      assert.equal((await chainTask(taskId!)).status, TaskStatus.ACTIVE);
 
-      const w2 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+      const w2 = start();
       try {
-        const done = await watchTask({ home: s.home, chainUrl, taskId, timeoutMs: 60_000, pollMs: 100 });
+        await releaseApp(w2.pid);
+        const done = await completed(taskId!);
         assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
-        await w2.waitFor('completed', taskId);
+        await w2.waitFor('completed', taskId!);
         // …which the restarted worker swept: nothing of the killed run remains.
-        assert.deepEqual(runsOf(w1pid), []);
+        assert.deepEqual(runFoldersOf(w1pid), []);
         assert.deepEqual(scratch(), []);
         // Not initialized again after the restart, contributed exactly once.
         assert.ok(!w2.events.some((e) => e.kind === 'initialized' && e.taskId === taskId));
-        const t = await readTask(c.publicClient, c.deployment.hub, taskId);
-        assert.deepEqual(t.contributors.length, 1);
+        assert.equal((await chainTask(taskId!)).contributors.length, 1);
       } finally {
         await w2.stop();
       }
-      const j2 = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
-      const final = j2.get(taskId);
-      const steps = j2.history(taskId).map((h) => h.step);
-      j2.close();
-      assert.equal(final?.step, 'completed');
-      assert.equal(final?.attempts, 2);
-      assert.deepEqual(steps, [
+      const final = record(taskId!);
+      assert.equal(final.step, 'completed');
+      assert.equal(final.attempts, 2);
+      assert.deepEqual(steps(taskId!), [
         'pending',
         'initialized',
         'initialized', // w0's run
@@ -246,39 +235,225 @@ describe('worker crash recovery', { skip }, () => {
   });
 
   it('a worker killed right after the result is computed and signed contributes it after restart, once', async () => {
-    const chainUrl = s.stack.chain.url;
-    const w1 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
+    const [taskId] = await request();
+    assert.equal(await killAt('computed'), taskId!.toLowerCase());
+    const w2 = start();
     try {
-      const r = await runApp({
-        home: s.home,
-        chainUrl,
-        as: 'requester',
-        app,
-        dataset,
-        workerpool: s.stack.workerpool,
-      });
-      const taskId = r.taskIds[0]!;
-      await w1.waitFor('computed', taskId);
-      await w1.stop('SIGKILL');
-      const w2 = startWorkerProcess(s.home, chainUrl, s.stack.workerpool);
-      try {
-        const done = await watchTask({ home: s.home, chainUrl, taskId, timeoutMs: 60_000, pollMs: 100 });
-        assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
-        const c = s.stack.chain.clients;
-        const t = await readTask(c.publicClient, c.deployment.hub, taskId);
-        assert.equal(t.contributors.length, 1);
-        // The app never ran again: the signed result was resumed from the journal.
-        assert.ok(!w2.events.some((e) => e.kind === 'computing' && e.taskId === taskId));
-      } finally {
-        await w2.stop();
-      }
-      const j = TaskJournal.open(join(s.home, 'worker', 'journal.db'));
-      const rec = j.get(taskId);
-      j.close();
-      assert.equal(rec?.step, 'completed');
-      assert.equal(rec?.attempts, 1);
+      const done = await completed(taskId!);
+      assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
+      assert.equal((await chainTask(taskId!)).contributors.length, 1);
+      // The app never ran again: the signed result was resumed from the journal.
+      await w2.waitFor('completed', taskId!);
+      assert.ok(!w2.events.some((e) => e.kind === 'computing' && e.taskId === taskId));
     } finally {
-      await w1.stop('SIGKILL');
+      await w2.stop();
     }
+    const rec = record(taskId!);
+    assert.equal(rec.step, 'completed');
+    assert.equal(rec.attempts, 1);
+  });
+
+  /** Kill at `computed`, then send the contribution with mining off and kill once it is journaled. */
+  const sentNotMined = async (): Promise<{ taskId: Hex; txHash: Hex }> => {
+    const [taskId] = await request();
+    await killAt('computed');
+    await s.chain.rpc('evm_setAutomine', [false]);
+    await killAt('contributing');
+    const rec = record(taskId!);
+    assert.equal(rec.step, 'contributing');
+    assert.match(rec.txHash ?? '', /^0x[0-9a-f]{64}$/);
+    // Sent, not mined: the node holds it, the task is still ACTIVE.
+    assert.equal(await s.chain.rpc('eth_getTransactionReceipt', [rec.txHash]), null);
+    assert.equal((await chainTask(taskId!)).status, TaskStatus.ACTIVE);
+    return { taskId: taskId!, txHash: rec.txHash! };
+  };
+
+  it('contributeAndFinalize sent but never mined (dropped from the node): sent again after restart, completed once', async () => {
+    const { taskId, txHash } = await sentNotMined();
+    await s.chain.rpc('anvil_dropTransaction', [txHash]);
+    await s.chain.rpc('evm_setAutomine', [true]);
+    const w = start();
+    try {
+      const done = await completed(taskId);
+      assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
+    } finally {
+      await w.stop();
+    }
+    assert.equal(await s.chain.rpc('eth_getTransactionReceipt', [txHash]), null);
+    assert.equal(await contributions(taskId), 1);
+    assert.deepEqual(steps(taskId).slice(-5), [
+      'computed',
+      'contributing',
+      'computed',
+      'contributing',
+      'completed',
+    ]);
+    assert.notEqual(record(taskId).txHash, txHash);
+  });
+
+  it('contributeAndFinalize sent, mined only after the restart while the resend is pending: the revert of the resend does not fail the task', async () => {
+    const { taskId, txHash } = await sentNotMined();
+    const w = start();
+    try {
+      // The restarted worker finds no receipt and sends again: two sends wait in the node.
+      await waitUntil(
+        () =>
+          steps(taskId).filter((x) => x === 'contributing').length === 2 && record(taskId).txHash !== txHash,
+        'the second send to be journaled',
+      );
+      const pending = async () =>
+        Number(((await s.chain.rpc('txpool_status', [])) as { pending: string }).pending);
+      await waitUntil(async () => (await pending()) >= 2, 'both sends in the node');
+      // One block mines both: the first completes the task, the second reverts.
+      await s.chain.rpc('evm_mine', []);
+      await s.chain.rpc('evm_setAutomine', [true]);
+      const done = await completed(taskId);
+      assert.equal(done.status, 'COMPLETED', JSON.stringify(done.worker));
+      await waitUntil(
+        () => record(taskId).step === 'completed' || record(taskId).step === 'failed',
+        'a final step',
+      );
+    } finally {
+      await s.chain.rpc('evm_setAutomine', [true]);
+      await w.stop();
+    }
+    const receipt = (await s.chain.rpc('eth_getTransactionReceipt', [record(taskId).txHash])) as {
+      status: string;
+    };
+    assert.equal(receipt.status, '0x0', 'the resend reverted');
+    assert.equal(record(taskId).step, 'completed', JSON.stringify(record(taskId).cause));
+    assert.equal(await contributions(taskId), 1);
+  });
+
+  it('a run interrupted three times exhausts the retries: FAILED with TASK_RETRIES_EXHAUSTED, journaled', async () => {
+    const [taskId] = await request();
+    for (let i = 1; i <= 3; i++) {
+      await killAt('attempt');
+      assert.equal(record(taskId!).attempts, i);
+    }
+    const w = start();
+    try {
+      const failed = await w.waitFor('failed', taskId!);
+      assert.equal(failed.cause?.code, 'TASK_RETRIES_EXHAUSTED');
+      assert.ok(!w.events.some((e) => e.kind === 'computing' && e.taskId === taskId));
+    } finally {
+      await w.stop();
+    }
+    const rec = record(taskId!);
+    assert.equal(rec.step, 'failed');
+    assert.deepEqual(rec.cause, {
+      code: 'TASK_RETRIES_EXHAUSTED',
+      message: 'The enclave run was interrupted 3 times; giving up.',
+    });
+    assert.equal((await chainTask(taskId!)).status, TaskStatus.ACTIVE);
+  });
+
+  it('a task found COMPLETED on chain at resume (journal restored from a backup) is journaled completed, never run again', async () => {
+    const [taskId] = await request();
+    await killAt('pending');
+    backup('pending');
+    await killAt('initialized');
+    backup('initialized');
+    const w = start();
+    try {
+      assert.equal((await completed(taskId!)).status, 'COMPLETED');
+    } finally {
+      await w.stop();
+    }
+    for (const at of ['initialized', 'pending']) {
+      restore(at);
+      assert.equal(record(taskId!).step, at);
+      const again = start();
+      try {
+        const e = await again.waitFor('completed', taskId!);
+        assert.equal(e.detail, 'already completed on chain');
+        assert.ok(!again.events.some((x) => x.taskId === taskId && x.kind !== 'completed'), at);
+      } finally {
+        await again.stop();
+      }
+      assert.equal(record(taskId!).step, 'completed');
+    }
+    assert.equal(await contributions(taskId!), 1);
+  });
+
+  it('--publish-order publishes an open order once; a bag of 3 runs on 2 slots, never more at a time', async () => {
+    const owner = devAccountByName('workerpool');
+    const c = await createChainClientsFor(s.home, s.stack.chain.url, owner);
+    const { address: pool } = await createWorkerpool(
+      { publicClient: c.publicClient, walletClient: c.walletClient, deployment: c.deployment },
+      { description: 'publish-order pool' },
+    );
+    const open = () => listOrders(c.publicClient, c.deployment, { kind: 'workerpool', workerpool: pool });
+    assert.deepEqual(await open(), []);
+    const serving = (w: WorkerProc) =>
+      waitUntil(() => /worker serving workerpool/.test(w.stderr()), 'worker serving');
+    const w = start({}, ['--publish-order', '4', '--slots', '2'], pool);
+    let taskIds: Hex[] = [];
+    try {
+      await serving(w);
+      const orders = await open();
+      assert.equal(orders.length, 1);
+      assert.equal(orders[0]!.kind === 'workerpool' && orders[0]!.order.volume, 4n);
+      taskIds = await request({ workerpool: pool, volume: 3 });
+      for (const id of taskIds) assert.equal((await completed(id)).status, 'COMPLETED');
+      // Never more runs at a time than slots: computing … computed brackets a run.
+      let running = 0;
+      let most = 0;
+      for (const e of w.events) {
+        if (e.kind === 'computing') most = Math.max(most, ++running);
+        if (e.kind === 'computed' || e.kind === 'failed') running--;
+      }
+      assert.ok(most >= 1 && most <= 2, `at most 2 runs at a time, saw ${most}`);
+    } finally {
+      await w.stop();
+    }
+    // Restarted with the same option while that order still has volume left: nothing new published.
+    const w2 = start({}, ['--publish-order', '4'], pool);
+    try {
+      await serving(w2);
+    } finally {
+      await w2.stop();
+    }
+    const after = await open();
+    assert.equal(after.length, 1);
+    assert.equal(after[0]!.remaining, 1n);
+  });
+
+  // Last: it moves the chain clock past every deadline.
+  it('a task found FAILED (claimed) on chain at resume: journaled failed then claimed, from either step, never run', async () => {
+    const [taskId] = await request();
+    await killAt('pending');
+    backup('claim-pending');
+    await killAt('initialized');
+    await s.chain.increaseTime(3001);
+    const requester = await createChainClientsFor(s.home, s.stack.chain.url, devAccountByName('requester'));
+    await claimTask(
+      {
+        publicClient: requester.publicClient,
+        walletClient: requester.walletClient,
+        deployment: requester.deployment,
+      },
+      taskId!,
+    );
+    assert.equal((await chainTask(taskId!)).status, TaskStatus.FAILED);
+    // Journaled initialized: the chain says FAILED → failed (TASK_NOT_ACTIVE), then claimed.
+    const w = start();
+    try {
+      await waitUntil(() => record(taskId!).step === 'claimed', 'the task claimed in the journal');
+      assert.ok(!w.events.some((e) => e.kind === 'computing' && e.taskId === taskId));
+    } finally {
+      await w.stop();
+    }
+    assert.equal(record(taskId!).cause?.code, 'TASK_NOT_ACTIVE');
+    // Journaled pending (a backup): → claimed with TASK_FAILED_ON_CHAIN.
+    restore('claim-pending');
+    const w2 = start();
+    try {
+      await waitUntil(() => record(taskId!).step === 'claimed', 'the task claimed in the journal');
+    } finally {
+      await w2.stop();
+    }
+    assert.equal(record(taskId!).cause?.code, 'TASK_FAILED_ON_CHAIN');
+    assert.equal(await contributions(taskId!), 0);
   });
 });

@@ -40,16 +40,11 @@ describe('unpack limits', () => {
     const work = out(`${name}-work`);
     await fs.mkdir(root);
     await fs.mkdir(work);
-    const t0 = Date.now();
+    const img = await openImage(image, { workDir: work, limits });
     try {
-      const img = await openImage(image, { workDir: work, limits });
-      try {
-        await unpackImage(img, root);
-      } finally {
-        await img.cleanup();
-      }
+      await unpackImage(img, root);
     } finally {
-      assert.ok(Date.now() - t0 < 10_000, `${name}: refused promptly`);
+      await img.cleanup();
     }
     return { root, work };
   }

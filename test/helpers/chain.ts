@@ -2,6 +2,10 @@
  * A real anvil for tests: started on 127.0.0.1 on a free port, contracts deployed by dev account 0.
  * One per test file: `const chain = await startTestChain(); after(() => chain.stop());`
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import {
   createPublicClient,
   createWalletClient,
@@ -32,11 +36,19 @@ export interface TestChain {
   increaseTime(seconds: number): Promise<void>;
   /** The anvil process id (for a supervisor that must kill it, e.g. the fuzz driver). */
   pid: number | undefined;
+  /** One JSON-RPC call to the node (e.g. `evm_setAutomine`, `anvil_dropTransaction`); its result. */
+  rpc(method: string, params: unknown[]): Promise<unknown>;
+  /**
+   * Kill anvil (SIGKILL) after saving its state (`anvil_dumpState`), run `whileDown` with the
+   * node gone, then start it again on the same port from that state (`--load-state`): the same
+   * chain, blocks and transactions included, as a node restarted from its snapshot.
+   */
+  killAndRestart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startTestChain(opts: { home?: string } = {}): Promise<TestChain> {
-  const anvil = await spawnAnvil();
+  let anvil = await spawnAnvil();
   // Never leak an anvil if the test process exits without calling stop().
   const kill = () => anvil.child.kill('SIGKILL');
   process.once('exit', kill);
@@ -57,12 +69,15 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
     };
     const saveTo = (home: string) => saveDeployment(home, deployment);
     if (opts.home) await saveTo(opts.home);
-    const rpc = async (method: string, params: unknown[]) => {
-      await fetch(anvil.url, {
+    const rpc = async (method: string, params: unknown[]): Promise<unknown> => {
+      const r = await fetch(anvil.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
       });
+      const j = (await r.json()) as { result?: unknown; error?: { message: string } };
+      if (j.error) throw new Error(`${method}: ${j.error.message}`);
+      return j.result;
     };
     return {
       url: anvil.url,
@@ -70,10 +85,29 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
       accounts,
       deployment,
       saveTo,
-      pid: anvil.child.pid,
+      // The current process (killAndRestart replaces it).
+      get pid() {
+        return anvil.child.pid;
+      },
       async increaseTime(seconds) {
         await rpc('evm_increaseTime', [seconds]);
         await rpc('evm_mine', []);
+      },
+      rpc,
+      async killAndRestart(whileDown) {
+        const state = gunzipSync(Buffer.from(String(await rpc('anvil_dumpState', [])).slice(2), 'hex'));
+        const dir = mkdtempSync(join(tmpdir(), 'sealwork-anvil-'));
+        try {
+          const file = join(dir, 'state.json');
+          writeFileSync(file, state);
+          const exited = new Promise((r) => anvil.child.once('exit', r));
+          anvil.child.kill('SIGKILL');
+          await exited;
+          await whileDown?.();
+          anvil = await spawnAnvil({ port: anvil.port, loadStatePath: file });
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       },
       stop: async () => {
         process.off('exit', kill);

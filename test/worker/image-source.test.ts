@@ -19,6 +19,7 @@ import { fetchGuard } from '../../src/worker/egress.js';
 import { appImageChecksum, resolveAppImage } from '../../src/worker/image.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { layerTar, writeImage } from '../helpers/images.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const ZERO: Hex = `0x${'0'.repeat(64)}`;
 const sum = (b: Buffer): Hex => `0x${createHash('sha256').update(b).digest('hex')}`;
@@ -109,8 +110,7 @@ describe('app image sources', () => {
     );
   });
 
-  it('refuses /dev/zero, FIFOs and folders that are not OCI layouts, promptly', async () => {
-    const t0 = Date.now();
+  it('refuses /dev/zero, FIFOs and folders that are not OCI layouts, without reading them', async () => {
     for (const where of ['/dev/zero', 'file:///dev/zero'])
       await assert.rejects(resolveAppImage(home, where, ZERO, policy), refused('APP_IMAGE_PATH_REFUSED'));
     // Even an operator who names /dev as the folder gets no device read.
@@ -134,7 +134,6 @@ describe('app image sources', () => {
     await fs.cp(layout, linked, { recursive: true });
     await fs.symlink('/etc/passwd', join(linked, 'blobs', 'sha256', 'f'.repeat(64)));
     await assert.rejects(resolveAppImage(home, linked, ZERO, policy), refused('APP_IMAGE_NOT_REGULAR'));
-    assert.ok(Date.now() - t0 < 5000, 'refused without reading');
   });
 
   it('refuses local images over the size bound before reading them', async () => {
@@ -186,16 +185,14 @@ describe('app image sources', () => {
         assert.match(e.message, /--max-image-size/);
         return true;
       });
-      const t0 = Date.now();
       const before = process.memoryUsage().rss;
       await assert.rejects(
         resolveAppImage(home, `${base}/endless.tar`, sum(archiveBytes), o),
         refused('APP_IMAGE_TOO_LARGE'),
       );
-      assert.ok(Date.now() - t0 < 5000, 'stopped promptly');
       assert.ok(process.memoryUsage().rss - before < 256 * MiB, 'not buffered');
-      await new Promise((r) => setTimeout(r, 100));
-      assert.ok(endlessStopped, 'the connection was closed');
+      // The server sees the connection closed (its marker), else this wait fails.
+      await waitUntil(() => endlessStopped, 'the endless download connection to be closed');
       assert.deepEqual(cache(), []);
       // Within the bound, the download is kept and checked.
       const p = await resolveAppImage(home, `${base}/ok.tar`, sum(archiveBytes), o);
