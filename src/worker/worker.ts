@@ -386,6 +386,11 @@ export class Worker {
     }
   }
 
+  /** Journal a task as failed with its cause, and say so (once: a task already final stays so). */
+  private fail(taskId: Hex, cause: FailureCause): void {
+    if (this.o.journal.fail(taskId, cause)) this.emit({ kind: 'failed', taskId, cause });
+  }
+
   /** Run one task from its journaled step to a final one. */
   private async drive(taskId: Hex): Promise<void> {
     const j = this.o.journal;
@@ -417,7 +422,7 @@ export class Worker {
           return;
         }
         this.retries.delete(taskId);
-        if (j.fail(taskId, cause)) this.emit({ kind: 'failed', taskId, cause });
+        this.fail(taskId, cause);
         return;
       }
     }
@@ -483,7 +488,7 @@ export class Worker {
         j.advance(taskId, 'initialized', 'pending');
         return 'next';
       } else
-        j.fail(taskId, {
+        this.fail(taskId, {
           code: 'TASK_NOT_ACTIVE',
           message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
         });
@@ -492,7 +497,7 @@ export class Worker {
     const deal = await this.readDeal(t.dealId);
     if (!deal) throw new SealworkError('DEAL_NOT_FOUND', `Deal ${t.dealId} is not on chain.`);
     if (t.attempts >= MAX_ATTEMPTS) {
-      j.fail(taskId, {
+      this.fail(taskId, {
         code: 'TASK_RETRIES_EXHAUSTED',
         message: `The enclave run was interrupted ${t.attempts} times; giving up.`,
       });
@@ -526,7 +531,7 @@ export class Worker {
       return 'stop';
     }
     if (onChain.status !== TaskStatus.ACTIVE) {
-      j.fail(taskId, {
+      this.fail(taskId, {
         code: 'TASK_NOT_ACTIVE',
         message: `The task is ${taskStatusName(onChain.status)} on chain, not ACTIVE.`,
       });
