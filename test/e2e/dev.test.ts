@@ -13,6 +13,7 @@ import { freePort } from '../../src/chain/anvil.js';
 import { CLI_ENTRY, ROOT, runCli, tempDir } from '../helpers/cli.js';
 
 import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const skip = requires('sealwork dev', [NEEDS_BWRAP, NEEDS_BUSYBOX]);
 
@@ -133,9 +134,7 @@ describe('sealwork dev', { skip }, () => {
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-      const end = Date.now() + 60_000;
-      while (!existsSync(join(t.dir, 'stack.json')) && Date.now() < end)
-        await new Promise((r) => setTimeout(r, 100));
+      await waitUntil(() => existsSync(join(t.dir, 'stack.json')), 'sealwork dev to write stack.json');
       const stack = JSON.parse(readFileSync(join(t.dir, 'stack.json'), 'utf8')) as {
         smsUrl: string;
         workerpool: string;

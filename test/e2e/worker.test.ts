@@ -17,6 +17,7 @@ import { deploySampleApp, deploySampleDataset, setupResultKey } from '../../src/
 import { downloadResult, runApp, watchTask, type TaskInfo } from '../../src/sdk/worker/requester.js';
 import { unzipEntries } from '../../src/worker/zip.js';
 import { runCli } from '../helpers/cli.js';
+import { waitUntil } from '../helpers/wait.js';
 
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { NEEDS_BUSYBOX, NEEDS_BWRAP, requires } from '../helpers/prereq.js';
@@ -399,16 +400,14 @@ printf '{"deterministic-output-path":"/iexec_out/out.txt"}' > "$IEXEC_OUT/comput
     // After the final deadline the worker claims the failed tasks (FAILED on chain).
     await s.chain.increaseTime(3001);
     const c = s.stack.chain.clients;
-    const deadline = Date.now() + 15_000;
-    let statuses: number[] = [];
-    while (Date.now() < deadline) {
-      statuses = await Promise.all(
-        [a, b].map(async (t) => (await readTask(c.publicClient, c.deployment.hub, t.taskId)).status),
-      );
-      if (statuses.every((x) => x === TaskStatus.FAILED)) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // The marker: both tasks journaled as claimed (the worker does so once `claim` is mined).
+    await waitUntil(
+      () => [a, b].every((t) => s.stack.worker!.journal.get(t.taskId)?.step === 'claimed'),
+      'both failed tasks claimed by the worker',
+    );
+    const statuses = await Promise.all(
+      [a, b].map(async (t) => (await readTask(c.publicClient, c.deployment.hub, t.taskId)).status),
+    );
     assert.deepEqual(statuses, [TaskStatus.FAILED, TaskStatus.FAILED]);
-    assert.equal(s.stack.worker!.journal.get(a.taskId)?.step, 'claimed');
   });
 });
