@@ -242,4 +242,35 @@ describe('worker faults under load', { skip }, () => {
     }
     await resultsDecrypt(taskIds, 'anvil');
   });
+
+  it('the chain restarted from an older snapshot lost an initialize the worker journaled: the task is initialized again and completes', async () => {
+    const [taskId] = (await bag(1)).taskIds as [Hex];
+    const before = await s.chain.dumpState();
+    const w = start({ SEALWORK_TEST_PAUSE_AT: 'initialized' });
+    try {
+      assert.equal(await w.waitPaused('initialized'), taskId.toLowerCase());
+    } finally {
+      await w.stop('SIGKILL');
+      rmSync(join(s.home, 'worker', 'test-paused-initialized'), { force: true });
+    }
+    assert.equal((await status(taskId)).status, TaskStatus.ACTIVE);
+    await s.chain.killAndRestart(undefined, before);
+    // The node came back without the initialize; the journal still says initialized.
+    assert.equal((await status(taskId)).status, TaskStatus.UNSET);
+    assert.equal(
+      journal((j) => j.get(taskId)?.step),
+      'initialized',
+    );
+    const w2 = start();
+    try {
+      await allCompleted([taskId], w2);
+      assert.ok(w2.events.some((e) => e.kind === 'initialized' && e.taskId === taskId));
+    } finally {
+      await w2.stop();
+    }
+    const h = journal((j) => j.history(taskId).map((x) => x.step));
+    assert.deepEqual(h.slice(0, 4), ['pending', 'initialized', 'pending', 'initialized']);
+    assert.deepEqual((await hubLogs([taskId])).finalize, [1]);
+    await resultsDecrypt([taskId], 'older');
+  });
 });

@@ -41,9 +41,12 @@ export interface TestChain {
   /**
    * Kill anvil (SIGKILL) after saving its state (`anvil_dumpState`), run `whileDown` with the
    * node gone, then start it again on the same port from that state (`--load-state`): the same
-   * chain, blocks and transactions included, as a node restarted from its snapshot.
+   * chain, blocks and transactions included, as a node restarted from its snapshot. With
+   * `fromState` (an earlier `dumpState()`), it restarts from that older snapshot instead.
    */
-  killAndRestart(whileDown?: () => Promise<void>): Promise<void>;
+  killAndRestart(whileDown?: () => Promise<void>, fromState?: Buffer): Promise<void>;
+  /** The node's state now (`anvil_dumpState`, as the JSON `--load-state` reads), for `killAndRestart`. */
+  dumpState(): Promise<Buffer>;
   stop(): Promise<void>;
 }
 
@@ -79,6 +82,8 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
       if (j.error) throw new Error(`${method}: ${j.error.message}`);
       return j.result;
     };
+    const dumpState = async () =>
+      gunzipSync(Buffer.from(String(await rpc('anvil_dumpState', [])).slice(2), 'hex'));
     return {
       url: anvil.url,
       chainId,
@@ -94,8 +99,9 @@ export async function startTestChain(opts: { home?: string } = {}): Promise<Test
         await rpc('evm_mine', []);
       },
       rpc,
-      async killAndRestart(whileDown) {
-        const state = gunzipSync(Buffer.from(String(await rpc('anvil_dumpState', [])).slice(2), 'hex'));
+      dumpState,
+      async killAndRestart(whileDown, fromState) {
+        const state = fromState ?? (await dumpState());
         const dir = mkdtempSync(join(tmpdir(), 'sealwork-anvil-'));
         try {
           const file = join(dir, 'state.json');
