@@ -102,9 +102,38 @@ export function anvilEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('SEALWORK_')));
 }
 
+/** The port anvil says it listens on (`Listening on 127.0.0.1:<port>` on its stdout). */
+function announcedPort(child: ChildProcess, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const done = (e?: Error, port?: number) => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      child.stdout?.resume(); // what it prints afterwards is not read
+      if (e) reject(e);
+      else resolve(port!);
+    };
+    const onData = (d: Buffer) => {
+      out = (out + d.toString('utf8')).slice(-4096);
+      const m = /Listening on [^\s:]+:(\d+)/.exec(out);
+      if (m) done(undefined, Number(m[1]));
+    };
+    const onExit = () => done(new Error(`anvil exited before listening: ${out.slice(-300)}`));
+    const timer = setTimeout(() => done(new Error('anvil did not say where it listens')), timeoutMs);
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
 export async function spawnAnvil(o: SpawnAnvilOptions = {}): Promise<AnvilProcess> {
-  const port = o.port ?? (await freePort());
-  const args = ['--host', '127.0.0.1', '--port', String(port), '--silent'];
+  // No port asked for (the test chains): anvil binds port 0 and says which port it got. A port
+  // picked beforehand (freePort) could be taken by another process starting at the same time —
+  // two test files would then both talk to the one anvil that won it.
+  const announce = o.port === undefined && !o.logFile && !o.detached;
+  let port = o.port ?? (announce ? 0 : await freePort());
+  const args = ['--host', '127.0.0.1', '--port', String(port)];
+  if (!announce) args.push('--silent');
   if (o.chainId !== undefined) args.push('--chain-id', String(o.chainId));
   if (o.statePath) args.push('--state', o.statePath, '--state-interval', String(o.stateInterval ?? 2));
   else if (o.loadStatePath) args.push('--load-state', o.loadStatePath);
@@ -113,7 +142,7 @@ export async function spawnAnvil(o: SpawnAnvilOptions = {}): Promise<AnvilProces
   const child = spawn(anvilBinary(), args, {
     env: anvilEnv(),
     detached: o.detached ?? false,
-    stdio: ['ignore', fd ?? 'ignore', fd ?? 'pipe'],
+    stdio: ['ignore', fd ?? (announce ? 'pipe' : 'ignore'), fd ?? 'pipe'],
   });
   if (fd !== undefined) closeSync(fd);
   let stderr = '';
@@ -121,8 +150,12 @@ export async function spawnAnvil(o: SpawnAnvilOptions = {}): Promise<AnvilProces
   let exited = child.exitCode !== null;
   child.on('exit', () => (exited = true));
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-  const url = `http://127.0.0.1:${port}`;
+  let url = `http://127.0.0.1:${port}`;
   try {
+    if (announce) {
+      port = await Promise.race([announcedPort(child, 20_000), spawnError]);
+      url = `http://127.0.0.1:${port}`;
+    }
     await Promise.race([waitForRpc(url, 20_000, () => !exited), spawnError]);
   } catch (e) {
     child.kill('SIGKILL');
