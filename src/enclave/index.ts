@@ -59,3 +59,9 @@ export {
 } from './sandbox-limits.js';
 export { SECCOMP_DENIED, CLONE_NAMESPACE_FLAGS } from './seccomp.js';
 export { sweepStaleRuns } from './rundir.js';
+export {
+  evictImageCache,
+  resolveImageCache,
+  type ImageCacheOptions,
+  type ImageCacheResult,
+} from './image-cache.js';
