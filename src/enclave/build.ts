@@ -482,11 +482,13 @@ export async function loadProtectedImage(p: {
   fsKeys?: FsKeys;
   decryptTo?: string;
   workDir?: string;
+  /** An already unpacked tree (the verified image cache): verified again, never removed here. */
+  unpacked?: { stage: string; root: string };
 }): Promise<LoadedImage> {
-  const stage = await stageDir(p.workDir, 'sealwork-run-');
-  const cleanup = () => fs.rm(stage, { recursive: true, force: true });
+  const stage = p.unpacked?.stage ?? (await stageDir(p.workDir, 'sealwork-run-'));
+  const cleanup = p.unpacked ? async () => {} : () => fs.rm(stage, { recursive: true, force: true });
   try {
-    const { root } = await unpackTo(p.image, stage);
+    const root = p.unpacked?.root ?? (await unpackTo(p.image, stage)).root;
     const { meta, fspfBlob } = await readProtectedMeta(root);
     const key = p.fspfKey ?? meta.fspfKey;
     const tag = p.fspfTag ?? storedFspfTag(fspfBlob).toString('hex');

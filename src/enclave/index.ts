@@ -71,3 +71,9 @@ export {
   type EgressRecord,
 } from './network/proxy.js';
 export { PROXY_URL } from './network/netns.js';
+export {
+  evictImageCache,
+  resolveImageCache,
+  type ImageCacheOptions,
+  type ImageCacheResult,
+} from './image-cache.js';

@@ -19,7 +19,13 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SealworkError, fsError } from '../errors.js';
-import { loadProtectedImage, shmBase, type LoadedImage } from './build.js';
+import { shmBase, type LoadedImage } from './build.js';
+import {
+  loadImageCached,
+  resolveImageCache,
+  type ImageCacheOptions,
+  type ImageCacheResult,
+} from './image-cache.js';
 import { mountTmpfs } from './libc.js';
 import { parseFsKeys, readFsKeyFile, regionOf, walkRoot, type FsKeys } from './fspf.js';
 import { copyOutput, outputFull, treeUsage } from './output.js';
@@ -89,6 +95,8 @@ export interface RunEnclaveParameters {
    * Required for such apps; ignored for apps without egress (they have no network).
    */
   network?: Omit<EgressPolicy, 'destinations'> & { limits?: Partial<EgressLimits> };
+  /** The verified image cache (default from SEALWORK_IMAGE_CACHE_BYTES / _DIR; false or 0 bytes disables it). */
+  imageCache?: ImageCacheOptions | false;
   signal?: AbortSignal;
 }
 
@@ -112,6 +120,8 @@ export interface RunEnclaveReturnType {
   sandboxUid: number;
   /** Network-shielded runs: the measured destinations and what each tunnel did (no payload). */
   network?: { destinations: string[]; tunnels: EgressRecord[] };
+  /** Whether the image came from the verified image cache (see docs/enclave.md). */
+  imageCache: ImageCacheResult;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -361,20 +371,24 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
   const who = await leaseSandboxUid();
   let run: RunDirs | undefined;
   let img: LoadedImage | undefined;
+  let cache: ImageCacheResult | undefined;
   try {
     const shm = await shmBase();
     await checkShm(shm, who);
     run = await createRunDirs({ shm, workDir: await stagingBase(p.workDir, who) });
     const encDir = join(run.mem, 'enc');
     await fs.mkdir(encDir, { mode: 0o700 });
-    img = await loadProtectedImage({
-      image: p.image,
-      fspfKey: p.fspfKey.toLowerCase().replace(/^0x/, ''),
-      fspfTag: p.fspfTag.toLowerCase().replace(/^0x/, ''),
-      fsKeys,
-      decryptTo: encDir,
-      workDir: run.stage,
-    });
+    ({ img, cache } = await loadImageCached(
+      {
+        image: p.image,
+        fspfKey: p.fspfKey.toLowerCase().replace(/^0x/, ''),
+        fspfTag: p.fspfTag.toLowerCase().replace(/^0x/, ''),
+        fsKeys,
+        decryptTo: encDir,
+        workDir: run.stage,
+      },
+      { cache: resolveImageCache(p.imageCache), dedicated: who.dedicated },
+    ));
     checkMrEnclave(p.mrenclave, img);
     const { meta, fspf } = img;
     const limits = resolveLimits({
@@ -391,8 +405,11 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
     await stageInputs(mounts.input, inDir, memFiles);
     await prepareOutput(mounts.output, who, limits);
     if (who.dedicated) {
-      for (const d of [run.mem, run.stage, img.stage]) await fs.chmod(d, 0o711);
-      for (const d of [img.root, encDir, mounts.input]) await chownTree(d, who.uid, who.gid);
+      // A cached tree stays ours (read-only to the run's uid); only a run's own copy is handed over.
+      const own = !cache.stored;
+      for (const d of [run.mem, run.stage, ...(own ? [img.stage] : [])]) await fs.chmod(d, 0o711);
+      for (const d of [...(own ? [img.root] : []), encDir, mounts.input])
+        await chownTree(d, who.uid, who.gid);
     }
     const destinations = img.identity.config.egress ?? [];
     const shield = destinations.length
@@ -429,6 +446,7 @@ export async function runEnclave(p: RunEnclaveParameters): Promise<RunEnclaveRet
       limits,
       sandboxUid: who.uid,
       ...(shield ? { network: { destinations, tunnels: shield.records } } : {}),
+      imageCache: cache,
     };
   } finally {
     await img?.cleanup();

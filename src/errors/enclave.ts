@@ -71,6 +71,8 @@ export const ENCLAVE_CODES = defineCodes('enclave', {
   SIZE_INVALID: 'A size (e.g. 1G, 512M) cannot be read.',
   SANDBOX_UNAVAILABLE: 'A program or kernel feature the sandbox needs (bubblewrap, seccomp…) is missing.',
   SANDBOX_FAILED: 'The sandbox could not be set up.',
+  IMAGE_CACHE_UNSAFE:
+    'The verified image cache folder is not a folder owned by sealwork that no one else can write.',
   SANDBOX_LIMIT_INVALID: 'A sandbox limit (option or SEALWORK_SANDBOX_*) is not a valid value.',
   SHM_UNAVAILABLE: 'The in-memory folder for decrypted files (/dev/shm) is missing.',
   RESULT_PATH_INVALID: 'A path in the output folder is not a plain relative path.',
