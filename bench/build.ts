@@ -16,19 +16,7 @@ import { runEnclave } from '../src/enclave/run.js';
 import { fetchGuard } from '../src/worker/egress.js';
 import { resolveAppImage } from '../src/worker/image.js';
 import { startRegistry } from '../test/helpers/registry.js';
-
-function yardstick(): string {
-  try {
-    const out = execFileSync('openssl', ['speed', '-seconds', '1', 'ecdsap256'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const line = out.split('\n').find((l) => /256 bits ecdsa/.test(l));
-    return line ? `${line.trim().split(/\s+/).pop()} ECDSA P-256 verify/s (openssl speed)` : 'n/a';
-  } catch {
-    return 'n/a (openssl missing)';
-  }
-}
+import { yardstick } from './yardstick.js';
 
 const has = (cmd: string) => {
   try {

@@ -11,23 +11,11 @@ import { chmodSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildApp, runEnclave } from '../src/enclave/index.js';
 import { busyboxImage } from '../test/helpers/images.js';
+import { yardstick } from './yardstick.js';
 
 const BEFORE = process.env.SEALWORK_BENCH_BEFORE ?? '2df20cc';
 const runs = Number(process.argv[2] ?? 15);
 const repo = resolve(import.meta.dirname, '..');
-
-function yardstick(): string {
-  try {
-    const out = execFileSync('openssl', ['speed', '-seconds', '1', 'ecdsap256'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const line = out.split('\n').find((l) => /256 bits ecdsa/.test(l));
-    return line ? `${line.trim().split(/\s+/).pop()} ECDSA P-256 verify/s (openssl speed)` : 'n/a';
-  } catch {
-    return 'n/a (openssl missing)';
-  }
-}
 
 const dir = mkdtempSync('/var/tmp/sealwork-bench-hardening-');
 chmodSync(dir, 0o711);

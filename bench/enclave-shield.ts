@@ -7,7 +7,7 @@
  *
  * Run (as root): node --import tsx bench/enclave-shield.ts [rounds] [MiB]
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -17,24 +17,12 @@ import { startEgressProxy } from '../src/enclave/index.js';
 import { startShieldNamespace, PROXY_URL } from '../src/enclave/network/netns.js';
 import { generateSelfSignedCert } from '../src/util/tls.js';
 import { fetchGuard, shieldAddressRule } from '../src/worker/egress.js';
+import { yardstick } from './yardstick.js';
 
 const run = promisify(execFile);
 const rounds = Number(process.argv[2] ?? 5);
 const mib = Number(process.argv[3] ?? 128);
 const SETUPS = 40;
-
-function yardstick(): string {
-  try {
-    const out = execFileSync('openssl', ['speed', '-seconds', '1', 'ecdsap256'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const line = out.split('\n').find((l) => /256 bits ecdsa/.test(l));
-    return line ? `${line.trim().split(/\s+/).pop()} ECDSA P-256 verify/s (openssl speed)` : 'n/a';
-  } catch {
-    return 'n/a (openssl missing)';
-  }
-}
 
 /**
  * The client: SETUPS tunnels (CONNECT through the proxy when `proxy` is set) each with a TLS

@@ -13,7 +13,7 @@
  * Usage: node --import tsx bench/sms-release.ts [requests per level, default 2000]
  * Immutable chain data (app fingerprint, deal, dataset) is cached; task status is read every time.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -40,6 +40,7 @@ import { startTestChain } from '../test/helpers/chain.js';
 import { CLI_ENTRY, ROOT, tempDir } from '../test/helpers/cli.js';
 import { startTestSms } from '../test/helpers/sms.js';
 import { setupWorld, type World } from '../test/sms/fixtures.js';
+import { yardstick } from './yardstick.js';
 
 const N = Number(process.argv[2] ?? 2000);
 const LEVELS = [50, 200];
@@ -178,22 +179,6 @@ const fmt = (x: number) => x.toFixed(1).padStart(7);
 let firstError: string | undefined;
 
 /** A machine yardstick: what this CPU does of a comparable unit of work (openssl speed). */
-function yardstick(): string {
-  try {
-    const out = execFileSync('openssl', ['speed', '-seconds', '1', 'ecdsap256'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const line = out.split('\n').find((l) => /256 bits ecdsa/.test(l));
-    const f = line?.trim().split(/\s+/);
-    return f
-      ? `${f[f.length - 2]} sign/s, ${f[f.length - 1]} verify/s ECDSA P-256 (openssl speed, 1 core)`
-      : 'n/a';
-  } catch {
-    return 'n/a (openssl missing)';
-  }
-}
-
 /** [ppid, CPU ms (user + system)] of a process, from /proc (Linux). */
 function procStat(pid: number): [number, number] | undefined {
   try {

@@ -13,7 +13,6 @@
  * the SMS, a 500) are saved by the worker with their stack. Findings go under --out (default
  * fuzz-findings/run-<time>/). Exit status 1 when anything was found.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,6 +21,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isSealworkError } from '../src/errors.js';
 import { TARGETS, type Target } from './fuzz/targets.js';
 import type { WorkerData, WorkerMessage } from './fuzz/worker.js';
+import { yardstick } from '../bench/yardstick.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const INPUT_BUFFER = 8 * 1024 * 1024;
@@ -240,11 +240,3 @@ async function replay(t: Target, file: string): Promise<number> {
 }
 
 /** `openssl speed ecdsap256` verifications per second on this machine (the yardstick of docs/fuzz.md). */
-function yardstick(): string {
-  const r = spawnSync('openssl', ['speed', '-seconds', '1', 'ecdsap256'], { encoding: 'utf8' });
-  const line = r.stdout?.split('\n').find((l) => /256 bits ecdsa \(nistp256\)/.test(l));
-  const cols = line?.trim().split(/\s+/);
-  return cols
-    ? `openssl speed ecdsap256: ${cols[cols.length - 1]} verify/s, ${cols[cols.length - 2]} sign/s`
-    : 'openssl not found';
-}
