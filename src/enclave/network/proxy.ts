@@ -212,8 +212,11 @@ function answer(app: Socket, r: Refusal): void {
   );
 }
 
-/** Relay both ways, counting bytes against the run's budget; resolves when the tunnel ends. */
-function relay(run: Run, app: Socket, up: Socket, rec: EgressRecord): Promise<void> {
+/**
+ * Send the tunnel's first bytes (the checked ClientHello), then relay both ways, counting every byte
+ * against the run's budget; resolves when the tunnel ends.
+ */
+function relay(run: Run, app: Socket, up: Socket, rec: EgressRecord, first: Buffer): Promise<void> {
   return new Promise((res) => {
     const stop = (code?: ErrorCode, reason?: string) => {
       if (code && !rec.code) Object.assign(rec, { code, reason });
@@ -230,6 +233,8 @@ function relay(run: Run, app: Socket, up: Socket, rec: EgressRecord): Promise<vo
       () => stop('EGRESS_LIMIT', `the tunnel outlived ${run.limits.tunnelMs} ms`),
       run.limits.tunnelMs,
     );
+    up.write(first);
+    count(first.length, 'bytesOut');
     app.on('data', (c: Buffer) => count(c.length, 'bytesOut'));
     up.on('data', (c: Buffer) => count(c.length, 'bytesIn'));
     app.pipe(up);
@@ -282,9 +287,7 @@ async function tunnel(run: Run, app: Socket): Promise<void> {
     answered = true;
     const hello = await checkClientHello(app, dest.rest, dest.host, run.limits.handshakeMs);
     rec.verdict = 'allowed';
-    up.write(hello);
-    count(run, rec, hello.length);
-    await relay(run, app, up, rec);
+    await relay(run, app, up, rec, hello);
   } catch (e) {
     if (!(e instanceof Refusal)) throw e;
     Object.assign(rec, { verdict: 'refused', code: e.code, reason: e.reason });
@@ -295,11 +298,6 @@ async function tunnel(run: Run, app: Socket): Promise<void> {
     rec.ms = Date.now() - t0;
     run.records.push(rec);
   }
-}
-
-function count(run: Run, rec: EgressRecord, n: number): void {
-  rec.bytesOut += n;
-  run.bytes += n;
 }
 
 /** Start the run's proxy on `socketPath` (created 0600). */
